@@ -1,0 +1,5 @@
+"""Provides ``python -m plntui``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,812 @@
+"""Provides the ``plntui`` command line: argument parsing and output, over the domain API.
+
+Bad input exits with status 2 and one line on stderr (``plntui: error: …``); nothing stored is
+changed by a command that fails. Commands that list things take ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import PlntuiError, ValidationError
+from .model import (
+    FIELDS,
+    INTERACTION_KINDS,
+    NOTE_KINDS,
+    RELATIONSHIPS,
+    Record,
+    display_value,
+    safe_text,
+)
+
+# option name -> (field, kind) for contact add/edit; list fields also get --add-X/--remove-X on edit
+CONTACT_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("name", "name", "str"),
+    ("email", "emails", "list"),
+    ("phone", "phones", "list"),
+    ("org", "org", "str"),
+    ("role", "role", "str"),
+    ("relationship", "relationship", "str"),
+    ("topic", "topics", "list"),
+    ("met", "met", "str"),
+    ("met-where", "met_where", "str"),
+    ("channel", "channel", "str"),
+    ("introduced-by", "introduced_by", "str"),
+    ("link", "links", "list"),
+    ("last-contacted", "last_contacted", "str"),
+    ("cadence", "cadence_days", "str"),
+    ("remark", "remark", "str"),
+    ("rating", "rating", "str"),
+    ("reminder", "reminder", "str"),
+)
+NOTE_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("title", "title", "str"),
+    ("body", "body", "str"),
+    ("tag", "tags", "list"),
+    ("kind", "kind", "str"),
+    ("contact", "contacts", "list"),
+    ("remark", "remark", "str"),
+    ("rating", "rating", "str"),
+    ("reminder", "reminder", "str"),
+)
+_HELP = {
+    "name": "full name", "email": "e-mail address (repeatable)", "phone": "phone (repeatable)",
+    "org": "organisation", "role": "role or job title",
+    "relationship": "one of " + ", ".join(RELATIONSHIPS),
+    "topic": "a topic they know (repeatable)", "met": "how you met",
+    "met-where": "where you met", "channel": "in person, or the community/platform",
+    "introduced-by": "id of the contact who introduced you", "link": "a URL (repeatable)",
+    "last-contacted": "date you last talked: YYYY-MM-DD, today, yesterday, or =-Nd (N days ago)",
+    "cadence": "follow up every N days", "remark": "your private remark (never shared)",
+    "rating": "your private rating 1-5 (never shared)", "reminder": "private reminder text",
+    "title": "title", "body": "body text (Markdown)", "tag": "tag (repeatable)",
+    "kind": "one of " + ", ".join(NOTE_KINDS),
+    "contact": "id of a linked contact (repeatable)",
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``plntui: error: …`` and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"plntui: error: {message} (see: {self.prog} --help)\n")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="plntui",
+        description="Your professional learning network in the terminal. With no command, "
+        "opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"plntui {__version__}")
+    parser.add_argument("--home", metavar="DIR", help="profile folder (default: $PLNTUI_HOME, "
+                        "else the user data folder)")
+    parser.add_argument("--demo", action="store_true",
+                        help="use a throwaway profile filled with a sample network")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+
+    p = sub.add_parser("init", help="create your profile")
+    p.add_argument("--name", required=True, help="your display name (attributes your edits)")
+
+    _contact_parsers(sub)
+    _note_parsers(sub)
+
+    p = sub.add_parser("log", help="log an interaction with a contact")
+    p.add_argument("contact", metavar="ID")
+    p.add_argument("--kind", default="other", help="one of " + ", ".join(INTERACTION_KINDS))
+    p.add_argument("--summary", required=True)
+    p.add_argument("--date", default="today", help="YYYY-MM-DD, today, yesterday, or =-Nd (N days ago)")
+    p.add_argument("--shared", action="store_true",
+                   help="share this interaction with trusted colleagues (default: private)")
+
+    p = sub.add_parser("due", help="follow-ups due or overdue")
+    p.add_argument("--within", type=int, default=0, metavar="DAYS",
+                   help="also list those due in the next DAYS days")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("search", help="search contacts and notes")
+    p.add_argument("query", nargs="+")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("who", help="who knows a topic, best first")
+    p.add_argument("topic", nargs="+")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("import", help="import contacts from vCard, CSV (LinkedIn, Google) or JSON")
+    p.add_argument("file", type=Path)
+
+    p = sub.add_parser("export", help="export notes or contacts")
+    esub = p.add_subparsers(dest="what", metavar="WHAT", required=True,
+                            parser_class=ArgumentParser)
+    for what, formats in (("notes", ("md", "html", "json")), ("contacts", ("vcf", "csv", "json"))):
+        e = esub.add_parser(what, help=f"export {what} as {', '.join(formats)}")
+        e.add_argument("--format", required=True, choices=formats)
+        e.add_argument("--out", required=True, metavar="PATH",
+                       help="output file (a folder for md; - for standard output)")
+        e.add_argument("--include-private", action="store_true",
+                       help="include private items and fields (default: shared data only)")
+
+    sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
+    sub.add_parser("compact", help="fold the change logs into fresh snapshots")
+    return parser
+
+
+def _add_field_options(p: argparse.ArgumentParser, options: Sequence[tuple[str, str, str]],
+                       edit: bool) -> None:
+    for opt, _name, kind in options:
+        if kind == "list":
+            p.add_argument(f"--{opt}", action="append", metavar=opt.upper(),
+                           help=_HELP[opt] + ("; replaces the list" if edit else ""))
+            if edit:
+                p.add_argument(f"--add-{opt}", action="append", metavar=opt.upper(),
+                               help=f"add a {opt}")
+                p.add_argument(f"--remove-{opt}", action="append", metavar=opt.upper(),
+                               help=f"remove a {opt}")
+        else:
+            p.add_argument(f"--{opt}", metavar=opt.upper(), help=_HELP[opt])
+
+
+def _privacy_options(p: argparse.ArgumentParser, edit: bool) -> None:
+    p.add_argument("--private-field", action="append", default=[], metavar="FIELD",
+                   help="keep this field on this device only (repeatable)")
+    if edit:
+        p.add_argument("--share-field", action="append", default=[], metavar="FIELD",
+                       help="share this field with trusted colleagues (repeatable)")
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--private", dest="item_private", action="store_const", const=True,
+                           help="make the whole item private (copies already synced remain with "
+                           "colleagues)")
+        group.add_argument("--share", dest="item_private", action="store_const", const=False,
+                           help="share the whole item")
+    else:
+        p.add_argument("--private", action="store_true",
+                       help="keep the whole item on this device only")
+
+
+def _contact_parsers(sub: Any) -> None:
+    p = sub.add_parser("contact", help="add, edit, show, list, remove and merge contacts")
+    csub = p.add_subparsers(dest="action", metavar="ACTION", required=True,
+                            parser_class=ArgumentParser)
+    a = csub.add_parser("add", help="add a contact")
+    _add_field_options(a, CONTACT_OPTIONS, edit=False)
+    _privacy_options(a, edit=False)
+    e = csub.add_parser("edit", help="change a contact's fields")
+    e.add_argument("id", metavar="ID")
+    _add_field_options(e, CONTACT_OPTIONS, edit=True)
+    _privacy_options(e, edit=True)
+    s = csub.add_parser("show", help="show one contact")
+    s.add_argument("id", metavar="ID")
+    s.add_argument("--json", action="store_true")
+    lst = csub.add_parser("list", help="list contacts")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--topic", help="only contacts with this topic")
+    r = csub.add_parser("rm", help="remove a contact")
+    r.add_argument("id", metavar="ID")
+    d = csub.add_parser("dupes", help="list contacts that look like the same person")
+    d.add_argument("--json", action="store_true")
+    m = csub.add_parser("merge", help="merge the second contact into the first")
+    m.add_argument("keep", metavar="KEEP_ID")
+    m.add_argument("other", metavar="OTHER_ID")
+
+
+def _note_parsers(sub: Any) -> None:
+    p = sub.add_parser("note", help="add, edit, show, list and remove notes")
+    nsub = p.add_subparsers(dest="action", metavar="ACTION", required=True,
+                            parser_class=ArgumentParser)
+    a = nsub.add_parser("add", help="add a note")
+    _add_field_options(a, NOTE_OPTIONS, edit=False)
+    a.add_argument("--body-file", type=Path, metavar="FILE", help="read the body from FILE "
+                   "(- for standard input)")
+    _privacy_options(a, edit=False)
+    e = nsub.add_parser("edit", help="change a note; with no option, opens $EDITOR on the body")
+    e.add_argument("id", metavar="ID")
+    _add_field_options(e, NOTE_OPTIONS, edit=True)
+    e.add_argument("--body-file", type=Path, metavar="FILE")
+    _privacy_options(e, edit=True)
+    s = nsub.add_parser("show", help="show one note")
+    s.add_argument("id", metavar="ID")
+    s.add_argument("--json", action="store_true")
+    lst = nsub.add_parser("list", help="list notes")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--tag", help="only notes with this tag")
+    r = nsub.add_parser("rm", help="remove a note")
+    r.add_argument("id", metavar="ID")
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(f"plntui: {text}\n")
+
+
+def print_json(value: Any) -> None:
+    out(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _field_values(args: argparse.Namespace, options: Sequence[tuple[str, str, str]],
+                  current: Record | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for opt, name, kind in options:
+        attr = opt.replace("-", "_")
+        given = getattr(args, attr, None)
+        if kind == "list":
+            items = list(current.values.get(name, [])) if current else []
+            touched = False
+            if given is not None:
+                items, touched = list(given), True
+            for extra in getattr(args, f"add_{attr}", None) or []:
+                items.append(extra)
+                touched = True
+            removals = getattr(args, f"remove_{attr}", None) or []
+            if removals:
+                from .model import check_field
+
+                drop = set(check_field(current.collection if current else "contacts", name,
+                                       removals) if name != "contacts" else removals)
+                items = [i for i in items if i not in drop and i not in removals]
+                touched = True
+            if touched:
+                values[name] = items
+        elif given is not None:
+            values[name] = given
+    return values
+
+
+def _read_body_file(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValidationError(f"cannot read {path}: {err.strerror}") from None
+    if len(data) > 1_000_000 * 4:
+        raise ValidationError(f"{path} is too large for a note body")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} is not UTF-8 text") from None
+
+
+def _progress(total_hint: str) -> Any:
+    """A Rich progress bar on a terminal; None when output is piped."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), transient=True,
+                    console=__import__("rich.console").console.Console(stderr=True))
+
+
+def _with_progress(label: str, work: Callable[[Callable[[int, int], None] | None], Any]) -> Any:
+    bar = _progress(label)
+    if bar is None:
+        return work(None)
+    with bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return work(tick)
+
+
+# ------------------------------------------------------------------------------------------------
+# rendering
+
+
+def _names(net: Any) -> Callable[[str], str]:
+    cache: dict[str, str] = {}
+
+    def name(contact_id: str) -> str:
+        if contact_id not in cache:
+            try:
+                cache[contact_id] = net.get("contacts", contact_id).label
+            except PlntuiError:
+                cache[contact_id] = "(removed)"
+        return cache[contact_id]
+
+    return name
+
+
+def render_record(net: Any, record: Record) -> list[str]:
+    name_of = _names(net)
+    lines = [safe_text(record.label) + ("   [private]" if record.private_item else ""),
+             f"  id: {record.id}"]
+    for spec in FIELDS[record.collection].values():
+        value = record.values.get(spec.name)
+        if value in (None, "", []) or spec.name in ("name", "title"):
+            continue
+        if spec.name == "introduced_by":
+            value = f"{name_of(value)} ({value})"
+        elif spec.name in ("contacts", "contact"):
+            ids = value if isinstance(value, list) else [value]
+            value = ", ".join(f"{name_of(i)} ({i})" for i in ids)
+        elif spec.name in ("added_by", "author"):
+            value = net.device_name(value)
+        elif spec.name == "body":
+            continue
+        mark = "  (private)" if record.is_private(spec.name) and not record.private_item else ""
+        lines.append(f"  {spec.label}: {safe_text(display_value(value))}{mark}")
+    for source in record.sources:
+        via = source.get("via", "")
+        differing = source.get("differing") or []
+        values = source.get("values") or {}
+        extra = "; ".join(f"{k}={display_value(values.get(k))}" for k in differing)
+        lines.append(f"  merged from {safe_text(via)}"
+                     + (f" {source.get('merged_id')}" if source.get("merged_id") else "")
+                     + (f" {safe_text(source.get('source', ''))}" if source.get("source") else "")
+                     + (f" — other values: {safe_text(extra)}" if extra else ""))
+    if record.collection == "notes" and record.values.get("body"):
+        lines.append("")
+        lines.append(safe_text(record.values["body"]))
+    return lines
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> None:
+    if not rows:
+        return
+    widths = [len(h) for h in headers]
+    cap = [12, 28, 24, 40, 40]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = min(max(widths[i], len(cell)), cap[i] if i < len(cap) else 40)
+
+    def fit(cell: str, width: int) -> str:
+        return cell if len(cell) <= width else cell[: width - 1] + "…"
+
+    out("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in rows:
+        out("  ".join(fit(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _contact_rows(records: Sequence[Record]) -> list[list[str]]:
+    return [[r.id, safe_text(r.label), safe_text(r.values.get("org", "")),
+             safe_text(", ".join(r.values.get("topics", [])))] for r in records]
+
+
+def _note_rows(records: Sequence[Record]) -> list[list[str]]:
+    return [[r.id, safe_text(r.label), safe_text(r.values.get("kind", "") or "note"),
+             safe_text(", ".join(r.values.get("tags", [])))] for r in records]
+
+
+# ------------------------------------------------------------------------------------------------
+# commands
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .network import Network
+
+    net = Network.create(args.home, args.name)
+    out(f"Created the profile of {net.profile.meta.name} in {net.profile.home}")
+    return 0
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from .network import Network
+
+    net = Network.open(args.home)
+    net.check_schema()
+    return net
+
+
+def cmd_contact(args: argparse.Namespace) -> int:
+    net = _open(args)
+    action = args.action
+    if action == "add":
+        values = _field_values(args, CONTACT_OPTIONS, None)
+        if "name" not in values:
+            raise ValidationError("--name is required", "name")
+        record = net.add("contacts", values, private=args.private or None,
+                         private_fields=args.private_field)
+        out(f"Added {safe_text(record.label)} ({record.id})")
+        for email in record.values.get("emails", []):
+            other = [c for c in net.contacts() if c.id != record.id
+                     and email.lower() in (e.lower() for e in c.values.get("emails", []))]
+            for dup in other:
+                warn(f"{safe_text(dup.label)} ({dup.id}) has the same e-mail; merge with: "
+                     f"plntui contact merge {dup.id} {record.id}")
+        return 0
+    if action == "edit":
+        current = net.get("contacts", args.id)
+        values = _field_values(args, CONTACT_OPTIONS, current)
+        if not (values or args.private_field or args.share_field or args.item_private is not None):
+            raise ValidationError("nothing to change: give at least one option (see --help)")
+        record = net.edit("contacts", current.id, values, make_private=args.private_field,
+                          make_shared=args.share_field, item_private=args.item_private)
+        out(f"Updated {safe_text(record.label)} ({record.id})")
+        return 0
+    if action == "show":
+        record = net.get("contacts", args.id)
+        if args.json:
+            print_json(record.to_json())
+            return 0
+        for line in render_record(net, record):
+            out(line)
+        interactions = net.interactions(record.id)
+        if interactions:
+            out("  interactions:")
+            for item in reversed(interactions[-10:]):
+                out(f"    {item.values.get('date')}  {item.values.get('kind', '')}: "
+                    f"{safe_text(item.values.get('summary', ''))}")
+        notes = [n for n in net.notes() if record.id in n.values.get("contacts", [])]
+        if notes:
+            out("  notes: " + ", ".join(f"{safe_text(n.label)} ({n.id})" for n in notes))
+        return 0
+    if action == "list":
+        records = net.index().list("contacts")
+        if args.topic:
+            from .model import normalise_topic
+
+            topic = normalise_topic(args.topic)
+            records = [r for r in records if topic in r.values.get("topics", [])]
+        if args.json:
+            print_json([r.to_json() for r in records])
+        else:
+            _table(_contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS"])
+            if not records:
+                out("No contacts yet. Add one with: plntui contact add --name \"Ada Lovelace\"")
+        return 0
+    if action == "rm":
+        record = net.remove("contacts", args.id)
+        out(f"Removed {safe_text(record.label)} ({record.id})")
+        return 0
+    if action == "dupes":
+        pairs = net.duplicates()
+        if args.json:
+            print_json([{"first": p.first.to_json(), "second": p.second.to_json(),
+                         "reason": p.reason} for p in pairs])
+            return 0
+        if not pairs:
+            out("No likely duplicates.")
+        for pair in pairs:
+            out(f"{safe_text(pair.first.label)} ({pair.first.id})  ~  "
+                f"{safe_text(pair.second.label)} ({pair.second.id}): {pair.reason}")
+            out(f"  merge with: plntui contact merge {pair.first.id} {pair.second.id}")
+        return 0
+    if action == "merge":
+        record = net.merge_contacts(args.keep, args.other)
+        out(f"Merged into {safe_text(record.label)} ({record.id})")
+        return 0
+    raise AssertionError(action)
+
+
+def _edit_in_editor(text: str) -> str:
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as tmp:
+        tmp.write(text)
+        path = tmp.name
+    try:
+        result = subprocess.run([*shlex.split(editor), path], check=False)
+        if result.returncode != 0:
+            raise ValidationError(f"the editor ({editor}) exited with status {result.returncode}; "
+                                  "nothing was changed")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    finally:
+        os.unlink(path)
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    net = _open(args)
+    action = args.action
+    if action in ("add", "edit"):
+        if args.body is not None and args.body_file is not None:
+            raise ValidationError("give --body or --body-file, not both")
+    if action == "add":
+        values = _field_values(args, NOTE_OPTIONS, None)
+        if args.body_file is not None:
+            values["body"] = _read_body_file(args.body_file)
+        if "title" not in values:
+            raise ValidationError("--title is required", "title")
+        record = net.add("notes", values, private=args.private or None,
+                         private_fields=args.private_field)
+        out(f"Added note {safe_text(record.label)} ({record.id})")
+        return 0
+    if action == "edit":
+        current = net.get("notes", args.id)
+        values = _field_values(args, NOTE_OPTIONS, current)
+        if args.body_file is not None:
+            values["body"] = _read_body_file(args.body_file)
+        nothing = not (values or args.private_field or args.share_field
+                       or args.item_private is not None)
+        if nothing:
+            values["body"] = _edit_in_editor(current.values.get("body", ""))
+            if values["body"] == current.values.get("body", ""):
+                out("No change.")
+                return 0
+        record = net.edit("notes", current.id, values, make_private=args.private_field,
+                          make_shared=args.share_field, item_private=args.item_private)
+        out(f"Updated note {safe_text(record.label)} ({record.id})")
+        return 0
+    if action == "show":
+        record = net.get("notes", args.id)
+        if args.json:
+            print_json(record.to_json())
+        else:
+            for line in render_record(net, record):
+                out(line)
+        return 0
+    if action == "list":
+        records = net.index().list("notes")
+        if args.tag:
+            from .model import normalise_topic
+
+            tag = normalise_topic(args.tag)
+            records = [r for r in records if tag in r.values.get("tags", [])]
+        if args.json:
+            print_json([r.to_json() for r in records])
+        else:
+            _table(_note_rows(records), ["ID", "TITLE", "KIND", "TAGS"])
+            if not records:
+                out("No notes yet. Add one with: plntui note add --title \"Reading list\"")
+        return 0
+    if action == "rm":
+        record = net.remove("notes", args.id)
+        out(f"Removed note {safe_text(record.label)} ({record.id})")
+        return 0
+    raise AssertionError(action)
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    net = _open(args)
+    item = net.log_interaction(args.contact, args.kind, args.summary, args.date, args.shared)
+    contact = net.get("contacts", item.values["contact"])
+    out(f"Logged {item.values.get('kind')} with {safe_text(contact.label)} on "
+        f"{item.values.get('date')} ({item.id})")
+    return 0
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    net = _open(args)
+    if args.within < 0:
+        raise ValidationError("--within must be 0 or more days")
+    items = net.due(within_days=args.within)
+    if args.json:
+        print_json([{**i.contact.to_json(), "due": i.due.isoformat(),
+                     "days_overdue": i.days_overdue} for i in items])
+        return 0
+    if not items:
+        out("Nothing due. Set a follow-up cadence with: plntui contact edit ID --cadence 30")
+    for item in items:
+        when = (f"{item.days_overdue} days overdue" if item.days_overdue > 0 else
+                "due today" if item.days_overdue == 0 else f"due in {-item.days_overdue} days")
+        last = f"last talked {item.last}" if item.last else "never logged"
+        out(f"{item.contact.id}  {safe_text(item.contact.label):28}  {when:18}  {last}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    net = _open(args)
+    found = net.search(" ".join(args.query), args.limit)
+    return _print_found(found, args.json, "Nothing matches.")
+
+
+def _print_found(found: dict[str, list[Record]], as_json: bool, empty: str,
+                 extra: Callable[[Record], str] | None = None) -> int:
+    if as_json:
+        print_json({k: [r.to_json() for r in v] for k, v in found.items()})
+        return 0
+    if not found["contacts"] and not found["notes"]:
+        out(empty)
+    if found["contacts"]:
+        out("Contacts")
+        for r in found["contacts"]:
+            info = extra(r) if extra else safe_text(r.values.get("org", ""))
+            out(f"  {r.id}  {safe_text(r.label):28}  {info}")
+    if found["notes"]:
+        out("Notes")
+        for r in found["notes"]:
+            out(f"  {r.id}  {safe_text(r.label):28}  {safe_text(', '.join(r.values.get('tags', [])))}")
+    return 0
+
+
+def cmd_who(args: argparse.Namespace) -> int:
+    net = _open(args)
+    topic = " ".join(args.topic)
+    index = net.index()
+    ranked = index.who_ranked(topic, args.limit)
+    from .model import normalise_topic
+
+    if not normalise_topic(topic):
+        raise ValidationError("give a topic, e.g. plntui who rust")
+    notes = index.who(topic, args.limit)["notes"]
+    if args.json:
+        contacts = [{**r.record.to_json(), "score": r.score, "reason": r.reason} for r in ranked]
+        print_json({"contacts": contacts, "notes": [n.to_json() for n in notes]})
+        return 0
+    by_id = {r.record.id: r for r in ranked}
+
+    def describe(record: Record) -> str:
+        ranked_item = by_id[record.id]
+        parts = [safe_text(ranked_item.reason)]
+        intro = record.values.get("introduced_by")
+        if intro:
+            other = index.get("contacts", intro)
+            parts.append(f"introduced by {safe_text(other.label) if other else intro}")
+        last = record.values.get("last_contacted")
+        parts.append(f"last talked {last}" if last else "never logged")
+        return " · ".join(parts)
+
+    return _print_found({"contacts": [r.record for r in ranked], "notes": notes}, False,
+                        f"Nobody in your network knows {topic!r} yet.", describe)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .interop import read_contacts_file
+
+    net = _open(args)
+    drafts, rejected = read_contacts_file(args.file)
+    summary = _with_progress(
+        "Importing", lambda tick: net.import_contacts(drafts, args.file.name, tick)
+    )
+    summary.rejected[:0] = [(r.source, r.reason) for r in rejected]
+    out(f"Imported {args.file.name}: {len(summary.added)} added, {len(summary.merged)} merged "
+        f"into existing contacts, {len(summary.rejected)} rejected")
+    for record, source in summary.merged[:50]:
+        out(f"  merged {source} into {safe_text(record.label)} ({record.id})")
+    for source, reason in summary.rejected[:200]:
+        out(f"  rejected {safe_text(source)}: {safe_text(reason)}")
+    for a, b in summary.possible_duplicates[:50]:
+        out(f"  possible duplicate: {safe_text(a.label)} ({a.id}) ~ {safe_text(b.label)} ({b.id});"
+            f" merge with: plntui contact merge {b.id} {a.id}")
+    if not summary.added and not summary.merged and summary.rejected:
+        return 2
+    return 0
+
+
+def _shared_view(records: list[Record], include_private: bool) -> tuple[list[Record], int]:
+    if include_private:
+        return records, 0
+    kept: list[Record] = []
+    hidden = 0
+    for r in records:
+        if r.private_item:
+            hidden += 1
+            continue
+        if r.private:
+            hidden += 1
+            r = Record(r.collection, r.id, {k: v for k, v in r.values.items() if k not in r.private},
+                       frozenset(), False, r.sources)
+        kept.append(r)
+    return kept, hidden
+
+
+def _write_output(path: str, text: str) -> str:
+    if path == "-":
+        sys.stdout.write(text)
+        return "standard output"
+    target = Path(path)
+    if target.is_dir():
+        raise ValidationError(f"{target} is a folder; give a file name")
+    if not target.parent.exists():
+        raise ValidationError(f"the folder {target.parent} does not exist")
+    from .store import atomic_write
+
+    atomic_write(target, text.encode("utf-8"))
+    return str(target)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import interop
+
+    net = _open(args)
+    contacts, hidden_c = _shared_view(net.contacts(), args.include_private)
+    if args.what == "notes":
+        notes, hidden = _shared_view(net.notes(), args.include_private)
+        by_id = {c.id: c for c in contacts}
+        if args.format == "md":
+            if args.out == "-":
+                raise ValidationError("Markdown export writes a folder: give --out DIR")
+            paths = _with_progress("Exporting", lambda _tick: interop.export_notes_markdown(
+                notes, by_id, Path(args.out)))
+            where = f"{args.out} ({len(paths)} files)"
+        elif args.format == "html":
+            where = _write_output(args.out, interop.notes_to_html(notes, by_id))
+        else:
+            where = _write_output(args.out, interop.notes_to_json(notes))
+        count = len(notes)
+    else:
+        hidden = hidden_c
+        if args.format == "vcf":
+            text = interop.contacts_to_vcards(contacts)
+        elif args.format == "csv":
+            text = interop.contacts_to_csv(contacts)
+        else:
+            text = interop.contacts_to_json(contacts)
+        where = _write_output(args.out, text)
+        count = len(contacts)
+    message = f"Exported {count} {args.what} to {where}"
+    if hidden:
+        message += f"; left out private data of {hidden} items (add --include-private)"
+    (warn if args.out == "-" else out)(message)
+    return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from .profile import Profile, resolve_home
+
+    profile = Profile.open(resolve_home(args.home))
+    moved = profile.repair()
+    if not moved:
+        out("Nothing damaged; the profile is fine.")
+    for path in moved:
+        out(f"Moved the damaged file aside: {path}")
+    if moved:
+        out("The profile now holds everything that could be read.")
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    net = _open(args)
+    net.profile.compact()
+    out("Compacted.")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """The Textual app is not part of this release yet: show an overview instead."""
+    net = _open(args)
+    contacts, notes = net.index().list("contacts"), net.index().list("notes")
+    out(f"{net.profile.meta.name}'s learning network ({net.profile.home})")
+    out(f"  {len(contacts)} contacts, {len(notes)} notes, {len(net.due())} follow-ups due")
+    out("Try: plntui contact list · plntui who python · plntui search QUERY · plntui due")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init": cmd_init, "contact": cmd_contact, "note": cmd_note, "log": cmd_log, "due": cmd_due,
+    "search": cmd_search, "who": cmd_who, "import": cmd_import, "export": cmd_export,
+    "repair": cmd_repair, "compact": cmd_compact,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error (already printed)
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        if args.demo:
+            if args.home:
+                raise ValidationError("--demo makes its own throwaway profile: drop --home")
+            if args.command == "init":
+                raise ValidationError("--demo needs no init")
+            from .demo import make_demo_profile
+
+            args.home = str(make_demo_profile())
+            warn(f"demo profile in {args.home} (throwaway)")
+        handler = COMMANDS.get(args.command or "", cmd_app)
+        return handler(args)
+    except PlntuiError as err:
+        sys.stderr.write(f"plntui: error: {err.message}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("plntui: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,295 @@
+"""Provides the search index: a SQLite FTS5 copy of the network, derived and disposable.
+
+The documents are the truth; ``index.sqlite3`` in the profile is a cache of the merged records
+with a full-text index, so ``plntui search`` answers without loading Automerge at all. It is keyed
+by the token of the profile's files (inode, size, mtime of each snapshot and log): when any
+process commits, the token changes and the next reader rebuilds the index, unless the writer
+updated it in the same locked step (``apply_write``), which every edit through the domain API
+does. Deleting the file is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .model import FIELDS, Collection, Record, normalise_topic
+
+if TYPE_CHECKING:
+    from .network import Network
+    from .profile import Profile
+
+INDEX_VERSION = 1
+_TEXT_KEYS: dict[str, tuple[str, ...]] = {
+    "contacts": ("emails", "org", "role", "topics", "relationship", "met", "met_where", "channel",
+                 "links", "remark", "reminder", "phones"),
+    "notes": ("tags", "kind", "body", "remark", "reminder"),
+    "interactions": ("summary", "kind"),
+}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    collection TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+);
+CREATE TABLE IF NOT EXISTS topics (id TEXT NOT NULL, topic TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS topics_topic ON topics (topic);
+CREATE INDEX IF NOT EXISTS topics_id ON topics (id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+    collection UNINDEXED, id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    record: Record
+    score: int
+    reason: str
+
+
+def _token_text(token: Any) -> str:
+    return json.dumps([INDEX_VERSION, token])
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def fts_query(text: str) -> str:
+    """Every word of the query must match, each as a prefix: ``ada love`` -> ``"ada"* "love"*``."""
+    words = re.findall(r"\w+", text)
+    return " ".join(f'"{w}"*' for w in words)
+
+
+class SearchIndex:
+    """The derived index of one profile."""
+
+    _by_profile: weakref.WeakKeyDictionary[Profile, SearchIndex] = weakref.WeakKeyDictionary()
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.path = profile.home / "index.sqlite3"
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    def for_profile(cls, profile: Profile) -> SearchIndex:
+        index = cls._by_profile.get(profile)
+        if index is None:
+            index = cls._by_profile[profile] = cls(profile)
+        return index
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self._db = self._connect()
+            except sqlite3.DatabaseError:
+                # A damaged cache is simply rebuilt: it holds nothing that is not in the documents.
+                self.path.unlink(missing_ok=True)
+                self._db = self._connect()
+        return self._db
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():  # it holds private data too: owner only
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        return db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- freshness --------------------------------------------------------------------------------
+
+    def stored_token(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'token'").fetchone()
+        return row[0] if row else None
+
+    def is_fresh(self) -> bool:
+        return self.stored_token() == _token_text(self.profile.token())
+
+    def ensure_fresh(self, net: Network) -> SearchIndex:
+        if not self.is_fresh():
+            self.rebuild(net)
+        return self
+
+    def rebuild(self, net: Network) -> None:
+        token = self.profile.token()
+        self.profile.refresh()
+        records = [r for c in ("contacts", "notes", "interactions") for r in net.list(c)]  # type: ignore[arg-type]
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM items")
+            db.execute("DELETE FROM topics")
+            db.execute("DELETE FROM fts")
+            self._insert(records)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('token', ?)", (_token_text(token),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def apply_write(self, net: Network, before: Any, touched: Iterable[tuple[str, str]],
+                    removed: Iterable[tuple[str, str]]) -> None:
+        """Called under the write lock after a commit: if the index matched the files before
+        the edit, update the touched items and the token, so the index stays fresh."""
+        try:
+            if self.stored_token() != _token_text(before):
+                return
+            records = []
+            gone = set(removed)
+            for collection, item_id in set(touched) - gone:
+                try:
+                    records.append(net._read(collection, item_id))  # type: ignore[arg-type]
+                except Exception:
+                    gone.add((collection, item_id))
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete(gone | {(r.collection, r.id) for r in records})
+                self._insert(records)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('token', ?)",
+                           (_token_text(self.profile.token()),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error:
+            # The edit is durable already; a stale index is rebuilt by the next reader.
+            self.close()
+
+    def _delete(self, keys: Iterable[tuple[str, str]]) -> None:
+        for collection, item_id in keys:
+            self.db.execute("DELETE FROM items WHERE collection = ? AND id = ?", (collection, item_id))
+            self.db.execute("DELETE FROM fts WHERE collection = ? AND id = ?", (collection, item_id))
+            if collection == "contacts":
+                self.db.execute("DELETE FROM topics WHERE id = ?", (item_id,))
+
+    def _insert(self, records: Iterable[Record]) -> None:
+        items, fts, topics = [], [], []
+        for r in records:
+            data = {"values": r.values, "private": sorted(r.private), "private_item": r.private_item,
+                    "sources": r.sources}
+            items.append((r.collection, r.id, r.label, json.dumps(data, ensure_ascii=False)))
+            body = " ".join(_flatten(r.values.get(k)) for k in _TEXT_KEYS[r.collection])
+            fts.append((r.collection, r.id, r.label, body))
+            if r.collection == "contacts":
+                topics += [(r.id, t) for t in r.values.get("topics", [])]
+        self.db.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", items)
+        self.db.executemany("INSERT INTO fts VALUES (?, ?, ?, ?)", fts)
+        self.db.executemany("INSERT INTO topics VALUES (?, ?)", topics)
+
+    # -- queries ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(collection: str, item_id: str, data: str) -> Record:
+        raw = json.loads(data)
+        return Record(collection, item_id, raw["values"], frozenset(raw["private"]),  # type: ignore[arg-type]
+                      raw["private_item"], raw.get("sources", []))
+
+    def get(self, collection: Collection, item_id: str) -> Record | None:
+        row = self.db.execute("SELECT data FROM items WHERE collection = ? AND id = ?",
+                              (collection, item_id)).fetchone()
+        return self._record(collection, item_id, row[0]) if row else None
+
+    def list(self, collection: Collection) -> list[Record]:
+        rows = self.db.execute("SELECT id, data FROM items WHERE collection = ? ORDER BY label "
+                               "COLLATE NOCASE, id", (collection,))
+        return [self._record(collection, i, d) for i, d in rows]
+
+    def search(self, query: str, limit: int = 50) -> dict[str, list[Record]]:
+        """Contacts and notes matching every word of ``query`` (prefixes), best first."""
+        match = fts_query(query)
+        out: dict[str, list[Record]] = {"contacts": [], "notes": []}
+        if not match:
+            return out
+        for collection in out:
+            rows = self.db.execute(
+                "SELECT items.id, items.data FROM fts JOIN items "
+                "ON items.collection = fts.collection AND items.id = fts.id "
+                "WHERE fts MATCH ? AND fts.collection = ? ORDER BY bm25(fts, 0, 0, 10.0, 1.0) "
+                "LIMIT ?", (match, collection, limit))
+            out[collection] = [self._record(collection, i, d) for i, d in rows]
+        return out
+
+    def who(self, topic: str, limit: int = 50) -> dict[str, list[Record]]:
+        ranked = self.who_ranked(topic, limit)
+        notes = self._notes_about(normalise_topic(topic), limit)
+        return {"contacts": [r.record for r in ranked], "notes": notes}
+
+    def _notes_about(self, topic: str, limit: int) -> list[Record]:
+        match = fts_query(topic)
+        if not match:
+            return []
+        rows = self.db.execute(
+            "SELECT items.id, items.data FROM fts JOIN items ON items.collection = fts.collection "
+            "AND items.id = fts.id WHERE fts MATCH ? AND fts.collection = 'notes' "
+            "ORDER BY bm25(fts, 0, 0, 10.0, 1.0) LIMIT ?", (match, limit))
+        return [self._record("notes", i, d) for i, d in rows]
+
+    def who_ranked(self, topic: str, limit: int = 50) -> list[Ranked]:
+        """People who know ``topic``: an exact topic first, then a topic that contains it, then
+        a mention in their role or how you met; linked notes on the topic add weight; ties go to
+        whom you talked to last."""
+        wanted = normalise_topic(topic)
+        if not wanted:
+            return []
+        scores: dict[str, tuple[int, str]] = {}
+
+        def bump(item_id: str, points: int, reason: str) -> None:
+            old = scores.get(item_id, (0, ""))
+            scores[item_id] = (old[0] + points, old[1] or reason)
+
+        like = "%" + wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        for item_id, found in self.db.execute(
+            "SELECT id, topic FROM topics WHERE topic LIKE ? ESCAPE '\\'", (like,)
+        ):
+            if found == wanted:
+                bump(item_id, 100, f"topic: {found}")
+            elif re.search(r"(^|\W)" + re.escape(wanted), found):
+                bump(item_id, 60, f"topic: {found}")
+            else:
+                bump(item_id, 40, f"topic: {found}")
+        match = fts_query(wanted)
+        if match:
+            for (item_id,) in self.db.execute(
+                "SELECT id FROM fts WHERE fts MATCH ? AND collection = 'contacts'",
+                ("body : (" + match + ")",),
+            ):
+                bump(item_id, 15, "mentioned in their details")
+            for note in self._notes_about(wanted, 500):
+                for contact_id in note.values.get("contacts", []):
+                    if contact_id in scores or len(scores) < 5000:
+                        bump(contact_id, 10, f"note: {note.label}")
+        ranked: list[Ranked] = []
+        for item_id, (score, reason) in scores.items():
+            record = self.get("contacts", item_id)
+            if record is not None:
+                ranked.append(Ranked(record, score, reason))
+        ranked.sort(key=lambda r: (-r.score, _neg_date(r.record.values.get("last_contacted")),
+                                   r.record.label.casefold()))
+        return ranked[:limit]
+
+
+def _neg_date(value: Any) -> str:
+    """Sort key putting later ISO dates first (and missing dates last)."""
+    if not value:
+        return "~"
+    return "".join(chr(ord("9") - ord(c) + ord("0")) if c.isdigit() else c for c in str(value))
+
+
+__all__ = ["SearchIndex", "Ranked", "fts_query", "FIELDS"]

@@ -1,0 +1,204 @@
+"""Tests of the ``plntui`` command line, in-process through ``main()`` and as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plntui.cli import main
+
+
+class Run:
+    def __init__(self, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.home = home
+        self.capsys = capsys
+
+    def __call__(self, *args: str, code: int = 0) -> str:
+        status = main(["--home", str(self.home), *args])
+        captured = self.capsys.readouterr()
+        assert status == code, (status, captured.out, captured.err)
+        self.err = captured.err
+        return captured.out
+
+    def json(self, *args: str) -> object:
+        return json.loads(self(*args))
+
+
+@pytest.fixture
+def run(home: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    runner = Run(home, capsys)
+    runner("init", "--name", "Alice")
+    return runner
+
+
+def added_id(out: str) -> str:
+    return out.strip().rsplit("(", 1)[1].rstrip(")")
+
+
+def test_missing_profile_says_how_to_create_one(home: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--home", str(home), "contact", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "plntui init --name" in err
+    assert not home.exists()
+
+
+def test_init_twice_is_refused(run: Run) -> None:
+    run("init", "--name", "Bob", code=2)
+    assert "already exists" in run.err
+
+
+def test_contact_lifecycle(run: Run) -> None:
+    ada = added_id(run("contact", "add", "--name", "Ada Lovelace", "--email", "ada@example.com",
+                       "--org", "Engines", "--topic", "Rust", "--topic", "Machine Learning",
+                       "--relationship", "mentor", "--met", "PyCon sprint"))
+    listed = run.json("contact", "list", "--json")
+    assert listed == [json.loads(run("contact", "show", ada, "--json"))]
+    obj = listed[0]
+    assert obj["id"] == ada and obj["name"] == "Ada Lovelace" and obj["org"] == "Engines"
+    assert obj["emails"] == ["ada@example.com"] and obj["topics"] == ["rust", "machine learning"]
+    run("contact", "edit", ada[:5], "--add-topic", "compilers", "--remove-topic", "RUST",
+        "--role", "Principal engineer")
+    shown = run("contact", "show", ada)
+    assert "Principal engineer" in shown and "machine learning, compilers" in shown
+    assert "Added by (device): Alice" in shown
+    run("contact", "rm", ada)
+    assert run.json("contact", "list", "--json") == []
+
+
+def test_bad_input_exits_2_and_changes_nothing(run: Run, home: Path) -> None:
+    ada = added_id(run("contact", "add", "--name", "Ada"))
+    before = {p.name: p.read_bytes() for p in home.iterdir() if p.suffix in (".log", ".snapshot")}
+    cases = [
+        ("contact", "add", "--name", "Bob", "--email", "bob@"),
+        ("contact", "add", "--email", "x@example.com"),
+        ("contact", "add", "--name", "Bob", "--relationship", "boss"),
+        ("contact", "add", "--name", "Bob", "--last-contacted", "2026-02-30"),
+        ("contact", "add", "--name", "Bob", "--introduced-by", "ffffeeee0000"),
+        ("contact", "edit", ada, "--rating", "11"),
+        ("contact", "edit", ada, "--name", ""),
+        ("contact", "edit", ada),
+        ("contact", "edit", "zz"),
+        ("contact", "show", "0000000000aa"),
+        ("note", "add", "--title", "x", "--body", "a", "--body-file", "f"),
+        ("note", "add", "--title", "x", "--contact", "nothere0"),
+        ("log", ada, "--kind", "seance", "--summary", "x"),
+        ("log", ada, "--summary", "x", "--date", "soon"),
+        ("due", "--within", "-3"),
+        ("contact", "frobnicate"),
+        ("export", "notes", "--format", "pdf", "--out", "x"),
+    ]
+    for args in cases:
+        status = main(["--home", str(home), *args])
+        err = run.capsys.readouterr().err
+        assert status == 2, args
+        assert err.startswith("plntui: error: ") and err.count("\n") == 1, (args, err)
+    after = {p.name: p.read_bytes() for p in home.iterdir() if p.suffix in (".log", ".snapshot")}
+    assert after == before
+
+
+def test_notes(run: Run, tmp_path: Path) -> None:
+    ada = added_id(run("contact", "add", "--name", "Ada"))
+    body = tmp_path / "body.md"
+    body.write_text("# Heading\n\nSome *text*.\n", encoding="utf-8")
+    note = added_id(run("note", "add", "--title", "Reading", "--body-file", str(body),
+                        "--tag", "CRDT", "--contact", ada, "--kind", "resource"))
+    obj = run.json("note", "show", note, "--json")
+    assert obj["title"] == "Reading" and obj["tags"] == ["crdt"] and obj["contacts"] == [ada]
+    assert obj["body"] == "# Heading\n\nSome *text*.\n" and obj["kind"] == "resource"
+    listed = run.json("note", "list", "--json")
+    assert [n["id"] for n in listed] == [note] and listed[0]["tags"] == ["crdt"]
+    assert "Ada" in run("note", "show", note)
+    run("note", "rm", note)
+    assert run.json("note", "list", "--json") == []
+
+
+def test_note_edit_opens_the_editor(run: Run, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    note = added_id(run("note", "add", "--title", "T", "--body", "one two"))
+    script = tmp_path / "editor.py"
+    script.write_text("import sys\np = sys.argv[1]\nt = open(p).read()\n"
+                      "open(p, 'w').write(t.replace('one', 'one and a half'))\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    run("note", "edit", note)
+    assert run.json("note", "show", note, "--json")["body"] == "one and a half two"
+    monkeypatch.setenv("EDITOR", "false")
+    run("note", "edit", note, code=2)
+    assert "nothing was changed" in run.err
+
+
+def test_private_note_and_fields(run: Run) -> None:
+    note = added_id(run("note", "add", "--title", "Secret", "--private"))
+    assert run.json("note", "show", note, "--json")["private"] is True
+    ada = added_id(run("contact", "add", "--name", "Ada", "--phone", "+1 555 0100",
+                       "--private-field", "phones", "--remark", "met at the bar"))
+    obj = run.json("contact", "show", ada, "--json")
+    assert obj["private_fields"] == ["phones", "remark"]
+    assert "(private)" in run("contact", "show", ada)
+    run("contact", "edit", ada, "--share-field", "phones")
+    assert run.json("contact", "show", ada, "--json")["private_fields"] == ["remark"]
+
+
+def test_search_who_and_due_json(run: Run) -> None:
+    ada = added_id(run("contact", "add", "--name", "Ada", "--topic", "rust", "--cadence", "7",
+                       "--last-contacted=-30d"))
+    added_id(run("contact", "add", "--name", "Bob", "--topic", "python"))
+    note = added_id(run("note", "add", "--title", "Rust notes", "--tag", "rust"))
+    found = run.json("search", "rust", "--json")
+    assert set(found) == {"contacts", "notes"}
+    assert [c["id"] for c in found["notes"]] == [note]
+    who = run.json("who", "Rust", "--json")
+    assert [c["id"] for c in who["contacts"]] == [ada]
+    assert who["contacts"][0]["emails"] == [] and who["contacts"][0]["score"] >= 100
+    assert [n["id"] for n in who["notes"]] == [note]
+    assert "Nobody" in run("who", "cobol")
+    due = run.json("due", "--json")
+    assert [d["id"] for d in due] == [ada] and due[0]["days_overdue"] == 23
+    run("log", ada, "--kind", "call", "--summary", "caught up")
+    assert run.json("due", "--json") == []
+
+
+def test_dupes_and_merge(run: Run) -> None:
+    a = added_id(run("contact", "add", "--name", "Ada", "--email", "ada@example.com"))
+    b = added_id(run("contact", "add", "--name", "Ada L", "--email", "ADA@example.com",
+                     "--org", "Engines"))
+    assert "same e-mail" in run.err
+    pairs = run.json("contact", "dupes", "--json")
+    assert {pairs[0]["first"]["id"], pairs[0]["second"]["id"]} == {a, b}
+    run("contact", "merge", a, b)
+    merged = run.json("contact", "show", b, "--json")
+    assert merged["id"] == a and merged["org"] == "Engines"
+    assert merged["sources"][0]["merged_id"] == b
+    assert run.json("contact", "dupes", "--json") == []
+
+
+def test_demo_needs_no_setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--demo", "contact", "list", "--json"]) == 0
+    contacts = json.loads(capsys.readouterr().out)
+    assert len(contacts) >= 20 and all(c["name"] for c in contacts)
+    assert main(["--demo", "who", "python"]) == 0
+    assert "Mei Chen" in capsys.readouterr().out
+
+
+def test_real_process_with_env_home(tmp_path: Path) -> None:
+    env = {**os.environ, "PLNTUI_HOME": str(tmp_path / "envhome")}
+    cmd = [sys.executable, "-m", "plntui"]
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=60,
+                              check=False, stdin=subprocess.DEVNULL)
+
+    assert call("init", "--name", "Zoë").returncode == 0
+    assert call("contact", "add", "--name", "[bold red]x[/]\x1b[2J").returncode == 0
+    listed = call("contact", "list")
+    assert listed.returncode == 0 and "[bold red]x[/]" in listed.stdout
+    assert "\x1b" not in listed.stdout
+    bad = call("contact", "add", "--name", "Eve", "--email", "nope")
+    assert bad.returncode == 2 and bad.stderr.startswith("plntui: error:")
+    assert call("--version").stdout.startswith("plntui ")

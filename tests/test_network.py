@@ -1,0 +1,274 @@
+"""Tests of the domain API: items, per-field privacy, interactions, follow-ups, duplicates, search."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import automerge.core as am
+import pytest
+
+from plntui import crdt
+from plntui.errors import AmbiguousIdError, NotFoundError, ValidationError
+from plntui.index import SearchIndex
+from plntui.network import Network
+
+
+def shared_item(net: Network, collection: str, item_id: str) -> dict | None:
+    obj = crdt.item_obj(net.shared_doc, collection, item_id)
+    return crdt.read_item(net.shared_doc, obj) if obj else None
+
+
+def private_item(net: Network, collection: str, item_id: str) -> dict | None:
+    obj = crdt.item_obj(net.private_doc, collection, item_id)
+    return crdt.read_item(net.private_doc, obj) if obj else None
+
+
+def test_add_and_read_back_after_reopen(net: Network, home: Path) -> None:
+    ada = net.add("contacts", {"name": "Ada Lovelace", "emails": ["ada@example.com"],
+                               "org": "Analytical Engines", "topics": ["Maths", "Engines"],
+                               "relationship": "mentor", "met": "At a lecture",
+                               "links": ["https://example.com/ada"], "phones": ["+44 20 1234"]})
+    again = Network.open(home).get("contacts", ada.id)
+    assert again.values["name"] == "Ada Lovelace"
+    assert again.values["topics"] == ["maths", "engines"]
+    assert again.values["added_by"] == net.device_id
+    assert again.values["created"] and again.values["updated"]
+    assert net.device_name(again.values["added_by"]) == "Alice"
+
+
+def test_id_prefixes(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada"})
+    assert net.get("contacts", ada.id[:6]).id == ada.id
+    with pytest.raises(NotFoundError, match="at least 4"):
+        net.get("contacts", ada.id[:2])
+    with pytest.raises(NotFoundError, match="no contact"):
+        net.get("contacts", "ffffffffffff" if not ada.id.startswith("ffff") else "000000000000")
+
+
+def test_ambiguous_prefix(net: Network, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = iter(["abcd11111111", "abcd22222222"])
+    monkeypatch.setattr("plntui.network.new_id", lambda: next(ids))
+    net.add("contacts", {"name": "One"})
+    net.add("contacts", {"name": "Two"})
+    with pytest.raises(AmbiguousIdError, match="matches 2"):
+        net.get("contacts", "abcd")
+
+
+def test_private_fields_never_enter_the_shared_document(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada", "phones": ["+44 1234 5678"], "remark": "owes me a book",
+                               "rating": 4, "cadence_days": 30}, private_fields=["phones"])
+    shared = shared_item(net, "contacts", ada.id)
+    private = private_item(net, "contacts", ada.id)
+    assert shared is not None and private is not None
+    assert "phones" not in shared and "remark" not in shared and "rating" not in shared
+    assert "cadence_days" not in shared
+    assert private["phones"] == ["+44 1234 5678"] and private["remark"] == "owes me a book"
+    merged = net.get("contacts", ada.id)
+    assert merged.is_private("phones") and merged.is_private("remark")
+    assert not merged.is_private("name")
+    assert merged.values["phones"] == ["+44 1234 5678"]
+
+
+def test_move_fields_between_shared_and_private(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada", "org": "Engines Ltd"})
+    net.edit("contacts", ada.id, make_private=["org"])
+    assert "org" not in shared_item(net, "contacts", ada.id)
+    assert net.get("contacts", ada.id).values["org"] == "Engines Ltd"
+    assert net.get("contacts", ada.id).is_private("org")
+    net.edit("contacts", ada.id, {"org": "Engines plc"})
+    assert private_item(net, "contacts", ada.id)["org"] == "Engines plc"
+    net.edit("contacts", ada.id, make_shared=["org"])
+    assert shared_item(net, "contacts", ada.id)["org"] == "Engines plc"
+    assert "org" not in private_item(net, "contacts", ada.id)
+    with pytest.raises(ValidationError, match="always private"):
+        net.edit("contacts", ada.id, make_shared=["remark"])
+
+
+def test_private_items_live_only_in_the_private_document(net: Network) -> None:
+    note = net.add("notes", {"title": "Salary talk prep", "body": "numbers"}, private=True)
+    assert shared_item(net, "notes", note.id) is None
+    assert net.get("notes", note.id).private_item
+    net.edit("notes", note.id, item_private=False)
+    assert shared_item(net, "notes", note.id)["title"] == "Salary talk prep"
+    assert not net.get("notes", note.id).private_item
+    net.edit("notes", note.id, item_private=True)
+    assert shared_item(net, "notes", note.id) is None
+    assert net.get("notes", note.id).values["body"] == "numbers"
+
+
+def test_edit_writes_only_what_changed(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada", "topics": ["a", "b"]})
+    heads = net.shared_doc.get_heads()
+    net.edit("contacts", ada.id, {"name": "Ada", "topics": ["a", "b"]})
+    assert net.shared_doc.get_heads() == heads
+    net.edit("contacts", ada.id, {"topics": ["a", "c", "b"]})
+    assert net.get("contacts", ada.id).values["topics"] == ["a", "c", "b"]
+
+
+def test_failed_edit_changes_nothing(net: Network, home: Path) -> None:
+    ada = net.add("contacts", {"name": "Ada"})
+    before = (home / "network.log").read_bytes()
+    with pytest.raises(ValidationError):
+        net.edit("contacts", ada.id, {"emails": ["nope"], "org": "X"})
+    with pytest.raises(ValidationError, match="required"):
+        net.edit("contacts", ada.id, {"name": ""})
+    assert (home / "network.log").read_bytes() == before
+    assert net.get("contacts", ada.id).values.get("org") is None
+
+
+def test_unknown_reference_is_refused(net: Network) -> None:
+    with pytest.raises(NotFoundError):
+        net.add("contacts", {"name": "Bob", "introduced_by": "deadbeef0000"})
+    with pytest.raises(NotFoundError):
+        net.add("notes", {"title": "x", "contacts": ["deadbeef0000"]})
+
+
+def test_note_body_is_an_automerge_text_edited_per_character(net: Network) -> None:
+    note = net.add("notes", {"title": "T", "body": "hello world"})
+    obj = crdt.item_obj(net.shared_doc, "notes", note.id)
+    found = net.shared_doc.get(obj, "body")
+    assert found[0] == am.ObjType.Text
+    assert net.shared_doc.length(found[1]) == len("hello world")
+    net.splice_note(note.id, 5, 0, ", dear")
+    assert net.get("notes", note.id).values["body"] == "hello, dear world"
+    net.edit("notes", note.id, {"body": "hello, dear big world!"})
+    assert net.get("notes", note.id).values["body"] == "hello, dear big world!"
+    with pytest.raises(ValidationError, match="outside"):
+        net.splice_note(note.id, 999, 0, "x")
+
+
+def test_concurrent_note_edits_keep_both_words(tmp_path: Path) -> None:
+    a = Network.create(tmp_path / "a", "A")
+    note = a.add("notes", {"title": "Shared", "body": "The quick fox"})
+    b = Network.create(tmp_path / "b", "B")
+    with b.profile.writing():
+        b.shared_doc.merge(a.shared_doc)
+    a.splice_note(note.id, 4, 0, "very ")
+    b.splice_note(note.id, 13, 0, " jumps")
+    with a.profile.writing():
+        a.shared_doc.merge(b.shared_doc)
+    with b.profile.writing():
+        b.shared_doc.merge(a.shared_doc)
+    assert a.get("notes", note.id).values["body"] == "The very quick fox jumps"
+    assert b.get("notes", note.id).values["body"] == "The very quick fox jumps"
+
+
+def test_concurrent_contact_field_edits_merge(tmp_path: Path) -> None:
+    a = Network.create(tmp_path / "a", "A")
+    ada = a.add("contacts", {"name": "Ada", "topics": ["maths"]})
+    b = Network.create(tmp_path / "b", "B")
+    with b.profile.writing():
+        b.shared_doc.merge(a.shared_doc)
+    a.edit("contacts", ada.id, {"org": "Engines"}, )
+    a.edit("contacts", ada.id, {"topics": ["maths", "poetry"]})
+    b.edit("contacts", ada.id, {"role": "Analyst", "topics": ["maths", "computing"]})
+    with a.profile.writing():
+        a.shared_doc.merge(b.shared_doc)
+    merged = a.get("contacts", ada.id).values
+    assert merged["org"] == "Engines" and merged["role"] == "Analyst"
+    assert sorted(merged["topics"]) == ["computing", "maths", "poetry"]
+
+
+def test_log_interaction_updates_last_contacted_privately(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada"})
+    item = net.log_interaction(ada.id, "coffee", "Talked about engines", "2026-01-05")
+    assert item.private_item and shared_item(net, "interactions", item.id) is None
+    assert net.get("contacts", ada.id).values["last_contacted"] == "2026-01-05"
+    net.log_interaction(ada.id, "call", "Older call", "2025-12-01")
+    assert net.get("contacts", ada.id).values["last_contacted"] == "2026-01-05"
+    assert "last_contacted" not in shared_item(net, "contacts", ada.id)
+    shared = net.log_interaction(ada.id, "meeting", "Team sync", "2026-01-06", shared=True)
+    assert shared_item(net, "interactions", shared.id)["summary"] == "Team sync"
+    assert [i.values["summary"] for i in net.interactions(ada.id)] == [
+        "Older call", "Talked about engines", "Team sync"]
+    with pytest.raises(ValidationError, match="must be one of"):
+        net.log_interaction(ada.id, "telepathy", "x")
+
+
+def test_due(net: Network) -> None:
+    today = dt.date.today()
+
+    def ago(days: int) -> str:
+        return (today - dt.timedelta(days=days)).isoformat()
+
+    late = net.add("contacts", {"name": "Late", "cadence_days": 30, "last_contacted": ago(61)})
+    soon = net.add("contacts", {"name": "Soon", "cadence_days": 30, "last_contacted": ago(28)})
+    net.add("contacts", {"name": "No cadence", "last_contacted": ago(3000)})
+    never = net.add("contacts", {"name": "Never", "cadence_days": 7})
+    due = net.due()
+    assert [d.contact.id for d in due] == [late.id, never.id]  # never contacted: due at once
+    assert [d.days_overdue for d in due] == [31, 0]
+    within = net.due(within_days=2)
+    assert [d.contact.id for d in within] == [late.id, never.id, soon.id]
+    assert within[2].days_overdue == -2
+
+
+def test_duplicates_and_merge_keep_every_field(net: Network) -> None:
+    intro = net.add("contacts", {"name": "Introducer"})
+    a = net.add("contacts", {"name": "Ada Lovelace", "emails": ["ada@example.com"],
+                             "org": "Engines", "topics": ["maths"]})
+    b = net.add("contacts", {"name": "Lovelace, Ada", "emails": ["ADA@example.com", "al@x.org"],
+                             "org": "Engines Ltd", "role": "Analyst", "topics": ["poetry"],
+                             "introduced_by": intro.id})
+    c = net.add("contacts", {"name": "Ada Lovelac", "org": "engines"})
+    note = net.add("notes", {"title": "About Ada", "contacts": [b.id]})
+    pairs = {frozenset((p.first.id, p.second.id)): p.reason for p in net.duplicates()}
+    assert pairs[frozenset((a.id, b.id))] == "same e-mail ada@example.com"
+    assert frozenset((a.id, c.id)) in pairs
+    merged = net.merge_contacts(a.id, b.id)
+    assert merged.values["emails"] == ["ada@example.com", "al@x.org"]
+    assert merged.values["topics"] == ["maths", "poetry"]
+    assert merged.values["role"] == "Analyst"
+    assert merged.values["introduced_by"] == intro.id
+    assert merged.values["org"] == "Engines"
+    source = merged.sources[0]
+    assert source["merged_id"] == b.id and source["differing"] == ["name", "org"]
+    assert source["values"]["org"] == "Engines Ltd"
+    assert net.get("notes", note.id).values["contacts"] == [a.id]
+    assert net.get("contacts", b.id).id == a.id  # the old id still finds the person
+    with pytest.raises(ValidationError, match="itself"):
+        net.merge_contacts(a.id, a.id)
+
+
+def test_search_and_who(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada Lovelace", "topics": ["Rust", "compilers"],
+                               "org": "Engines", "last_contacted": "2026-01-01"})
+    bob = net.add("contacts", {"name": "Bob", "topics": ["rust"], "last_contacted": "2026-02-01"})
+    cy = net.add("contacts", {"name": "Cy", "topics": ["rustacean community"]})
+    dee = net.add("contacts", {"name": "Dee", "role": "Writes Rust at work"})
+    net.add("notes", {"title": "Rust reading", "tags": ["rust"], "contacts": [cy.id],
+                      "body": "ownership and borrowing"})
+    found = net.search("lovel")
+    assert [r.id for r in found["contacts"]] == [ada.id]
+    assert [r.label for r in net.search("borrowing")["notes"]] == ["Rust reading"]
+    assert net.search("") == {"contacts": [], "notes": []}
+    ranked = [r.id for r in net.who("RUST")["contacts"]]
+    assert ranked[:2] == [bob.id, ada.id]  # exact topic; the later last-contacted first
+    assert ranked.index(cy.id) < ranked.index(dee.id)
+    assert net.who("rust")["notes"][0].label == "Rust reading"
+
+
+def test_index_follows_edits_from_another_process(net: Network, home: Path) -> None:
+    net.add("contacts", {"name": "Ada"})
+    assert [r.label for r in net.search("ada")["contacts"]] == ["Ada"]
+    other = Network.open(home)
+    other.add("contacts", {"name": "Adalbert"})
+    assert net.index().is_fresh()  # the writer kept the shared index fresh
+    assert sorted(r.label for r in net.search("ada")["contacts"]) == ["Ada", "Adalbert"]
+    # A stale index (a write that bypassed the domain API) is rebuilt by the next reader.
+    with other.profile.writing(), other.shared_doc.transaction() as tx:
+        obj = crdt.ensure_item(tx, "contacts", "0123456789ab")
+        crdt.put_scalar(tx, obj, "name", "Adam")
+    assert not SearchIndex.for_profile(net.profile).is_fresh()
+    assert sorted(r.label for r in net.search("ada")["contacts"]) == ["Ada", "Adalbert", "Adam"]
+
+
+def test_damaged_index_is_rebuilt(net: Network, home: Path) -> None:
+    net.add("contacts", {"name": "Ada"})
+    net.index().close()
+    (home / "index.sqlite3").write_bytes(b"garbage" * 100)
+    for extra in ("-wal", "-shm"):
+        (home / f"index.sqlite3{extra}").unlink(missing_ok=True)
+    fresh = Network.open(home)
+    assert [r.label for r in fresh.search("ada")["contacts"]] == ["Ada"]
