@@ -763,13 +763,15 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    """The Textual app is not part of this release yet: show an overview instead."""
-    net = _open(args)
-    contacts, notes = net.index().list("contacts"), net.index().list("notes")
-    out(f"{net.profile.meta.name}'s learning network ({net.profile.home})")
-    out(f"  {len(contacts)} contacts, {len(notes)} notes, {len(net.due())} follow-ups due")
-    out("Try: plntui contact list · plntui who python · plntui search QUERY · plntui due")
-    return 0
+    """Open the Textual app; on a profile that does not exist yet it asks your name first."""
+    from .profile import resolve_home
+    from .tui.app import PlntuiApp
+
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise ValidationError("the app needs a terminal; for scripts use a command (see --help)")
+    app = PlntuiApp(resolve_home(args.home))
+    app.run()
+    return app.return_code or 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

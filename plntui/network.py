@@ -515,6 +515,22 @@ class Network:
             self._removed.add((collection, item_id))
         return record
 
+    def restore(self, record: Record) -> Record:
+        """Put back a removed item with its id, values and privacy (the undo of ``remove``)."""
+        specs = FIELDS[record.collection]
+        values = {k: v for k, v in record.values.items() if k in specs}
+        private_vals = {k: v for k, v in values.items()
+                        if record.private_item or k in record.private}
+        shared_vals = {k: v for k, v in values.items() if k not in private_vals}
+        with self._writing():
+            self._write_split(record.collection, record.id, shared_vals, private_vals)
+            if record.private_item:
+                with self.private_doc.transaction() as tx:
+                    obj = crdt.ensure_item(tx, record.collection, record.id)
+                    crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
+            self._touched.add((record.collection, record.id))
+        return self._read(record.collection, record.id)
+
     # -- notes ----------------------------------------------------------------------------------
 
     def splice_note(self, ref: str, pos: int, delete: int, insert: str) -> Record:
@@ -696,6 +712,9 @@ class Network:
                 checked.pop("introduced_by", None)
                 match = next((by_email[e.lower()] for e in checked.get("emails", [])
                               if e.lower() in by_email), None)
+                own_id = str(draft.values.get("id") or "")
+                if match is None and own_id in existing:  # re-importing a plntui export
+                    match = own_id
                 if match is not None:
                     keep = self._read("contacts", match)
                     self._fold_into(keep, checked, {"via": f"import {source}", "source": draft.source})

@@ -202,3 +202,83 @@ def test_real_process_with_env_home(tmp_path: Path) -> None:
     bad = call("contact", "add", "--name", "Eve", "--email", "nope")
     assert bad.returncode == 2 and bad.stderr.startswith("plntui: error:")
     assert call("--version").stdout.startswith("plntui ")
+
+
+VCARDS = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nEMAIL;TYPE=INTERNET:ada@example.com\r\n"
+    "ORG:Analytical Engines\r\nCATEGORIES:maths,poetry\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Grace Hopper\r\nEMAIL:grace@navy.example\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nORG:Nobody Inc\r\nEND:VCARD\r\n"
+)
+
+
+def test_import_summary_and_duplicates_merged(run: Run, tmp_path: Path) -> None:
+    existing = added_id(run("contact", "add", "--name", "Ada L", "--email", "ADA@example.com"))
+    cards = tmp_path / "team.vcf"
+    cards.write_text(VCARDS, encoding="utf-8")
+    out = run("import", str(cards))
+    assert "1 added, 1 merged into existing contacts, 1 rejected" in out
+    assert "no name or e-mail" in out
+    ada = run.json("contact", "show", existing, "--json")
+    assert ada["org"] == "Analytical Engines" and ada["topics"] == ["maths", "poetry"]
+    assert len(run.json("contact", "list", "--json")) == 2
+
+
+def test_import_of_a_bad_file_exits_2_and_changes_nothing(run: Run, home: Path,
+                                                          tmp_path: Path) -> None:
+    before = (home / "network.log").read_bytes()
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 10)
+    run("import", str(junk), code=2)
+    assert run.err.startswith("plntui: error:")
+    run("import", str(tmp_path / "missing.vcf"), code=2)
+    assert (home / "network.log").read_bytes() == before
+
+
+def test_exports_leave_private_data_out_unless_asked(run: Run, tmp_path: Path) -> None:
+    ada = added_id(run("contact", "add", "--name", "Ada", "--phone", "+1 555 0100",
+                       "--private-field", "phones", "--remark", "secret remark"))
+    run("note", "add", "--title", "Shared note", "--body", "# Hi\n\nText", "--contact", ada)
+    run("note", "add", "--title", "Private note", "--private")
+    out = tmp_path / "notes"
+    message = run("export", "notes", "--format", "md", "--out", str(out))
+    assert "left out private data of 1 items" in message
+    files = sorted(p.name for p in out.iterdir())
+    assert "index.md" in files and len(files) == 2
+    html = tmp_path / "notes.html"
+    run("export", "notes", "--format", "html", "--out", str(html))
+    assert "Shared note" in html.read_text() and "Private note" not in html.read_text()
+    vcf = tmp_path / "c.vcf"
+    run("export", "contacts", "--format", "vcf", "--out", str(vcf))
+    assert "555" not in vcf.read_text() and "secret" not in vcf.read_text()
+    run("export", "contacts", "--format", "vcf", "--out", str(vcf), "--include-private")
+    assert "555" in vcf.read_text() and "secret remark" in vcf.read_text()
+    assert json.loads(run("export", "notes", "--format", "json", "--out", "-"))[0]["title"] == (
+        "Shared note")
+
+
+def test_contacts_round_trip_through_every_format(run: Run, tmp_path: Path, home: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    intro = added_id(run("contact", "add", "--name", "Intro Ducer"))
+    run("contact", "add", "--name", "Zoë Ünicode, Jr.", "--email", "z@example.com",
+        "--phone", "+44 20 7946 0000", "--org", "Acme; Widgets", "--role", "CTO",
+        "--relationship", "mentor", "--topic", "rust", "--topic", "type systems",
+        "--met", "Conference, 2024", "--met-where", "Lisbon", "--channel", "in person",
+        "--introduced-by", intro, "--link", "https://example.com/z",
+        "--last-contacted", "2026-01-02", "--cadence", "30", "--remark", "likes tea",
+        "--rating", "5", "--reminder", "ask about the book")
+    original = {c["id"]: c for c in run.json("contact", "list", "--json")}
+    for fmt in ("vcf", "csv", "json"):
+        target = tmp_path / f"all.{fmt}"
+        run("export", "contacts", "--format", fmt, "--out", str(target), "--include-private")
+        other = Run(tmp_path / f"copy-{fmt}", capsys)
+        other("init", "--name", "Bob")
+        other("import", str(target))
+        copied = {c["name"]: c for c in other.json("contact", "list", "--json")}
+        for contact in original.values():
+            twin = copied[contact["name"]]
+            for key, value in contact.items():
+                if key in ("id", "added_by", "created", "updated", "introduced_by",
+                           "private_fields", "private"):
+                    continue
+                assert twin[key] == value, (fmt, key)

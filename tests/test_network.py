@@ -272,3 +272,45 @@ def test_damaged_index_is_rebuilt(net: Network, home: Path) -> None:
         (home / f"index.sqlite3{extra}").unlink(missing_ok=True)
     fresh = Network.open(home)
     assert [r.label for r in fresh.search("ada")["contacts"]] == ["Ada"]
+
+
+def test_remove_and_restore(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada", "org": "Engines", "remark": "private words"},
+                  private_fields=["org"])
+    removed = net.remove("contacts", ada.id)
+    with pytest.raises(NotFoundError):
+        net.get("contacts", ada.id)
+    assert net.search("ada")["contacts"] == []
+    back = net.restore(removed)
+    assert back.values == removed.values and back.private == removed.private
+    assert [r.id for r in net.search("ada")["contacts"]] == [ada.id]
+    secret = net.add("notes", {"title": "Secret"}, private=True)
+    assert net.restore(net.remove("notes", secret.id)).private_item
+def test_import_merges_by_email_and_reports_rejects(net: Network) -> None:
+    from plntui.interop import Draft
+
+    existing = net.add("contacts", {"name": "Ada", "emails": ["ada@example.com"]})
+    drafts = [
+        Draft({"name": "Ada L.", "emails": ["ADA@example.com"], "org": "Engines"}, "f: 1"),
+        Draft({"name": "Bob", "emails": ["bob@example.com"]}, "f: 2"),
+        Draft({"name": "", "emails": []}, "f: 3"),
+        Draft({"name": "Eve", "emails": ["not-an-email"]}, "f: 4"),
+        Draft({"name": "Bobby", "emails": ["bob@example.com"]}, "f: 5"),
+    ]
+    summary = net.import_contacts(drafts, "f")
+    assert [r.label for r in summary.added] == ["Bob"]
+    assert [s for _r, s in summary.merged] == ["f: 1", "f: 5"]
+    assert [s for s, _why in summary.rejected] == ["f: 3", "f: 4"]
+    assert net.get("contacts", existing.id).values["org"] == "Engines"
+    assert len(net.contacts()) == 2
+
+
+def test_reimporting_an_export_merges_by_id(net: Network) -> None:
+    from plntui.interop import Draft
+
+    ada = net.add("contacts", {"name": "Ada", "org": "Engines"})
+    summary = net.import_contacts([Draft({"id": ada.id, "name": "Ada", "role": "Analyst"}, "x")],
+                                  "x")
+    assert summary.added == [] and len(summary.merged) == 1
+    assert net.get("contacts", ada.id).values["role"] == "Analyst"
+    assert len(net.contacts()) == 1

@@ -1,0 +1,131 @@
+"""Provides the rows the app shows: records flattened to cells, filtered as you type, sorted.
+
+Pure Python, no Textual: the app and the benchmarks share it. Filtering matches every word of the
+filter as a substring of a row's precomputed haystack (case- and accent-insensitive), which keeps
+a keystroke over 10,000 contacts to a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Record, display_value, safe_text
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: ``"Zoë"`` -> ``"zoe"``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int  # 0: take the remaining width
+    value: Callable[[Record], str]
+
+
+@dataclass(slots=True)
+class Row:
+    record: Record
+    cells: tuple[str, ...]
+    haystack: str
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(safe_text(display_value(value)).split())
+
+
+def contact_columns(name_of: Callable[[str], str] | None = None) -> tuple[Column, ...]:
+    return (
+        Column("name", "Name", 22, lambda r: _one_line(r.values.get("name"))),
+        Column("org", "Organisation", 18, lambda r: _one_line(r.values.get("org"))),
+        Column("topics", "Topics", 0, lambda r: _one_line(r.values.get("topics", []))),
+        Column("relationship", "Relationship", 12,
+               lambda r: _one_line(r.values.get("relationship"))),
+        Column("last_contacted", "Last talked", 11,
+               lambda r: _one_line(r.values.get("last_contacted"))),
+    )
+
+
+def note_columns() -> tuple[Column, ...]:
+    return (
+        Column("title", "Title", 0, lambda r: _one_line(r.values.get("title"))),
+        Column("tags", "Tags", 22, lambda r: _one_line(r.values.get("tags", []))),
+        Column("updated", "Updated", 10, lambda r: _one_line(str(r.values.get("updated", ""))[:10])),
+    )
+
+
+_HAYSTACK_KEYS = {
+    "contacts": ("name", "org", "topics", "role", "emails", "relationship", "met", "channel"),
+    "notes": ("title", "tags", "kind", "body"),
+    "interactions": ("summary", "kind"),
+}
+
+
+@dataclass(slots=True)
+class Catalog:
+    """The rows of one list in the app, with the current filter and sort."""
+
+    columns: tuple[Column, ...]
+    rows: list[Row] = field(default_factory=list)
+    visible: list[Row] = field(default_factory=list)
+    query: str = ""
+    sort_key: str = ""
+    sort_reverse: bool = False
+
+    def load(self, records: Sequence[Record]) -> None:
+        rows = []
+        for record in records:
+            keys = _HAYSTACK_KEYS[record.collection]
+            haystack = fold(" ".join(display_value(record.values.get(k)) for k in keys))
+            rows.append(Row(record, tuple(c.value(record) for c in self.columns), haystack))
+        self.rows = rows
+        self._sort_rows()
+        self.apply_filter(self.query)
+
+    def apply_filter(self, query: str) -> list[Row]:
+        """Keep the rows containing every word of ``query``. Narrowing a filter reuses the rows
+        the previous filter kept."""
+        words = fold(query).split()
+        previous = fold(self.query).split()
+        narrowing = bool(previous) and query.startswith(self.query) and len(words) >= len(previous)
+        source = self.visible if narrowing else self.rows
+        self.query = query
+        if not words:
+            self.visible = list(self.rows)
+        else:
+            self.visible = [row for row in source if all(w in row.haystack for w in words)]
+        return self.visible
+
+    def sort_by(self, key: str) -> None:
+        """Sort by a column; sorting by the same column again reverses the order."""
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key, self.sort_reverse = key, False
+        self._sort_rows()
+        self.apply_filter(self.query)
+
+    def _sort_rows(self) -> None:
+        if not self.sort_key:
+            return
+        index = next(i for i, c in enumerate(self.columns) if c.key == self.sort_key)
+
+        def key(row: Row) -> tuple[bool, str]:
+            cell = row.cells[index]
+            return (cell == "", fold(cell))
+
+        self.rows.sort(key=key, reverse=self.sort_reverse)
+        if self.sort_reverse:  # keep empty cells last either way
+            self.rows.sort(key=lambda r: r.cells[index] == "")
+
+    def index_of(self, item_id: str) -> int | None:
+        for i, row in enumerate(self.visible):
+            if row.record.id == item_id:
+                return i
+        return None

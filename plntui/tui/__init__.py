@@ -1,0 +1,1 @@
+"""Provides the Textual app of plntui (screens, dialogs, widgets); see ``app.PlntuiApp``."""

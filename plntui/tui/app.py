@@ -1,0 +1,251 @@
+"""Provides PlntuiApp: the Textual app over one profile's learning network.
+
+Screens are modes (contacts, notes, who knows, follow-ups). Every screen reads through the
+domain API (``plntui.network``) and never touches Automerge or files. The app owns the
+``Network`` and a lock around it: quick edits run on the UI thread (a commit is a few
+milliseconds), slow work (first load of the documents, reloading after another process wrote,
+imports and exports) runs in worker threads under the same lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from ..errors import PlntuiError
+from ..model import safe_text
+from ..network import Network
+from ..profile import Profile
+from .messages import DataChanged, ShowItem
+
+POLL_SECONDS = 0.5
+
+
+def _commands() -> Any:
+    from .commands import PlntuiCommands
+
+    return PlntuiCommands
+
+
+class PlntuiScreen(Screen[None]):
+    """Base of the mode screens: ``reload()`` is called when the network changed."""
+
+    data_version = -1
+
+    @property
+    def papp(self) -> PlntuiApp:
+        return self.app  # type: ignore[return-value]
+
+    def reload(self) -> None:  # pragma: no cover - every screen overrides it
+        """Re-read what the screen shows, keeping the cursor and any edit in progress."""
+
+    def on_screen_resume(self) -> None:
+        if self.data_version != self.papp.data_version:
+            self.data_version = self.papp.data_version
+            self.reload()
+
+    def show_item(self, item_id: str) -> None:
+        """Move the cursor to ``item_id`` (for jumps from the palette or another screen)."""
+
+
+class PlntuiApp(App[None]):
+    """Browse, edit and search your learning network."""
+
+    TITLE = "plntui"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {_commands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="help", tooltip="Keys and concepts"),
+        Binding("1", "switch_mode('contacts')", "Contacts", id="mode-contacts", show=False),
+        Binding("2", "switch_mode('notes')", "Notes", id="mode-notes", show=False),
+        Binding("3", "switch_mode('who')", "Who knows", id="mode-who", show=False),
+        Binding("4", "switch_mode('followups')", "Follow-ups", id="mode-followups", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, home: Path, *, watch_interval: float = POLL_SECONDS) -> None:
+        super().__init__()
+        self.home = home
+        self.net: Network | None = None
+        self.net_lock = threading.RLock()
+        self.data_version = 0
+        self.watch_interval = watch_interval
+        self._seen_token: Any = None
+        self._unsubscribe: Any = None
+
+    # -- modes ----------------------------------------------------------------------------------
+
+    def get_modes(self) -> dict[str, Any]:
+        from .screens.contacts import ContactsScreen
+        from .screens.followups import FollowupsScreen
+        from .screens.notes import NotesScreen
+        from .screens.who import WhoScreen
+
+        return {"contacts": ContactsScreen, "notes": NotesScreen, "who": WhoScreen,
+                "followups": FollowupsScreen}
+
+    def on_mount(self) -> None:
+        for name, screen in self.get_modes().items():
+            self.add_mode(name, screen)
+        if Profile.exists(self.home):
+            self._open()
+        else:
+            from .dialogs.first_run import FirstRunDialog
+
+            self.push_screen(FirstRunDialog(self.home), self._created)
+
+    def _created(self, name: str | None) -> None:
+        if not name:
+            self.exit()
+            return
+        try:
+            Network.create(self.home, name)
+        except PlntuiError as err:
+            self.notify(err.message, title=err.title, severity="error", markup=False)
+            self.exit()
+            return
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self.net = Network.open(self.home)
+            self.net.profile.claim_session("the plntui app")
+        except PlntuiError as err:
+            self.net = None
+            self.exit(return_code=err.exit_code, message=f"plntui: error: {err.message}")
+            return
+        self._apply_settings()
+        self._seen_token = self.net.profile.token()
+        self._unsubscribe = self.net.profile.subscribe(self._on_profile_change)
+        self.switch_mode("contacts")
+        self.set_interval(self.watch_interval, self._poll_external)
+        self._load_documents()
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_documents(self) -> None:
+        """Load the Automerge documents in the background so the first edit is instant."""
+        with self.net_lock:
+            assert self.net is not None
+            self.net.check_schema()
+            _ = self.net.shared_doc, self.net.private_doc
+
+    def _on_profile_change(self, origin: str) -> None:
+        # post_message is thread-safe, and never waits for the UI (which may wait for the lock)
+        self.post_message(DataChanged(origin))
+
+    def _poll_external(self) -> None:
+        if self.net is None:
+            return
+        token = self.net.profile.token()
+        if token != self._seen_token:
+            self._seen_token = token
+            self._refresh_external()
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _refresh_external(self) -> None:
+        with self.net_lock:
+            assert self.net is not None
+            if not self.net.profile.refresh():
+                self.net.index()  # documents not loaded yet: the index alone needs catching up
+                self.post_message(DataChanged("external"))
+
+    @on(DataChanged)
+    def _data_changed(self, message: DataChanged) -> None:
+        if self.net is not None:
+            self._seen_token = self.net.profile.token()
+        self.data_version += 1
+        screen = self.screen
+        if isinstance(screen, PlntuiScreen):
+            screen.data_version = self.data_version
+            screen.reload()
+        else:  # a dialog is open: reload the screen beneath it
+            for below in reversed(self.screen_stack):
+                if isinstance(below, PlntuiScreen):
+                    below.data_version = self.data_version
+                    below.reload()
+                    break
+
+    @on(ShowItem)
+    def _show_item(self, message: ShowItem) -> None:
+        mode = "contacts" if message.collection == "contacts" else "notes"
+        self.switch_mode(mode)
+        self.call_after_refresh(self._focus_item, message.item_id)
+
+    def _focus_item(self, item_id: str) -> None:
+        if isinstance(self.screen, PlntuiScreen):
+            self.screen.show_item(item_id)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            title = getattr(error, "title", "Error")
+            self.notify(safe_text(str(error)), title=title, severity="error", markup=False,
+                        timeout=10)
+
+    # -- helpers for screens --------------------------------------------------------------------
+
+    def safe_notify(self, message: str, *, title: str = "", severity: str = "information",
+                    timeout: float | None = None) -> None:
+        """A notification whose text is shown literally (data may contain markup)."""
+        self.notify(safe_text(message), title=title, severity=severity,  # type: ignore[arg-type]
+                    timeout=timeout, markup=False)
+
+    def report(self, error: PlntuiError) -> None:
+        self.safe_notify(error.message, title=error.title, severity="error", timeout=8)
+
+    def run_edit(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a domain-API call under the lock; a PlntuiError becomes a notification and None."""
+        try:
+            with self.net_lock:
+                return func(*args, **kwargs)
+        except PlntuiError as err:
+            self.report(err)
+            return None
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    # -- settings (theme) -----------------------------------------------------------------------
+
+    @property
+    def _settings_path(self) -> Path:
+        return self.home / "settings.json"
+
+    def _apply_settings(self) -> None:
+        try:
+            settings = json.loads(self._settings_path.read_text())
+        except (OSError, ValueError):
+            return
+        theme = settings.get("theme") if isinstance(settings, dict) else None
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+
+    def watch_theme(self, theme: str) -> None:
+        if self.net is None:
+            return
+        try:
+            self._settings_path.write_text(json.dumps({"theme": theme}))
+        except OSError:
+            pass
+
+    def on_unmount(self) -> None:
+        if self.net is not None:
+            self.net.profile.release_session()
+
+
+def literal(value: Any) -> Text:
+    """Data as a Rich Text that is never parsed as markup, control characters removed."""
+    return Text(safe_text(value))

@@ -1,0 +1,1 @@
+"""Provides the app's top-level screens, one per mode."""

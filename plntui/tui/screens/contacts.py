@@ -1,0 +1,245 @@
+"""Provides the contacts screen: a table filtered as you type, a detail pane, add/edit/delete."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Header, Input, Static
+
+from ...catalog import Catalog, contact_columns
+from ...model import FIELDS, Record, display_value, safe_text
+from ..app import PlntuiScreen
+from ..widgets.mode_bar import ModeBar
+from ..widgets.record_table import RecordTable
+
+
+class ContactsScreen(PlntuiScreen):
+    """Everyone in your network."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter", id="filter"),
+        Binding("a", "add", "Add", id="add"),
+        Binding("e", "edit", "Edit", id="edit"),
+        Binding("l", "log", "Log talk", id="log", tooltip="Log an interaction with this contact"),
+        Binding("d,delete", "delete", "Delete", id="delete"),
+        Binding("u", "undo", "Undo delete", id="undo"),
+        Binding("s", "cycle_sort", "Sort", id="sort"),
+        Binding("escape", "leave_filter", "Back to list", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.catalog = Catalog(contact_columns())
+        self.catalog.sort_key = "name"
+        self._deleted: list[Record] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ModeBar("contacts")
+        yield Input(placeholder="Filter contacts: name, organisation, topic…  ( / )",
+                    id="filter", classes="filter-bar")
+        with Horizontal():
+            yield RecordTable(self.catalog, "No contacts match. Press a to add one.",
+                              id="table", classes="list-pane")
+            with VerticalScroll(classes="detail", id="detail-pane"):
+                yield Static(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Contacts"
+        self.query_one(RecordTable).focus()
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        net = self.papp.net
+        if net is None:
+            return
+        with self.papp.net_lock:
+            index = net.index()
+            records = index.list("contacts")
+            self._interactions = index.list("interactions")
+            self._notes = index.list("notes")
+            self._names = {r.id: r.label for r in records}
+        self.catalog.load(records)
+        self.table.refresh_rows()
+        self._show_detail(self.table.current)
+
+    def show_item(self, item_id: str) -> None:
+        if self.catalog.index_of(item_id) is None:
+            self.query_one("#filter", Input).value = ""
+            self.catalog.apply_filter("")
+        index = self.catalog.index_of(item_id)
+        if index is not None:
+            self.table.refresh_rows(keep_id=item_id)
+            self.table.cursor = index
+            self.table.focus()
+
+    # -- filter and sort ------------------------------------------------------------------------
+
+    @on(Input.Changed, "#filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self.catalog.apply_filter(event.value)
+        self.table.refresh_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        if self.query_one("#filter", Input).has_focus:
+            self.table.focus()
+
+    @on(RecordTable.SortRequested)
+    def _sort(self, event: RecordTable.SortRequested) -> None:
+        self.catalog.sort_by(event.key)
+        self.table.refresh_rows()
+
+    def action_cycle_sort(self) -> None:
+        keys = [c.key for c in self.catalog.columns]
+        current = keys.index(self.catalog.sort_key) if self.catalog.sort_key in keys else -1
+        self.catalog.sort_reverse = False
+        self.catalog.sort_key = ""
+        self.catalog.sort_by(keys[(current + 1) % len(keys)])
+        self.table.refresh_rows()
+        self.papp.safe_notify(f"Sorted by {self.catalog.columns[(current + 1) % len(keys)].label}",
+                              timeout=2)
+
+    # -- detail ---------------------------------------------------------------------------------
+
+    @on(RecordTable.Highlighted)
+    def _highlighted(self, event: RecordTable.Highlighted) -> None:
+        self._show_detail(event.record)
+
+    @on(RecordTable.Selected)
+    def _selected(self, event: RecordTable.Selected) -> None:
+        self.action_edit()
+
+    def _show_detail(self, record: Record | None) -> None:
+        detail = self.query_one("#detail", Static)
+        if record is None:
+            detail.update(Text("Select a contact to see its details.", style="dim"))
+            return
+        detail.update(self.render_contact(record))
+
+    def render_contact(self, record: Record) -> Text:
+        net = self.papp.net
+        text = Text()
+        text.append(safe_text(record.label) + "\n", style="bold")
+        if record.private_item:
+            text.append("private contact (never shared)\n", style="italic")
+        for spec in FIELDS["contacts"].values():
+            value = record.values.get(spec.name)
+            if spec.name == "name" or value in (None, "", []):
+                continue
+            if spec.name == "introduced_by":
+                value = self._names.get(value, value)
+            elif spec.name == "added_by" and net is not None:
+                value = net.device_name(str(value))
+            text.append(f"{spec.label}: ", style="bold")
+            text.append(safe_text(display_value(value)))
+            if record.is_private(spec.name) and not record.private_item:
+                text.append("  (private)", style="italic dim")
+            text.append("\n")
+        for source in record.sources:
+            values = source.get("values") or {}
+            differing = source.get("differing") or []
+            text.append("Merged from ", style="bold")
+            text.append(safe_text(source.get("via", "")))
+            if differing:
+                text.append(": " + "; ".join(
+                    f"{k}={safe_text(display_value(values.get(k)))}" for k in differing))
+            text.append("\n")
+        talks = [i for i in self._interactions if i.values.get("contact") == record.id]
+        if talks:
+            text.append("\nInteractions\n", style="bold")
+            for item in sorted(talks, key=lambda i: str(i.values.get("date")), reverse=True)[:8]:
+                text.append(f"{item.values.get('date')} {item.values.get('kind', '')}: ")
+                text.append(safe_text(item.values.get("summary", "")) + "\n")
+        notes = [n for n in self._notes if record.id in n.values.get("contacts", [])]
+        if notes:
+            text.append("\nNotes\n", style="bold")
+            for note in notes:
+                text.append("• " + safe_text(note.label) + "\n")
+        return text
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_add(self) -> None:
+        from ..dialogs.contact_form import ContactForm
+
+        self.app.push_screen(ContactForm(self.papp, None), self._saved)
+
+    def action_edit(self) -> None:
+        from ..dialogs.contact_form import ContactForm
+
+        record = self.table.current
+        if record is None:
+            return
+        self.app.push_screen(ContactForm(self.papp, record), self._saved)
+
+    def _saved(self, record: Record | None) -> None:
+        if record is not None:
+            self.reload()
+            self.show_item(record.id)
+            self.papp.safe_notify(f"Saved {record.label}", timeout=3)
+
+    def action_delete(self) -> None:
+        from ..dialogs.confirm import ConfirmDialog
+
+        record = self.table.current
+        if record is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                removed = self.papp.run_edit(self.papp.net.remove, "contacts", record.id)
+                if removed is not None:
+                    self._deleted.append(removed)
+                    self.papp.safe_notify(f"Deleted {removed.label}. Press u to undo.",
+                                          timeout=6)
+
+        self.app.push_screen(
+            ConfirmDialog(f"Delete {safe_text(record.label)}? Press u afterwards to undo.",
+                          yes="Delete"), answer)
+
+    def action_undo(self) -> None:
+        if not self._deleted:
+            self.papp.safe_notify("Nothing to undo.", timeout=3)
+            return
+        record = self._deleted.pop()
+        restored = self.papp.run_edit(self.papp.net.restore, record)
+        if restored is not None:
+            self.reload()
+            self.show_item(restored.id)
+            self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
+
+    def action_log(self) -> None:
+        from ..dialogs.log_interaction import LogInteractionDialog
+
+        record = self.table.current
+        if record is None:
+            return
+
+        def logged(values: dict[str, Any] | None) -> None:
+            if values:
+                item = self.papp.run_edit(self.papp.net.log_interaction, record.id,
+                                          values["kind"], values["summary"], values["date"],
+                                          values.get("shared", False))
+                if item is not None:
+                    self.papp.safe_notify(f"Logged {item.values.get('kind')} with {record.label}",
+                                          timeout=3)
+
+        self.app.push_screen(LogInteractionDialog(record), logged)
