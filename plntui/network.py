@@ -354,6 +354,14 @@ class Network:
         if private:
             private_vals.update(shared_vals)
             shared_vals = {}
+        else:
+            # Every shared list and text gets its object now, in the item's first change: two
+            # devices that each created it later would each make their own, and one would hide
+            # the other's words after a merge.
+            for name, spec in FIELDS[collection].items():
+                if (spec.kind in ("list", "text") and name not in shared_vals
+                        and name not in private_vals and not spec.private_only):
+                    shared_vals[name] = [] if spec.kind == "list" else ""
         with self._writing():
             if shared_vals:
                 with self.shared_doc.transaction() as tx:

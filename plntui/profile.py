@@ -182,7 +182,9 @@ class Profile:
     def rename(self, name: str) -> None:
         display = clean_text(name, "name", 100)
         self.meta = ProfileMeta(display, self.meta.device_id, self.meta.created, self.meta.format)
-        atomic_write(self.home / "profile.json", json.dumps(meta_dict(self.meta), indent=2).encode())
+        atomic_write(
+            self.home / "profile.json", json.dumps(meta_dict(self.meta), indent=2).encode()
+        )
 
     # -- locks --------------------------------------------------------------------------------
 
@@ -270,8 +272,13 @@ class Profile:
 
     def compact(self) -> None:
         with self._write_lock_held():
+            # Catch up first: the new snapshot is written from memory and replaces the log, so
+            # a stale document would drop what other processes committed since it was loaded.
+            caught_up = self.refresh(locked=True)
             for store in (self.shared, self.private):
                 store.compact()
+        if caught_up:
+            self._notify("external")
 
     def repair(self) -> list[Path]:
         with self._write_lock_held():

@@ -11,8 +11,8 @@ Loading concatenates the snapshot with every record (``Document.load`` accepts t
 
 A torn last record (the process died while appending) is dropped on load and cut off by the next
 writer. Anything else that does not check out is damage: it is reported with
-:class:`StoreCorruptError` and never overwritten; ``repair()`` moves the damaged file aside and keeps
-what can still be read.
+:class:`StoreCorruptError` and never overwritten; ``repair()`` moves the damaged file aside and
+keeps what can still be read.
 
 Compaction writes a fresh snapshot atomically (temporary file, fsync, rename, fsync of the folder)
 and then starts an empty log the same way. A crash between the two leaves changes in both, which
@@ -43,6 +43,7 @@ _RECORD_HEADER = struct.Struct(">II")
 MAX_RECORD = 256 * 1024 * 1024
 COMPACT_RECORDS = 2000  # compact when the log holds this many records...
 COMPACT_MIN_BYTES = 1 << 20  # ...or is this big and larger than the snapshot
+REPAIR_HINT = "Run: plntui repair (moves the damaged file aside and keeps what can be read)"
 
 
 def fsync_dir(path: Path) -> None:
@@ -99,7 +100,9 @@ def scan_log(data: bytes, name: str) -> LogScan:
             return LogScan(records, pos, True)
         body = data[body_start:body_end]
         if zlib.crc32(body) != crc:
-            if body_end == end or not _valid_record_after(data, body_end):
+            # Look from just after this header, not from ``body_end``: a damaged length can
+            # point past the start of whole records that follow.
+            if body_end == end or not _valid_record_after(data, pos + 1):
                 return LogScan(records, pos, True)
             raise StoreCorruptError(
                 f"{name}: record at byte {pos} fails its checksum (the file is damaged)"
@@ -205,7 +208,12 @@ class DocumentStore:
         self._adopt(doc, 0, len(LOG_MAGIC))
 
     def _read_files(self) -> tuple[bytes, LogScan]:
-        # Read the log after the snapshot: a compaction in between then only duplicates changes.
+        # Read the log before the snapshot: a compaction in between then only duplicates changes
+        # (the new snapshot holds the old log). The other order would miss the old log's changes.
+        try:
+            log_data = self.log_path.read_bytes()
+        except FileNotFoundError:
+            log_data = b""
         try:
             snap_data = self.snapshot_path.read_bytes()
         except FileNotFoundError:
@@ -213,14 +221,16 @@ class DocumentStore:
                 f"{self.snapshot_path} is missing; the profile is incomplete"
             ) from None
         snapshot = read_snapshot(snap_data, str(self.snapshot_path))
-        try:
-            log_data = self.log_path.read_bytes()
-        except FileNotFoundError:
-            log_data = b""
         return snapshot, scan_log(log_data, str(self.log_path))
 
     def load(self) -> None:
         """Load (or reload) the document from disk."""
+        try:
+            self._load()
+        except StoreCorruptError as err:
+            raise StoreCorruptError(f"{err.message}. {REPAIR_HINT}") from None
+
+    def _load(self) -> None:
         token = self.token()
         snapshot, scan = self._read_files()
         try:
@@ -328,6 +338,10 @@ class DocumentStore:
         except StoreCorruptError:
             log_ok = False
             records = _salvage_records(data)
+        if snapshot is None and records:
+            # Its changes may depend on what the snapshot held (Automerge then skips them
+            # silently): keep the file as it was.
+            log_ok = False
         doc = crdt.new_document(self.actor)
         if snapshot is not None:
             doc.merge(am.Document.load(snapshot))
@@ -345,6 +359,10 @@ class DocumentStore:
         for path, ok in ((self.snapshot_path, snapshot is not None), (self.log_path, log_ok)):
             if not ok and path.exists():
                 aside = path.with_name(f"{path.name}.damaged-{stamp}")
+                n = 1
+                while aside.exists():  # a second repair in the same second
+                    aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+                    n += 1
                 os.replace(path, aside)
                 moved.append(aside)
         fsync_dir(self.folder)

@@ -314,3 +314,25 @@ def test_reimporting_an_export_merges_by_id(net: Network) -> None:
     assert summary.added == [] and len(summary.merged) == 1
     assert net.get("contacts", ada.id).values["role"] == "Analyst"
     assert len(net.contacts()) == 1
+
+
+def test_a_newer_schema_is_refused_and_an_older_one_migrated(
+        net: Network, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plntui.errors import ProfileError
+
+    with net.profile.writing(), net.shared_doc.transaction() as tx:
+        tx.put(am.ROOT, "schema", am.ScalarType.Int, 2)
+    with pytest.raises(ProfileError, match="newer than this plntui"):
+        Network.open(home).check_schema()
+    with net.profile.writing(), net.shared_doc.transaction() as tx:
+        tx.put(am.ROOT, "schema", am.ScalarType.Int, 0)
+    calls: list[int] = []
+
+    def migrate(tx: am.Transaction) -> None:
+        calls.append(1)
+        tx.put(am.ROOT, "schema", am.ScalarType.Int, 1)
+
+    monkeypatch.setitem(__import__("plntui.network").network.MIGRATIONS, 0, migrate)
+    reopened = Network.open(home)
+    reopened.check_schema()
+    assert calls == [1] and crdt.schema_version(Network.open(home).shared_doc) == 1
