@@ -55,7 +55,7 @@ def contact_columns(name_of: Callable[[str], str] | None = None) -> tuple[Column
 def note_columns() -> tuple[Column, ...]:
     return (
         Column("title", "Title", 0, lambda r: _one_line(r.values.get("title"))),
-        Column("tags", "Tags", 22, lambda r: _one_line(r.values.get("tags", []))),
+        Column("tags", "Tags", 14, lambda r: _one_line(r.values.get("tags", []))),
         Column("updated", "Updated", 10, lambda r: _one_line(str(r.values.get("updated", ""))[:10])),
     )
 

@@ -24,6 +24,7 @@ from .model import (
     Record,
     display_value,
     safe_text,
+    shared_view,
 )
 
 # option name -> (field, kind) for contact add/edit; list fields also get --add-X/--remove-X on edit
@@ -673,23 +674,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shared_view(records: list[Record], include_private: bool) -> tuple[list[Record], int]:
-    if include_private:
-        return records, 0
-    kept: list[Record] = []
-    hidden = 0
-    for r in records:
-        if r.private_item:
-            hidden += 1
-            continue
-        if r.private:
-            hidden += 1
-            r = Record(r.collection, r.id, {k: v for k, v in r.values.items() if k not in r.private},
-                       frozenset(), False, r.sources)
-        kept.append(r)
-    return kept, hidden
-
-
 def _write_output(path: str, text: str) -> str:
     if path == "-":
         sys.stdout.write(text)
@@ -709,9 +693,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from . import interop
 
     net = _open(args)
-    contacts, hidden_c = _shared_view(net.contacts(), args.include_private)
+    contacts, hidden_c = shared_view(net.contacts(), args.include_private)
     if args.what == "notes":
-        notes, hidden = _shared_view(net.notes(), args.include_private)
+        notes, hidden = shared_view(net.notes(), args.include_private)
         by_id = {c.id: c for c in contacts}
         if args.format == "md":
             if args.out == "-":

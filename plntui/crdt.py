@@ -28,6 +28,7 @@ from typing import Any
 import automerge.core as am
 
 from .model import FIELDS, Collection, Field
+from .textdiff import text_edits
 
 GENESIS = bytes.fromhex(
     "856f4a837215472000ab010110706c6e7475692d67656e65736973000101fb0db26e08fb87015170ed702c52d859"
@@ -190,28 +191,6 @@ def put_text(tx: am.Transaction, obj: bytes, key: str, value: str) -> None:
         return
     for pos, delete, insert in reversed(text_edits(old, value)):
         splice_text(tx, text, pos, delete, insert)
-
-
-def text_edits(old: str, new: str) -> list[tuple[int, int, str]]:
-    """Splices ``(pos, delete, insert)`` in ascending order that turn ``old`` into ``new``.
-    Applied from the last to the first, positions stay valid."""
-    start = 0
-    limit = min(len(old), len(new))
-    while start < limit and old[start] == new[start]:
-        start += 1
-    end_old, end_new = len(old), len(new)
-    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
-        end_old -= 1
-        end_new -= 1
-    a, b = old[start:end_old], new[start:end_new]
-    if not a or not b or len(a) * len(b) > 4_000_000:
-        return [(start, len(a), b)]
-    edits: list[tuple[int, int, str]] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            edits.append((start + i1, i2 - i1, b[j1:j2]))
-    return edits
 
 
 def write_fields(

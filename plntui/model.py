@@ -400,6 +400,26 @@ class Record:
         return out
 
 
+def shared_view(records: list[Record], include_private: bool) -> tuple[list[Record], int]:
+    """What may leave the device: records without private items and private fields (as the
+    exports write them), and how many items lost something."""
+    if include_private:
+        return records, 0
+    kept: list[Record] = []
+    hidden = 0
+    for record in records:
+        if record.private_item:
+            hidden += 1
+            continue
+        if record.private:
+            hidden += 1
+            record = Record(record.collection, record.id,
+                            {k: v for k, v in record.values.items() if k not in record.private},
+                            frozenset(), False, record.sources)
+        kept.append(record)
+    return kept, hidden
+
+
 def display_value(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)

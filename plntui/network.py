@@ -33,6 +33,7 @@ from .model import (
     today,
 )
 from .profile import Profile, resolve_home
+from .textdiff import merge_text
 
 Progress = Callable[[int, int], None]
 MIGRATIONS: dict[int, Callable[[Any], None]] = {}
@@ -563,6 +564,18 @@ class Network:
                 crdt.put_scalar(tx, obj, "updated", now_stamp())
             self._touched.add(("notes", item_id))
         return self._read("notes", item_id)
+
+    def edit_note_body(self, ref: str, base: str, body: str,
+                       values: Mapping[str, Any] | None = None) -> Record:
+        """Save an editor's body: ``base`` is the text the editor started from and ``body`` what
+        it holds now. Whatever reached the document since (another process, a peer) is merged
+        character by character, in the same locked step as the write, so neither side's words
+        are lost. Other ``values`` (title, tags) are saved with it."""
+        item_id = self.resolve_id("notes", ref)
+        with self._writing():
+            current = str(self._read("notes", item_id).values.get("body", ""))
+            merged = merge_text(base, body, current)
+            return self.edit("notes", item_id, {**(values or {}), "body": merged})
 
     # -- interactions and follow-ups --------------------------------------------------------------
 

@@ -336,3 +336,12 @@ def test_a_newer_schema_is_refused_and_an_older_one_migrated(
     reopened = Network.open(home)
     reopened.check_schema()
     assert calls == [1] and crdt.schema_version(Network.open(home).shared_doc) == 1
+
+
+def test_editor_saves_merge_with_what_another_process_wrote(net: Network, home: Path) -> None:
+    note = net.add("notes", {"title": "T", "body": "Ownership."})
+    other = Network.open(home)
+    other.splice_note(note.id, 0, 0, "Hello ")  # lands after the editor loaded "Ownership."
+    saved = net.edit_note_body(note.id, "Ownership.", "Owner42ship.", {"title": "T2"})
+    assert saved.values["body"] == "Hello Owner42ship." and saved.values["title"] == "T2"
+    assert Network.open(home).get("notes", note.id).values["body"] == "Hello Owner42ship."
