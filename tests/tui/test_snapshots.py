@@ -1,0 +1,95 @@
+"""Snapshot tests of the main screens (pytest-textual-snapshot), on fixed data and a fixed date.
+
+Update them after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
+and look at the SVGs it writes before committing them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input, TextArea
+
+from plntui.network import Network
+from plntui.tui.app import PlntuiApp
+
+SIZE = (100, 30)
+TODAY = dt.date(2026, 3, 1)
+
+
+@pytest.fixture
+def fixed_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    counter = itertools.count(1)
+    monkeypatch.setattr("plntui.network.new_id", lambda: f"{next(counter):012x}")
+    monkeypatch.setattr("plntui.network.now_stamp", lambda: "2026-02-01T09:00:00Z")
+    monkeypatch.setattr("plntui.network.today", lambda: TODAY)
+    monkeypatch.setattr("plntui.model.today", lambda: TODAY)
+    home = tmp_path / "snap"
+    net = Network.create(home, "Alice")
+    ada = net.add("contacts", {
+        "name": "Ada Lovelace", "org": "Analytical Engines", "role": "Mathematician",
+        "topics": ["mathematics", "rust"], "relationship": "mentor",
+        "emails": ["ada@example.com"], "met": "Lecture on the engine", "cadence_days": 30,
+        "last_contacted": "2026-01-02", "remark": "Ask about the notes on Menabrea"})
+    net.add("contacts", {"name": "Grace Hopper", "org": "US Navy", "role": "Rear admiral",
+                         "topics": ["compilers", "cobol"], "relationship": "professional",
+                         "introduced_by": ada.id, "last_contacted": "2026-02-20"})
+    net.add("contacts", {"name": "Linus Torvalds", "org": "Linux Foundation",
+                         "topics": ["kernels", "git", "rust"], "relationship": "peer",
+                         "cadence_days": 90})
+    net.add("contacts", {"name": "[bold red]not markup[/]", "topics": ["security"]})
+    net.add("notes", {"title": "Reading list", "kind": "resource", "tags": ["books"],
+                      "contacts": [ada.id],
+                      "body": "# Books\n\n- *Structure and Interpretation*\n- The Art of "
+                              "Computer Programming\n"})
+    net.add("notes", {"title": "Rust ownership", "tags": ["rust"], "body": "Borrowing rules."})
+    net.log_interaction(ada.id, "coffee", "Talked about the analytical engine", "2026-01-02")
+    return home
+
+
+def _steady(app: Any) -> None:
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    for area in app.query(TextArea):
+        area.cursor_blink = False
+
+
+def _before(*keys: str) -> Callable[[Any], Any]:
+    async def run_before(pilot: Any) -> None:
+        await pilot.pause()
+        _steady(pilot.app)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        _steady(pilot.app)
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("contacts", ()),
+        ("contacts_filtered", ("slash", "r", "u", "s", "t", "escape")),
+        ("contact_form", ("e",)),
+        ("notes", ("2",)),
+        ("notes_preview", ("2", "f2")),
+        ("who_knows_rust", ("3", "r", "u", "s", "t")),
+        ("followups", ("4",)),
+        ("help", ("f1",)),
+    ],
+)
+def test_screen(name: str, keys: tuple[str, ...], fixed_home: Path, snap_compare: Any) -> None:
+    app = PlntuiApp(fixed_home, watch_interval=60)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_before(*keys))
+
+
+def test_80x24(fixed_home: Path, snap_compare: Any) -> None:
+    app = PlntuiApp(fixed_home, watch_interval=60)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_before())
