@@ -287,10 +287,11 @@ def _progress(total_hint: str) -> Any:
     """A Rich progress bar on a terminal; None when output is piped."""
     if not sys.stderr.isatty():
         return None
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     return Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), transient=True,
-                    console=__import__("rich.console").console.Console(stderr=True))
+                    console=Console(stderr=True))
 
 
 def _with_progress(label: str, work: Callable[[Callable[[int, int], None] | None], Any]) -> Any:
@@ -700,8 +701,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.format == "md":
             if args.out == "-":
                 raise ValidationError("Markdown export writes a folder: give --out DIR")
-            paths = _with_progress("Exporting", lambda _tick: interop.export_notes_markdown(
-                notes, by_id, Path(args.out)))
+            paths = _with_progress("Exporting", lambda tick: interop.export_notes_markdown(
+                notes, by_id, Path(args.out), tick))
             where = f"{args.out} ({len(paths)} files)"
         elif args.format == "html":
             where = _write_output(args.out, interop.notes_to_html(notes, by_id))

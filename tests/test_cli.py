@@ -282,3 +282,35 @@ def test_contacts_round_trip_through_every_format(run: Run, tmp_path: Path, home
                            "private_fields", "private"):
                     continue
                 assert twin[key] == value, (fmt, key)
+
+
+def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path: Path) -> None:
+    import pty
+
+    home = tmp_path / "p"
+    env = {**os.environ, "PLNTUI_HOME": str(home), "TERM": "xterm-256color", "COLUMNS": "80"}
+    cmd = [sys.executable, "-m", "plntui"]
+    subprocess.run([*cmd, "init", "--name", "A"], env=env, check=True, capture_output=True)
+    cards = tmp_path / "many.vcf"
+    cards.write_text("".join(f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n"
+                             for i in range(3000)), encoding="utf-8")
+    piped = subprocess.run([*cmd, "import", str(cards)], env=env, capture_output=True, text=True,
+                           check=True, timeout=120)
+    assert piped.stderr == "" and "3000 added" in piped.stdout
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*cmd, "import", str(cards)], env=env, stdout=subprocess.PIPE,
+                            stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"Importing" in seen and b"/3000" in seen  # Rich's bar with a done/total counter

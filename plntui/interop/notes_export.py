@@ -14,6 +14,7 @@ import html
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ValidationError
@@ -58,8 +59,10 @@ def notes_to_json(notes: list[Record]) -> str:
 
 
 def export_notes_markdown(notes: list[Record], contacts: dict[str, Record],
-                          out_dir: Path) -> list[Path]:
-    """Write one ``<slug>-<id>.md`` per note and an ``index.md``; return the written paths."""
+                          out_dir: Path,
+                          progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Write one ``<slug>-<id>.md`` per note and an ``index.md``; return the written paths.
+    ``progress(done, total)`` is called after each note."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ValidationError(f"{out_dir} is a file; give a folder for the Markdown export")
     try:
@@ -69,10 +72,12 @@ def export_notes_markdown(notes: list[Record], contacts: dict[str, Record],
         raise ValidationError(f"cannot create the folder {out_dir}: {reason}") from None
     written: list[Path] = []
     names: dict[str, str] = {}
-    for note in _sorted(notes):
+    for done, note in enumerate(_sorted(notes), 1):
         name = _file_name(note, set(names.values()))
         names[note.id] = name
         written.append(_write(out_dir / name, _note_markdown(note, contacts)))
+        if progress is not None:
+            progress(done, len(notes))
     written.append(_write(out_dir / "index.md", _index_markdown(_sorted(notes), names)))
     return written
 
