@@ -29,11 +29,40 @@ class Column:
     value: Callable[[Record], str]
 
 
-@dataclass(slots=True)
 class Row:
-    record: Record
-    cells: tuple[str, ...]
-    haystack: str
+    """One line of a list. Its record and cells are made when first needed, so a list of 10,000
+    rows from the search index opens without parsing what is never on screen."""
+
+    __slots__ = ("id", "haystack", "_columns", "_record", "_make", "_cells")
+
+    def __init__(
+        self,
+        columns: tuple[Column, ...],
+        item_id: str,
+        haystack: str,
+        *,
+        record: Record | None = None,
+        make: Callable[[], Record] | None = None,
+    ) -> None:
+        self.id = item_id
+        self.haystack = haystack
+        self._columns = columns
+        self._record = record
+        self._make = make
+        self._cells: tuple[str, ...] | None = None
+
+    @property
+    def record(self) -> Record:
+        if self._record is None:
+            assert self._make is not None
+            self._record = self._make()
+        return self._record
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        if self._cells is None:
+            self._cells = tuple(c.value(self.record) for c in self._columns)
+        return self._cells
 
 
 def _one_line(value: Any) -> str:
@@ -45,10 +74,12 @@ def contact_columns(name_of: Callable[[str], str] | None = None) -> tuple[Column
         Column("name", "Name", 22, lambda r: _one_line(r.values.get("name"))),
         Column("org", "Organisation", 18, lambda r: _one_line(r.values.get("org"))),
         Column("topics", "Topics", 0, lambda r: _one_line(r.values.get("topics", []))),
-        Column("relationship", "Relationship", 12,
-               lambda r: _one_line(r.values.get("relationship"))),
-        Column("last_contacted", "Last talked", 11,
-               lambda r: _one_line(r.values.get("last_contacted"))),
+        Column(
+            "relationship", "Relationship", 12, lambda r: _one_line(r.values.get("relationship"))
+        ),
+        Column(
+            "last_contacted", "Last talked", 11, lambda r: _one_line(r.values.get("last_contacted"))
+        ),
     )
 
 
@@ -56,7 +87,9 @@ def note_columns() -> tuple[Column, ...]:
     return (
         Column("title", "Title", 0, lambda r: _one_line(r.values.get("title"))),
         Column("tags", "Tags", 14, lambda r: _one_line(r.values.get("tags", []))),
-        Column("updated", "Updated", 10, lambda r: _one_line(str(r.values.get("updated", ""))[:10])),
+        Column(
+            "updated", "Updated", 10, lambda r: _one_line(str(r.values.get("updated", ""))[:10])
+        ),
     )
 
 
@@ -65,6 +98,12 @@ _HAYSTACK_KEYS = {
     "notes": ("title", "tags", "kind", "body"),
     "interactions": ("summary", "kind"),
 }
+
+
+def haystack(record: Record) -> str:
+    """The folded text a filter searches in (the search index stores it ready-made)."""
+    keys = _HAYSTACK_KEYS[record.collection]
+    return fold(" ".join(display_value(record.values.get(k)) for k in keys))
 
 
 @dataclass(slots=True)
@@ -77,15 +116,21 @@ class Catalog:
     query: str = ""
     sort_key: str = ""
     sort_reverse: bool = False
+    _positions: dict[str, int] | None = None
 
     def load(self, records: Sequence[Record]) -> None:
-        rows = []
-        for record in records:
-            keys = _HAYSTACK_KEYS[record.collection]
-            haystack = fold(" ".join(display_value(record.values.get(k)) for k in keys))
-            rows.append(Row(record, tuple(c.value(record) for c in self.columns), haystack))
-        self.rows = rows
+        self.rows = [Row(self.columns, r.id, haystack(r), record=r) for r in records]
         self._sort_rows()
+        self.apply_filter(self.query)
+
+    def load_lazy(
+        self, entries: Sequence[tuple[str, str, Callable[[], Record]]], sorted_by: str
+    ) -> None:
+        """Rows given as ``(id, haystack, make_record)``, already sorted by column
+        ``sorted_by``: nothing is parsed until it is shown or sorted another way."""
+        self.rows = [Row(self.columns, item_id, hay, make=make) for item_id, hay, make in entries]
+        if self.sort_key != sorted_by or self.sort_reverse:
+            self._sort_rows()
         self.apply_filter(self.query)
 
     def apply_filter(self, query: str) -> list[Row]:
@@ -94,12 +139,14 @@ class Catalog:
         words = fold(query).split()
         previous = fold(self.query).split()
         narrowing = bool(previous) and query.startswith(self.query) and len(words) >= len(previous)
-        source = self.visible if narrowing else self.rows
+        rows = self.visible if narrowing else self.rows
         self.query = query
         if not words:
-            self.visible = list(self.rows)
-        else:
-            self.visible = [row for row in source if all(w in row.haystack for w in words)]
+            rows = list(self.rows)
+        for word in words:
+            rows = [row for row in rows if word in row.haystack]
+        self.visible = rows
+        self._positions: dict[str, int] | None = None
         return self.visible
 
     def sort_by(self, key: str) -> None:
@@ -125,7 +172,6 @@ class Catalog:
             self.rows.sort(key=lambda r: r.cells[index] == "")
 
     def index_of(self, item_id: str) -> int | None:
-        for i, row in enumerate(self.visible):
-            if row.record.id == item_id:
-                return i
-        return None
+        if self._positions is None:
+            self._positions = {row.id: i for i, row in enumerate(self.visible)}
+        return self._positions.get(item_id)

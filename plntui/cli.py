@@ -58,16 +58,26 @@ NOTE_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("reminder", "reminder", "str"),
 )
 _HELP = {
-    "name": "full name", "email": "e-mail address (repeatable)", "phone": "phone (repeatable)",
-    "org": "organisation", "role": "role or job title",
+    "name": "full name",
+    "email": "e-mail address (repeatable)",
+    "phone": "phone (repeatable)",
+    "org": "organisation",
+    "role": "role or job title",
     "relationship": "one of " + ", ".join(RELATIONSHIPS),
-    "topic": "a topic they know (repeatable)", "met": "how you met",
-    "met-where": "where you met", "channel": "in person, or the community/platform",
-    "introduced-by": "id of the contact who introduced you", "link": "a URL (repeatable)",
+    "topic": "a topic they know (repeatable)",
+    "met": "how you met",
+    "met-where": "where you met",
+    "channel": "in person, or the community/platform",
+    "introduced-by": "id of the contact who introduced you",
+    "link": "a URL (repeatable)",
     "last-contacted": "date you last talked: YYYY-MM-DD, today, yesterday, or =-Nd (N days ago)",
-    "cadence": "follow up every N days", "remark": "your private remark (never shared)",
-    "rating": "your private rating 1-5 (never shared)", "reminder": "private reminder text",
-    "title": "title", "body": "body text (Markdown)", "tag": "tag (repeatable)",
+    "cadence": "follow up every N days",
+    "remark": "your private remark (never shared)",
+    "rating": "your private rating 1-5 (never shared)",
+    "reminder": "private reminder text",
+    "title": "title",
+    "body": "body text (Markdown)",
+    "tag": "tag (repeatable)",
     "kind": "one of " + ", ".join(NOTE_KINDS),
     "contact": "id of a linked contact (repeatable)",
 }
@@ -87,10 +97,14 @@ def build_parser() -> ArgumentParser:
         "opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"plntui {__version__}")
-    parser.add_argument("--home", metavar="DIR", help="profile folder (default: $PLNTUI_HOME, "
-                        "else the user data folder)")
-    parser.add_argument("--demo", action="store_true",
-                        help="use a throwaway profile filled with a sample network")
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        help="profile folder (default: $PLNTUI_HOME, else the user data folder)",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="use a throwaway profile filled with a sample network"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
 
     p = sub.add_parser("init", help="create your profile")
@@ -103,13 +117,23 @@ def build_parser() -> ArgumentParser:
     p.add_argument("contact", metavar="ID")
     p.add_argument("--kind", default="other", help="one of " + ", ".join(INTERACTION_KINDS))
     p.add_argument("--summary", required=True)
-    p.add_argument("--date", default="today", help="YYYY-MM-DD, today, yesterday, or =-Nd (N days ago)")
-    p.add_argument("--shared", action="store_true",
-                   help="share this interaction with trusted colleagues (default: private)")
+    p.add_argument(
+        "--date", default="today", help="YYYY-MM-DD, today, yesterday, or =-Nd (N days ago)"
+    )
+    p.add_argument(
+        "--shared",
+        action="store_true",
+        help="share this interaction with trusted colleagues (default: private)",
+    )
 
     p = sub.add_parser("due", help="follow-ups due or overdue")
-    p.add_argument("--within", type=int, default=0, metavar="DAYS",
-                   help="also list those due in the next DAYS days")
+    p.add_argument(
+        "--within",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="also list those due in the next DAYS days",
+    )
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("search", help="search contacts and notes")
@@ -126,57 +150,91 @@ def build_parser() -> ArgumentParser:
     p.add_argument("file", type=Path)
 
     p = sub.add_parser("export", help="export notes or contacts")
-    esub = p.add_subparsers(dest="what", metavar="WHAT", required=True,
-                            parser_class=ArgumentParser)
+    esub = p.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=ArgumentParser)
     for what, formats in (("notes", ("md", "html", "json")), ("contacts", ("vcf", "csv", "json"))):
         e = esub.add_parser(what, help=f"export {what} as {', '.join(formats)}")
         e.add_argument("--format", required=True, choices=formats)
-        e.add_argument("--out", required=True, metavar="PATH",
-                       help="output file (a folder for md; - for standard output)")
-        e.add_argument("--include-private", action="store_true",
-                       help="include private items and fields (default: shared data only)")
+        e.add_argument(
+            "--out",
+            required=True,
+            metavar="PATH",
+            help="output file (a folder for md; - for standard output)",
+        )
+        e.add_argument(
+            "--include-private",
+            action="store_true",
+            help="include private items and fields (default: shared data only)",
+        )
 
     sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
     sub.add_parser("compact", help="fold the change logs into fresh snapshots")
     return parser
 
 
-def _add_field_options(p: argparse.ArgumentParser, options: Sequence[tuple[str, str, str]],
-                       edit: bool) -> None:
+def _add_field_options(
+    p: argparse.ArgumentParser, options: Sequence[tuple[str, str, str]], edit: bool
+) -> None:
     for opt, _name, kind in options:
         if kind == "list":
-            p.add_argument(f"--{opt}", action="append", metavar=opt.upper(),
-                           help=_HELP[opt] + ("; replaces the list" if edit else ""))
+            p.add_argument(
+                f"--{opt}",
+                action="append",
+                metavar=opt.upper(),
+                help=_HELP[opt] + ("; replaces the list" if edit else ""),
+            )
             if edit:
-                p.add_argument(f"--add-{opt}", action="append", metavar=opt.upper(),
-                               help=f"add a {opt}")
-                p.add_argument(f"--remove-{opt}", action="append", metavar=opt.upper(),
-                               help=f"remove a {opt}")
+                p.add_argument(
+                    f"--add-{opt}", action="append", metavar=opt.upper(), help=f"add a {opt}"
+                )
+                p.add_argument(
+                    f"--remove-{opt}", action="append", metavar=opt.upper(), help=f"remove a {opt}"
+                )
         else:
             p.add_argument(f"--{opt}", metavar=opt.upper(), help=_HELP[opt])
 
 
 def _privacy_options(p: argparse.ArgumentParser, edit: bool) -> None:
-    p.add_argument("--private-field", action="append", default=[], metavar="FIELD",
-                   help="keep this field on this device only (repeatable)")
+    p.add_argument(
+        "--private-field",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="keep this field on this device only (repeatable)",
+    )
     if edit:
-        p.add_argument("--share-field", action="append", default=[], metavar="FIELD",
-                       help="share this field with trusted colleagues (repeatable)")
+        p.add_argument(
+            "--share-field",
+            action="append",
+            default=[],
+            metavar="FIELD",
+            help="share this field with trusted colleagues (repeatable)",
+        )
         group = p.add_mutually_exclusive_group()
-        group.add_argument("--private", dest="item_private", action="store_const", const=True,
-                           help="make the whole item private (copies already synced remain with "
-                           "colleagues)")
-        group.add_argument("--share", dest="item_private", action="store_const", const=False,
-                           help="share the whole item")
+        group.add_argument(
+            "--private",
+            dest="item_private",
+            action="store_const",
+            const=True,
+            help="make the whole item private (copies already synced remain with colleagues)",
+        )
+        group.add_argument(
+            "--share",
+            dest="item_private",
+            action="store_const",
+            const=False,
+            help="share the whole item",
+        )
     else:
-        p.add_argument("--private", action="store_true",
-                       help="keep the whole item on this device only")
+        p.add_argument(
+            "--private", action="store_true", help="keep the whole item on this device only"
+        )
 
 
 def _contact_parsers(sub: Any) -> None:
     p = sub.add_parser("contact", help="add, edit, show, list, remove and merge contacts")
-    csub = p.add_subparsers(dest="action", metavar="ACTION", required=True,
-                            parser_class=ArgumentParser)
+    csub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
+    )
     a = csub.add_parser("add", help="add a contact")
     _add_field_options(a, CONTACT_OPTIONS, edit=False)
     _privacy_options(a, edit=False)
@@ -201,12 +259,17 @@ def _contact_parsers(sub: Any) -> None:
 
 def _note_parsers(sub: Any) -> None:
     p = sub.add_parser("note", help="add, edit, show, list and remove notes")
-    nsub = p.add_subparsers(dest="action", metavar="ACTION", required=True,
-                            parser_class=ArgumentParser)
+    nsub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
+    )
     a = nsub.add_parser("add", help="add a note")
     _add_field_options(a, NOTE_OPTIONS, edit=False)
-    a.add_argument("--body-file", type=Path, metavar="FILE", help="read the body from FILE "
-                   "(- for standard input)")
+    a.add_argument(
+        "--body-file",
+        type=Path,
+        metavar="FILE",
+        help="read the body from FILE (- for standard input)",
+    )
     _privacy_options(a, edit=False)
     e = nsub.add_parser("edit", help="change a note; with no option, opens $EDITOR on the body")
     e.add_argument("id", metavar="ID")
@@ -239,8 +302,9 @@ def print_json(value: Any) -> None:
     out(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _field_values(args: argparse.Namespace, options: Sequence[tuple[str, str, str]],
-                  current: Record | None) -> dict[str, Any]:
+def _field_values(
+    args: argparse.Namespace, options: Sequence[tuple[str, str, str]], current: Record | None
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for opt, name, kind in options:
         attr = opt.replace("-", "_")
@@ -257,8 +321,11 @@ def _field_values(args: argparse.Namespace, options: Sequence[tuple[str, str, st
             if removals:
                 from .model import check_field
 
-                drop = set(check_field(current.collection if current else "contacts", name,
-                                       removals) if name != "contacts" else removals)
+                drop = set(
+                    check_field(current.collection if current else "contacts", name, removals)
+                    if name != "contacts"
+                    else removals
+                )
                 items = [i for i in items if i not in drop and i not in removals]
                 touched = True
             if touched:
@@ -290,8 +357,13 @@ def _progress(total_hint: str) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    return Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), transient=True,
-                    console=Console(stderr=True))
+    return Progress(
+        TextColumn(total_hint),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
 
 
 def _with_progress(label: str, work: Callable[[Callable[[int, int], None] | None], Any]) -> Any:
@@ -327,8 +399,10 @@ def _names(net: Any) -> Callable[[str], str]:
 
 def render_record(net: Any, record: Record) -> list[str]:
     name_of = _names(net)
-    lines = [safe_text(record.label) + ("   [private]" if record.private_item else ""),
-             f"  id: {record.id}"]
+    lines = [
+        safe_text(record.label) + ("   [private]" if record.private_item else ""),
+        f"  id: {record.id}",
+    ]
     for spec in FIELDS[record.collection].values():
         value = record.values.get(spec.name)
         if value in (None, "", []) or spec.name in ("name", "title"):
@@ -349,10 +423,12 @@ def render_record(net: Any, record: Record) -> list[str]:
         differing = source.get("differing") or []
         values = source.get("values") or {}
         extra = "; ".join(f"{k}={display_value(values.get(k))}" for k in differing)
-        lines.append(f"  merged from {safe_text(via)}"
-                     + (f" {source.get('merged_id')}" if source.get("merged_id") else "")
-                     + (f" {safe_text(source.get('source', ''))}" if source.get("source") else "")
-                     + (f" — other values: {safe_text(extra)}" if extra else ""))
+        lines.append(
+            f"  merged from {safe_text(via)}"
+            + (f" {source.get('merged_id')}" if source.get("merged_id") else "")
+            + (f" {safe_text(source.get('source', ''))}" if source.get("source") else "")
+            + (f" — other values: {safe_text(extra)}" if extra else "")
+        )
     if record.collection == "notes" and record.values.get("body"):
         lines.append("")
         lines.append(safe_text(record.values["body"]))
@@ -377,13 +453,27 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
 
 
 def _contact_rows(records: Sequence[Record]) -> list[list[str]]:
-    return [[r.id, safe_text(r.label), safe_text(r.values.get("org", "")),
-             safe_text(", ".join(r.values.get("topics", [])))] for r in records]
+    return [
+        [
+            r.id,
+            safe_text(r.label),
+            safe_text(r.values.get("org", "")),
+            safe_text(", ".join(r.values.get("topics", []))),
+        ]
+        for r in records
+    ]
 
 
 def _note_rows(records: Sequence[Record]) -> list[list[str]]:
-    return [[r.id, safe_text(r.label), safe_text(r.values.get("kind", "") or "note"),
-             safe_text(", ".join(r.values.get("tags", [])))] for r in records]
+    return [
+        [
+            r.id,
+            safe_text(r.label),
+            safe_text(r.values.get("kind", "") or "note"),
+            safe_text(", ".join(r.values.get("tags", []))),
+        ]
+        for r in records
+    ]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -401,9 +491,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace) -> Any:
     from .network import Network
 
-    net = Network.open(args.home)
-    net.check_schema()
-    return net
+    return Network.open(args.home)
 
 
 def cmd_contact(args: argparse.Namespace) -> int:
@@ -413,23 +501,36 @@ def cmd_contact(args: argparse.Namespace) -> int:
         values = _field_values(args, CONTACT_OPTIONS, None)
         if "name" not in values:
             raise ValidationError("--name is required", "name")
-        record = net.add("contacts", values, private=args.private or None,
-                         private_fields=args.private_field)
+        record = net.add(
+            "contacts", values, private=args.private or None, private_fields=args.private_field
+        )
         out(f"Added {safe_text(record.label)} ({record.id})")
         for email in record.values.get("emails", []):
-            other = [c for c in net.contacts() if c.id != record.id
-                     and email.lower() in (e.lower() for e in c.values.get("emails", []))]
+            other = [
+                c
+                for c in net.contacts()
+                if c.id != record.id
+                and email.lower() in (e.lower() for e in c.values.get("emails", []))
+            ]
             for dup in other:
-                warn(f"{safe_text(dup.label)} ({dup.id}) has the same e-mail; merge with: "
-                     f"plntui contact merge {dup.id} {record.id}")
+                warn(
+                    f"{safe_text(dup.label)} ({dup.id}) has the same e-mail; merge with: "
+                    f"plntui contact merge {dup.id} {record.id}"
+                )
         return 0
     if action == "edit":
         current = net.get("contacts", args.id)
         values = _field_values(args, CONTACT_OPTIONS, current)
         if not (values or args.private_field or args.share_field or args.item_private is not None):
             raise ValidationError("nothing to change: give at least one option (see --help)")
-        record = net.edit("contacts", current.id, values, make_private=args.private_field,
-                          make_shared=args.share_field, item_private=args.item_private)
+        record = net.edit(
+            "contacts",
+            current.id,
+            values,
+            make_private=args.private_field,
+            make_shared=args.share_field,
+            item_private=args.item_private,
+        )
         out(f"Updated {safe_text(record.label)} ({record.id})")
         return 0
     if action == "show":
@@ -443,8 +544,10 @@ def cmd_contact(args: argparse.Namespace) -> int:
         if interactions:
             out("  interactions:")
             for item in reversed(interactions[-10:]):
-                out(f"    {item.values.get('date')}  {item.values.get('kind', '')}: "
-                    f"{safe_text(item.values.get('summary', ''))}")
+                out(
+                    f"    {item.values.get('date')}  {item.values.get('kind', '')}: "
+                    f"{safe_text(item.values.get('summary', ''))}"
+                )
         notes = [n for n in net.notes() if record.id in n.values.get("contacts", [])]
         if notes:
             out("  notes: " + ", ".join(f"{safe_text(n.label)} ({n.id})" for n in notes))
@@ -461,7 +564,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
         else:
             _table(_contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS"])
             if not records:
-                out("No contacts yet. Add one with: plntui contact add --name \"Ada Lovelace\"")
+                out('No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"')
         return 0
     if action == "rm":
         record = net.remove("contacts", args.id)
@@ -470,14 +573,20 @@ def cmd_contact(args: argparse.Namespace) -> int:
     if action == "dupes":
         pairs = net.duplicates()
         if args.json:
-            print_json([{"first": p.first.to_json(), "second": p.second.to_json(),
-                         "reason": p.reason} for p in pairs])
+            print_json(
+                [
+                    {"first": p.first.to_json(), "second": p.second.to_json(), "reason": p.reason}
+                    for p in pairs
+                ]
+            )
             return 0
         if not pairs:
             out("No likely duplicates.")
         for pair in pairs:
-            out(f"{safe_text(pair.first.label)} ({pair.first.id})  ~  "
-                f"{safe_text(pair.second.label)} ({pair.second.id}): {pair.reason}")
+            out(
+                f"{safe_text(pair.first.label)} ({pair.first.id})  ~  "
+                f"{safe_text(pair.second.label)} ({pair.second.id}): {pair.reason}"
+            )
             out(f"  merge with: plntui contact merge {pair.first.id} {pair.second.id}")
         return 0
     if action == "merge":
@@ -499,8 +608,9 @@ def _edit_in_editor(text: str) -> str:
     try:
         result = subprocess.run([*shlex.split(editor), path], check=False)
         if result.returncode != 0:
-            raise ValidationError(f"the editor ({editor}) exited with status {result.returncode}; "
-                                  "nothing was changed")
+            raise ValidationError(
+                f"the editor ({editor}) exited with status {result.returncode}; nothing was changed"
+            )
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     finally:
@@ -510,17 +620,17 @@ def _edit_in_editor(text: str) -> str:
 def cmd_note(args: argparse.Namespace) -> int:
     net = _open(args)
     action = args.action
-    if action in ("add", "edit"):
-        if args.body is not None and args.body_file is not None:
-            raise ValidationError("give --body or --body-file, not both")
+    if action in ("add", "edit") and args.body is not None and args.body_file is not None:
+        raise ValidationError("give --body or --body-file, not both")
     if action == "add":
         values = _field_values(args, NOTE_OPTIONS, None)
         if args.body_file is not None:
             values["body"] = _read_body_file(args.body_file)
         if "title" not in values:
             raise ValidationError("--title is required", "title")
-        record = net.add("notes", values, private=args.private or None,
-                         private_fields=args.private_field)
+        record = net.add(
+            "notes", values, private=args.private or None, private_fields=args.private_field
+        )
         out(f"Added note {safe_text(record.label)} ({record.id})")
         return 0
     if action == "edit":
@@ -528,15 +638,22 @@ def cmd_note(args: argparse.Namespace) -> int:
         values = _field_values(args, NOTE_OPTIONS, current)
         if args.body_file is not None:
             values["body"] = _read_body_file(args.body_file)
-        nothing = not (values or args.private_field or args.share_field
-                       or args.item_private is not None)
+        nothing = not (
+            values or args.private_field or args.share_field or args.item_private is not None
+        )
         if nothing:
             values["body"] = _edit_in_editor(current.values.get("body", ""))
             if values["body"] == current.values.get("body", ""):
                 out("No change.")
                 return 0
-        record = net.edit("notes", current.id, values, make_private=args.private_field,
-                          make_shared=args.share_field, item_private=args.item_private)
+        record = net.edit(
+            "notes",
+            current.id,
+            values,
+            make_private=args.private_field,
+            make_shared=args.share_field,
+            item_private=args.item_private,
+        )
         out(f"Updated note {safe_text(record.label)} ({record.id})")
         return 0
     if action == "show":
@@ -559,7 +676,7 @@ def cmd_note(args: argparse.Namespace) -> int:
         else:
             _table(_note_rows(records), ["ID", "TITLE", "KIND", "TAGS"])
             if not records:
-                out("No notes yet. Add one with: plntui note add --title \"Reading list\"")
+                out('No notes yet. Add one with: plntui note add --title "Reading list"')
         return 0
     if action == "rm":
         record = net.remove("notes", args.id)
@@ -572,8 +689,10 @@ def cmd_log(args: argparse.Namespace) -> int:
     net = _open(args)
     item = net.log_interaction(args.contact, args.kind, args.summary, args.date, args.shared)
     contact = net.get("contacts", item.values["contact"])
-    out(f"Logged {item.values.get('kind')} with {safe_text(contact.label)} on "
-        f"{item.values.get('date')} ({item.id})")
+    out(
+        f"Logged {item.values.get('kind')} with {safe_text(contact.label)} on "
+        f"{item.values.get('date')} ({item.id})"
+    )
     return 0
 
 
@@ -583,14 +702,23 @@ def cmd_due(args: argparse.Namespace) -> int:
         raise ValidationError("--within must be 0 or more days")
     items = net.due(within_days=args.within)
     if args.json:
-        print_json([{**i.contact.to_json(), "due": i.due.isoformat(),
-                     "days_overdue": i.days_overdue} for i in items])
+        print_json(
+            [
+                {**i.contact.to_json(), "due": i.due.isoformat(), "days_overdue": i.days_overdue}
+                for i in items
+            ]
+        )
         return 0
     if not items:
         out("Nothing due. Set a follow-up cadence with: plntui contact edit ID --cadence 30")
     for item in items:
-        when = (f"{item.days_overdue} days overdue" if item.days_overdue > 0 else
-                "due today" if item.days_overdue == 0 else f"due in {-item.days_overdue} days")
+        when = (
+            f"{item.days_overdue} days overdue"
+            if item.days_overdue > 0
+            else "due today"
+            if item.days_overdue == 0
+            else f"due in {-item.days_overdue} days"
+        )
         last = f"last talked {item.last}" if item.last else "never logged"
         out(f"{item.contact.id}  {safe_text(item.contact.label):28}  {when:18}  {last}")
     return 0
@@ -602,8 +730,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     return _print_found(found, args.json, "Nothing matches.")
 
 
-def _print_found(found: dict[str, list[Record]], as_json: bool, empty: str,
-                 extra: Callable[[Record], str] | None = None) -> int:
+def _print_found(
+    found: dict[str, list[Record]],
+    as_json: bool,
+    empty: str,
+    extra: Callable[[Record], str] | None = None,
+) -> int:
     if as_json:
         print_json({k: [r.to_json() for r in v] for k, v in found.items()})
         return 0
@@ -617,7 +749,10 @@ def _print_found(found: dict[str, list[Record]], as_json: bool, empty: str,
     if found["notes"]:
         out("Notes")
         for r in found["notes"]:
-            out(f"  {r.id}  {safe_text(r.label):28}  {safe_text(', '.join(r.values.get('tags', [])))}")
+            out(
+                f"  {r.id}  {safe_text(r.label):28}  "
+                f"{safe_text(', '.join(r.values.get('tags', [])))}"
+            )
     return 0
 
 
@@ -648,8 +783,12 @@ def cmd_who(args: argparse.Namespace) -> int:
         parts.append(f"last talked {last}" if last else "never logged")
         return " · ".join(parts)
 
-    return _print_found({"contacts": [r.record for r in ranked], "notes": notes}, False,
-                        f"Nobody in your network knows {topic!r} yet.", describe)
+    return _print_found(
+        {"contacts": [r.record for r in ranked], "notes": notes},
+        False,
+        f"Nobody in your network knows {topic!r} yet.",
+        describe,
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -661,15 +800,19 @@ def cmd_import(args: argparse.Namespace) -> int:
         "Importing", lambda tick: net.import_contacts(drafts, args.file.name, tick)
     )
     summary.rejected[:0] = [(r.source, r.reason) for r in rejected]
-    out(f"Imported {args.file.name}: {len(summary.added)} added, {len(summary.merged)} merged "
-        f"into existing contacts, {len(summary.rejected)} rejected")
+    out(
+        f"Imported {args.file.name}: {len(summary.added)} added, {len(summary.merged)} merged "
+        f"into existing contacts, {len(summary.rejected)} rejected"
+    )
     for record, source in summary.merged[:50]:
         out(f"  merged {source} into {safe_text(record.label)} ({record.id})")
     for source, reason in summary.rejected[:200]:
         out(f"  rejected {safe_text(source)}: {safe_text(reason)}")
     for a, b in summary.possible_duplicates[:50]:
-        out(f"  possible duplicate: {safe_text(a.label)} ({a.id}) ~ {safe_text(b.label)} ({b.id});"
-            f" merge with: plntui contact merge {b.id} {a.id}")
+        out(
+            f"  possible duplicate: {safe_text(a.label)} ({a.id}) ~ {safe_text(b.label)} ({b.id});"
+            f" merge with: plntui contact merge {b.id} {a.id}"
+        )
     if not summary.added and not summary.merged and summary.rejected:
         return 2
     return 0
@@ -701,8 +844,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.format == "md":
             if args.out == "-":
                 raise ValidationError("Markdown export writes a folder: give --out DIR")
-            paths = _with_progress("Exporting", lambda tick: interop.export_notes_markdown(
-                notes, by_id, Path(args.out), tick))
+            paths = _with_progress(
+                "Exporting",
+                lambda tick: interop.export_notes_markdown(notes, by_id, Path(args.out), tick),
+            )
             where = f"{args.out} ({len(paths)} files)"
         elif args.format == "html":
             where = _write_output(args.out, interop.notes_to_html(notes, by_id))
@@ -760,9 +905,17 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "init": cmd_init, "contact": cmd_contact, "note": cmd_note, "log": cmd_log, "due": cmd_due,
-    "search": cmd_search, "who": cmd_who, "import": cmd_import, "export": cmd_export,
-    "repair": cmd_repair, "compact": cmd_compact,
+    "init": cmd_init,
+    "contact": cmd_contact,
+    "note": cmd_note,
+    "log": cmd_log,
+    "due": cmd_due,
+    "search": cmd_search,
+    "who": cmd_who,
+    "import": cmd_import,
+    "export": cmd_export,
+    "repair": cmd_repair,
+    "compact": cmd_compact,
 }
 
 

@@ -14,7 +14,8 @@ from .model import Record
 
 
 def name_key(name: str) -> str:
-    """Lower case, accents and punctuation removed, words sorted: "Lovelace, Ada" == "ada lovelace"."""
+    """Lower case, accents and punctuation removed, words sorted:
+    "Lovelace, Ada" == "ada lovelace"."""
     text = unicodedata.normalize("NFKD", name)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     words = "".join(ch if ch.isalnum() else " " for ch in text.casefold()).split()

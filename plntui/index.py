@@ -10,25 +10,39 @@ does. Deleting the file is always safe.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import sqlite3
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .catalog import fold, haystack
 from .model import FIELDS, Collection, Record, normalise_topic
 
 if TYPE_CHECKING:
     from .network import Network
     from .profile import Profile
 
-INDEX_VERSION = 1
+INDEX_VERSION = 3
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
-    "contacts": ("emails", "org", "role", "topics", "relationship", "met", "met_where", "channel",
-                 "links", "remark", "reminder", "phones"),
+    "contacts": (
+        "emails",
+        "org",
+        "role",
+        "topics",
+        "relationship",
+        "met",
+        "met_where",
+        "channel",
+        "links",
+        "remark",
+        "reminder",
+        "phones",
+    ),
     "notes": ("tags", "kind", "body", "remark", "reminder"),
     "interactions": ("summary", "kind"),
 }
@@ -36,11 +50,14 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
     collection TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (collection, id)
+    sort_key TEXT NOT NULL, haystack TEXT NOT NULL, PRIMARY KEY (collection, id)
 );
 CREATE TABLE IF NOT EXISTS topics (id TEXT NOT NULL, topic TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS topics_topic ON topics (topic);
 CREATE INDEX IF NOT EXISTS topics_id ON topics (id);
+CREATE TABLE IF NOT EXISTS links (item TEXT NOT NULL, contact TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS links_contact ON links (contact);
+CREATE INDEX IF NOT EXISTS links_item ON links (item);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     collection UNINDEXED, id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -104,6 +121,15 @@ class SearchIndex:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA journal_size_limit = 4194304")  # keep the WAL from staying index-sized
+        if db.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
+            # Made by another plntui version: start again (it is only a cache).
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'fts_%'"
+            ).fetchall():
+                db.execute(f'DROP TABLE IF EXISTS "{name}"')
+            db.execute(f"PRAGMA user_version = {INDEX_VERSION}")
         db.executescript(_SCHEMA)
         return db
 
@@ -135,6 +161,7 @@ class SearchIndex:
         try:
             db.execute("DELETE FROM items")
             db.execute("DELETE FROM topics")
+            db.execute("DELETE FROM links")
             db.execute("DELETE FROM fts")
             self._insert(records)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('token', ?)", (_token_text(token),))
@@ -142,9 +169,15 @@ class SearchIndex:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def apply_write(self, net: Network, before: Any, touched: Iterable[tuple[str, str]],
-                    removed: Iterable[tuple[str, str]]) -> None:
+    def apply_write(
+        self,
+        net: Network,
+        before: Any,
+        touched: Iterable[tuple[str, str]],
+        removed: Iterable[tuple[str, str]],
+    ) -> None:
         """Called under the write lock after a commit: if the index matched the files before
         the edit, update the touched items and the token, so the index stays fresh."""
         try:
@@ -162,8 +195,10 @@ class SearchIndex:
             try:
                 self._delete(gone | {(r.collection, r.id) for r in records})
                 self._insert(records)
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('token', ?)",
-                           (_token_text(self.profile.token()),))
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('token', ?)",
+                    (_token_text(self.profile.token()),),
+                )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -174,41 +209,100 @@ class SearchIndex:
 
     def _delete(self, keys: Iterable[tuple[str, str]]) -> None:
         for collection, item_id in keys:
-            self.db.execute("DELETE FROM items WHERE collection = ? AND id = ?", (collection, item_id))
-            self.db.execute("DELETE FROM fts WHERE collection = ? AND id = ?", (collection, item_id))
+            # The full-text row shares the item's rowid: deleting by rowid avoids a scan.
+            found = self.db.execute(
+                "SELECT rowid FROM items WHERE collection = ? AND id = ?", (collection, item_id)
+            ).fetchone()
+            if found is None:
+                continue
+            self.db.execute("DELETE FROM items WHERE rowid = ?", found)
+            self.db.execute("DELETE FROM fts WHERE rowid = ?", found)
             if collection == "contacts":
                 self.db.execute("DELETE FROM topics WHERE id = ?", (item_id,))
+            else:
+                self.db.execute("DELETE FROM links WHERE item = ?", (item_id,))
 
     def _insert(self, records: Iterable[Record]) -> None:
-        items, fts, topics = [], [], []
+        items, fts, topics, links = [], [], [], []
         for r in records:
-            data = {"values": r.values, "private": sorted(r.private), "private_item": r.private_item,
-                    "sources": r.sources}
-            items.append((r.collection, r.id, r.label, json.dumps(data, ensure_ascii=False)))
+            data = {
+                "values": r.values,
+                "private": sorted(r.private),
+                "private_item": r.private_item,
+                "sources": r.sources,
+            }
+            items.append(
+                (
+                    r.collection,
+                    r.id,
+                    r.label,
+                    json.dumps(data, ensure_ascii=False),
+                    fold(r.label),
+                    haystack(r),
+                )
+            )
             body = " ".join(_flatten(r.values.get(k)) for k in _TEXT_KEYS[r.collection])
             fts.append((r.collection, r.id, r.label, body))
             if r.collection == "contacts":
                 topics += [(r.id, t) for t in r.values.get("topics", [])]
-        self.db.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", items)
-        self.db.executemany("INSERT INTO fts VALUES (?, ?, ?, ?)", fts)
+            elif r.collection == "notes":
+                links += [(r.id, c) for c in r.values.get("contacts", [])]
+            elif r.values.get("contact"):
+                links.append((r.id, r.values["contact"]))
+        rowids = [
+            self.db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?)", item).lastrowid
+            for item in items
+        ]
+        self.db.executemany(
+            "INSERT INTO fts (rowid, collection, id, title, body) VALUES (?, ?, ?, ?, ?)",
+            [(rowid, *row) for rowid, row in zip(rowids, fts, strict=True)],
+        )
         self.db.executemany("INSERT INTO topics VALUES (?, ?)", topics)
+        self.db.executemany("INSERT INTO links VALUES (?, ?)", links)
 
-    # -- queries ------------------------------------------------------------------------------------
+    # -- queries ----------------------------------------------------------------------------
 
     @staticmethod
     def _record(collection: str, item_id: str, data: str) -> Record:
         raw = json.loads(data)
-        return Record(collection, item_id, raw["values"], frozenset(raw["private"]),  # type: ignore[arg-type]
-                      raw["private_item"], raw.get("sources", []))
+        return Record(
+            collection,
+            item_id,
+            raw["values"],
+            frozenset(raw["private"]),  # type: ignore[arg-type]
+            raw["private_item"],
+            raw.get("sources", []),
+        )
 
     def get(self, collection: Collection, item_id: str) -> Record | None:
-        row = self.db.execute("SELECT data FROM items WHERE collection = ? AND id = ?",
-                              (collection, item_id)).fetchone()
+        row = self.db.execute(
+            "SELECT data FROM items WHERE collection = ? AND id = ?", (collection, item_id)
+        ).fetchone()
         return self._record(collection, item_id, row[0]) if row else None
 
+    def lazy_rows(self, collection: Collection) -> list[tuple[str, str, Callable[[], Record]]]:
+        """``(id, haystack, make_record)`` for every item, sorted by label (accent- and
+        case-insensitive), for ``Catalog.load_lazy``: records are parsed only when shown."""
+        rows = self.db.execute(
+            "SELECT id, haystack, data FROM items WHERE collection = ? ORDER BY sort_key, id",
+            (collection,),
+        ).fetchall()
+        record = self._record
+        return [(i, h, functools.partial(record, collection, i, d)) for i, h, d in rows]
+
+    def linked_to(self, collection: Collection, contact_id: str) -> list[Record]:
+        """The notes or interactions that name a contact."""
+        rows = self.db.execute(
+            "SELECT items.id, items.data FROM links JOIN items ON items.id = links.item "
+            "WHERE links.contact = ? AND items.collection = ? ORDER BY items.sort_key",
+            (contact_id, collection),
+        )
+        return [self._record(collection, i, d) for i, d in rows]
+
     def list(self, collection: Collection) -> list[Record]:
-        rows = self.db.execute("SELECT id, data FROM items WHERE collection = ? ORDER BY label "
-                               "COLLATE NOCASE, id", (collection,))
+        rows = self.db.execute(
+            "SELECT id, data FROM items WHERE collection = ? ORDER BY sort_key, id", (collection,)
+        )
         return [self._record(collection, i, d) for i, d in rows]
 
     def search(self, query: str, limit: int = 50) -> dict[str, list[Record]]:
@@ -222,7 +316,9 @@ class SearchIndex:
                 "SELECT items.id, items.data FROM fts JOIN items "
                 "ON items.collection = fts.collection AND items.id = fts.id "
                 "WHERE fts MATCH ? AND fts.collection = ? ORDER BY bm25(fts, 0, 0, 10.0, 1.0) "
-                "LIMIT ?", (match, collection, limit))
+                "LIMIT ?",
+                (match, collection, limit),
+            )
             out[collection] = [self._record(collection, i, d) for i, d in rows]
         return out
 
@@ -238,7 +334,9 @@ class SearchIndex:
         rows = self.db.execute(
             "SELECT items.id, items.data FROM fts JOIN items ON items.collection = fts.collection "
             "AND items.id = fts.id WHERE fts MATCH ? AND fts.collection = 'notes' "
-            "ORDER BY bm25(fts, 0, 0, 10.0, 1.0) LIMIT ?", (match, limit))
+            "ORDER BY bm25(fts, 0, 0, 10.0, 1.0) LIMIT ?",
+            (match, limit),
+        )
         return [self._record("notes", i, d) for i, d in rows]
 
     def who_ranked(self, topic: str, limit: int = 50) -> list[Ranked]:
@@ -280,8 +378,13 @@ class SearchIndex:
             record = self.get("contacts", item_id)
             if record is not None:
                 ranked.append(Ranked(record, score, reason))
-        ranked.sort(key=lambda r: (-r.score, _neg_date(r.record.values.get("last_contacted")),
-                                   r.record.label.casefold()))
+        ranked.sort(
+            key=lambda r: (
+                -r.score,
+                _neg_date(r.record.values.get("last_contacted")),
+                r.record.label.casefold(),
+            )
+        )
         return ranked[:limit]
 
 

@@ -27,7 +27,9 @@ Kind = Literal["str", "text", "list", "int", "date", "timestamp"]
 Collection = Literal["contacts", "notes", "interactions"]
 COLLECTIONS: tuple[Collection, ...] = ("contacts", "notes", "interactions")
 
-_EMAIL_RE = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL_RE = re.compile(
+    r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _URL_RE = re.compile(r"^(https?|mailto|ftp)://[^\s/$.?#][^\s]*$|^mailto:[^\s@]+@[^\s@]+$", re.I)
 _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,32}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$", re.I)
 _ID_RE = re.compile(r"^[0-9a-f]{4,32}$")
@@ -413,9 +415,14 @@ def shared_view(records: list[Record], include_private: bool) -> tuple[list[Reco
             continue
         if record.private:
             hidden += 1
-            record = Record(record.collection, record.id,
-                            {k: v for k, v in record.values.items() if k not in record.private},
-                            frozenset(), False, record.sources)
+            record = Record(
+                record.collection,
+                record.id,
+                {k: v for k, v in record.values.items() if k not in record.private},
+                frozenset(),
+                False,
+                record.sources,
+            )
         kept.append(record)
     return kept, hidden
 

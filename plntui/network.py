@@ -105,6 +105,7 @@ class Network:
         self._index: Any = None
         self._touched: set[tuple[str, str]] = set()
         self._removed: set[tuple[str, str]] = set()
+        self._schema_checked = False
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -124,18 +125,26 @@ class Network:
 
     @property
     def shared_doc(self) -> Any:
+        if not self._schema_checked:
+            self.check_schema()
         return self.profile.shared.doc
 
     @property
     def private_doc(self) -> Any:
+        if not self._schema_checked:
+            self.check_schema()
         return self.profile.private.doc
 
     def check_schema(self) -> None:
+        """Refuse a document from a newer plntui; migrate an older one. Runs once, when the
+        documents are first needed (reading through the search index never loads them)."""
+        self._schema_checked = True
         for store in (self.profile.shared, self.profile.private):
             version = crdt.schema_version(store.doc)
             if version > SCHEMA_VERSION:
                 from .errors import ProfileError
 
+                self._schema_checked = False
                 raise ProfileError(
                     f"{store.snapshot_path.name} uses schema {version}, newer than this plntui "
                     f"({SCHEMA_VERSION}); upgrade plntui"
@@ -172,7 +181,10 @@ class Network:
     # -- reading --------------------------------------------------------------------------------
 
     def _assemble(
-        self, collection: Collection, item_id: str, shared: dict[str, Any] | None,
+        self,
+        collection: Collection,
+        item_id: str,
+        shared: dict[str, Any] | None,
         private: dict[str, Any] | None,
     ) -> Record:
         values: dict[str, Any] = {}
@@ -217,6 +229,11 @@ class Network:
         noun = collection[:-1]
         if len(ref) < 4:
             raise NotFoundError(f"{noun} id {ref!r} is too short: give at least 4 characters")
+        if len(ref) == 12 and any(
+            crdt.item_obj(doc, collection, ref) is not None
+            for doc in (self.shared_doc, self.private_doc)
+        ):
+            return ref  # a whole id: no need to list every item
         ids = self._ids(collection)
         if ref in ids:
             return ref
@@ -256,7 +273,11 @@ class Network:
             self._assemble(collection, item_id, shared.get(item_id), private.get(item_id))
             for item_id in shared.keys() | private.keys()
         ]
-        key = "date" if collection == "interactions" else ("name" if collection == "contacts" else "title")
+        key = (
+            "date"
+            if collection == "interactions"
+            else ("name" if collection == "contacts" else "title")
+        )
         records.sort(key=lambda r: (str(r.values.get(key, "")).casefold(), r.id))
         return records
 
@@ -288,14 +309,19 @@ class Network:
 
         def after_commit() -> None:
             if self._touched or self._removed:
-                SearchIndex.for_profile(self.profile).apply_write(self, before[0], self._touched,
-                                                                  self._removed)
+                SearchIndex.for_profile(self.profile).apply_write(
+                    self, before[0], self._touched, self._removed
+                )
 
-        with self.profile.writing(after_commit=after_commit if outermost else None,
-                                  token_sink=before if outermost else None):
+        with self.profile.writing(
+            after_commit=after_commit if outermost else None,
+            token_sink=before if outermost else None,
+        ):
             yield
 
-    def _where(self, collection: Collection, item_id: str, spec_name: str, value_private: bool | None) -> str:
+    def _where(
+        self, collection: Collection, item_id: str, spec_name: str, value_private: bool | None
+    ) -> str:
         """Which document a field of an item is written to: "shared" or "private"."""
         private_obj = crdt.item_obj(self.private_doc, collection, item_id)
         shared_obj = crdt.item_obj(self.shared_doc, collection, item_id)
@@ -334,7 +360,8 @@ class Network:
                 if other is not None:
                     raise ValidationError(
                         f"{other.label} ({other.id}) already has the e-mail {email}; edit that "
-                        "contact, or merge later with: plntui contact dupes", "emails"
+                        "contact, or merge later with: plntui contact dupes",
+                        "emails",
                     )
         item_id = new_id()
         stamp = now_stamp()
@@ -347,8 +374,12 @@ class Network:
         private_vals: dict[str, Any] = {}
         for name, value in checked.items():
             spec = FIELDS[collection][name]
-            if (private or spec.private_only or name in private_names
-                    or (spec.private_default and not spec.system)):
+            if (
+                private
+                or spec.private_only
+                or name in private_names
+                or (spec.private_default and not spec.system)
+            ):
                 private_vals[name] = value
             else:
                 shared_vals[name] = value
@@ -360,8 +391,12 @@ class Network:
             # devices that each created it later would each make their own, and one would hide
             # the other's words after a merge.
             for name, spec in FIELDS[collection].items():
-                if (spec.kind in ("list", "text") and name not in shared_vals
-                        and name not in private_vals and not spec.private_only):
+                if (
+                    spec.kind in ("list", "text")
+                    and name not in shared_vals
+                    and name not in private_vals
+                    and not spec.private_only
+                ):
                     shared_vals[name] = [] if spec.kind == "list" else ""
         with self._writing():
             if shared_vals:
@@ -450,15 +485,24 @@ class Network:
                     shared_vals[name] = value
             if shared_vals or private_vals:
                 stamp = now_stamp()
-                target = shared_vals if crdt.item_obj(self.shared_doc, collection, item_id) else private_vals
+                target = (
+                    shared_vals
+                    if crdt.item_obj(self.shared_doc, collection, item_id)
+                    else private_vals
+                )
                 if "updated" in FIELDS[collection]:
                     target["updated"] = stamp
             self._write_split(collection, item_id, shared_vals, private_vals)
             self._touched.add((collection, item_id))
         return self._read(collection, item_id)
 
-    def _write_split(self, collection: Collection, item_id: str, shared_vals: Mapping[str, Any],
-                     private_vals: Mapping[str, Any]) -> None:
+    def _write_split(
+        self,
+        collection: Collection,
+        item_id: str,
+        shared_vals: Mapping[str, Any],
+        private_vals: Mapping[str, Any],
+    ) -> None:
         if shared_vals:
             with self.shared_doc.transaction() as tx:
                 obj = crdt.ensure_item(tx, collection, item_id)
@@ -468,15 +512,23 @@ class Network:
                 obj = crdt.ensure_item(tx, collection, item_id)
                 crdt.write_fields(tx, collection, obj, private_vals)
 
-    def _move_field(self, collection: Collection, item_id: str, name: str, to_private_doc: bool) -> None:
-        src, dst = (self.shared_doc, self.private_doc) if to_private_doc else (self.private_doc, self.shared_doc)
+    def _move_field(
+        self, collection: Collection, item_id: str, name: str, to_private_doc: bool
+    ) -> None:
+        src, dst = (
+            (self.shared_doc, self.private_doc)
+            if to_private_doc
+            else (self.private_doc, self.shared_doc)
+        )
         src_obj = crdt.item_obj(src, collection, item_id)
         if src_obj is None or src.get(src_obj, name) is None:
             if to_private_doc:  # nothing stored yet: mark the field private with an empty value
                 with self.private_doc.transaction() as tx:
                     obj = crdt.ensure_item(tx, collection, item_id)
                     spec = FIELDS[collection][name]
-                    crdt.write_fields(tx, collection, obj, {name: [] if spec.kind == "list" else ""})
+                    crdt.write_fields(
+                        tx, collection, obj, {name: [] if spec.kind == "list" else ""}
+                    )
                     if tx.get(obj, name) is None:
                         crdt.put_scalar(tx, obj, name, "" if spec.kind != "int" else 0)
             return
@@ -485,8 +537,9 @@ class Network:
             obj = crdt.ensure_item(tx, collection, item_id)
             crdt.write_fields(tx, collection, obj, {name: value})
             if tx.get(obj, name) is None:  # empty values are normally not stored; keep the mark
-                crdt.put_list(tx, obj, name, []) if FIELDS[collection][name].kind == "list" else \
-                    crdt.put_scalar(tx, obj, name, "")
+                crdt.put_list(tx, obj, name, []) if FIELDS[collection][
+                    name
+                ].kind == "list" else crdt.put_scalar(tx, obj, name, "")
         with src.transaction() as tx:
             crdt.delete_fields(tx, src_obj, [name])
 
@@ -501,15 +554,21 @@ class Network:
             with self.shared_doc.transaction() as tx:
                 crdt.delete_item(tx, collection, item_id)
         else:
-            keep_private = {n for n in current.values if FIELDS[collection][n].private_only
-                            or FIELDS[collection][n].private_default}
+            keep_private = {
+                n
+                for n in current.values
+                if FIELDS[collection][n].private_only or FIELDS[collection][n].private_default
+            }
             with self.shared_doc.transaction() as tx:
                 obj = crdt.ensure_item(tx, collection, item_id)
-                crdt.write_fields(tx, collection, obj,
-                                  {k: v for k, v in values.items() if k not in keep_private})
+                crdt.write_fields(
+                    tx, collection, obj, {k: v for k, v in values.items() if k not in keep_private}
+                )
             with self.private_doc.transaction() as tx:
                 pobj = crdt.ensure_item(tx, collection, item_id)
-                tx.delete(pobj, crdt.PRIVATE_ITEM_KEY) if tx.get(pobj, crdt.PRIVATE_ITEM_KEY) else None
+                tx.delete(pobj, crdt.PRIVATE_ITEM_KEY) if tx.get(
+                    pobj, crdt.PRIVATE_ITEM_KEY
+                ) else None
                 crdt.delete_fields(tx, pobj, [k for k in values if k not in keep_private])
 
     def remove(self, collection: Collection, ref: str) -> Record:
@@ -528,8 +587,9 @@ class Network:
         """Put back a removed item with its id, values and privacy (the undo of ``remove``)."""
         specs = FIELDS[record.collection]
         values = {k: v for k, v in record.values.items() if k in specs}
-        private_vals = {k: v for k, v in values.items()
-                        if record.private_item or k in record.private}
+        private_vals = {
+            k: v for k, v in values.items() if record.private_item or k in record.private
+        }
         shared_vals = {k: v for k, v in values.items() if k not in private_vals}
         with self._writing():
             self._write_split(record.collection, record.id, shared_vals, private_vals)
@@ -547,10 +607,12 @@ class Network:
         item_id = self.resolve_id("notes", ref)
         body = self._read("notes", item_id).values.get("body", "")
         if not (0 <= pos <= len(body)) or delete < 0 or pos + delete > len(body):
-            raise ValidationError(f"splice {pos}+{delete} is outside the body ({len(body)} characters)")
-        new_body = check_field("notes", "body", body[:pos] + insert + body[pos + delete:])
+            raise ValidationError(
+                f"splice {pos}+{delete} is outside the body ({len(body)} characters)"
+            )
+        new_body = check_field("notes", "body", body[:pos] + insert + body[pos + delete :])
         if len(new_body) != len(body) - delete + len(insert):
-            insert = new_body[pos:len(new_body) - (len(body) - pos - delete)]
+            insert = new_body[pos : len(new_body) - (len(body) - pos - delete)]
         where = "private" if self._where("notes", item_id, "body", None) == "private" else "shared"
         doc = self.private_doc if where == "private" else self.shared_doc
         with self._writing():
@@ -565,8 +627,9 @@ class Network:
             self._touched.add(("notes", item_id))
         return self._read("notes", item_id)
 
-    def edit_note_body(self, ref: str, base: str, body: str,
-                       values: Mapping[str, Any] | None = None) -> Record:
+    def edit_note_body(
+        self, ref: str, base: str, body: str, values: Mapping[str, Any] | None = None
+    ) -> Record:
         """Save an editor's body: ``base`` is the text the editor started from and ``body`` what
         it holds now. Whatever reached the document since (another process, a peer) is merged
         character by character, in the same locked step as the write, so neither side's words
@@ -583,8 +646,12 @@ class Network:
         self, contact: str, kind: str, summary: str, date: str | None = None, shared: bool = False
     ) -> Record:
         """Log a catch-up with a contact; its last-contacted date moves forward if later."""
-        values = {"contact": contact, "kind": kind or "other", "summary": summary,
-                  "date": date or "today"}
+        values = {
+            "contact": contact,
+            "kind": kind or "other",
+            "summary": summary,
+            "date": date or "today",
+        }
         return self.add("interactions", values, private=not shared)
 
     def _bump_last_contacted(self, contact_id: str, date: str) -> None:
@@ -610,7 +677,11 @@ class Network:
             last = str(contact.values.get("last_contacted") or "")
             base = last or str(contact.values.get("created", ""))[:10]
             try:
-                start = _dt.date.fromisoformat(base) if last else _dt.date.fromisoformat(base) - _dt.timedelta(days=int(cadence))
+                start = (
+                    _dt.date.fromisoformat(base)
+                    if last
+                    else _dt.date.fromisoformat(base) - _dt.timedelta(days=int(cadence))
+                )
             except ValueError:
                 start = day - _dt.timedelta(days=int(cadence))
             due_on = start + _dt.timedelta(days=int(cadence))
@@ -643,10 +714,17 @@ class Network:
         with self._writing():
             keep = self._read("contacts", keep_id)
             other = self._read("contacts", other_id)
-            self._fold_into(keep, other.values, {
-                "merged_id": other_id, "via": via, "added_by": other.values.get("added_by", ""),
-                "created": other.values.get("created", ""),
-            }, other.sources)
+            self._fold_into(
+                keep,
+                other.values,
+                {
+                    "merged_id": other_id,
+                    "via": via,
+                    "added_by": other.values.get("added_by", ""),
+                    "created": other.values.get("created", ""),
+                },
+                other.sources,
+            )
             self._repoint(other_id, keep_id)
             for doc in (self.shared_doc, self.private_doc):
                 if crdt.item_obj(doc, "contacts", other_id) is not None:
@@ -658,8 +736,13 @@ class Network:
             self._removed.add(("contacts", other_id))
         return self._read("contacts", keep_id)
 
-    def _fold_into(self, keep: Record, incoming: Mapping[str, Any], source: dict[str, Any],
-                   extra_sources: list[dict[str, Any]] = ()) -> bool:  # type: ignore[assignment]
+    def _fold_into(
+        self,
+        keep: Record,
+        incoming: Mapping[str, Any],
+        source: dict[str, Any],
+        extra_sources: list[dict[str, Any]] = (),
+    ) -> bool:  # type: ignore[assignment]
         changes, differing = _merge_values("contacts", keep.values, incoming)
         shared_vals: dict[str, Any] = {}
         private_vals: dict[str, Any] = {}
@@ -669,15 +752,26 @@ class Network:
             else:
                 shared_vals[name] = value
         self._write_split("contacts", keep.id, shared_vals, private_vals)
-        kept_values = {k: v for k, v in incoming.items()
-                       if k in FIELDS["contacts"] and v not in (None, "", [])}
+        kept_values = {
+            k: v for k, v in incoming.items() if k in FIELDS["contacts"] and v not in (None, "", [])
+        }
         doc = self.private_doc if keep.private_item else self.shared_doc
         if differing or source.get("merged_id"):
             with doc.transaction() as tx:
                 obj = crdt.ensure_item(tx, "contacts", keep.id)
-                crdt.append_source(tx, obj, {**source, "values": {
-                    k: v for k, v in kept_values.items() if not FIELDS["contacts"][k].private_only
-                }, "differing": sorted(differing)})
+                crdt.append_source(
+                    tx,
+                    obj,
+                    {
+                        **source,
+                        "values": {
+                            k: v
+                            for k, v in kept_values.items()
+                            if not FIELDS["contacts"][k].private_only
+                        },
+                        "differing": sorted(differing),
+                    },
+                )
                 for extra in extra_sources:
                     crdt.append_source(tx, obj, extra)
         self._touched.add(("contacts", keep.id))
@@ -685,8 +779,11 @@ class Network:
 
     def _repoint(self, old: str, new: str) -> None:
         for doc in (self.shared_doc, self.private_doc):
-            for collection, key in (("contacts", "introduced_by"), ("notes", "contacts"),
-                                    ("interactions", "contact")):
+            for collection, key in (
+                ("contacts", "introduced_by"),
+                ("notes", "contacts"),
+                ("interactions", "contact"),
+            ):
                 items = crdt.read_collection(doc, collection)
                 for item_id, values in items.items():
                     value = values.get(key)
@@ -702,8 +799,9 @@ class Network:
 
     # -- import ---------------------------------------------------------------------------------
 
-    def import_contacts(self, drafts: Iterable[Any], source: str,
-                        progress: Progress | None = None) -> ImportSummary:
+    def import_contacts(
+        self, drafts: Iterable[Any], source: str, progress: Progress | None = None
+    ) -> ImportSummary:
         """Add drafts (``interop.Draft``); one with an e-mail already known is merged into that
         contact. All of it is one commit: a rejected draft changes nothing."""
         from .dedupe import close_name_match
@@ -723,22 +821,33 @@ class Network:
             for done, draft in enumerate(drafts, 1):
                 if progress:
                     progress(done, len(drafts))
-                raw = {k: v for k, v in draft.values.items() if k in FIELDS["contacts"]
-                       and not FIELDS["contacts"][k].system}
+                raw = {
+                    k: v
+                    for k, v in draft.values.items()
+                    if k in FIELDS["contacts"] and not FIELDS["contacts"][k].system
+                }
                 try:
                     checked = check_new("contacts", raw)
                 except ValidationError as err:
                     summary.rejected.append((draft.source, err.message))
                     continue
                 checked.pop("introduced_by", None)
-                match = next((by_email[e.lower()] for e in checked.get("emails", [])
-                              if e.lower() in by_email), None)
+                match = next(
+                    (
+                        by_email[e.lower()]
+                        for e in checked.get("emails", [])
+                        if e.lower() in by_email
+                    ),
+                    None,
+                )
                 own_id = str(draft.values.get("id") or "")
                 if match is None and own_id in existing:  # re-importing a plntui export
                     match = own_id
                 if match is not None:
                     keep = self._read("contacts", match)
-                    self._fold_into(keep, checked, {"via": f"import {source}", "source": draft.source})
+                    self._fold_into(
+                        keep, checked, {"via": f"import {source}", "source": draft.source}
+                    )
                     summary.merged.append((self._read("contacts", match), draft.source))
                     continue
                 record = self.add("contacts", checked)

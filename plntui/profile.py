@@ -156,7 +156,7 @@ class Profile:
             raw = path.read_text()
         except FileNotFoundError:
             raise ProfileMissingError(
-                f"no profile in {home}. Create one with: plntui init --name \"Your Name\""
+                f'no profile in {home}. Create one with: plntui init --name "Your Name"'
                 + ("" if "PLNTUI_HOME" in os.environ else "  (or pass --home DIR)")
             ) from None
         except OSError as err:

@@ -58,5 +58,5 @@ def merge_text(base: str, local: str, remote: str) -> str:
         out.extend(inserts.get(point, ()))
         depth += cover.get(point, 0)
         if depth == 0 and i + 1 < len(points):
-            out.append(base[point:points[i + 1]])
+            out.append(base[point : points[i + 1]])
     return "".join(out)

@@ -40,8 +40,9 @@ def added_id(out: str) -> str:
     return out.strip().rsplit("(", 1)[1].rstrip(")")
 
 
-def test_missing_profile_says_how_to_create_one(home: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_profile_says_how_to_create_one(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--home", str(home), "contact", "list"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "plntui init --name" in err
@@ -54,16 +55,42 @@ def test_init_twice_is_refused(run: Run) -> None:
 
 
 def test_contact_lifecycle(run: Run) -> None:
-    ada = added_id(run("contact", "add", "--name", "Ada Lovelace", "--email", "ada@example.com",
-                       "--org", "Engines", "--topic", "Rust", "--topic", "Machine Learning",
-                       "--relationship", "mentor", "--met", "PyCon sprint"))
+    ada = added_id(
+        run(
+            "contact",
+            "add",
+            "--name",
+            "Ada Lovelace",
+            "--email",
+            "ada@example.com",
+            "--org",
+            "Engines",
+            "--topic",
+            "Rust",
+            "--topic",
+            "Machine Learning",
+            "--relationship",
+            "mentor",
+            "--met",
+            "PyCon sprint",
+        )
+    )
     listed = run.json("contact", "list", "--json")
     assert listed == [json.loads(run("contact", "show", ada, "--json"))]
     obj = listed[0]
     assert obj["id"] == ada and obj["name"] == "Ada Lovelace" and obj["org"] == "Engines"
     assert obj["emails"] == ["ada@example.com"] and obj["topics"] == ["rust", "machine learning"]
-    run("contact", "edit", ada[:5], "--add-topic", "compilers", "--remove-topic", "RUST",
-        "--role", "Principal engineer")
+    run(
+        "contact",
+        "edit",
+        ada[:5],
+        "--add-topic",
+        "compilers",
+        "--remove-topic",
+        "RUST",
+        "--role",
+        "Principal engineer",
+    )
     shown = run("contact", "show", ada)
     assert "Principal engineer" in shown and "machine learning, compilers" in shown
     assert "Added by (device): Alice" in shown
@@ -106,8 +133,22 @@ def test_notes(run: Run, tmp_path: Path) -> None:
     ada = added_id(run("contact", "add", "--name", "Ada"))
     body = tmp_path / "body.md"
     body.write_text("# Heading\n\nSome *text*.\n", encoding="utf-8")
-    note = added_id(run("note", "add", "--title", "Reading", "--body-file", str(body),
-                        "--tag", "CRDT", "--contact", ada, "--kind", "resource"))
+    note = added_id(
+        run(
+            "note",
+            "add",
+            "--title",
+            "Reading",
+            "--body-file",
+            str(body),
+            "--tag",
+            "CRDT",
+            "--contact",
+            ada,
+            "--kind",
+            "resource",
+        )
+    )
     obj = run.json("note", "show", note, "--json")
     assert obj["title"] == "Reading" and obj["tags"] == ["crdt"] and obj["contacts"] == [ada]
     assert obj["body"] == "# Heading\n\nSome *text*.\n" and obj["kind"] == "resource"
@@ -118,12 +159,15 @@ def test_notes(run: Run, tmp_path: Path) -> None:
     assert run.json("note", "list", "--json") == []
 
 
-def test_note_edit_opens_the_editor(run: Run, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_note_edit_opens_the_editor(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     note = added_id(run("note", "add", "--title", "T", "--body", "one two"))
     script = tmp_path / "editor.py"
-    script.write_text("import sys\np = sys.argv[1]\nt = open(p).read()\n"
-                      "open(p, 'w').write(t.replace('one', 'one and a half'))\n")
+    script.write_text(
+        "import sys\np = sys.argv[1]\nt = open(p).read()\n"
+        "open(p, 'w').write(t.replace('one', 'one and a half'))\n"
+    )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
     monkeypatch.delenv("VISUAL", raising=False)
     run("note", "edit", note)
@@ -136,8 +180,20 @@ def test_note_edit_opens_the_editor(run: Run, tmp_path: Path,
 def test_private_note_and_fields(run: Run) -> None:
     note = added_id(run("note", "add", "--title", "Secret", "--private"))
     assert run.json("note", "show", note, "--json")["private"] is True
-    ada = added_id(run("contact", "add", "--name", "Ada", "--phone", "+1 555 0100",
-                       "--private-field", "phones", "--remark", "met at the bar"))
+    ada = added_id(
+        run(
+            "contact",
+            "add",
+            "--name",
+            "Ada",
+            "--phone",
+            "+1 555 0100",
+            "--private-field",
+            "phones",
+            "--remark",
+            "met at the bar",
+        )
+    )
     obj = run.json("contact", "show", ada, "--json")
     assert obj["private_fields"] == ["phones", "remark"]
     assert "(private)" in run("contact", "show", ada)
@@ -146,8 +202,19 @@ def test_private_note_and_fields(run: Run) -> None:
 
 
 def test_search_who_and_due_json(run: Run) -> None:
-    ada = added_id(run("contact", "add", "--name", "Ada", "--topic", "rust", "--cadence", "7",
-                       "--last-contacted=-30d"))
+    ada = added_id(
+        run(
+            "contact",
+            "add",
+            "--name",
+            "Ada",
+            "--topic",
+            "rust",
+            "--cadence",
+            "7",
+            "--last-contacted=-30d",
+        )
+    )
     added_id(run("contact", "add", "--name", "Bob", "--topic", "python"))
     note = added_id(run("note", "add", "--title", "Rust notes", "--tag", "rust"))
     found = run.json("search", "rust", "--json")
@@ -166,8 +233,9 @@ def test_search_who_and_due_json(run: Run) -> None:
 
 def test_dupes_and_merge(run: Run) -> None:
     a = added_id(run("contact", "add", "--name", "Ada", "--email", "ada@example.com"))
-    b = added_id(run("contact", "add", "--name", "Ada L", "--email", "ADA@example.com",
-                     "--org", "Engines"))
+    b = added_id(
+        run("contact", "add", "--name", "Ada L", "--email", "ADA@example.com", "--org", "Engines")
+    )
     assert "same e-mail" in run.err
     pairs = run.json("contact", "dupes", "--json")
     assert {pairs[0]["first"]["id"], pairs[0]["second"]["id"]} == {a, b}
@@ -191,8 +259,15 @@ def test_real_process_with_env_home(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "plntui"]
 
     def call(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=60,
-                              check=False, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*cmd, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
 
     assert call("init", "--name", "Zoë").returncode == 0
     assert call("contact", "add", "--name", "[bold red]x[/]\x1b[2J").returncode == 0
@@ -224,8 +299,9 @@ def test_import_summary_and_duplicates_merged(run: Run, tmp_path: Path) -> None:
     assert len(run.json("contact", "list", "--json")) == 2
 
 
-def test_import_of_a_bad_file_exits_2_and_changes_nothing(run: Run, home: Path,
-                                                          tmp_path: Path) -> None:
+def test_import_of_a_bad_file_exits_2_and_changes_nothing(
+    run: Run, home: Path, tmp_path: Path
+) -> None:
     before = (home / "network.log").read_bytes()
     junk = tmp_path / "junk.bin"
     junk.write_bytes(bytes(range(256)) * 10)
@@ -236,8 +312,20 @@ def test_import_of_a_bad_file_exits_2_and_changes_nothing(run: Run, home: Path,
 
 
 def test_exports_leave_private_data_out_unless_asked(run: Run, tmp_path: Path) -> None:
-    ada = added_id(run("contact", "add", "--name", "Ada", "--phone", "+1 555 0100",
-                       "--private-field", "phones", "--remark", "secret remark"))
+    ada = added_id(
+        run(
+            "contact",
+            "add",
+            "--name",
+            "Ada",
+            "--phone",
+            "+1 555 0100",
+            "--private-field",
+            "phones",
+            "--remark",
+            "secret remark",
+        )
+    )
     run("note", "add", "--title", "Shared note", "--body", "# Hi\n\nText", "--contact", ada)
     run("note", "add", "--title", "Private note", "--private")
     out = tmp_path / "notes"
@@ -254,19 +342,54 @@ def test_exports_leave_private_data_out_unless_asked(run: Run, tmp_path: Path) -
     run("export", "contacts", "--format", "vcf", "--out", str(vcf), "--include-private")
     assert "555" in vcf.read_text() and "secret remark" in vcf.read_text()
     assert json.loads(run("export", "notes", "--format", "json", "--out", "-"))[0]["title"] == (
-        "Shared note")
+        "Shared note"
+    )
 
 
-def test_contacts_round_trip_through_every_format(run: Run, tmp_path: Path, home: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_contacts_round_trip_through_every_format(
+    run: Run, tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     intro = added_id(run("contact", "add", "--name", "Intro Ducer"))
-    run("contact", "add", "--name", "Zoë Ünicode, Jr.", "--email", "z@example.com",
-        "--phone", "+44 20 7946 0000", "--org", "Acme; Widgets", "--role", "CTO",
-        "--relationship", "mentor", "--topic", "rust", "--topic", "type systems",
-        "--met", "Conference, 2024", "--met-where", "Lisbon", "--channel", "in person",
-        "--introduced-by", intro, "--link", "https://example.com/z",
-        "--last-contacted", "2026-01-02", "--cadence", "30", "--remark", "likes tea",
-        "--rating", "5", "--reminder", "ask about the book")
+    run(
+        "contact",
+        "add",
+        "--name",
+        "Zoë Ünicode, Jr.",
+        "--email",
+        "z@example.com",
+        "--phone",
+        "+44 20 7946 0000",
+        "--org",
+        "Acme; Widgets",
+        "--role",
+        "CTO",
+        "--relationship",
+        "mentor",
+        "--topic",
+        "rust",
+        "--topic",
+        "type systems",
+        "--met",
+        "Conference, 2024",
+        "--met-where",
+        "Lisbon",
+        "--channel",
+        "in person",
+        "--introduced-by",
+        intro,
+        "--link",
+        "https://example.com/z",
+        "--last-contacted",
+        "2026-01-02",
+        "--cadence",
+        "30",
+        "--remark",
+        "likes tea",
+        "--rating",
+        "5",
+        "--reminder",
+        "ask about the book",
+    )
     original = {c["id"]: c for c in run.json("contact", "list", "--json")}
     for fmt in ("vcf", "csv", "json"):
         target = tmp_path / f"all.{fmt}"
@@ -278,8 +401,15 @@ def test_contacts_round_trip_through_every_format(run: Run, tmp_path: Path, home
         for contact in original.values():
             twin = copied[contact["name"]]
             for key, value in contact.items():
-                if key in ("id", "added_by", "created", "updated", "introduced_by",
-                           "private_fields", "private"):
+                if key in (
+                    "id",
+                    "added_by",
+                    "created",
+                    "updated",
+                    "introduced_by",
+                    "private_fields",
+                    "private",
+                ):
                     continue
                 assert twin[key] == value, (fmt, key)
 
@@ -292,14 +422,29 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path: Path) -> None
     cmd = [sys.executable, "-m", "plntui"]
     subprocess.run([*cmd, "init", "--name", "A"], env=env, check=True, capture_output=True)
     cards = tmp_path / "many.vcf"
-    cards.write_text("".join(f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n"
-                             for i in range(3000)), encoding="utf-8")
-    piped = subprocess.run([*cmd, "import", str(cards)], env=env, capture_output=True, text=True,
-                           check=True, timeout=120)
+    cards.write_text(
+        "".join(
+            f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n" for i in range(3000)
+        ),
+        encoding="utf-8",
+    )
+    piped = subprocess.run(
+        [*cmd, "import", str(cards)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert piped.stderr == "" and "3000 added" in piped.stdout
     master, slave = pty.openpty()
-    proc = subprocess.Popen([*cmd, "import", str(cards)], env=env, stdout=subprocess.PIPE,
-                            stderr=slave, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cmd, "import", str(cards)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+    )
     os.close(slave)
     seen = b""
     while True:

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,8 +64,9 @@ def op_strategy(n: int) -> st.SearchStrategy[tuple[Any, ...]]:
     r = st.integers(min_value=0, max_value=n - 1)
     return st.one_of(
         st.tuples(st.just("add_contact"), r, PHRASE, TOPICS),
-        st.tuples(st.just("edit_contact"), r, SEL, st.sampled_from(["name", "org", "role"]),
-                  PHRASE),
+        st.tuples(
+            st.just("edit_contact"), r, SEL, st.sampled_from(["name", "org", "role"]), PHRASE
+        ),
         st.tuples(st.just("topics"), r, SEL, TOPICS),
         st.tuples(st.just("remove_contact"), r, SEL),
         st.tuples(st.just("add_note"), r, PHRASE, st.text(alphabet="abc \n", max_size=20), TOPICS),
@@ -97,11 +97,11 @@ def apply(nets: list[Network], op: tuple[Any, ...]) -> None:
         pos = op[3] % (len(body) + 1)
         delete = min(op[4], len(body) - pos)
         after = net.splice_note(note, pos, delete, op[5])
-        assert after.values["body"] == body[:pos] + op[5] + body[pos + delete:]
+        assert after.values["body"] == body[:pos] + op[5] + body[pos + delete :]
     elif kind == "rewrite_body" and notes:
         note = pick(notes, op[2])
         body = net.get("notes", note).values.get("body", "")
-        net.edit("notes", note, {"body": op[3] + " " + body[len(body) // 2:]})
+        net.edit("notes", note, {"body": op[3] + " " + body[len(body) // 2 :]})
     elif kind == "tags" and notes:
         net.edit("notes", pick(notes, op[2]), {"tags": op[3]})
     elif kind == "remove_note" and notes:
@@ -164,7 +164,9 @@ def test_replicas_converge_whatever_the_merge_order(
     first_merges_first=st.booleans(),
 )
 def test_concurrent_splices_on_one_note_both_survive(
-    base: str, first: tuple[int, int, str], second: tuple[int, int, str],
+    base: str,
+    first: tuple[int, int, str],
+    second: tuple[int, int, str],
     first_merges_first: bool,
 ) -> None:
     with replicas(2) as (a, b):

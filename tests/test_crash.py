@@ -53,14 +53,23 @@ class Child:
         return code
 
 
-def spawn(home: Path, prefix: str, count: int, mode: str, compact: int = 3,
-          pause_after_snapshot: float = 0.0) -> Child:
+def spawn(
+    home: Path,
+    prefix: str,
+    count: int,
+    mode: str,
+    compact: int = 3,
+    pause_after_snapshot: float = 0.0,
+) -> Child:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PLNTUI_TEST_COMPACT_RECORDS": str(compact)}
     if pause_after_snapshot:
         env["PLNTUI_TEST_PAUSE_AFTER_SNAPSHOT"] = str(pause_after_snapshot)
     proc = subprocess.Popen(
         [sys.executable, str(WRITER), str(home), prefix, str(count), mode],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     child = Child(proc)
 
@@ -92,7 +101,10 @@ def present_ids(home: Path) -> set[str]:
 def cli_ids(home: Path) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-m", "plntui", "--home", str(home), "contact", "list", "--json"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
@@ -184,7 +196,10 @@ def test_plntui_compact_while_another_process_writes(tmp_path: Path) -> None:
     while writer.proc.poll() is None or compactions == 0:
         result = subprocess.run(
             [sys.executable, "-m", "plntui", "--home", str(home), "compact"],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         assert result.returncode == 0, result.stderr

@@ -33,28 +33,32 @@ from plntui.model import CONTACT_FIELDS, Record, check_new, empty_value
 
 def full_contact() -> Record:
     """A contact with every field set, and values that stress escaping."""
-    return Record("contacts", "a1b2c3d4e5f6", {
-        "name": "Zoë O'Brien-Łukasiewicz, Jr.",
-        "emails": ["zoe@example.org", "z.b+tag@sub.example.io"],
-        "phones": ["+44 20 7946 0958", "(555) 010-9999 ext 12"],
-        "org": "Acme; Inc, Ltd \\ Research",
-        "role": "Head of R&D: compilers, \"fast\" ones",
-        "relationship": "mentor",
-        "topics": ["rust", "c, c++", "a;b", "ünïcode 漢字", "back\\slash"],
-        "met": "At PyCon, in the hallway; we talked about \\n escapes 🎉",
-        "met_where": "Berlin, DE",
-        "channel": "conference",
-        "introduced_by": "0123456789ab",
-        "links": ["https://example.org/a,b;c?x=1&y=2", "https://www.linkedin.com/in/zoe"],
-        "last_contacted": "2024-03-12",
-        "cadence_days": 30,
-        "remark": "line one\nline two, with ; and \\n literal\n\n  indented\ttab\n",
-        "rating": 4,
-        "reminder": "ask about the book; bring it back",
-        "created": "2024-01-01T10:00:00Z",
-        "updated": "2024-02-01T10:00:00Z",
-        "added_by": "laptop-7f3a",
-    })
+    return Record(
+        "contacts",
+        "a1b2c3d4e5f6",
+        {
+            "name": "Zoë O'Brien-Łukasiewicz, Jr.",
+            "emails": ["zoe@example.org", "z.b+tag@sub.example.io"],
+            "phones": ["+44 20 7946 0958", "(555) 010-9999 ext 12"],
+            "org": "Acme; Inc, Ltd \\ Research",
+            "role": 'Head of R&D: compilers, "fast" ones',
+            "relationship": "mentor",
+            "topics": ["rust", "c, c++", "a;b", "ünïcode 漢字", "back\\slash"],
+            "met": "At PyCon, in the hallway; we talked about \\n escapes 🎉",
+            "met_where": "Berlin, DE",
+            "channel": "conference",
+            "introduced_by": "0123456789ab",
+            "links": ["https://example.org/a,b;c?x=1&y=2", "https://www.linkedin.com/in/zoe"],
+            "last_contacted": "2024-03-12",
+            "cadence_days": 30,
+            "remark": "line one\nline two, with ; and \\n literal\n\n  indented\ttab\n",
+            "rating": 4,
+            "reminder": "ask about the book; bring it back",
+            "created": "2024-01-01T10:00:00Z",
+            "updated": "2024-02-01T10:00:00Z",
+            "added_by": "laptop-7f3a",
+        },
+    )
 
 
 def small_contact() -> Record:
@@ -63,8 +67,11 @@ def small_contact() -> Record:
 
 def expected(record: Record) -> dict[str, Any]:
     """What a draft read back from our own export must hold: every non-empty field, and the id."""
-    values = {spec.name: record[spec.name] for spec in CONTACT_FIELDS
-              if record[spec.name] != empty_value(spec)}
+    values = {
+        spec.name: record[spec.name]
+        for spec in CONTACT_FIELDS
+        if record[spec.name] != empty_value(spec)
+    }
     return {**values, "id": record.id}
 
 
@@ -191,8 +198,10 @@ def test_apple_vcard_groups_pref_department_and_photo() -> None:
     assert grace["phones"] == ["+1 (202) 555-0143"]
     assert grace["org"] == "US Navy"
     assert grace["role"] == "Rear Admiral (Computing)"
-    assert grace["links"] == ["https://grace.example/cobol",
-                              "https://www.linkedin.com/in/gracehopper"]
+    assert grace["links"] == [
+        "https://grace.example/cobol",
+        "https://www.linkedin.com/in/gracehopper",
+    ]
     assert set(grace) <= {spec.name for spec in CONTACT_FIELDS}
 
 
@@ -207,8 +216,10 @@ def test_khard_vcard4_multiple_cards_and_categories() -> None:
     assert alan["role"] == "Hut 8"  # department becomes the role when there is no TITLE
     assert alan["topics"] == ["cryptography", "computability", "machine learning"]
     # NOTE is unfolded, and made one line for "how you met"
-    assert alan["met"] == ("Introduced by Max Newman at Cambridge. He asked about the "
-                           "Entscheidungsproblem and morphogenesis.")
+    assert alan["met"] == (
+        "Introduced by Max Newman at Cambridge. He asked about the "
+        "Entscheidungsproblem and morphogenesis."
+    )
     assert people["Joan Clarke"]["topics"] == ["cryptography"]
 
 
@@ -226,9 +237,11 @@ def test_vcard21_quoted_printable_charset_and_bare_params() -> None:
 
 
 def test_vcard_folding_tabs_and_escapes_on_input() -> None:
-    text = ("BEGIN:VCARD\nVERSION:3.0\nFN:Rosalind\n\tFranklin\nEMAIL:rf@exa\n mple.org\n"
-            "TITLE:Chemist\\, crystallographer\\; X-ray\\\\diffraction\n"
-            "ORG:King\\;s College\nEND:VCARD\n")
+    text = (
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Rosalind\n\tFranklin\nEMAIL:rf@exa\n mple.org\n"
+        "TITLE:Chemist\\, crystallographer\\; X-ray\\\\diffraction\n"
+        "ORG:King\\;s College\nEND:VCARD\n"
+    )
     (draft,), rejected = parse_vcards(text, "f.vcf")
     assert rejected == []
     assert draft.values["name"] == "RosalindFranklin"
@@ -238,9 +251,15 @@ def test_vcard_folding_tabs_and_escapes_on_input() -> None:
 
 
 def test_vcard_output_is_folded_crlf_3_0() -> None:
-    record = Record("contacts", "0f0f0f0f0f0f", {
-        "name": "Ünïcødé " * 20, "remark": "ß" * 200 + "\nend", "topics": ["x" * 90],
-    })
+    record = Record(
+        "contacts",
+        "0f0f0f0f0f0f",
+        {
+            "name": "Ünïcødé " * 20,
+            "remark": "ß" * 200 + "\nend",
+            "topics": ["x" * 90],
+        },
+    )
     record.values["name"] = record.values["name"].strip()
     text = contacts_to_vcards([record])
     assert text.startswith("BEGIN:VCARD\r\nVERSION:3.0\r\n")
@@ -307,10 +326,15 @@ def test_x_plntui_met_wins_over_note() -> None:
     assert draft.values["met"] == "at a meetup"
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    (GOOGLE_VCF, "google.vcf"), (APPLE_VCF, "apple.vcf"), (KHARD_VCF, "khard.vcf"),
-    (VCARD21, "old.vcf"),
-])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (GOOGLE_VCF, "google.vcf"),
+        (APPLE_VCF, "apple.vcf"),
+        (KHARD_VCF, "khard.vcf"),
+        (VCARD21, "old.vcf"),
+    ],
+)
 def test_vcard_drafts_pass_model_validation(text: str, name: str) -> None:
     drafts, _ = parse_vcards(text, name)
     assert drafts
@@ -368,10 +392,17 @@ def test_google_group_names_survive_our_own_round_trip() -> None:
 
 
 def test_csv_guards_formula_cells_and_reads_them_back() -> None:
-    record = Record("contacts", "abcdef012345", {
-        "name": "=HYPERLINK(\"http://evil\")", "org": "@SUM(A1)", "role": "'=already quoted",
-        "phones": ["+1 555 0100"], "reminder": "-cmd|' /C calc'!A0",
-    })
+    record = Record(
+        "contacts",
+        "abcdef012345",
+        {
+            "name": '=HYPERLINK("http://evil")',
+            "org": "@SUM(A1)",
+            "role": "'=already quoted",
+            "phones": ["+1 555 0100"],
+            "reminder": "-cmd|' /C calc'!A0",
+        },
+    )
     text = contacts_to_csv([record])
     row = text.splitlines()[1]
     for guarded in ("'=HYPERLINK", "'@SUM", "''=already", "'-cmd"):
@@ -390,8 +421,9 @@ _REMARK = st.text(st.one_of(_PLAIN, st.sampled_from("\n\t\\;,")), max_size=120)
 @settings(max_examples=60, deadline=None)
 @given(name=_LINE, org=_LINE, topics=st.lists(_ITEM, max_size=4), remark=_REMARK)
 def test_round_trips_property(name: str, org: str, topics: list[str], remark: str) -> None:
-    record = Record("contacts", "1234567890ab",
-                    {"name": name, "org": org, "topics": topics, "remark": remark})
+    record = Record(
+        "contacts", "1234567890ab", {"name": name, "org": org, "topics": topics, "remark": remark}
+    )
     want = expected(record)
     (from_vcf,), _ = parse_vcards(contacts_to_vcards([record]), "p.vcf")
     (from_csv,), _ = parse_csv(contacts_to_csv([record]), "p.csv")
@@ -469,17 +501,23 @@ def test_semicolon_csv_in_latin1_with_loose_headers(tmp_path: Path) -> None:
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(ImportFormatError, match="header"):
         read_contacts_file(path)
-    text = ("Full Name;Email Address;Mobile;Organisation;Job Title;Tags;Relationship\n"
-            "Émile Borel;emile@example.fr;+33 1 23 45 67 89;Sorbonne;Professor;"
-            "probability, measure theory;Colleague\n"
-            ";;;Nobody;;;\n")
+    text = (
+        "Full Name;Email Address;Mobile;Organisation;Job Title;Tags;Relationship\n"
+        "Émile Borel;emile@example.fr;+33 1 23 45 67 89;Sorbonne;Professor;"
+        "probability, measure theory;Colleague\n"
+        ";;;Nobody;;;\n"
+    )
     path = tmp_path / "semi.csv"
     path.write_bytes(text.encode("latin-1"))
     drafts, rejected = read_contacts_file(path)
     (emile,) = (d.values for d in drafts)
     assert emile == {
-        "name": "Émile Borel", "emails": ["emile@example.fr"], "phones": ["+33 1 23 45 67 89"],
-        "org": "Sorbonne", "role": "Professor", "topics": ["probability", "measure theory"],
+        "name": "Émile Borel",
+        "emails": ["emile@example.fr"],
+        "phones": ["+33 1 23 45 67 89"],
+        "org": "Sorbonne",
+        "role": "Professor",
+        "topics": ["probability", "measure theory"],
         "relationship": "colleague",
     }
     assert [(r.source, r.reason) for r in rejected] == [("semi.csv: line 3", "no name or e-mail")]
@@ -515,17 +553,20 @@ def test_foreign_id_column_is_not_taken_as_plntui_id() -> None:
 # files that are not contact files
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (b"   \r\n\n  ", "empty"),
-    (bytes(range(256)) * 40, "binary"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00\x01" * 100, "binary"),
-    (b"PK\x03\x04" + b"\x14" * 50, "Excel"),
-    (b"just some prose, without any header that names people\nand more\n", "header"),
-    (b"[1, 2", "not valid JSON"),
-    (b'{"title": "x"}', "array"),
-    (b'[{"title": "a note", "body": "text"}]', "notes"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"   \r\n\n  ", "empty"),
+        (bytes(range(256)) * 40, "binary"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00\x01" * 100, "binary"),
+        (b"PK\x03\x04" + b"\x14" * 50, "Excel"),
+        (b"just some prose, without any header that names people\nand more\n", "header"),
+        (b"[1, 2", "not valid JSON"),
+        (b'{"title": "x"}', "array"),
+        (b'[{"title": "a note", "body": "text"}]', "notes"),
+    ],
+)
 def test_unusable_files_raise(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "input.dat"
     path.write_bytes(content)
@@ -534,8 +575,9 @@ def test_unusable_files_raise(tmp_path: Path, content: bytes, message: str) -> N
     assert "\n" not in str(caught.value)
 
 
-def test_missing_folder_and_oversized_files(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_folder_and_oversized_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(ImportFormatError, match="no such file"):
         read_contacts_file(tmp_path / "nope.vcf")
     with pytest.raises(ImportFormatError, match="folder"):
@@ -564,20 +606,33 @@ HOSTILE = '<script>alert(1)</script> " onmouseover="alert(2)'
 def notes_and_contacts() -> tuple[list[Record], dict[str, Record]]:
     ada = Record("contacts", "0a0a0a0a0a0a", {"name": "Ada <b>Lovelace</b>", "org": "A&B"})
     notes = [
-        Record("notes", "1111aaaa2222", {
-            "title": "Rust: ownership & borrowing", "kind": "resource",
-            "tags": ["rust", "memory \"safety\""], "contacts": ["0a0a0a0a0a0a", "ffffffffffff"],
-            "body": "# Summary\n\nRead *this* and **that**, see [the book](https://doc.rust-lang.org/book/).\n"
-                    "\n- one\n- two with `code <b>`\n\n```python\nprint('<hi>')\n```\n",
-            "created": "2024-01-01T10:00:00Z", "updated": "2024-01-02T10:00:00Z",
-            "author": "laptop",
-        }),
-        Record("notes", "3333bbbb4444", {
-            "title": HOSTILE, "kind": "note", "tags": ["<img src=x onerror=alert(3)>"],
-            "body": HOSTILE + "\n\n[click](javascript:alert(4)) and [x](JAVASCRIPT:alert(5))\n"
-                    "<a href=\"javascript:alert(6)\">raw</a> [ok](mailto:a@example.com)\n",
-            "author": "phone\n\"quoted\"\\",
-        }),
+        Record(
+            "notes",
+            "1111aaaa2222",
+            {
+                "title": "Rust: ownership & borrowing",
+                "kind": "resource",
+                "tags": ["rust", 'memory "safety"'],
+                "contacts": ["0a0a0a0a0a0a", "ffffffffffff"],
+                "body": "# Summary\n\nRead *this* and **that**, see [the book](https://doc.rust-lang.org/book/).\n"
+                "\n- one\n- two with `code <b>`\n\n```python\nprint('<hi>')\n```\n",
+                "created": "2024-01-01T10:00:00Z",
+                "updated": "2024-01-02T10:00:00Z",
+                "author": "laptop",
+            },
+        ),
+        Record(
+            "notes",
+            "3333bbbb4444",
+            {
+                "title": HOSTILE,
+                "kind": "note",
+                "tags": ["<img src=x onerror=alert(3)>"],
+                "body": HOSTILE + "\n\n[click](javascript:alert(4)) and [x](JAVASCRIPT:alert(5))\n"
+                '<a href="javascript:alert(6)">raw</a> [ok](mailto:a@example.com)\n',
+                "author": 'phone\n"quoted"\\',
+            },
+        ),
     ]
     return notes, {"0a0a0a0a0a0a": ada}
 
@@ -604,28 +659,39 @@ def test_markdown_export(tmp_path: Path) -> None:
     out_dir = tmp_path / "deep" / "notes"
     paths = export_notes_markdown(notes, contacts, out_dir)
     names = sorted(p.name for p in paths)
-    assert names == sorted(["index.md", "rust-ownership-borrowing-1111aaaa2222.md",
-                            "script-alert-1-script-onmouseover-alert-2-3333bbbb4444.md"])
+    assert names == sorted(
+        [
+            "index.md",
+            "rust-ownership-borrowing-1111aaaa2222.md",
+            "script-alert-1-script-onmouseover-alert-2-3333bbbb4444.md",
+        ]
+    )
     assert all(p.parent == out_dir and p.is_file() for p in paths)
     rust = (out_dir / "rust-ownership-borrowing-1111aaaa2222.md").read_text(encoding="utf-8")
     meta, body = read_front_matter(rust)
     assert meta == {
-        "id": "1111aaaa2222", "title": "Rust: ownership & borrowing", "kind": "resource",
-        "tags": ["rust", "memory \"safety\""],
-        "contacts": [{"name": "Ada <b>Lovelace</b>", "id": "0a0a0a0a0a0a"},
-                     {"name": "(unknown contact)", "id": "ffffffffffff"}],
-        "created": "2024-01-01T10:00:00Z", "updated": "2024-01-02T10:00:00Z", "author": "laptop",
+        "id": "1111aaaa2222",
+        "title": "Rust: ownership & borrowing",
+        "kind": "resource",
+        "tags": ["rust", 'memory "safety"'],
+        "contacts": [
+            {"name": "Ada <b>Lovelace</b>", "id": "0a0a0a0a0a0a"},
+            {"name": "(unknown contact)", "id": "ffffffffffff"},
+        ],
+        "created": "2024-01-01T10:00:00Z",
+        "updated": "2024-01-02T10:00:00Z",
+        "author": "laptop",
     }
     assert body == notes[0]["body"]
     hostile = next(p for p in paths if p.name.startswith("script"))
     meta, _ = read_front_matter(hostile.read_text(encoding="utf-8"))
     assert meta["title"] == HOSTILE
-    assert meta["author"] == "phone\n\"quoted\"\\"
+    assert meta["author"] == 'phone\n"quoted"\\'
     assert meta["contacts"] == []
     index = (out_dir / "index.md").read_text(encoding="utf-8")
     assert index.index("## Notes") < index.index("## Resources")
     assert "[Rust: ownership & borrowing](rust-ownership-borrowing-1111aaaa2222.md)" in index
-    assert "tags: rust, memory \"safety\"" in index
+    assert 'tags: rust, memory "safety"' in index
     assert "\\<script\\>" in index  # Markdown-escaped title
 
 
@@ -655,27 +721,28 @@ def test_html_escapes_hostile_content() -> None:
     assert "[click](javascript:alert(4))" in page  # shown as text
     assert '<a href="mailto:a@example.com"' in page
     assert "&lt;a href=&quot;javascript:alert(6)&quot;&gt;raw&lt;/a&gt;" in page
-    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt; <span class=\"muted\">(A&amp;B)</span>" in page
+    assert 'Ada &lt;b&gt;Lovelace&lt;/b&gt; <span class="muted">(A&amp;B)</span>' in page
     assert "unknown contact ffffffffffff" in page
-    assert "http-equiv=\"Content-Security-Policy\"" in page
+    assert 'http-equiv="Content-Security-Policy"' in page
     assert not re.search(r"<(link|img|iframe|object|embed)\b", page)
 
 
 def test_html_renders_markdown() -> None:
     notes, contacts = notes_and_contacts()
     page = notes_to_html(notes, contacts)
-    assert '<nav><h2>Contents</h2>' in page
+    assert "<nav><h2>Contents</h2>" in page
     assert '<a href="#note-1111aaaa2222">Rust: ownership &amp; borrowing</a>' in page
     assert '<article id="note-1111aaaa2222">' in page
     assert "<h3>Summary</h3>" in page
     assert "Read <em>this</em> and <strong>that</strong>, see " in page
-    assert ('<a href="https://doc.rust-lang.org/book/" rel="noopener noreferrer nofollow">'
-            "the book</a>") in page
+    assert (
+        '<a href="https://doc.rust-lang.org/book/" rel="noopener noreferrer nofollow">the book</a>'
+    ) in page
     assert "<ul><li>one</li><li>two with <code>code &lt;b&gt;</code></li></ul>" in page
-    assert ('<pre><code class="language-python">print(&#x27;&lt;hi&gt;&#x27;)</code></pre>'
-            in page)
-    assert ('<ul class="tags" aria-label="tags"><li>rust</li><li>memory &quot;safety&quot;</li>'
-            in page)
+    assert '<pre><code class="language-python">print(&#x27;&lt;hi&gt;&#x27;)</code></pre>' in page
+    assert (
+        '<ul class="tags" aria-label="tags"><li>rust</li><li>memory &quot;safety&quot;</li>' in page
+    )
 
 
 def test_notes_to_json() -> None:
@@ -683,5 +750,5 @@ def test_notes_to_json() -> None:
     data = json.loads(notes_to_json(notes))
     assert [item["id"] for item in data] == ["1111aaaa2222", "3333bbbb4444"]
     assert data[1]["title"] == HOSTILE
-    assert data[0]["tags"] == ["rust", "memory \"safety\""]
+    assert data[0]["tags"] == ["rust", 'memory "safety"']
     assert data[0]["remark"] == ""

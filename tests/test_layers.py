@@ -5,9 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEADLESS = ("plntui.model", "plntui.crdt", "plntui.store", "plntui.profile", "plntui.network",
-            "plntui.index", "plntui.dedupe", "plntui.catalog", "plntui.interop", "plntui.demo",
-            "sync")
+HEADLESS = (
+    "plntui.model",
+    "plntui.crdt",
+    "plntui.store",
+    "plntui.profile",
+    "plntui.network",
+    "plntui.index",
+    "plntui.dedupe",
+    "plntui.catalog",
+    "plntui.interop",
+    "plntui.demo",
+    "sync",
+)
 
 
 def test_headless_modules_do_not_import_textual() -> None:
@@ -18,8 +28,9 @@ def test_headless_modules_do_not_import_textual() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert result.stdout.strip() == ""
 
 
@@ -31,6 +42,7 @@ def test_search_path_stays_light() -> None:
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'})\n"
         "print(','.join(heavy))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert result.stdout.strip() == ""

@@ -24,15 +24,17 @@ def test_name_is_required() -> None:
     assert err.value.field == "name"
 
 
-@pytest.mark.parametrize("raw", ["Machine  Learning", " machine learning ", "#Machine Learning",
-                                 "MACHINE\tLEARNING"])
+@pytest.mark.parametrize(
+    "raw", ["Machine  Learning", " machine learning ", "#Machine Learning", "MACHINE\tLEARNING"]
+)
 def test_topics_are_normalised(raw: str) -> None:
     assert normalise_topic(raw) == "machine learning"
     assert check_field("contacts", "topics", [raw, "Rust", "rust"]) == ["machine learning", "rust"]
 
 
-@pytest.mark.parametrize("email", ["ada@example.com", "a.b+tag@sub.example.co.uk",
-                                   "mailto:ada@Example.COM"])
+@pytest.mark.parametrize(
+    "email", ["ada@example.com", "a.b+tag@sub.example.co.uk", "mailto:ada@Example.COM"]
+)
 def test_good_emails(email: str) -> None:
     assert "@" in check_field("contacts", "emails", [email])[0]
 
@@ -41,8 +43,9 @@ def test_email_domain_is_lower_cased() -> None:
     assert check_field("contacts", "emails", ["Ada@Example.COM"]) == ["Ada@example.com"]
 
 
-@pytest.mark.parametrize("email", ["ada", "ada@", "@example.com", "ada@example", "a b@example.com",
-                                   "ada@exa_mple.com"])
+@pytest.mark.parametrize(
+    "email", ["ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@exa_mple.com"]
+)
 def test_bad_emails_are_refused(email: str) -> None:
     with pytest.raises(ValidationError, match="not a valid e-mail") as err:
         check_field("contacts", "emails", [email])
@@ -105,8 +108,9 @@ def test_unknown_field() -> None:
 
 
 def test_record_json_marks_private_fields() -> None:
-    record = Record("contacts", "abcdef123456", {"name": "Ada", "remark": "x"},
-                    frozenset({"remark"}))
+    record = Record(
+        "contacts", "abcdef123456", {"name": "Ada", "remark": "x"}, frozenset({"remark"})
+    )
     data = record.to_json()
     assert data["id"] == "abcdef123456"
     assert data["emails"] == [] and data["topics"] == [] and data["org"] == ""

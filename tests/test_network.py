@@ -1,4 +1,5 @@
-"""Tests of the domain API: items, per-field privacy, interactions, follow-ups, duplicates, search."""
+"""Tests of the domain API: items, per-field privacy, interactions, follow-ups, duplicates and
+search."""
 
 from __future__ import annotations
 
@@ -25,10 +26,19 @@ def private_item(net: Network, collection: str, item_id: str) -> dict | None:
 
 
 def test_add_and_read_back_after_reopen(net: Network, home: Path) -> None:
-    ada = net.add("contacts", {"name": "Ada Lovelace", "emails": ["ada@example.com"],
-                               "org": "Analytical Engines", "topics": ["Maths", "Engines"],
-                               "relationship": "mentor", "met": "At a lecture",
-                               "links": ["https://example.com/ada"], "phones": ["+44 20 1234"]})
+    ada = net.add(
+        "contacts",
+        {
+            "name": "Ada Lovelace",
+            "emails": ["ada@example.com"],
+            "org": "Analytical Engines",
+            "topics": ["Maths", "Engines"],
+            "relationship": "mentor",
+            "met": "At a lecture",
+            "links": ["https://example.com/ada"],
+            "phones": ["+44 20 1234"],
+        },
+    )
     again = Network.open(home).get("contacts", ada.id)
     assert again.values["name"] == "Ada Lovelace"
     assert again.values["topics"] == ["maths", "engines"]
@@ -56,8 +66,17 @@ def test_ambiguous_prefix(net: Network, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_private_fields_never_enter_the_shared_document(net: Network) -> None:
-    ada = net.add("contacts", {"name": "Ada", "phones": ["+44 1234 5678"], "remark": "owes me a book",
-                               "rating": 4, "cadence_days": 30}, private_fields=["phones"])
+    ada = net.add(
+        "contacts",
+        {
+            "name": "Ada",
+            "phones": ["+44 1234 5678"],
+            "remark": "owes me a book",
+            "rating": 4,
+            "cadence_days": 30,
+        },
+        private_fields=["phones"],
+    )
     shared = shared_item(net, "contacts", ada.id)
     private = private_item(net, "contacts", ada.id)
     assert shared is not None and private is not None
@@ -160,7 +179,11 @@ def test_concurrent_contact_field_edits_merge(tmp_path: Path) -> None:
     b = Network.create(tmp_path / "b", "B")
     with b.profile.writing():
         b.shared_doc.merge(a.shared_doc)
-    a.edit("contacts", ada.id, {"org": "Engines"}, )
+    a.edit(
+        "contacts",
+        ada.id,
+        {"org": "Engines"},
+    )
     a.edit("contacts", ada.id, {"topics": ["maths", "poetry"]})
     b.edit("contacts", ada.id, {"role": "Analyst", "topics": ["maths", "computing"]})
     with a.profile.writing():
@@ -181,7 +204,10 @@ def test_log_interaction_updates_last_contacted_privately(net: Network) -> None:
     shared = net.log_interaction(ada.id, "meeting", "Team sync", "2026-01-06", shared=True)
     assert shared_item(net, "interactions", shared.id)["summary"] == "Team sync"
     assert [i.values["summary"] for i in net.interactions(ada.id)] == [
-        "Older call", "Talked about engines", "Team sync"]
+        "Older call",
+        "Talked about engines",
+        "Team sync",
+    ]
     with pytest.raises(ValidationError, match="must be one of"):
         net.log_interaction(ada.id, "telepathy", "x")
 
@@ -206,11 +232,26 @@ def test_due(net: Network) -> None:
 
 def test_duplicates_and_merge_keep_every_field(net: Network) -> None:
     intro = net.add("contacts", {"name": "Introducer"})
-    a = net.add("contacts", {"name": "Ada Lovelace", "emails": ["ada@example.com"],
-                             "org": "Engines", "topics": ["maths"]})
-    b = net.add("contacts", {"name": "Lovelace, Ada", "emails": ["ADA@example.com", "al@x.org"],
-                             "org": "Engines Ltd", "role": "Analyst", "topics": ["poetry"],
-                             "introduced_by": intro.id})
+    a = net.add(
+        "contacts",
+        {
+            "name": "Ada Lovelace",
+            "emails": ["ada@example.com"],
+            "org": "Engines",
+            "topics": ["maths"],
+        },
+    )
+    b = net.add(
+        "contacts",
+        {
+            "name": "Lovelace, Ada",
+            "emails": ["ADA@example.com", "al@x.org"],
+            "org": "Engines Ltd",
+            "role": "Analyst",
+            "topics": ["poetry"],
+            "introduced_by": intro.id,
+        },
+    )
     c = net.add("contacts", {"name": "Ada Lovelac", "org": "engines"})
     note = net.add("notes", {"title": "About Ada", "contacts": [b.id]})
     pairs = {frozenset((p.first.id, p.second.id)): p.reason for p in net.duplicates()}
@@ -232,13 +273,27 @@ def test_duplicates_and_merge_keep_every_field(net: Network) -> None:
 
 
 def test_search_and_who(net: Network) -> None:
-    ada = net.add("contacts", {"name": "Ada Lovelace", "topics": ["Rust", "compilers"],
-                               "org": "Engines", "last_contacted": "2026-01-01"})
+    ada = net.add(
+        "contacts",
+        {
+            "name": "Ada Lovelace",
+            "topics": ["Rust", "compilers"],
+            "org": "Engines",
+            "last_contacted": "2026-01-01",
+        },
+    )
     bob = net.add("contacts", {"name": "Bob", "topics": ["rust"], "last_contacted": "2026-02-01"})
     cy = net.add("contacts", {"name": "Cy", "topics": ["rustacean community"]})
     dee = net.add("contacts", {"name": "Dee", "role": "Writes Rust at work"})
-    net.add("notes", {"title": "Rust reading", "tags": ["rust"], "contacts": [cy.id],
-                      "body": "ownership and borrowing"})
+    net.add(
+        "notes",
+        {
+            "title": "Rust reading",
+            "tags": ["rust"],
+            "contacts": [cy.id],
+            "body": "ownership and borrowing",
+        },
+    )
     found = net.search("lovel")
     assert [r.id for r in found["contacts"]] == [ada.id]
     assert [r.label for r in net.search("borrowing")["notes"]] == ["Rust reading"]
@@ -275,8 +330,11 @@ def test_damaged_index_is_rebuilt(net: Network, home: Path) -> None:
 
 
 def test_remove_and_restore(net: Network) -> None:
-    ada = net.add("contacts", {"name": "Ada", "org": "Engines", "remark": "private words"},
-                  private_fields=["org"])
+    ada = net.add(
+        "contacts",
+        {"name": "Ada", "org": "Engines", "remark": "private words"},
+        private_fields=["org"],
+    )
     removed = net.remove("contacts", ada.id)
     with pytest.raises(NotFoundError):
         net.get("contacts", ada.id)
@@ -286,6 +344,8 @@ def test_remove_and_restore(net: Network) -> None:
     assert [r.id for r in net.search("ada")["contacts"]] == [ada.id]
     secret = net.add("notes", {"title": "Secret"}, private=True)
     assert net.restore(net.remove("notes", secret.id)).private_item
+
+
 def test_import_merges_by_email_and_reports_rejects(net: Network) -> None:
     from plntui.interop import Draft
 
@@ -309,15 +369,17 @@ def test_reimporting_an_export_merges_by_id(net: Network) -> None:
     from plntui.interop import Draft
 
     ada = net.add("contacts", {"name": "Ada", "org": "Engines"})
-    summary = net.import_contacts([Draft({"id": ada.id, "name": "Ada", "role": "Analyst"}, "x")],
-                                  "x")
+    summary = net.import_contacts(
+        [Draft({"id": ada.id, "name": "Ada", "role": "Analyst"}, "x")], "x"
+    )
     assert summary.added == [] and len(summary.merged) == 1
     assert net.get("contacts", ada.id).values["role"] == "Analyst"
     assert len(net.contacts()) == 1
 
 
 def test_a_newer_schema_is_refused_and_an_older_one_migrated(
-        net: Network, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    net: Network, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from plntui.errors import ProfileError
 
     with net.profile.writing(), net.shared_doc.transaction() as tx:

@@ -95,7 +95,11 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "plntui", "--home", str(home), *args],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -147,7 +151,7 @@ def test_commit_appends_exactly_one_framed_record_and_fsyncs(
 
     after = store.log_path.read_bytes()
     assert after[: len(before)] == before
-    record = after[len(before):]
+    record = after[len(before) :]
     assert len(record) == written
     length, crc = struct.unpack_from(">II", record)
     assert length == len(record) - 8
@@ -162,7 +166,7 @@ def test_commit_appends_exactly_one_framed_record_and_fsyncs(
     assert events, "commit wrote nothing"
     last_write = max(i for i, (kind, _) in enumerate(events) if kind == "write")
     fd = events[last_write][1]
-    assert ("fsync", fd) in events[last_write + 1:]
+    assert ("fsync", fd) in events[last_write + 1 :]
     assert user_keys(reopen(store)) == {"k0", "a", "b"}
 
 
@@ -391,9 +395,9 @@ def test_missing_snapshot_is_reported(tmp_path: Path) -> None:
 @pytest.mark.parametrize("header", [b"PLNTLOG2", b"XXXXXXXX", b"PLNTLOG", b"\0" * 8, b"PLX"])
 def test_log_with_a_bad_header_is_damage(tmp_path: Path, header: bytes) -> None:
     store = committed_store(tmp_path, 2)
-    data = header + store.log_path.read_bytes()[len(LOG_MAGIC):]
+    data = header + store.log_path.read_bytes()[len(LOG_MAGIC) :]
     if header == b"PLNTLOG":  # a prefix of the magic but followed by more data
-        data = header + b"Z" + data[len(header):]
+        data = header + b"Z" + data[len(header) :]
     store.log_path.write_bytes(data)
     with pytest.raises(StoreCorruptError, match="not a plntui log"):
         DocumentStore(tmp_path, "network", OTHER_ACTOR).load()
@@ -698,8 +702,9 @@ _CLAIM = textwrap.dedent("""
 
 def _claim_in_child(home: Path, hold: float | None = None) -> subprocess.Popen[str]:
     args = [sys.executable, "-c", _CLAIM, str(home)] + ([str(hold)] if hold else [])
-    return subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
 
 
 def test_session_lock_refuses_a_second_process(net: Network, home: Path) -> None:

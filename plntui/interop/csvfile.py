@@ -57,28 +57,65 @@ _EXACT: dict[str, tuple[str, int]] = {
     **dict.fromkeys(("middlename", "additionalname"), ("middle", 0)),
     **dict.fromkeys(("lastname", "familyname", "surname"), ("last", 0)),
     **dict.fromkeys(
-        ("company", "companyname", "organization", "organisation", "organizationname",
-         "organisationname", "organization1name", "employer"), ("org", 1)),
+        (
+            "company",
+            "companyname",
+            "organization",
+            "organisation",
+            "organizationname",
+            "organisationname",
+            "organization1name",
+            "employer",
+        ),
+        ("org", 1),
+    ),
     **dict.fromkeys(
         ("jobtitle", "position", "organizationtitle", "organization1title", "occupation"),
-        ("role", 1)),
+        ("role", 1),
+    ),
     "title": ("role", 2),
     **dict.fromkeys(
-        ("department", "organizationdepartment", "organization1department"), ("department", 0)),
+        ("department", "organizationdepartment", "organization1department"), ("department", 0)
+    ),
     **dict.fromkeys(("notes", "note", "comments"), ("note", 0)),
     **dict.fromkeys(
-        ("tags", "expertise", "categories", "labels", "groupmembership", "skills", "interests",
-         "keywords"), ("topics", 0)),
+        (
+            "tags",
+            "expertise",
+            "categories",
+            "labels",
+            "groupmembership",
+            "skills",
+            "interests",
+            "keywords",
+        ),
+        ("topics", 0),
+    ),
     "connectedon": ("connected_on", 0),
     "howwemet": ("met", 1),
 }
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?:work|home|other|primary|personal|business)?e?mail(?:address)?\d*"
-                r"(?:value|address)?\d*"), "emails"),
-    (re.compile(r"(?:business|home|work|other|primary|main|company|mobile|cell)?"
-                r"(?:phone|telephone|tel|mobile|cell)(?:number)?\d*(?:value)?\d*"), "phones"),
-    (re.compile(r"(?:website|web|url|webpage|homepage|webaddress|linkedin|linkedinprofile|"
-                r"profile|personalwebsite|businesswebsite)\d*(?:value|url)?\d*"), "links"),
+    (
+        re.compile(
+            r"(?:work|home|other|primary|personal|business)?e?mail(?:address)?\d*"
+            r"(?:value|address)?\d*"
+        ),
+        "emails",
+    ),
+    (
+        re.compile(
+            r"(?:business|home|work|other|primary|main|company|mobile|cell)?"
+            r"(?:phone|telephone|tel|mobile|cell)(?:number)?\d*(?:value)?\d*"
+        ),
+        "phones",
+    ),
+    (
+        re.compile(
+            r"(?:website|web|url|webpage|homepage|webaddress|linkedin|linkedinprofile|"
+            r"profile|personalwebsite|businesswebsite)\d*(?:value|url)?\d*"
+        ),
+        "links",
+    ),
 )
 
 
@@ -142,8 +179,9 @@ def _find_header(text: str) -> tuple[str, int, _Layout] | None:
     return None if best is None else best[1:]
 
 
-def _data_rows(text: str, delimiter: str, header_index: int,
-               source_name: str) -> Iterator[tuple[int, list[str]]]:
+def _data_rows(
+    text: str, delimiter: str, header_index: int, source_name: str
+) -> Iterator[tuple[int, list[str]]]:
     rows = _rows(text, delimiter)
     line = 0
     try:
@@ -275,8 +313,8 @@ def _unguard(cell: str) -> str:
 
 
 def parse_contacts_json(text: str, source_name: str) -> tuple[list[Draft], list[Rejected]]:
-    """A JSON array of contacts as :func:`contacts_to_json` writes it, or ``{"contacts": [...]}``.
-    """
+    """A JSON array of contacts as :func:`contacts_to_json` writes it, or
+    ``{"contacts": [...]}``."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

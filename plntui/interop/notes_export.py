@@ -22,8 +22,12 @@ from ..model import NOTE_KINDS, Record
 
 _MAX_DEPTH = 6
 _SPAN = 2000  # longest inline construct, so hostile input cannot make the regexes slow
-_KIND_TITLES = {"note": "Notes", "resource": "Resources", "template": "Templates",
-                "review": "Reviews"}
+_KIND_TITLES = {
+    "note": "Notes",
+    "resource": "Resources",
+    "template": "Templates",
+    "review": "Reviews",
+}
 _CSS = """
 body{font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
 color:#1d232a;background:#fbfbfa}
@@ -58,9 +62,12 @@ def notes_to_json(notes: list[Record]) -> str:
 # Markdown folder
 
 
-def export_notes_markdown(notes: list[Record], contacts: dict[str, Record],
-                          out_dir: Path,
-                          progress: Callable[[int, int], None] | None = None) -> list[Path]:
+def export_notes_markdown(
+    notes: list[Record],
+    contacts: dict[str, Record],
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Path]:
     """Write one ``<slug>-<id>.md`` per note and an ``index.md``; return the written paths.
     ``progress(done, total)`` is called after each note."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -119,8 +126,12 @@ def _yaml_char(char: str) -> str:
     if char in special:
         return special[char]
     code = ord(char)
-    if (code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF
-            or code in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF)):
+    if (
+        code < 0x20
+        or 0x7F <= code <= 0x9F
+        or 0xD800 <= code <= 0xDFFF
+        or code in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF)
+    ):
         return f"\\u{code:04x}"
     return char
 
@@ -143,8 +154,9 @@ def _front_matter(note: Record, contacts: dict[str, Record]) -> list[str]:
     for contact_id in linked:
         lines.append(f"  - name: {yaml_string(_contact_name(contacts, str(contact_id)))}")
         lines.append(f"    id: {yaml_string(str(contact_id))}")
-    lines += [f"{key}: {yaml_string(str(note[key] or ''))}"
-              for key in ("created", "updated", "author")]
+    lines += [
+        f"{key}: {yaml_string(str(note[key] or ''))}" for key in ("created", "updated", "author")
+    ]
     return [*lines, "---"]
 
 
@@ -183,12 +195,14 @@ def _index_markdown(notes: list[Record], names: dict[str, str]) -> str:
 # HTML page
 
 
-def notes_to_html(notes: list[Record], contacts: dict[str, Record],
-                  title: str = "Shared notes") -> str:
+def notes_to_html(
+    notes: list[Record], contacts: dict[str, Record], title: str = "Shared notes"
+) -> str:
     """One self-contained HTML page of the notes with a table of contents."""
     ordered = _sorted(notes)
-    anchors = {note.id: f"note-{slugify(note.id, 32) or index}"
-               for index, note in enumerate(ordered)}
+    anchors = {
+        note.id: f"note-{slugify(note.id, 32) or index}" for index, note in enumerate(ordered)
+    }
     parts = [
         _html_head(title),
         "<body>",
@@ -209,40 +223,54 @@ def _esc(text: object) -> str:
 
 
 def _html_head(title: str) -> str:
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta http-equiv="Content-Security-Policy" '
-        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>{_esc(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-    ])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<meta http-equiv="Content-Security-Policy" '
+            "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
+            '<meta name="referrer" content="no-referrer">',
+            f"<title>{_esc(title)}</title>",
+            f"<style>{_CSS}</style>",
+            "</head>",
+        ]
+    )
 
 
 def _html_toc(notes: list[Record], anchors: dict[str, str]) -> str:
-    items = [f'<li><a href="#{_esc(anchors[note.id])}">{_esc(note["title"] or "Untitled")}</a></li>'
-             for note in notes]
-    return "\n".join(['<nav><h2>Contents</h2>', "<ol>", *items, "</ol></nav>"])
+    items = [
+        f'<li><a href="#{_esc(anchors[note.id])}">{_esc(note["title"] or "Untitled")}</a></li>'
+        for note in notes
+    ]
+    return "\n".join(["<nav><h2>Contents</h2>", "<ol>", *items, "</ol></nav>"])
 
 
 def _html_note(note: Record, contacts: dict[str, Record], anchor: str) -> str:
     meta = [_esc(_kind(note))]
-    meta += [_esc(f"{label} {note[key]}") for key, label in
-             (("updated", "updated"), ("author", "by")) if note[key]]
-    parts = [f'<article id="{_esc(anchor)}">', f"<h2>{_esc(note['title'] or 'Untitled')}</h2>",
-             f'<p class="meta">{" · ".join(meta)}</p>']
+    meta += [
+        _esc(f"{label} {note[key]}")
+        for key, label in (("updated", "updated"), ("author", "by"))
+        if note[key]
+    ]
+    parts = [
+        f'<article id="{_esc(anchor)}">',
+        f"<h2>{_esc(note['title'] or 'Untitled')}</h2>",
+        f'<p class="meta">{" · ".join(meta)}</p>',
+    ]
     if note["tags"]:
         tags = "".join(f"<li>{_esc(tag)}</li>" for tag in note["tags"])
         parts.append(f'<ul class="tags" aria-label="tags">{tags}</ul>')
     if note["contacts"]:
         parts.append(f'<p class="meta">Contacts: {_html_contacts(note, contacts)}</p>')
-    parts += ['<div class="body">', render_markdown(str(note["body"] or "")), "</div>",
-              "</article>"]
+    parts += [
+        '<div class="body">',
+        render_markdown(str(note["body"] or "")),
+        "</div>",
+        "</article>",
+    ]
     return "\n".join(parts)
 
 
@@ -280,7 +308,6 @@ _INLINE_RE = re.compile(  # no construct can contain its own closing marker: lin
 _SAFE_URL_RE = re.compile(r"(?:https?://[^\s/?#]|mailto:[^\s@]+@)", re.I)
 
 
-
 def render_markdown(text: str) -> str:
     """HTML for a note body: headings (from ``<h3>``), paragraphs, lists, quotes, code."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -302,8 +329,14 @@ def _block(lines: list[str], index: int, out: list[str]) -> int:
 
 
 def _starts_block(line: str) -> bool:
-    return bool(not line.strip() or _FENCE_RE.match(line) or _HEADING_RE.match(line)
-                or _RULE_RE.match(line) or _ITEM_RE.match(line) or _QUOTE_RE.match(line))
+    return bool(
+        not line.strip()
+        or _FENCE_RE.match(line)
+        or _HEADING_RE.match(line)
+        or _RULE_RE.match(line)
+        or _ITEM_RE.match(line)
+        or _QUOTE_RE.match(line)
+    )
 
 
 def _fence_block(lines: list[str], index: int, out: list[str]) -> int | None:
@@ -315,7 +348,7 @@ def _fence_block(lines: list[str], index: int, out: list[str]) -> int | None:
     while end < len(lines) and not lines[end].strip().startswith(fence):
         end += 1
     css = f' class="language-{_esc(language)}"' if language else ""
-    out.append(f"<pre><code{css}>{_esc(chr(10).join(lines[index + 1:end]))}</code></pre>")
+    out.append(f"<pre><code{css}>{_esc(chr(10).join(lines[index + 1 : end]))}</code></pre>")
     return end + 1
 
 
@@ -385,7 +418,7 @@ def render_inline(text: str, depth: int = 0, links: bool = True) -> str:
     out: list[str] = []
     position = 0
     for match in _INLINE_RE.finditer(text):
-        out.append(_esc(text[position:match.start()]))
+        out.append(_esc(text[position : match.start()]))
         out.append(_inline_token(match, depth, links))
         position = match.end()
     out.append(_esc(text[position:]))
@@ -404,8 +437,13 @@ def _inline_token(match: re.Match[str], depth: int, links: bool) -> str:
         return _link(match["url"], render_inline(match["label"], depth + 1, links=False))
     if match["auto"] is not None:
         return _link(match["auto"], _esc(match["auto"])) if links else _esc(match["auto"])
-    for group, tag in (("strong", "strong"), ("strong2", "strong"), ("em", "em"), ("em2", "em"),
-                       ("strike", "del")):
+    for group, tag in (
+        ("strong", "strong"),
+        ("strong2", "strong"),
+        ("em", "em"),
+        ("em2", "em"),
+        ("strike", "del"),
+    ):
         if match[group] is not None:
             return f"<{tag}>{render_inline(match[group], depth + 1, links)}</{tag}>"
     return _esc(match.group(0))

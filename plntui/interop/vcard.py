@@ -300,8 +300,9 @@ def _name(by_name: dict[str, list[_Prop]]) -> str:
         return full
     parts = by_name["N"][0].parts(";") + ["", "", ""]
     family, given, additional = parts[0], parts[1], parts[2]
-    return " ".join(" ".join(p.replace(",", " ").split()) for p in (given, additional, family)
-                    if p.strip())
+    return " ".join(
+        " ".join(p.replace(",", " ").split()) for p in (given, additional, family) if p.strip()
+    )
 
 
 def _items(props: list[_Prop], scheme: str) -> list[str]:

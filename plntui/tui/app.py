@@ -9,6 +9,7 @@ imports and exports) runs in worker threads under the same lock.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from pathlib import Path
@@ -85,14 +86,29 @@ class PlntuiApp(App[None]):
 
     # -- modes ----------------------------------------------------------------------------------
 
-    def get_modes(self) -> dict[str, Any]:
-        from .screens.contacts import ContactsScreen
-        from .screens.followups import FollowupsScreen
-        from .screens.notes import NotesScreen
-        from .screens.who import WhoScreen
+    MODE_SCREENS: ClassVar[dict[str, str]] = {
+        "contacts": "contacts:ContactsScreen",
+        "notes": "notes:NotesScreen",
+        "who": "who:WhoScreen",
+        "followups": "followups:FollowupsScreen",
+    }
 
-        return {"contacts": ContactsScreen, "notes": NotesScreen, "who": WhoScreen,
-                "followups": FollowupsScreen}
+    @classmethod
+    def mode_class(cls, mode: str) -> type[Screen[None]]:
+        import importlib
+
+        module, name = cls.MODE_SCREENS[mode].split(":")
+        found: type[Screen[None]] = getattr(
+            importlib.import_module(f"{__package__}.screens.{module}"), name
+        )
+        return found
+
+    def get_modes(self) -> dict[str, Any]:
+        """Each mode's screen, imported when first shown (start-up pays for contacts only)."""
+        return {
+            mode: functools.partial(lambda m: self.mode_class(m)(), mode)
+            for mode in self.MODE_SCREENS
+        }
 
     def on_mount(self) -> None:
         for name, screen in self.get_modes().items():
@@ -129,15 +145,8 @@ class PlntuiApp(App[None]):
         self._unsubscribe = self.net.profile.subscribe(self._on_profile_change)
         self.switch_mode("contacts")
         self.set_interval(self.watch_interval, self._poll_external)
-        self._load_documents()
-
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load_documents(self) -> None:
-        """Load the Automerge documents in the background so the first edit is instant."""
-        with self.net_lock:
-            assert self.net is not None
-            self.net.check_schema()
-            _ = self.net.shared_doc, self.net.private_doc
+        # The Automerge documents load on the first edit: browsing reads the search index
+        # only, which keeps start-up and memory small on a large network.
 
     def _on_profile_change(self, origin: str) -> None:
         # post_message is thread-safe, and never waits for the UI (which may wait for the lock)
@@ -190,16 +199,28 @@ class PlntuiApp(App[None]):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
             title = getattr(error, "title", "Error")
-            self.notify(safe_text(str(error)), title=title, severity="error", markup=False,
-                        timeout=10)
+            self.notify(
+                safe_text(str(error)), title=title, severity="error", markup=False, timeout=10
+            )
 
     # -- helpers for screens --------------------------------------------------------------------
 
-    def safe_notify(self, message: str, *, title: str = "", severity: str = "information",
-                    timeout: float | None = None) -> None:
+    def safe_notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+    ) -> None:
         """A notification whose text is shown literally (data may contain markup)."""
-        self.notify(safe_text(message), title=title, severity=severity,  # type: ignore[arg-type]
-                    timeout=timeout, markup=False)
+        self.notify(
+            safe_text(message),
+            title=title,
+            severity=severity,  # type: ignore[arg-type]
+            timeout=timeout,
+            markup=False,
+        )
 
     def report(self, error: PlntuiError) -> None:
         self.safe_notify(error.message, title=error.title, severity="error", timeout=8)

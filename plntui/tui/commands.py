@@ -82,8 +82,10 @@ class PlntuiCommands(Provider):
             self.app.log.error(f"palette: cannot read contacts and notes: {err}")
             return []
         items = []
-        for collection, noun, records in (("contacts", "Contact", contacts),
-                                          ("notes", "Note", notes)):
+        for collection, noun, records in (
+            ("contacts", "Contact", contacts),
+            ("notes", "Note", notes),
+        ):
             for record in records:
                 label = _one_line(record.label) or "(untitled)"
                 if len(label) > TEXT_LIMIT:
@@ -101,28 +103,57 @@ class PlntuiCommands(Provider):
 
         app = self.papp
         actions: list[tuple[str, str, Callable[[], Any]]] = [
-            ("Add contact", "Open an empty contact form",
-             lambda: _in_mode(app, "contacts", "add")),
+            ("Add contact", "Open an empty contact form", lambda: _in_mode(app, "contacts", "add")),
             ("Add note", "Write a new note", lambda: _in_mode(app, "notes", "add")),
-            ("Who knows…", "Find who in your network knows a topic",
-             lambda: _in_mode(app, "who", "focus_topic")),
-            ("Follow-ups", "Contacts due or overdue for a catch-up",
-             lambda: _in_mode(app, "followups", None)),
-            ("Import contacts from a file…", "vCard, CSV (LinkedIn, Google) or plntui JSON",
-             lambda: start_import(app)),
+            (
+                "Who knows…",
+                "Find who in your network knows a topic",
+                lambda: _in_mode(app, "who", "focus_topic"),
+            ),
+            (
+                "Follow-ups",
+                "Contacts due or overdue for a catch-up",
+                lambda: _in_mode(app, "followups", None),
+            ),
+            (
+                "Import contacts from a file…",
+                "vCard, CSV (LinkedIn, Google) or plntui JSON",
+                lambda: start_import(app),
+            ),
         ]
-        for what, formats in (("notes", (("md", "Markdown", "A folder of .md files and an "
-                                          "index"),
-                                         ("html", "HTML", "One self-contained web page"),
-                                         ("json", "JSON", "For scripts and backups"))),
-                              ("contacts", (("vcf", "vCard", "For address books and phones"),
-                                            ("csv", "CSV", "For spreadsheets"),
-                                            ("json", "JSON", "For scripts; importable again")))):
+        for what, formats in (
+            (
+                "notes",
+                (
+                    ("md", "Markdown", "A folder of .md files and an index"),
+                    ("html", "HTML", "One self-contained web page"),
+                    ("json", "JSON", "For scripts and backups"),
+                ),
+            ),
+            (
+                "contacts",
+                (
+                    ("vcf", "vCard", "For address books and phones"),
+                    ("csv", "CSV", "For spreadsheets"),
+                    ("json", "JSON", "For scripts; importable again"),
+                ),
+            ),
+        ):
             for fmt, name, help_text in formats:
-                actions.append((f"Export {what} as {name}…", help_text,
-                                _bind_export(app, what, fmt, start_export)))
-        actions.append(("Change theme…", "Pick the colours; remembered for this profile",
-                        app.action_change_theme))
+                actions.append(
+                    (
+                        f"Export {what} as {name}…",
+                        help_text,
+                        _bind_export(app, what, fmt, start_export),
+                    )
+                )
+        actions.append(
+            (
+                "Change theme…",
+                "Pick the colours; remembered for this profile",
+                app.action_change_theme,
+            )
+        )
         actions.append(("Help", "Keys and concepts (F1)", app.action_help))
         return actions
 
@@ -140,11 +171,20 @@ class PlntuiCommands(Provider):
         if topic:
             app = self.papp
             text = f"Who knows {topic}?"
-            yield Hit(100.0, Content(text), lambda: _who(app, topic), text=text,
-                      help="Open the who-knows screen for this topic")
+            yield Hit(
+                100.0,
+                Content(text),
+                lambda: _who(app, topic),
+                text=text,
+                help="Open the who-knows screen for this topic",
+            )
         for score, item in await self._best(query):
-            yield Hit(score, self._display(matcher.fuzzy_search.match(query, item.text)[1], item),
-                      self._jump(item), text=item.text)
+            yield Hit(
+                score,
+                self._display(matcher.fuzzy_search.match(query, item.text)[1], item),
+                self._jump(item),
+                text=item.text,
+            )
 
     async def _best(self, query: str) -> list[tuple[float, _Item]]:
         """The best ``RECORD_HITS`` contacts and notes for ``query``, best first.
@@ -161,7 +201,7 @@ class PlntuiCommands(Provider):
         inside: list[_Item] = []
         fuzzy: list[_Item] = []
         for start in range(0, len(items), CHUNK):
-            for item in items[start:start + CHUNK]:
+            for item in items[start : start + CHUNK]:
                 if not needed <= item.letters:
                     continue
                 if word in item.folded or item.folded.startswith(folded):
@@ -210,8 +250,9 @@ def _few_paths(query: str, text: str) -> bool:
     return True
 
 
-def _bind_export(app: PlntuiApp, what: str, fmt: str, start: Callable[..., None]
-                 ) -> Callable[[], None]:
+def _bind_export(
+    app: PlntuiApp, what: str, fmt: str, start: Callable[..., None]
+) -> Callable[[], None]:
     return lambda: start(app, what, fmt)
 
 

@@ -111,8 +111,10 @@ async def test_delete_needs_confirmation_and_can_be_undone(app: PlntuiApp, home:
         assert len(names(app)) == 3
         await pilot.press("d", "y")
         await wait_for(pilot, lambda: names(app) == ["Grace Hopper", "Linus Torvalds"])
-        assert [c.label for c in Network.open(home).contacts()] == ["Grace Hopper",
-                                                                    "Linus Torvalds"]
+        assert [c.label for c in Network.open(home).contacts()] == [
+            "Grace Hopper",
+            "Linus Torvalds",
+        ]
         await pilot.press("u")
         await wait_for(pilot, lambda: len(names(app)) == 3)
         assert app.screen.table.current.label == "Ada Lovelace"
@@ -127,8 +129,10 @@ async def test_log_a_talk_with_one_key(app: PlntuiApp, home: Path) -> None:
         assert isinstance(app.screen, LogInteractionDialog)
         await pilot.press(*"Coffee about engines", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
-        await wait_for(pilot, lambda: "Coffee about engines" in str(
-            app.screen.query_one("#detail", Static).render()))
+        await wait_for(
+            pilot,
+            lambda: "Coffee about engines" in str(app.screen.query_one("#detail", Static).render()),
+        )
     net = Network.open(home)
     ada = net.search("lovelace")["contacts"][0]
     assert [i.values["summary"] for i in net.interactions(ada.id)] == ["Coffee about engines"]
@@ -136,7 +140,8 @@ async def test_log_a_talk_with_one_key(app: PlntuiApp, home: Path) -> None:
 
 
 async def test_change_from_another_process_appears_without_moving_the_cursor(
-        app: PlntuiApp, home: Path) -> None:
+    app: PlntuiApp, home: Path
+) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("down")  # on Grace Hopper
@@ -147,8 +152,9 @@ async def test_change_from_another_process_appears_without_moving_the_cursor(
         assert app.screen.table.current.label == "Grace Hopper"
         grace = other.search("hopper")["contacts"][0]
         other.edit("contacts", grace.id, {"role": "Rear admiral"})
-        await wait_for(pilot, lambda: "Rear admiral" in str(
-            app.screen.query_one("#detail", Static).render()))
+        await wait_for(
+            pilot, lambda: "Rear admiral" in str(app.screen.query_one("#detail", Static).render())
+        )
 
 
 async def test_markup_in_data_is_shown_literally(home: Path) -> None:
@@ -160,8 +166,10 @@ async def test_markup_in_data_is_shown_literally(home: Path) -> None:
         assert names(app) == ["[bold red]x[/] [31mred"]
         detail = app.screen.query_one("#detail", Static).render()
         assert "[bold red]x[/]" in str(detail) and "[link=http://e]o[/link]" in str(detail)
-        lines = "\n".join(line.text for line in app.screen.table.render_lines(
-            app.screen.table.region.reset_offset))
+        lines = "\n".join(
+            line.text
+            for line in app.screen.table.render_lines(app.screen.table.region.reset_offset)
+        )
         assert "[bold red]x[/]" in lines and "\x1b" not in lines
 
 
@@ -172,9 +180,32 @@ async def test_second_app_on_one_profile_is_refused(app: PlntuiApp, home: Path) 
         import sys
 
         probe = subprocess.run(
-            [sys.executable, "-c",
-             "import sys; from pathlib import Path; from plntui.profile import Profile;"
-             f"p = Profile.open(Path({str(home)!r}));"
-             "p.claim_session('probe')"],
-            capture_output=True, text=True, timeout=60, check=False)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from plntui.profile import Profile;"
+                f"p = Profile.open(Path({str(home)!r}));"
+                "p.claim_session('probe')",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert probe.returncode != 0 and "already open in the plntui app" in probe.stderr
+
+
+async def test_letters_typed_before_the_filter_has_focus_go_into_it(app: PlntuiApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        box = screen.query_one("#filter", Input)
+        screen._filter_pending = True  # "/" was pressed; focus has not moved yet (a busy UI)
+        await pilot.press("l", "i", "n", "u")  # l (log) and u (undo) are list shortcuts
+        await pilot.pause()
+        assert app.screen is screen  # no log dialog opened
+        assert box.value == "linu"
+        assert names(app) == ["Linus Torvalds"]
+        box.focus()
+        await pilot.pause()
+        assert not screen._filter_pending

@@ -30,8 +30,9 @@ from plntui.tui.screens.notes import (
 SIZE = (100, 30)
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], object],
-                   seconds: float = 3.0) -> None:
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 3.0
+) -> None:
     for _ in range(int(seconds / 0.1)):
         if condition():
             return
@@ -42,8 +43,9 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], object],
 async def open_notes(app: PlntuiApp, pilot: Pilot[None]) -> NotesScreen:
     await pilot.pause()
     await pilot.press("2")
-    await wait_for(pilot, lambda: isinstance(app.screen, NotesScreen)
-                   and bool(app.screen.catalog.visible))
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, NotesScreen) and bool(app.screen.catalog.visible)
+    )
     await pilot.pause()
     assert isinstance(app.screen, NotesScreen)
     return app.screen
@@ -172,8 +174,9 @@ async def test_typing_in_the_body_saves_character_splices(app: PlntuiApp, home: 
     assert old_doc.get(obj, "body")[0] == am.ObjType.Text
 
 
-async def test_title_and_tags_save_and_an_empty_title_is_refused(app: PlntuiApp,
-                                                                 home: Path) -> None:
+async def test_title_and_tags_save_and_an_empty_title_is_refused(
+    app: PlntuiApp, home: Path
+) -> None:
     reading = note_id(home, "Reading list")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_notes(app, pilot)
@@ -207,8 +210,9 @@ async def test_preview_renders_markdown(app: PlntuiApp) -> None:
         markdown = screen.query_one(Markdown)
         assert switcher.current == "preview" and markdown.display
         assert not body_of(screen).display
-        await wait_for(pilot, lambda: markdown.source == "# Books\n\n- SICP\n"
-                       and markdown.query("MarkdownH1"))
+        await wait_for(
+            pilot, lambda: markdown.source == "# Books\n\n- SICP\n" and markdown.query("MarkdownH1")
+        )
         await pilot.press("f2")
         await pilot.pause()
         assert switcher.current == "body" and body_of(screen).display
@@ -253,14 +257,16 @@ async def test_link_contacts(app: PlntuiApp, home: Path) -> None:
         dialog = app.screen
         assert isinstance(dialog, LinkContactsDialog)
         await pilot.press("down", "space", "ctrl+s")  # Grace Hopper
-        await wait_for(pilot, lambda: "Grace Hopper" in str(
-            screen.query_one("#links", Static).render()))
+        await wait_for(
+            pilot, lambda: "Grace Hopper" in str(screen.query_one("#links", Static).render())
+        )
     grace = Network.open(home).search("hopper")["contacts"][0]
     assert stored(home, rust)["contacts"] == [grace.id]
 
 
 async def test_pending_edit_is_saved_when_leaving_the_note_and_on_exit(
-        app: PlntuiApp, home: Path, slow_save: None) -> None:
+    app: PlntuiApp, home: Path, slow_save: None
+) -> None:
     reading, rust = note_id(home, "Reading list"), note_id(home, "Rust notes")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_notes(app, pilot)
@@ -276,7 +282,8 @@ async def test_pending_edit_is_saved_when_leaving_the_note_and_on_exit(
 
 
 async def test_change_from_another_process_merges_into_the_open_editor(
-        app: PlntuiApp, home: Path, slow_save: None) -> None:
+    app: PlntuiApp, home: Path, slow_save: None
+) -> None:
     rust = note_id(home, "Rust notes")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_notes(app, pilot)
@@ -305,14 +312,17 @@ async def test_change_from_another_process_merges_into_the_open_editor(
 
 async def test_markup_in_data_is_shown_literally(home: Path) -> None:
     net = Network.create(home, "Alice")
-    net.add("notes", {"title": "[bold red]x[/] \x1b[31mred", "tags": ["[i]tag[/i]"],
-                      "body": "[b]not bold[/b]"})
+    net.add(
+        "notes",
+        {"title": "[bold red]x[/] \x1b[31mred", "tags": ["[i]tag[/i]"], "body": "[b]not bold[/b]"},
+    )
     app = PlntuiApp(home, watch_interval=0.1)
     async with app.run_test(size=(140, 30)) as pilot:  # wide enough for the whole title
         screen = await open_notes(app, pilot)
         assert titles(screen) == ["[bold red]x[/] [31mred"]
-        lines = "\n".join(line.text for line in screen.table.render_lines(
-            screen.table.region.reset_offset))
+        lines = "\n".join(
+            line.text for line in screen.table.render_lines(screen.table.region.reset_offset)
+        )
         assert "[bold red]x[/]" in lines and "[i]tag[/i]" in lines and "\x1b" not in lines
         assert screen.query_one("#title", Input).value == "[bold red]x[/] [31mred"
         assert screen.query_one("#tags", Input).value == "[i]tag[/i]"
@@ -334,9 +344,14 @@ async def test_show_item_jumps_to_a_note_from_another_screen(app: PlntuiApp, hom
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.post_message(ShowItem("notes", rust))
-        await wait_for(pilot, lambda: isinstance(app.screen, NotesScreen)
-                       and app.screen.table.current is not None
-                       and app.screen.table.current.id == rust)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, NotesScreen)
+                and app.screen.table.current is not None
+                and app.screen.table.current.id == rust
+            ),
+        )
         await pilot.pause()
         assert app.screen.query_one("#title", Input).value == "Rust notes"
 
@@ -370,8 +385,7 @@ async def test_leaving_the_screen_saves(app: PlntuiApp, home: Path, slow_save: N
         assert stored(home, rust)["body"] == "Ownership. Lifetimes."
 
 
-async def test_a_busy_network_delays_the_save_without_freezing(app: PlntuiApp,
-                                                               home: Path) -> None:
+async def test_a_busy_network_delays_the_save_without_freezing(app: PlntuiApp, home: Path) -> None:
     rust = note_id(home, "Rust notes")
     held, release = threading.Event(), threading.Event()
 

@@ -125,8 +125,13 @@ async def test_who_ranks_people_and_enter_opens_the_contact(app: PlntuiApp) -> N
         assert who.table.has_focus
         await pilot.press("enter")  # open the person
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
-        await wait_for(pilot, lambda: app.screen.table.current is not None
-                       and app.screen.table.current.id == grace.record.id)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.screen.table.current is not None
+                and app.screen.table.current.id == grace.record.id
+            ),
+        )
 
 
 async def test_who_with_nobody_says_so(app: PlntuiApp) -> None:
@@ -147,7 +152,12 @@ async def test_who_with_nobody_says_so(app: PlntuiApp) -> None:
 
 def test_due_text() -> None:
     assert [due_text(n) for n in (12, 1, 0, -1, -3)] == [
-        "12 days overdue", "1 day overdue", "due today", "tomorrow", "in 3 days"]
+        "12 days overdue",
+        "1 day overdue",
+        "due today",
+        "tomorrow",
+        "in 3 days",
+    ]
 
 
 async def test_followups_lists_overdue_and_l_logs_the_catch_up(app: PlntuiApp) -> None:
@@ -182,8 +192,10 @@ async def test_followups_enter_opens_the_contact(app: PlntuiApp) -> None:
         ada = app.screen.catalog.visible[0].record
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
-        await wait_for(pilot, lambda: app.screen.table.current is not None
-                       and app.screen.table.current.id == ada.id)
+        await wait_for(
+            pilot,
+            lambda: app.screen.table.current is not None and app.screen.table.current.id == ada.id,
+        )
 
 
 # -- help ---------------------------------------------------------------------------------------
@@ -196,8 +208,17 @@ async def test_help_lists_every_screen_keys_and_closes(app: PlntuiApp) -> None:
             await pilot.press("f1")
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
             text = app.screen.plain_text()
-            for expected in ("Contacts", "Who knows", "Follow-ups", "Log catch-up", "Undo delete",
-                             "Command palette", "Change theme", "private", "^p"):
+            for expected in (
+                "Contacts",
+                "Who knows",
+                "Follow-ups",
+                "Log catch-up",
+                "Undo delete",
+                "Command palette",
+                "Change theme",
+                "private",
+                "^p",
+            ):
                 assert expected in text, expected
             await pilot.press(closer)
             await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
@@ -213,8 +234,13 @@ async def test_palette_jumps_to_a_contact(app: PlntuiApp) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, FollowupsScreen))
         await run_palette(pilot, "Grace")
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
-        await wait_for(pilot, lambda: app.screen.table.current is not None
-                       and app.screen.table.current.label == "Grace Hopper")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.screen.table.current is not None
+                and app.screen.table.current.label == "Grace Hopper"
+            ),
+        )
 
 
 async def test_palette_actions_open_their_screens(app: PlntuiApp) -> None:
@@ -253,16 +279,18 @@ async def test_palette_export_notes_as_markdown(app: PlntuiApp, tmp_path: Path) 
     assert any(n.startswith("rust-notes-") for n in names)
 
 
-async def test_palette_export_contacts_leaves_private_data_out(app: PlntuiApp,
-                                                                tmp_path: Path) -> None:
+async def test_palette_export_contacts_leaves_private_data_out(
+    app: PlntuiApp, tmp_path: Path
+) -> None:
     out = tmp_path / "contacts.json"
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await run_palette(pilot, "Export contacts as JSON")
         await submit_path(pilot, out)
         await wait_for(pilot, lambda: out.exists() and isinstance(app.screen, ContactsScreen))
-        await wait_for(pilot, lambda: any("left out private data of 1 items" in m
-                                          for m in notifications(app)))
+        await wait_for(
+            pilot, lambda: any("left out private data of 1 items" in m for m in notifications(app))
+        )
     text = out.read_text()
     assert "Grace Hopper" in text and "2020-01-01" not in text  # Ada's last talk is private
 
@@ -279,8 +307,12 @@ async def test_import_a_vcard_file_adds_and_summarises(app: PlntuiApp, tmp_path:
         message = next(m for m in notifications(app) if "Imported team.vcf" in m)
         assert "1 added, 1 merged into existing contacts, 1 rejected" in message
         assert "no name or e-mail" in message
-        assert contact_names(app) == ["Ada Lovelace", "Barbara Liskov", "Grace Hopper",
-                                      "Linus Torvalds"]
+        assert contact_names(app) == [
+            "Ada Lovelace",
+            "Barbara Liskov",
+            "Grace Hopper",
+            "Linus Torvalds",
+        ]
         await wait_for(pilot, lambda: "Barbara Liskov" in labels(app.screen))
 
 
@@ -305,8 +337,9 @@ async def test_unreadable_import_file_changes_nothing(app: PlntuiApp, tmp_path: 
         await pilot.pause()
         await run_palette(pilot, "Import contacts")
         await submit_path(pilot, empty)
-        await wait_for(pilot, lambda: isinstance(app.screen, TransferScreen)
-                       and app.screen.error is not None)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, TransferScreen) and app.screen.error is not None
+        )
         assert "empty" in text_of(app.screen, "#transfer-error")
         assert "unchanged" in text_of(app.screen, "#transfer-status")
         await pilot.press("escape")
@@ -323,8 +356,10 @@ def test_check_path(tmp_path: Path) -> None:
     assert check_path(str(existing), must_exist=True, is_dir=False).path == existing
     assert "No such file" in check_path(str(tmp_path / "b"), must_exist=True, is_dir=False).error
     assert "is a folder" in check_path(str(tmp_path), must_exist=True, is_dir=False).error
-    assert "does not exist" in check_path(str(tmp_path / "no" / "x.csv"), must_exist=False,
-                                          is_dir=False).error
+    assert (
+        "does not exist"
+        in check_path(str(tmp_path / "no" / "x.csv"), must_exist=False, is_dir=False).error
+    )
     assert "replaced" in check_path(str(existing), must_exist=False, is_dir=False).hint
     assert "is a file" in check_path(str(existing), must_exist=False, is_dir=True).error
     assert "created" in check_path(str(tmp_path / "new"), must_exist=False, is_dir=True).hint

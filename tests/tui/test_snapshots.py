@@ -31,22 +31,55 @@ def fixed_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr("plntui.model.today", lambda: TODAY)
     home = tmp_path / "snap"
     net = Network.create(home, "Alice")
-    ada = net.add("contacts", {
-        "name": "Ada Lovelace", "org": "Analytical Engines", "role": "Mathematician",
-        "topics": ["mathematics", "rust"], "relationship": "mentor",
-        "emails": ["ada@example.com"], "met": "Lecture on the engine", "cadence_days": 30,
-        "last_contacted": "2026-01-02", "remark": "Ask about the notes on Menabrea"})
-    net.add("contacts", {"name": "Grace Hopper", "org": "US Navy", "role": "Rear admiral",
-                         "topics": ["compilers", "cobol"], "relationship": "professional",
-                         "introduced_by": ada.id, "last_contacted": "2026-02-20"})
-    net.add("contacts", {"name": "Linus Torvalds", "org": "Linux Foundation",
-                         "topics": ["kernels", "git", "rust"], "relationship": "peer",
-                         "cadence_days": 90})
+    ada = net.add(
+        "contacts",
+        {
+            "name": "Ada Lovelace",
+            "org": "Analytical Engines",
+            "role": "Mathematician",
+            "topics": ["mathematics", "rust"],
+            "relationship": "mentor",
+            "emails": ["ada@example.com"],
+            "met": "Lecture on the engine",
+            "cadence_days": 30,
+            "last_contacted": "2026-01-02",
+            "remark": "Ask about the notes on Menabrea",
+        },
+    )
+    net.add(
+        "contacts",
+        {
+            "name": "Grace Hopper",
+            "org": "US Navy",
+            "role": "Rear admiral",
+            "topics": ["compilers", "cobol"],
+            "relationship": "professional",
+            "introduced_by": ada.id,
+            "last_contacted": "2026-02-20",
+        },
+    )
+    net.add(
+        "contacts",
+        {
+            "name": "Linus Torvalds",
+            "org": "Linux Foundation",
+            "topics": ["kernels", "git", "rust"],
+            "relationship": "peer",
+            "cadence_days": 90,
+        },
+    )
     net.add("contacts", {"name": "[bold red]not markup[/]", "topics": ["security"]})
-    net.add("notes", {"title": "Reading list", "kind": "resource", "tags": ["books"],
-                      "contacts": [ada.id],
-                      "body": "# Books\n\n- *Structure and Interpretation*\n- The Art of "
-                              "Computer Programming\n"})
+    net.add(
+        "notes",
+        {
+            "title": "Reading list",
+            "kind": "resource",
+            "tags": ["books"],
+            "contacts": [ada.id],
+            "body": "# Books\n\n- *Structure and Interpretation*\n- The Art of "
+            "Computer Programming\n",
+        },
+    )
     net.add("notes", {"title": "Rust ownership", "tags": ["rust"], "body": "Borrowing rules."})
     net.log_interaction(ada.id, "coffee", "Talked about the analytical engine", "2026-01-02")
     return home

@@ -18,13 +18,34 @@ from ...model import FIELDS, RELATIONSHIPS, Record, check_field, display_value
 if TYPE_CHECKING:
     from ..app import PlntuiApp
 
-FORM_FIELDS = ("name", "emails", "phones", "org", "role", "relationship", "topics", "met",
-               "met_where", "channel", "introduced_by", "links", "last_contacted", "cadence_days",
-               "remark", "rating", "reminder")
+FORM_FIELDS = (
+    "name",
+    "emails",
+    "phones",
+    "org",
+    "role",
+    "relationship",
+    "topics",
+    "met",
+    "met_where",
+    "channel",
+    "introduced_by",
+    "links",
+    "last_contacted",
+    "cadence_days",
+    "remark",
+    "rating",
+    "reminder",
+)
 HINTS = {
-    "emails": "comma-separated", "phones": "comma-separated", "topics": "comma-separated",
-    "links": "comma-separated", "introduced_by": "name or id", "last_contacted": "YYYY-MM-DD",
-    "cadence_days": "days", "rating": "1-5",
+    "emails": "comma-separated",
+    "phones": "comma-separated",
+    "topics": "comma-separated",
+    "links": "comma-separated",
+    "introduced_by": "name or id",
+    "last_contacted": "YYYY-MM-DD",
+    "cadence_days": "days",
+    "rating": "1-5",
 }
 
 
@@ -71,12 +92,21 @@ class ContactForm(ModalScreen[Record | None]):
                             yield Static("always private", classes="always")
                         else:
                             private = bool(record and record.is_private(name)) or (
-                                record is None and spec.private_default)
-                            yield Checkbox("private", private, id=f"private-{name}", compact=True,
-                                           disabled=bool(record and record.private_item))
+                                record is None and spec.private_default
+                            )
+                            yield Checkbox(
+                                "private",
+                                private,
+                                id=f"private-{name}",
+                                compact=True,
+                                disabled=bool(record and record.private_item),
+                            )
                     yield Static("", classes="error", id=f"error-{name}")
-                yield Checkbox("Private contact: keep all of it on this device",
-                               bool(record and record.private_item), id="private-item")
+                yield Checkbox(
+                    "Private contact: keep all of it on this device",
+                    bool(record and record.private_item),
+                    id="private-item",
+                )
             with Horizontal(classes="buttons"):
                 yield Static("", classes="error", id="error-form")
                 yield Button("Cancel", id="cancel", compact=True)
@@ -85,8 +115,13 @@ class ContactForm(ModalScreen[Record | None]):
     def _input(self, name: str) -> Input | Select[str]:
         value = self.record.values.get(name) if self.record else None
         if name == "relationship":
-            return Select([(r, r) for r in RELATIONSHIPS], value=value or Select.NULL,
-                          id="field-relationship", prompt="(none)", compact=True)
+            return Select(
+                [(r, r) for r in RELATIONSHIPS],
+                value=value or Select.NULL,
+                id="field-relationship",
+                prompt="(none)",
+                compact=True,
+            )
         if name == "introduced_by" and value and self.papp.net is not None:
             index = self.papp.net.index()
             other = index.get("contacts", str(value))
@@ -123,8 +158,9 @@ class ContactForm(ModalScreen[Record | None]):
             return matches[0].id
         if not matches:
             raise ValidationError(f"no contact named {text.strip()!r}", "introduced_by")
-        raise ValidationError(f"{len(matches)} contacts are named {text.strip()!r}: give the id",
-                              "introduced_by")
+        raise ValidationError(
+            f"{len(matches)} contacts are named {text.strip()!r}: give the id", "introduced_by"
+        )
 
     def _collect(self) -> tuple[dict[str, Any], dict[str, str]]:
         values: dict[str, Any] = {}
@@ -142,10 +178,17 @@ class ContactForm(ModalScreen[Record | None]):
                 errors[name] = err.message
                 continue
             old = self.record.values.get(name) if self.record else None
-            if self.record is None or checked != (old if old is not None else
-                                                  ([] if isinstance(checked, list) else
-                                                   None if name in ("rating", "cadence_days")
-                                                   else "")):
+            if self.record is None or checked != (
+                old
+                if old is not None
+                else (
+                    []
+                    if isinstance(checked, list)
+                    else None
+                    if name in ("rating", "cadence_days")
+                    else ""
+                )
+            ):
                 values[name] = checked
         return values, errors
 
@@ -171,31 +214,48 @@ class ContactForm(ModalScreen[Record | None]):
         if errors:
             self._show_errors(errors)
             return
-        private_now = {n for n in FORM_FIELDS if not FIELDS["contacts"][n].private_only
-                       and self.query_one(f"#private-{n}", Checkbox).value}
+        private_now = {
+            n
+            for n in FORM_FIELDS
+            if not FIELDS["contacts"][n].private_only
+            and self.query_one(f"#private-{n}", Checkbox).value
+        }
         item_private = self.query_one("#private-item", Checkbox).value
         net = self.papp.net
         assert net is not None
         try:
             with self.papp.net_lock:
                 if self.record is None:
-                    record = net.add("contacts", values, private=item_private or None,
-                                     private_fields=sorted(private_now))
+                    record = net.add(
+                        "contacts",
+                        values,
+                        private=item_private or None,
+                        private_fields=sorted(private_now),
+                    )
                 else:
-                    was_private = {n for n in FORM_FIELDS if self.record.is_private(n)
-                                   and not FIELDS["contacts"][n].private_only}
+                    was_private = {
+                        n
+                        for n in FORM_FIELDS
+                        if self.record.is_private(n) and not FIELDS["contacts"][n].private_only
+                    }
                     record = net.edit(
-                        "contacts", self.record.id, values,
+                        "contacts",
+                        self.record.id,
+                        values,
                         make_private=sorted(private_now - was_private)
-                        if not self.record.private_item else [],
+                        if not self.record.private_item
+                        else [],
                         make_shared=sorted(was_private - private_now)
-                        if not self.record.private_item else [],
-                        item_private=item_private if item_private != self.record.private_item
+                        if not self.record.private_item
+                        else [],
+                        item_private=item_private
+                        if item_private != self.record.private_item
                         else None,
                     )
         except ValidationError as err:
-            self._show_errors({err.field or "": err.message} if err.field in FORM_FIELDS
-                              else {"": err.message})
+            self._show_errors(
+                {err.field or "": err.message} if err.field in FORM_FIELDS else {"": err.message}
+            )
             return
         except PlntuiError as err:
             self._show_errors({"": err.message})

@@ -37,8 +37,12 @@ class FirstRunDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text("Welcome to plntui", style="bold"))
-            yield Static(Text(f"A new profile will be created in {self.home}.\n"
-                              "Your display name tells colleagues who added or changed what."))
+            yield Static(
+                Text(
+                    f"A new profile will be created in {self.home}.\n"
+                    "Your display name tells colleagues who added or changed what."
+                )
+            )
             yield Label("Your name")
             yield Input(placeholder="e.g. Alice Example", id="name")
             yield Static("", classes="error", id="error")

@@ -38,11 +38,13 @@ class LogInteractionDialog(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text("Log an interaction with " + safe_text(self.contact.label),
-                              style="bold"))
+            yield Static(
+                Text("Log an interaction with " + safe_text(self.contact.label), style="bold")
+            )
             yield Label("Kind")
-            yield Select([(k, k) for k in INTERACTION_KINDS], value="meeting", allow_blank=False,
-                         id="kind")
+            yield Select(
+                [(k, k) for k in INTERACTION_KINDS], value="meeting", allow_blank=False, id="kind"
+            )
             yield Label("Date (YYYY-MM-DD, today, yesterday, -Nd)")
             yield Input(value="today", id="date")
             yield Static("", classes="error", id="date-error")
@@ -63,8 +65,10 @@ class LogInteractionDialog(ModalScreen[dict[str, Any] | None]):
         date = self.query_one("#date", Input).value
         summary = self.query_one("#summary", Input).value
         ok = True
-        for field, value, error_id in (("date", date, "#date-error"),
-                                       ("summary", summary, "#summary-error")):
+        for field, value, error_id in (
+            ("date", date, "#date-error"),
+            ("summary", summary, "#summary-error"),
+        ):
             try:
                 checked = check_field("interactions", field, value)
                 if field == "summary" and not checked.strip():
@@ -75,8 +79,14 @@ class LogInteractionDialog(ModalScreen[dict[str, Any] | None]):
                 ok = False
         if ok:
             kind = self.query_one("#kind", Select).value
-            self.dismiss({"kind": str(kind), "date": date, "summary": summary,
-                          "shared": self.query_one("#shared", Checkbox).value})
+            self.dismiss(
+                {
+                    "kind": str(kind),
+                    "date": date,
+                    "summary": summary,
+                    "shared": self.query_one("#shared", Checkbox).value,
+                }
+            )
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

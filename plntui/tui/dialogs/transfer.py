@@ -92,11 +92,17 @@ def check_path(text: str, *, must_exist: bool, is_dir: bool) -> PathCheck:
             empty = next(path.iterdir(), None) is None
         except OSError:
             empty = True
-        return PathCheck(path, hint="" if empty else
-                         "The folder is not empty: files with the same names will be replaced")
+        return PathCheck(
+            path,
+            hint=""
+            if empty
+            else "The folder is not empty: files with the same names will be replaced",
+        )
     if folder:
-        return PathCheck(None, f"{path} is a folder; give "
-                         + ("the file to import" if must_exist else "a file name"))
+        return PathCheck(
+            None,
+            f"{path} is a folder; give " + ("the file to import" if must_exist else "a file name"),
+        )
     if must_exist:
         if not exists:
             return PathCheck(None, f"No such file: {path}")
@@ -126,13 +132,14 @@ class PathSuggester(Suggester):
                 names = sorted(
                     entry.name + (os.sep if entry.is_dir() else "")
                     for entry in islice(entries, 2000)
-                    if entry.name.startswith(prefix) and entry.name != prefix
+                    if entry.name.startswith(prefix)
+                    and entry.name != prefix
                     and (prefix.startswith(".") or not entry.name.startswith("."))
                     and (entry.is_dir() or not self.folders_only)
                 )
         except OSError:
             return None
-        return value + names[0][len(prefix):] if names else None
+        return value + names[0][len(prefix) :] if names else None
 
 
 class FilePrompt(ModalScreen[Path | None]):
@@ -156,8 +163,17 @@ class FilePrompt(ModalScreen[Path | None]):
     FilePrompt Button { margin-left: 1; }
     """
 
-    def __init__(self, title: str, default_path: Path | str, must_exist: bool, is_dir: bool, *,
-                 note: str = "", action: str = "OK", private_choice: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        default_path: Path | str,
+        must_exist: bool,
+        is_dir: bool,
+        *,
+        note: str = "",
+        action: str = "OK",
+        private_choice: bool = False,
+    ) -> None:
         super().__init__()
         self.prompt_title = title
         self.default_path = str(default_path)
@@ -173,13 +189,17 @@ class FilePrompt(ModalScreen[Path | None]):
             if self.note:
                 yield Static(Text(self.note), id="prompt-note")
             yield Label("Folder" if self.is_dir else "File")
-            yield Input(value=self.default_path, id="path",
-                        suggester=PathSuggester(folders_only=self.is_dir))
+            yield Input(
+                value=self.default_path,
+                id="path",
+                suggester=PathSuggester(folders_only=self.is_dir),
+            )
             yield Static("", classes="error", id="path-error")
             yield Static("", id="path-hint")
             if self.private_choice:
-                yield Checkbox("Include private data (default: shared data only)",
-                               id="include-private")
+                yield Checkbox(
+                    "Include private data (default: shared data only)", id="include-private"
+                )
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(self.action_label, id="ok", variant="primary")
@@ -254,8 +274,10 @@ def write_text(path: Path, text: str) -> str:
 
 def import_message(name: str, summary: ImportSummary, limit: int = 3) -> Outcome:
     """The summary of an import, as ``plntui import`` prints it (first few details)."""
-    lines = [f"Imported {name}: {len(summary.added)} added, {len(summary.merged)} merged into "
-             f"existing contacts, {len(summary.rejected)} rejected"]
+    lines = [
+        f"Imported {name}: {len(summary.added)} added, {len(summary.merged)} merged into "
+        f"existing contacts, {len(summary.rejected)} rejected"
+    ]
     for source, reason in summary.rejected[:limit]:
         lines.append(f"rejected {source}: {reason}")
     if len(summary.rejected) > limit:
@@ -263,11 +285,16 @@ def import_message(name: str, summary: ImportSummary, limit: int = 3) -> Outcome
     for a, b in summary.possible_duplicates[:limit]:
         lines.append(f"possible duplicate: {a.label} ~ {b.label}")
     if len(summary.possible_duplicates) > limit:
-        lines.append(f"… and {len(summary.possible_duplicates) - limit} more possible "
-                     "duplicates (see: plntui contact dupes)")
+        lines.append(
+            f"… and {len(summary.possible_duplicates) - limit} more possible "
+            "duplicates (see: plntui contact dupes)"
+        )
     failed = not summary.added and not summary.merged and bool(summary.rejected)
-    return Outcome("\n".join(lines), "warning" if failed else "information",
-                   "Nothing imported" if failed else "Import finished")
+    return Outcome(
+        "\n".join(lines),
+        "warning" if failed else "information",
+        "Nothing imported" if failed else "Import finished",
+    )
 
 
 def run_import(net: Network, lock: Any, path: Path, tick: Tick | None = None) -> Outcome:
@@ -281,8 +308,15 @@ def run_import(net: Network, lock: Any, path: Path, tick: Tick | None = None) ->
     return import_message(path.name, summary)
 
 
-def run_export(net: Network, lock: Any, what: str, fmt: str, path: Path,
-               include_private: bool = False, tick: Tick | None = None) -> Outcome:
+def run_export(
+    net: Network,
+    lock: Any,
+    what: str,
+    fmt: str,
+    path: Path,
+    include_private: bool = False,
+    tick: Tick | None = None,
+) -> Outcome:
     """Export notes (md, html, json) or contacts (vcf, csv, json) like ``plntui export``."""
     from ... import interop
 
@@ -309,8 +343,11 @@ def run_export(net: Network, lock: Any, what: str, fmt: str, path: Path,
             where = write_text(path, interop.notes_to_json(notes))
         count = len(notes)
     else:
-        render = {"vcf": interop.contacts_to_vcards, "csv": interop.contacts_to_csv,
-                  "json": interop.contacts_to_json}[fmt]
+        render = {
+            "vcf": interop.contacts_to_vcards,
+            "csv": interop.contacts_to_csv,
+            "json": interop.contacts_to_json,
+        }[fmt]
         text = render(contacts)
         step(2, 3)
         where = write_text(path, text)
@@ -319,8 +356,9 @@ def run_export(net: Network, lock: Any, what: str, fmt: str, path: Path,
     noun = what if count != 1 else what[:-1]
     message = f"Exported {count} {noun} to {where}"
     if hidden:
-        message += (f"; left out private data of {hidden} items (tick “Include private data” "
-                    "to keep it)")
+        message += (
+            f"; left out private data of {hidden} items (tick “Include private data” to keep it)"
+        )
     return Outcome(message, title="Export finished")
 
 
@@ -355,8 +393,9 @@ class TransferScreen(ModalScreen[None]):
         done: int
         total: int
 
-    def __init__(self, title: str, job: Callable[[Tick], Outcome], *,
-                 failure_note: str = "") -> None:
+    def __init__(
+        self, title: str, job: Callable[[Tick], Outcome], *, failure_note: str = ""
+    ) -> None:
         super().__init__()
         self.transfer_title = title
         self.job = job
@@ -387,7 +426,8 @@ class TransferScreen(ModalScreen[None]):
             self.app.call_from_thread(self._failed, err)
         except OSError as err:
             self.app.call_from_thread(
-                self._failed, ValidationError(f"{err.filename or 'file'}: {err.strerror or err}"))
+                self._failed, ValidationError(f"{err.filename or 'file'}: {err.strerror or err}")
+            )
         else:
             self.app.call_from_thread(self._done, outcome)
 
@@ -407,9 +447,13 @@ class TransferScreen(ModalScreen[None]):
     def _done(self, outcome: Outcome) -> None:
         self.outcome = outcome
         self.dismiss(None)
-        self.app.notify(safe_text(outcome.message), title=outcome.title,
-                        severity=outcome.severity,  # type: ignore[arg-type]
-                        timeout=12 if "\n" in outcome.message else 8, markup=False)
+        self.app.notify(
+            safe_text(outcome.message),
+            title=outcome.title,
+            severity=outcome.severity,  # type: ignore[arg-type]
+            timeout=12 if "\n" in outcome.message else 8,
+            markup=False,
+        )
 
     def _failed(self, error: PlntuiError) -> None:
         self.error = error
@@ -451,15 +495,26 @@ def start_import(app: PlntuiApp) -> None:
     def chosen(path: Path | None) -> None:
         if path is None:
             return
-        app.push_screen(TransferScreen(
-            f"Importing {path.name}", lambda tick: run_import(net, lock, path, tick),
-            failure_note="Nothing was imported: your network is unchanged."))
+        app.push_screen(
+            TransferScreen(
+                f"Importing {path.name}",
+                lambda tick: run_import(net, lock, path, tick),
+                failure_note="Nothing was imported: your network is unchanged.",
+            )
+        )
 
-    app.push_screen(FilePrompt(
-        "Import contacts from a file", str(_folder()) + os.sep, must_exist=True, is_dir=False,
-        note="vCard (.vcf), CSV (LinkedIn, Google, Outlook) or a plntui JSON export. A contact "
-             "whose e-mail you already have is merged into that contact.",
-        action="Import"), chosen)
+    app.push_screen(
+        FilePrompt(
+            "Import contacts from a file",
+            str(_folder()) + os.sep,
+            must_exist=True,
+            is_dir=False,
+            note="vCard (.vcf), CSV (LinkedIn, Google, Outlook) or a plntui JSON export. A contact "
+            "whose e-mail you already have is merged into that contact.",
+            action="Import",
+        ),
+        chosen,
+    )
 
 
 def start_export(app: PlntuiApp, what: str, fmt: str) -> None:
@@ -470,19 +525,30 @@ def start_export(app: PlntuiApp, what: str, fmt: str) -> None:
     name, default, is_dir = EXPORTS[(what, fmt)]
     net, lock = app.net, app.net_lock
     prompt = FilePrompt(
-        f"Export {what} as {name}", _folder() / default, must_exist=False, is_dir=is_dir,
-        note=("One Markdown file per note and an index.md, in this folder." if is_dir else
-              "The file is replaced if it exists.")
+        f"Export {what} as {name}",
+        _folder() / default,
+        must_exist=False,
+        is_dir=is_dir,
+        note=(
+            "One Markdown file per note and an index.md, in this folder."
+            if is_dir
+            else "The file is replaced if it exists."
+        )
         + " Private items and fields are left out unless you include them.",
-        action="Export", private_choice=True)
+        action="Export",
+        private_choice=True,
+    )
 
     def chosen(path: Path | None) -> None:
         if path is None:
             return
         include = prompt.include_private
-        app.push_screen(TransferScreen(
-            f"Exporting {what} as {name}",
-            lambda tick: run_export(net, lock, what, fmt, path, include, tick),
-            failure_note="The export stopped." if is_dir else "No file was written."))
+        app.push_screen(
+            TransferScreen(
+                f"Exporting {what} as {name}",
+                lambda tick: run_export(net, lock, what, fmt, path, include, tick),
+                failure_note="The export stopped." if is_dir else "No file was written.",
+            )
+        )
 
     app.push_screen(prompt, chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,9 +17,10 @@ from ...model import FIELDS, Record, display_value, safe_text
 from ..app import PlntuiScreen
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
+from ._typeahead import FilterTypeAhead
 
 
-class ContactsScreen(PlntuiScreen):
+class ContactsScreen(FilterTypeAhead, PlntuiScreen):
     """Everyone in your network."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -41,11 +43,18 @@ class ContactsScreen(PlntuiScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield ModeBar("contacts")
-        yield Input(placeholder="Filter contacts: name, organisation, topic…  ( / )",
-                    id="filter", classes="filter-bar")
+        yield Input(
+            placeholder="Filter contacts: name, organisation, topic…  ( / )",
+            id="filter",
+            classes="filter-bar",
+        )
         with Horizontal():
-            yield RecordTable(self.catalog, "No contacts match. Press a to add one.",
-                              id="table", classes="list-pane")
+            yield RecordTable(
+                self.catalog,
+                "No contacts match. Press a to add one.",
+                id="table",
+                classes="list-pane",
+            )
             with VerticalScroll(classes="detail", id="detail-pane"):
                 yield Static(id="detail")
         yield Footer()
@@ -65,14 +74,12 @@ class ContactsScreen(PlntuiScreen):
         if net is None:
             return
         with self.papp.net_lock:
-            index = net.index()
-            records = index.list("contacts")
-            self._interactions = index.list("interactions")
-            self._notes = index.list("notes")
-            self._names = {r.id: r.label for r in records}
-        self.catalog.load(records)
+            self._index = net.index()
+            rows = self._index.lazy_rows("contacts")
+        self.catalog.load_lazy(rows, sorted_by="name")
         self.table.refresh_rows()
         self._show_detail(self.table.current)
+        gc.freeze()  # thousands of long-lived rows: keep full collections off the keystrokes
 
     def show_item(self, item_id: str) -> None:
         if self.catalog.index_of(item_id) is None:
@@ -96,7 +103,7 @@ class ContactsScreen(PlntuiScreen):
         self.table.focus()
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.start_filter()
 
     def action_leave_filter(self) -> None:
         if self.query_one("#filter", Input).has_focus:
@@ -114,8 +121,9 @@ class ContactsScreen(PlntuiScreen):
         self.catalog.sort_key = ""
         self.catalog.sort_by(keys[(current + 1) % len(keys)])
         self.table.refresh_rows()
-        self.papp.safe_notify(f"Sorted by {self.catalog.columns[(current + 1) % len(keys)].label}",
-                              timeout=2)
+        self.papp.safe_notify(
+            f"Sorted by {self.catalog.columns[(current + 1) % len(keys)].label}", timeout=2
+        )
 
     # -- detail ---------------------------------------------------------------------------------
 
@@ -145,7 +153,8 @@ class ContactsScreen(PlntuiScreen):
             if spec.name == "name" or value in (None, "", []):
                 continue
             if spec.name == "introduced_by":
-                value = self._names.get(value, value)
+                other = self._index.get("contacts", str(value))
+                value = other.label if other else value
             elif spec.name == "added_by" and net is not None:
                 value = net.device_name(str(value))
             text.append(f"{spec.label}: ", style="bold")
@@ -159,16 +168,18 @@ class ContactsScreen(PlntuiScreen):
             text.append("Merged from ", style="bold")
             text.append(safe_text(source.get("via", "")))
             if differing:
-                text.append(": " + "; ".join(
-                    f"{k}={safe_text(display_value(values.get(k)))}" for k in differing))
+                text.append(
+                    ": "
+                    + "; ".join(f"{k}={safe_text(display_value(values.get(k)))}" for k in differing)
+                )
             text.append("\n")
-        talks = [i for i in self._interactions if i.values.get("contact") == record.id]
+        talks = self._index.linked_to("interactions", record.id)
         if talks:
             text.append("\nInteractions\n", style="bold")
             for item in sorted(talks, key=lambda i: str(i.values.get("date")), reverse=True)[:8]:
                 text.append(f"{item.values.get('date')} {item.values.get('kind', '')}: ")
                 text.append(safe_text(item.values.get("summary", "")) + "\n")
-        notes = [n for n in self._notes if record.id in n.values.get("contacts", [])]
+        notes = self._index.linked_to("notes", record.id)
         if notes:
             text.append("\nNotes\n", style="bold")
             for note in notes:
@@ -208,12 +219,14 @@ class ContactsScreen(PlntuiScreen):
                 removed = self.papp.run_edit(self.papp.net.remove, "contacts", record.id)
                 if removed is not None:
                     self._deleted.append(removed)
-                    self.papp.safe_notify(f"Deleted {removed.label}. Press u to undo.",
-                                          timeout=6)
+                    self.papp.safe_notify(f"Deleted {removed.label}. Press u to undo.", timeout=6)
 
         self.app.push_screen(
-            ConfirmDialog(f"Delete {safe_text(record.label)}? Press u afterwards to undo.",
-                          yes="Delete"), answer)
+            ConfirmDialog(
+                f"Delete {safe_text(record.label)}? Press u afterwards to undo.", yes="Delete"
+            ),
+            answer,
+        )
 
     def action_undo(self) -> None:
         if not self._deleted:
@@ -235,11 +248,17 @@ class ContactsScreen(PlntuiScreen):
 
         def logged(values: dict[str, Any] | None) -> None:
             if values:
-                item = self.papp.run_edit(self.papp.net.log_interaction, record.id,
-                                          values["kind"], values["summary"], values["date"],
-                                          values.get("shared", False))
+                item = self.papp.run_edit(
+                    self.papp.net.log_interaction,
+                    record.id,
+                    values["kind"],
+                    values["summary"],
+                    values["date"],
+                    values.get("shared", False),
+                )
                 if item is not None:
-                    self.papp.safe_notify(f"Logged {item.values.get('kind')} with {record.label}",
-                                          timeout=3)
+                    self.papp.safe_notify(
+                        f"Logged {item.values.get('kind')} with {record.label}", timeout=3
+                    )
 
         self.app.push_screen(LogInteractionDialog(record), logged)

@@ -20,8 +20,10 @@ from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 
 WITHIN_DAYS = 7
-EMPTY = ("Nobody is due for a catch-up in the next 7 days. Set “Follow-up every (days)” on a "
-         "contact (1, then e) to be reminded here.")
+EMPTY = (
+    "Nobody is due for a catch-up in the next 7 days. Set “Follow-up every (days)” on a "
+    "contact (1, then e) to be reminded here."
+)
 
 
 def due_text(days_overdue: int) -> str:
@@ -55,8 +57,13 @@ class FollowupsScreen(PlntuiScreen):
     """Contacts whose next catch-up is due within a week, most overdue first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("l", "log", "Log catch-up", id="log",
-                tooltip="Log a catch-up with this contact; they drop off until next due"),
+        Binding(
+            "l",
+            "log",
+            "Log catch-up",
+            id="log",
+            tooltip="Log a catch-up with this contact; they drop off until next due",
+        ),
         Binding("o", "open", "Open contact", id="open", tooltip="Show this contact (or Enter)"),
     ]
     DEFAULT_CSS = """
@@ -66,15 +73,22 @@ class FollowupsScreen(PlntuiScreen):
     def __init__(self) -> None:
         super().__init__()
         self._due: dict[str, DueItem] = {}
-        self.catalog = Catalog((
-            Column("name", "Name", 20, lambda r: _one_line(r.values.get("name"))),
-            Column("due", "Due", 16, lambda r: due_text(self._due[r.id].days_overdue)),
-            Column("last_contacted", "Last talked", 11,
-                   lambda r: _one_line(self._due[r.id].last or "never")),
-            Column("cadence_days", "Every", 8,
-                   lambda r: cadence_text(r.values.get("cadence_days"))),
-            Column("org", "Organisation", 0, lambda r: _one_line(r.values.get("org"))),
-        ))
+        self.catalog = Catalog(
+            (
+                Column("name", "Name", 20, lambda r: _one_line(r.values.get("name"))),
+                Column("due", "Due", 16, lambda r: due_text(self._due[r.id].days_overdue)),
+                Column(
+                    "last_contacted",
+                    "Last talked",
+                    11,
+                    lambda r: _one_line(self._due[r.id].last or "never"),
+                ),
+                Column(
+                    "cadence_days", "Every", 8, lambda r: cadence_text(r.values.get("cadence_days"))
+                ),
+                Column("org", "Organisation", 0, lambda r: _one_line(r.values.get("org"))),
+            )
+        )
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -115,8 +129,9 @@ class FollowupsScreen(PlntuiScreen):
         overdue = sum(1 for item in items if item.days_overdue > 0)
         today = sum(1 for item in items if item.days_overdue == 0)
         soon = len(items) - overdue - today
-        summary = Text(f"{overdue} overdue · {today} due today · {soon} due within "
-                       f"{WITHIN_DAYS} days")
+        summary = Text(
+            f"{overdue} overdue · {today} due today · {soon} due within {WITHIN_DAYS} days"
+        )
         self.query_one("#summary", Static).update(summary)
 
     def show_item(self, item_id: str) -> None:
@@ -129,8 +144,12 @@ class FollowupsScreen(PlntuiScreen):
     def _sort(self, event: RecordTable.SortRequested) -> None:
         if event.key == "due":  # the text does not sort; the natural order is by due date
             self.catalog.sort_key, self.catalog.sort_reverse = "", False
-            self.catalog.load(sorted((i.contact for i in self._due.values()),
-                                     key=lambda c: (self._due[c.id].due, c.label.casefold())))
+            self.catalog.load(
+                sorted(
+                    (i.contact for i in self._due.values()),
+                    key=lambda c: (self._due[c.id].due, c.label.casefold()),
+                )
+            )
         else:
             self.catalog.sort_by(event.key)
         self.table.refresh_rows()
@@ -158,15 +177,19 @@ class FollowupsScreen(PlntuiScreen):
             net = self.papp.net
             if not values or net is None:
                 return
-            item = self.papp.run_edit(net.log_interaction, record.id, values["kind"],
-                                      values["summary"], values["date"],
-                                      values.get("shared", False))
+            item = self.papp.run_edit(
+                net.log_interaction,
+                record.id,
+                values["kind"],
+                values["summary"],
+                values["date"],
+                values.get("shared", False),
+            )
             if item is not None:
                 self._logged(record, item)
 
         self.app.push_screen(LogInteractionDialog(record, summary="Caught up"), logged)
 
     def _logged(self, record: Record, item: Record) -> None:
-        self.papp.safe_notify(f"Logged {item.values.get('kind')} with {record.label}",
-                              timeout=3)
+        self.papp.safe_notify(f"Logged {item.values.get('kind')} with {record.label}", timeout=3)
         self.reload()

@@ -17,29 +17,42 @@ from textual.widgets import Static
 
 KEY_WIDTH = 16
 CONCEPTS = (
-    ("Shared and private",
-     "Contacts and notes are shared with the trusted colleagues you sync with, except private "
-     "items and private fields, which never leave this device. Last talked, follow-up cadence, "
-     "remarks, ratings, reminders and your interaction log are private by default; the contact "
-     "form marks which fields are private. Exports leave private data out unless you tick "
-     "“Include private data”."),
-    ("Filters",
-     "Type in a screen's filter bar ( / ) to narrow the list: every word must appear somewhere "
-     "(name, organisation, topics, tags…), in any order, ignoring case and accents. Escape goes "
-     "back to the list; click a column header to sort. Single-key commands (the "
-     "screen numbers too) work when a list has the focus, not while you type in a bar."),
-    ("Who knows",
-     "Type a topic: people with that topic come first, then topics containing it, then people "
-     "who mention it or are linked to notes on it. Enter opens the person."),
-    ("Follow-ups",
-     "Give a contact “Follow-up every (days)” and they appear under Follow-ups when a catch-up "
-     "is due. Logging a talk moves their last-talked date and they drop off until next time."),
-    ("Command palette",
-     "{palette} opens the palette: jump to any contact or note by typing its name, add a "
-     "contact or note, import contacts (vCard, CSV, JSON), export notes or contacts."),
-    ("Themes",
-     "Open the palette ({palette}) and choose “Change theme”; your choice is remembered for this "
-     "profile."),
+    (
+        "Shared and private",
+        "Contacts and notes are shared with the trusted colleagues you sync with, except private "
+        "items and private fields, which never leave this device. Last talked, follow-up cadence, "
+        "remarks, ratings, reminders and your interaction log are private by default; the contact "
+        "form marks which fields are private. Exports leave private data out unless you tick "
+        "“Include private data”.",
+    ),
+    (
+        "Filters",
+        "Type in a screen's filter bar ( / ) to narrow the list: every word must appear somewhere "
+        "(name, organisation, topics, tags…), in any order, ignoring case and accents. Escape goes "
+        "back to the list; click a column header to sort. Single-key commands (the "
+        "screen numbers too) work when a list has the focus, not while you type in a bar.",
+    ),
+    (
+        "Who knows",
+        "Type a topic: people with that topic come first, then topics containing it, then people "
+        "who mention it or are linked to notes on it. Enter opens the person.",
+    ),
+    (
+        "Follow-ups",
+        "Give a contact “Follow-up every (days)” and they appear under Follow-ups when a catch-up "
+        "is due. Logging a talk moves their last-talked date and they drop off until next time.",
+    ),
+    (
+        "Command palette",
+        "{palette} opens the palette: jump to any contact or note by typing its name, add a "
+        "contact or note, import contacts (vCard, CSV, JSON), export notes or contacts.",
+    ),
+    (
+        "Themes",
+        "Open the palette ({palette}) and choose “Change theme”; your choice is remembered for "
+        "this "
+        "profile.",
+    ),
 )
 
 
@@ -56,8 +69,11 @@ def _screen_classes(screen: type[Any]) -> list[type[Any]]:
     """A mode screen and its plntui base classes, base first."""
     from ..app import PlntuiScreen
 
-    return [cls for cls in reversed(screen.__mro__)
-            if isinstance(cls, type) and issubclass(cls, PlntuiScreen)]
+    return [
+        cls
+        for cls in reversed(screen.__mro__)
+        if isinstance(cls, type) and issubclass(cls, PlntuiScreen)
+    ]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -106,8 +122,7 @@ class HelpScreen(ModalScreen[None]):
         except Exception:  # a key Textual cannot format: show it as written
             return binding.key
 
-    def _section(self, parts: list[RenderableType], title: str,
-                 bindings: list[Binding]) -> None:
+    def _section(self, parts: list[RenderableType], title: str, bindings: list[Binding]) -> None:
         """One heading and a row per action, keys for the same action joined."""
         rows: dict[tuple[str, str], list[str]] = {}
         tips: dict[tuple[str, str], str] = {}
@@ -140,21 +155,34 @@ class HelpScreen(ModalScreen[None]):
         from ..widgets.record_table import RecordTable
 
         app = self.app
-        palette = Binding(app.COMMAND_PALETTE_BINDING, "command_palette", "Command palette",
-                          key_display=app.COMMAND_PALETTE_DISPLAY,
-                          tooltip="Jump to a contact or note; add, import, export, themes")
+        palette = Binding(
+            app.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "Command palette",
+            key_display=app.COMMAND_PALETTE_DISPLAY,
+            tooltip="Jump to a contact or note; add, import, export, themes",
+        )
         parts: list[RenderableType] = []
-        app_bindings = _bindings(c for c in reversed(type(app).__mro__)
-                                 if isinstance(c, type) and issubclass(c, PlntuiApp))
-        self._section(parts, "Everywhere", [palette, *app_bindings,
-                                            Binding("tab", "focus_next", "Next field or pane"),
-                                            Binding("shift+tab", "focus_previous",
-                                                    "Previous field or pane")])
+        app_bindings = _bindings(
+            c
+            for c in reversed(type(app).__mro__)
+            if isinstance(c, type) and issubclass(c, PlntuiApp)
+        )
+        self._section(
+            parts,
+            "Everywhere",
+            [
+                palette,
+                *app_bindings,
+                Binding("tab", "focus_next", "Next field or pane"),
+                Binding("shift+tab", "focus_previous", "Previous field or pane"),
+            ],
+        )
         titles = {b.action: b.description for b in app_bindings}
-        modes: dict[str, Any] = app.get_modes() if hasattr(app, "get_modes") else {}
+        modes: dict[str, Any] = (
+            {m: app.mode_class(m) for m in app.MODE_SCREENS} if isinstance(app, PlntuiApp) else {}
+        )
         for name, screen in modes.items():
-            if not isinstance(screen, type):
-                continue
             title = titles.get(f"switch_mode('{name}')", name.title())
             self._section(parts, title, _bindings(_screen_classes(screen)))
         self._section(parts, "In a list", _bindings([RecordTable]))

@@ -34,6 +34,7 @@ from ...textdiff import Edits, text_edits
 from ..app import PlntuiScreen
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
+from ._typeahead import FilterTypeAhead
 
 # -- text merging (pure functions) ------------------------------------------------------------
 
@@ -68,15 +69,22 @@ def apply_text(area: TextArea, new: str) -> None:
     end_offset = document.get_index_from_location(end)
     area.history.checkpoint()  # a merged edit is an undo step of its own, not part of typing
     for pos, delete, insert in reversed(edits):
-        area.replace(insert, document.get_location_from_index(pos),
-                     document.get_location_from_index(pos + delete))
+        area.replace(
+            insert,
+            document.get_location_from_index(pos),
+            document.get_location_from_index(pos + delete),
+        )
     area.history.checkpoint()
     low, high = sorted((start_offset, end_offset))
-    moved = {low: shift_offset(low, edits, before_inserts=low != high),
-             high: shift_offset(high, edits)}
+    moved = {
+        low: shift_offset(low, edits, before_inserts=low != high),
+        high: shift_offset(high, edits),
+    }
     document = area.document
-    area.selection = Selection(document.get_location_from_index(moved[start_offset]),
-                               document.get_location_from_index(moved[end_offset]))
+    area.selection = Selection(
+        document.get_location_from_index(moved[start_offset]),
+        document.get_location_from_index(moved[end_offset]),
+    )
 
 
 def parse_tags(text: str) -> list[str]:
@@ -167,9 +175,13 @@ class LinkContactsDialog(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Linked contacts (Space ticks, Ctrl+S saves, Escape cancels)")
-            yield SelectionList[str](*(
-                Choice(Text(safe_text(c.label)), c.id, c.id in self.linked)
-                for c in self.contacts), id="choices")
+            yield SelectionList[str](
+                *(
+                    Choice(Text(safe_text(c.label)), c.id, c.id in self.linked)
+                    for c in self.contacts
+                ),
+                id="choices",
+            )
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button("Save", id="save", variant="primary")
@@ -194,7 +206,7 @@ class LinkContactsDialog(ModalScreen[list[str] | None]):
 # -- the screen ---------------------------------------------------------------------------------
 
 
-class NotesScreen(PlntuiScreen):
+class NotesScreen(FilterTypeAhead, PlntuiScreen):
     """Your notes: filter, read, write; edits are saved as you type and merge with colleagues'.
 
     Layout: the filter and a table of notes on the left; on the right the highlighted note's
@@ -227,11 +239,21 @@ class NotesScreen(PlntuiScreen):
         Binding("a", "add", "Add", id="add"),
         Binding("d,delete", "delete", "Delete", id="delete"),
         Binding("u", "undo", "Undo delete", id="undo"),
-        Binding("f2", "toggle_preview", "Preview", id="preview",
-                tooltip="Switch the body between the editor and rendered Markdown"),
+        Binding(
+            "f2",
+            "toggle_preview",
+            "Preview",
+            id="preview",
+            tooltip="Switch the body between the editor and rendered Markdown",
+        ),
         Binding("s", "cycle_sort", "Sort", id="sort"),
-        Binding("c", "link", "Link contacts", id="link",
-                tooltip="Choose the contacts this note is about"),
+        Binding(
+            "c",
+            "link",
+            "Link contacts",
+            id="link",
+            tooltip="Choose the contacts this note is about",
+        ),
         Binding("escape", "back", "Back to list", show=False),
     ]
     DEFAULT_CSS = """
@@ -269,8 +291,9 @@ class NotesScreen(PlntuiScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield ModeBar("notes")
-        yield Input(placeholder="Filter notes: title, tag, text…  ( / )", id="filter",
-                    classes="filter-bar")
+        yield Input(
+            placeholder="Filter notes: title, tag, text…  ( / )", id="filter", classes="filter-bar"
+        )
         with Horizontal():
             yield RecordTable(self.catalog, "No notes match. Press a to add one.", id="table")
             with Vertical(id="editor-pane"):
@@ -300,8 +323,9 @@ class NotesScreen(PlntuiScreen):
         self.switcher = self.query_one(ContentSwitcher)
         self.preview_md = self.query_one(Markdown)
         self.links = self.query_one("#links", Static)
-        self.errors = {name: self.query_one(f"#{name}-error", Static)
-                       for name in ("title", "tags", "body")}
+        self.errors = {
+            name: self.query_one(f"#{name}-error", Static) for name in ("title", "tags", "body")
+        }
         self._show_note(None)
         self.table.focus()
 
@@ -331,9 +355,11 @@ class NotesScreen(PlntuiScreen):
             if self._note_id is not None and fresh is None:
                 self._note_gone()
             elif fresh is not None:
-                if (fresh.values.get("body", "") != self._base_body
-                        or fresh.values.get("title", "") != self._base_title
-                        or fresh.values.get("tags", []) != self._base_tags):
+                if (
+                    fresh.values.get("body", "") != self._base_body
+                    or fresh.values.get("title", "") != self._base_title
+                    or fresh.values.get("tags", []) != self._base_tags
+                ):
                     self._sync_open(always=True)
                 self._show_links(fresh)
         except PlntuiError as err:
@@ -361,8 +387,12 @@ class NotesScreen(PlntuiScreen):
     def _note_gone(self) -> None:
         pending = self._capture()
         if pending is not None:
-            self.papp.safe_notify("The note you were editing was deleted elsewhere; your last "
-                                  "changes to it were not saved.", severity="warning", timeout=8)
+            self.papp.safe_notify(
+                "The note you were editing was deleted elsewhere; your last "
+                "changes to it were not saved.",
+                severity="warning",
+                timeout=8,
+            )
         self._cancel_timer()
         self._show_note(None)
 
@@ -397,11 +427,18 @@ class NotesScreen(PlntuiScreen):
         if pending is not None:
             self._orphans.append(pending)
             self._write_orphans_soon()
-        invalid = [name for name, value in (("title", self._checked_title()),
-                                            ("tags", self._checked_tags())) if value is None]
+        invalid = [
+            name
+            for name, value in (("title", self._checked_title()), ("tags", self._checked_tags()))
+            if value is None
+        ]
         if self._note_id is not None and invalid:
-            self.papp.safe_notify(f"The {' and '.join(invalid)} of the note you left were not "
-                                  "valid and were not saved.", severity="warning", timeout=6)
+            self.papp.safe_notify(
+                f"The {' and '.join(invalid)} of the note you left were not "
+                "valid and were not saved.",
+                severity="warning",
+                timeout=6,
+            )
         self._show_note(record)
 
     def _show_note(self, record: Record | None) -> None:
@@ -528,16 +565,27 @@ class NotesScreen(PlntuiScreen):
         self._show_error("body", None)
         title = str(record.values.get("title", ""))
         self._base_title = self._sync_input(
-            self.title_input, self._base_title, self._checked_title(), title, title,
-            saved is not None and saved.title is not None)
+            self.title_input,
+            self._base_title,
+            self._checked_title(),
+            title,
+            title,
+            saved is not None and saved.title is not None,
+        )
         tags = list(record.values.get("tags", []))
         self._base_tags = self._sync_input(
-            self.tags_input, self._base_tags, self._checked_tags(), tags, tags_text(tags),
-            saved is not None and saved.tags is not None)
+            self.tags_input,
+            self._base_tags,
+            self._checked_tags(),
+            tags,
+            tags_text(tags),
+            saved is not None and saved.tags is not None,
+        )
 
     @staticmethod
-    def _sync_input(field: Input, base: Any, local: Any, stored: Any, shown: str,
-                    saved: bool) -> Any:
+    def _sync_input(
+        field: Input, base: Any, local: Any, stored: Any, shown: str, saved: bool
+    ) -> Any:
         """Update a title or tags Input to the stored value unless the user is typing in it or
         it holds an edit not saved (invalid); returns the new base."""
         if saved:
@@ -660,7 +708,7 @@ class NotesScreen(PlntuiScreen):
         self.table.focus()
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.start_filter()
 
     def action_back(self) -> None:
         focused = self.focused
@@ -744,8 +792,12 @@ class NotesScreen(PlntuiScreen):
             self.reload()
 
         self.app.push_screen(
-            ConfirmDialog(f"Delete the note {safe_text(record.label)}? Press u afterwards to "
-                          "undo.", yes="Delete"), answer)
+            ConfirmDialog(
+                f"Delete the note {safe_text(record.label)}? Press u afterwards to undo.",
+                yes="Delete",
+            ),
+            answer,
+        )
 
     def action_undo(self) -> None:
         if not self._deleted:
@@ -783,5 +835,3 @@ class NotesScreen(PlntuiScreen):
                 self.reload()
 
         self.app.push_screen(LinkContactsDialog(contacts, linked), chosen)
-
-

@@ -34,8 +34,7 @@ class WhoScreen(PlntuiScreen):
     """Who in your network knows a topic: ranked people, why, and notes on the topic."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_topic", "Topic", id="topic",
-                tooltip="Type the topic to look up"),
+        Binding("slash", "focus_topic", "Topic", id="topic", tooltip="Type the topic to look up"),
         Binding("n", "focus_notes", "Notes", id="notes", tooltip="Move to the notes on the topic"),
         Binding("escape", "leave_topic", "Back to list", show=False),
     ]
@@ -50,18 +49,30 @@ class WhoScreen(PlntuiScreen):
         super().__init__()
         self._reasons: dict[str, str] = {}
         self._intros: dict[str, str] = {}
-        self.catalog = Catalog((
-            Column("name", "Name", 14, lambda r: _one_line(r.values.get("name"))),
-            Column("why", "Why", 0, lambda r: _one_line(self._reasons.get(r.id, ""))),
-            Column("introduced_by", "Introduced by", 11,
-                   lambda r: _one_line(self._intros.get(r.values.get("introduced_by") or "", ""))),
-            Column("last_contacted", "Last talked", 10,
-                   lambda r: _one_line(r.values.get("last_contacted") or "never")),
-        ))
-        self.notes_catalog = Catalog((
-            Column("title", "Title", 0, lambda r: _one_line(r.values.get("title"))),
-            Column("tags", "Tags", 12, lambda r: _one_line(r.values.get("tags", []))),
-        ))
+        self.catalog = Catalog(
+            (
+                Column("name", "Name", 14, lambda r: _one_line(r.values.get("name"))),
+                Column("why", "Why", 0, lambda r: _one_line(self._reasons.get(r.id, ""))),
+                Column(
+                    "introduced_by",
+                    "Introduced by",
+                    11,
+                    lambda r: _one_line(self._intros.get(r.values.get("introduced_by") or "", "")),
+                ),
+                Column(
+                    "last_contacted",
+                    "Last talked",
+                    10,
+                    lambda r: _one_line(r.values.get("last_contacted") or "never"),
+                ),
+            )
+        )
+        self.notes_catalog = Catalog(
+            (
+                Column("title", "Title", 0, lambda r: _one_line(r.values.get("title"))),
+                Column("tags", "Tags", 12, lambda r: _one_line(r.values.get("tags", []))),
+            )
+        )
         self.topic = ""
         self._timer: Timer | None = None
 
@@ -145,8 +156,14 @@ class WhoScreen(PlntuiScreen):
         reasons = {item.record.id: item.reason for item in ranked}
         self.app.call_from_thread(self._show, records, notes, reasons, intros, topic)
 
-    def _show(self, people: list[Record], notes: list[Record], reasons: dict[str, str],
-              intros: dict[str, str], topic: str) -> None:
+    def _show(
+        self,
+        people: list[Record],
+        notes: list[Record],
+        reasons: dict[str, str],
+        intros: dict[str, str],
+        topic: str,
+    ) -> None:
         if topic != self.query_one("#topic", Input).value and topic:
             return  # typed on since: a newer lookup is on its way
         self.topic = topic
@@ -155,8 +172,10 @@ class WhoScreen(PlntuiScreen):
         if not topic:
             self.table.empty_text = PROMPT
         else:
-            self.table.empty_text = (f"Nobody in your network knows “{shown}” yet. Add it as a "
-                                     "topic to a contact (1, then e), or try a broader word.")
+            self.table.empty_text = (
+                f"Nobody in your network knows “{shown}” yet. Add it as a "
+                "topic to a contact (1, then e), or try a broader word."
+            )
         self.catalog.load(people)
         self.notes_catalog.load(notes)
         self.table.refresh_rows()
@@ -174,20 +193,25 @@ class WhoScreen(PlntuiScreen):
     def _show_person(self, record: Record | None) -> None:
         person = self.query_one("#person", Static)
         if record is None:
-            hint = ("Who knows a topic: people with it as a topic come first, then those "
-                    "who mention it, then those linked to notes on it; ties go to whom you "
-                    "talked to last." if not self.topic else "")
+            hint = (
+                "Who knows a topic: people with it as a topic come first, then those "
+                "who mention it, then those linked to notes on it; ties go to whom you "
+                "talked to last."
+                if not self.topic
+                else ""
+            )
             person.update(Text(hint, style="dim"))
             return
         text = Text()
         text.append(safe_text(record.label) + "\n", style="bold")
-        for label, value in (("Organisation", record.values.get("org")),
-                             ("Role", record.values.get("role")),
-                             ("Topics", record.values.get("topics")),
-                             ("Why", self._reasons.get(record.id)),
-                             ("Introduced by",
-                              self._intros.get(record.values.get("introduced_by") or "")),
-                             ("Last talked", record.values.get("last_contacted") or "never")):
+        for label, value in (
+            ("Organisation", record.values.get("org")),
+            ("Role", record.values.get("role")),
+            ("Topics", record.values.get("topics")),
+            ("Why", self._reasons.get(record.id)),
+            ("Introduced by", self._intros.get(record.values.get("introduced_by") or "")),
+            ("Last talked", record.values.get("last_contacted") or "never"),
+        ):
             if value in (None, "", []):
                 continue
             text.append(f"{label}: ", style="bold")

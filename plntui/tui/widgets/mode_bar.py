@@ -5,8 +5,12 @@ from __future__ import annotations
 from textual import on
 from textual.widgets import Tab, Tabs
 
-MODES = (("contacts", "1 Contacts"), ("notes", "2 Notes"), ("who", "3 Who knows"),
-         ("followups", "4 Follow-ups"))
+MODES = (
+    ("contacts", "1 Contacts"),
+    ("notes", "2 Notes"),
+    ("who", "3 Who knows"),
+    ("followups", "4 Follow-ups"),
+)
 
 
 class ModeBar(Tabs):
@@ -17,8 +21,9 @@ class ModeBar(Tabs):
     """
 
     def __init__(self, active: str) -> None:
-        super().__init__(*(Tab(label, id=f"mode-{mode}") for mode, label in MODES),
-                         active=f"mode-{active}")
+        super().__init__(
+            *(Tab(label, id=f"mode-{mode}") for mode, label in MODES), active=f"mode-{active}"
+        )
         self.mode = active
         self.can_focus = False
 

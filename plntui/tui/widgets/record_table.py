@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -79,12 +79,19 @@ class RecordTable(ScrollView, can_focus=True):
         def control(self) -> RecordTable:
             return self.table
 
-    def __init__(self, catalog: Catalog, empty_text: str = "Nothing here yet.", *,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        empty_text: str = "Nothing here yet.",
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.catalog = catalog
         self.empty_text = empty_text
         self._last_highlight: str | None = None
+        self._paint: tuple[list[int], Style] | None = None
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -199,14 +206,23 @@ class RecordTable(ScrollView, can_focus=True):
                 text.append(" ")
             piece = cell if len(cell) <= width else cell[: max(width - 1, 0)] + "…"
             text.append(piece.ljust(width))
-        segments = [Segment(seg.text, style + seg.style if seg.style else style)
-                    for seg in text.render(self.app.console)]
+        segments = [
+            Segment(seg.text, style + seg.style if seg.style else style)
+            for seg in text.render(self.app.console)
+        ]
         return Strip(segments).crop_extend(0, self.size.width, style)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Styles and column widths are the same for every line of one paint: work them out once.
+        self._paint = (self._widths(self.size.width), self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint = None
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        widths = self._widths(width)
-        base = self.rich_style
+        widths, base = self._paint or (self._widths(width), self.rich_style)
         if y == 0:
             header = self.get_component_rich_style("record-table--header")
             labels = []
@@ -220,7 +236,8 @@ class RecordTable(ScrollView, can_focus=True):
         if not self.rows and y == 1:
             empty = self.get_component_rich_style("record-table--empty")
             return Strip([Segment(self.empty_text[:width], base + empty)]).crop_extend(
-                0, width, base)
+                0, width, base
+            )
         if index >= len(self.rows):
             return Strip.blank(width, base)
         style = base

@@ -1,0 +1,34 @@
+"""The sync layer stays independent: no plntui, no Textual, and no cryptography until needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def loaded_after(code: str) -> set[str]:
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return {name.split(".")[0] for name in json.loads(out.stdout.splitlines()[-1])}
+
+
+def test_sync_never_imports_the_application_or_textual() -> None:
+    roots = loaded_after(
+        "import sync, sync.errors, sync.fingerprint, sync.framing, sync.identity, sync.session"
+    )
+    assert "sync" in roots
+    assert not roots & {"plntui", "textual", "rich"}
+
+
+def test_the_session_does_not_load_cryptography() -> None:
+    roots = loaded_after(
+        "import sync\nfrom sync import SyncSession, FrameDecoder, parse_fingerprint"
+    )
+    assert "cryptography" not in roots
+    assert "automerge" in roots
