@@ -260,11 +260,11 @@ class Profile:
             self._notify("local")
 
     def refresh(self, locked: bool = False) -> bool:
-        """Reload a document that another process committed to. True if anything was reloaded."""
+        """Catch up with what another process committed. True if anything was read."""
         reloaded = False
         for store in (self.shared, self.private):
             if store.changed_on_disk():
-                store.load()
+                store.catch_up()
                 reloaded = True
         if reloaded and not locked:
             self._notify("external")

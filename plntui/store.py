@@ -224,11 +224,29 @@ class DocumentStore:
         return snapshot, scan_log(log_data, str(self.log_path))
 
     def load(self) -> None:
-        """Load (or reload) the document from disk."""
+        """Load (or reload) the document from disk, dropping uncommitted in-memory changes."""
         try:
             self._load()
         except StoreCorruptError as err:
             raise StoreCorruptError(f"{err.message}. {REPAIR_HINT}") from None
+
+    def catch_up(self) -> None:
+        """Merge what other processes committed into the live document. Unlike ``load`` it keeps
+        the same ``Document`` object (sync sessions hold it) and its changes not yet committed."""
+        if self._doc is None:
+            self.load()
+            return
+        live = self._doc
+        try:
+            self._load()
+        except StoreCorruptError as err:
+            self._doc = live
+            raise StoreCorruptError(f"{err.message}. {REPAIR_HINT}") from None
+        disk = self._doc
+        assert disk is not None
+        live.merge(disk)
+        self._doc = live
+        self._saved_heads = disk.get_heads()  # what is on disk; commit() appends the rest
 
     def _load(self) -> None:
         token = self.token()

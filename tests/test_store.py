@@ -780,3 +780,19 @@ def test_cli_on_a_damaged_profile_exits_3_with_one_line(
         assert str(path) in lines[0]
         assert "plntui repair" in lines[0]
         assert path.read_bytes() == damaged
+
+
+def test_catching_up_keeps_the_live_document_object(tmp_path: Path) -> None:
+    """Sync sessions hold the document: a catch-up merges into it instead of replacing it."""
+    from plntui.network import Network
+
+    a = Network.create(tmp_path / "p", "A")
+    live = a.shared_doc
+    b = Network.open(tmp_path / "p")
+    b.add("contacts", {"name": "From another process"})
+    assert a.profile.refresh()
+    assert a.shared_doc is live
+    assert [c.label for c in a.contacts()] == ["From another process"]
+    a.add("contacts", {"name": "Local"})
+    assert sorted(c.label for c in Network.open(tmp_path / "p").contacts()) == [
+        "From another process", "Local"]
