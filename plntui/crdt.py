@@ -22,6 +22,7 @@ list items or words all survive a merge.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -191,6 +192,43 @@ def put_text(tx: am.Transaction, obj: bytes, key: str, value: str) -> None:
         return
     for pos, delete, insert in reversed(text_edits(old, value)):
         splice_text(tx, text, pos, delete, insert)
+
+
+_PATH_RE = re.compile(r"path: \[(.*?)\], action:", re.S)
+_MAP_RE = re.compile(r'Map\("([^"\\]*)"\)')
+_KEY_RE = re.compile(r'(?:PutMap|DeleteMap)\s*\{\s*key:\s*"([^"\\]*)"')
+MAX_PATCHES = 20_000
+
+
+def touched_items(doc: am.Document, before: list[bytes],
+                  after: list[bytes]) -> set[tuple[str, str]] | None:
+    """The ``(collection, id)`` of every item changed between two sets of heads, or None when
+    the change is too large to list (then a full re-read is cheaper).
+
+    The Python binding exposes patches only through their text form, which names the path of
+    map keys (``Map("contacts")``, ``Map("<id>")``) and the key a map operation touched."""
+    patches = doc.diff(before, after)
+    if len(patches) > MAX_PATCHES:
+        return None
+    touched: set[tuple[str, str]] = set()
+    for patch in patches:
+        text = repr(patch)
+        path = _PATH_RE.search(text)
+        if path is None:
+            return None
+        names = _MAP_RE.findall(path.group(1))
+        if len(names) >= 2:
+            collection, item_id = names[0], names[1]
+        elif len(names) == 1:
+            key = _KEY_RE.search(text[path.end():])
+            if key is None:
+                continue
+            collection, item_id = names[0], key.group(1)
+        else:
+            continue
+        if collection in ("contacts", "notes", "interactions"):
+            touched.add((collection, item_id))
+    return touched
 
 
 def write_fields(

@@ -600,6 +600,22 @@ class Network:
             self._touched.add((record.collection, record.id))
         return self._read(record.collection, record.id)
 
+    def store_remote_changes(self) -> int:
+        """Make durable what peers merged into the shared document in memory, and update the
+        search index for the items they touched. Returns the number of items touched (-1 when
+        the change was too large to list: the index is then rebuilt by its next reader)."""
+        store = self.profile.shared
+        doc = self.shared_doc
+        with self._writing():
+            before, after = store.saved_heads, doc.get_heads()
+            if before == after:
+                return 0
+            touched = crdt.touched_items(doc, before, after)
+            if touched is not None:
+                self._touched |= touched  # type: ignore[arg-type]
+        self.profile.notify_remote()
+        return -1 if touched is None else len(touched)
+
     # -- notes ----------------------------------------------------------------------------------
 
     def splice_note(self, ref: str, pos: int, delete: int, insert: str) -> Record:

@@ -282,6 +282,11 @@ class DocumentStore:
 
     # -- write (callers hold the profile's write lock) -----------------------------------------
 
+    @property
+    def saved_heads(self) -> list[bytes]:
+        """The heads of what is on disk (everything after them is not committed yet)."""
+        return list(self._saved_heads)
+
     def dirty(self) -> bool:
         return self._doc is not None and self._doc.get_heads() != self._saved_heads
 

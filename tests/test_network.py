@@ -407,3 +407,23 @@ def test_editor_saves_merge_with_what_another_process_wrote(net: Network, home: 
     saved = net.edit_note_body(note.id, "Ownership.", "Owner42ship.", {"title": "T2"})
     assert saved.values["body"] == "Hello Owner42ship." and saved.values["title"] == "T2"
     assert Network.open(home).get("notes", note.id).values["body"] == "Hello Owner42ship."
+
+
+def test_remote_changes_are_stored_and_indexed(tmp_path: Path) -> None:
+    a = Network.create(tmp_path / "a", "A")
+    b = Network.create(tmp_path / "b", "B")
+    ada = a.add("contacts", {"name": "Ada Lovelace", "topics": ["rust"]})
+    a.add("notes", {"title": "Shared reading", "contacts": [ada.id]})
+    b.add("contacts", {"name": "Bob"})
+    assert b.search("ada")["contacts"] == []
+    b.shared_doc.merge(a.shared_doc)  # what a sync session does in memory
+    assert b.store_remote_changes() == 2  # the contact and the note (devices are not items)
+    assert SearchIndex.for_profile(b.profile).is_fresh()
+    assert [r.label for r in b.search("ada")["contacts"]] == ["Ada Lovelace"]
+    assert [r.label for r in Network.open(tmp_path / "b").who("rust")["contacts"]] == [
+        "Ada Lovelace"]
+    a.remove("contacts", ada.id)
+    b.shared_doc.merge(a.shared_doc)
+    b.store_remote_changes()
+    assert b.search("ada")["contacts"] == []
+    assert b.store_remote_changes() == 0
