@@ -629,8 +629,8 @@ class Generator:
                 f"{rng.randint(1000, 99999)}"
             ]
         if rng.random() < 0.4:
-            values["last_contacted"] = (
-                f"20{rng.randint(22, 26)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            values["last_contacted"] = (  # always in the past: future dates are refused
+                f"20{rng.randint(20, 24)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
             )
         if rng.random() < 0.25:
             values["cadence_days"] = rng.choice((14, 30, 60, 90, 180))

@@ -531,6 +531,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
             make_shared=args.share_field,
             item_private=args.item_private,
         )
+        _warn_history(current, args.private_field, args.item_private)
         out(f"Updated {safe_text(record.label)} ({record.id})")
         return 0
     if action == "show":
@@ -596,6 +597,18 @@ def cmd_contact(args: argparse.Namespace) -> int:
     raise AssertionError(action)
 
 
+def _warn_history(before: Record, made_private: Sequence[str], item_private: bool | None) -> None:
+    """Shared values that are made private stay in the shared document's history."""
+    if before.private_item:
+        return
+    moved = [f for f in made_private if before.values.get(f) not in (None, "", [])
+             and not before.is_private(f)]
+    if item_private or moved:
+        what = "this item" if item_private else ", ".join(moved)
+        warn(f"the earlier shared value of {what} stays in the shared document's history, "
+             "which trusted peers receive when they sync")
+
+
 def _edit_in_editor(text: str) -> str:
     import shlex
     import subprocess
@@ -606,7 +619,12 @@ def _edit_in_editor(text: str) -> str:
         tmp.write(text)
         path = tmp.name
     try:
-        result = subprocess.run([*shlex.split(editor), path], check=False)
+        try:
+            result = subprocess.run([*shlex.split(editor), path], check=False)
+        except OSError as err:
+            raise ValidationError(
+                f"cannot start the editor {editor!r} ({err.strerror or err}); set $EDITOR, or "
+                "use --body / --body-file") from None
         if result.returncode != 0:
             raise ValidationError(
                 f"the editor ({editor}) exited with status {result.returncode}; nothing was changed"
@@ -654,6 +672,7 @@ def cmd_note(args: argparse.Namespace) -> int:
             make_shared=args.share_field,
             item_private=args.item_private,
         )
+        _warn_history(current, args.private_field, args.item_private)
         out(f"Updated note {safe_text(record.label)} ({record.id})")
         return 0
     if action == "show":
@@ -925,16 +944,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (already printed)
         return exit_.code if isinstance(exit_.code, int) else 2
+    demo_folder: Path | None = None
     try:
         if args.demo:
             if args.home:
                 raise ValidationError("--demo makes its own throwaway profile: drop --home")
             if args.command == "init":
                 raise ValidationError("--demo needs no init")
+            import tempfile
+
             from .demo import make_demo_profile
 
-            args.home = str(make_demo_profile())
-            warn(f"demo profile in {args.home} (throwaway)")
+            demo_folder = Path(tempfile.mkdtemp(prefix="plntui-demo-"))
+            args.home = str(make_demo_profile(demo_folder / "profile"))
         handler = COMMANDS.get(args.command or "", cmd_app)
         return handler(args)
     except PlntuiError as err:
@@ -946,6 +968,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if demo_folder is not None:  # the demo profile is thrown away when the command ends
+            import shutil
+
+            shutil.rmtree(demo_folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

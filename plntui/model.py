@@ -306,7 +306,10 @@ def _check(spec: Field, value: Any) -> Any:
             raise ValidationError("must be from 1 to 3660 days", spec.name)
         return number
     if spec.kind == "date":
-        return parse_date(value, spec.label)
+        day = parse_date(value, spec.label)
+        if day and day > today().isoformat():
+            raise ValidationError(f"{day} is in the future", spec.name)
+        return day
     if spec.kind == "timestamp":
         return _check_timestamp(value, spec.label)
     text = clean_text(value, spec.label, spec.limit, multiline=spec.kind == "text")

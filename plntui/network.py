@@ -363,6 +363,8 @@ class Network:
                         "contact, or merge later with: plntui contact dupes",
                         "emails",
                     )
+        if collection == "notes":
+            checked.setdefault("kind", "note")
         item_id = new_id()
         stamp = now_stamp()
         checked.setdefault("created", stamp)
@@ -421,6 +423,10 @@ class Network:
             if spec is None or spec.system:
                 known = ", ".join(n for n, s in FIELDS[collection].items() if not s.system)
                 raise ValidationError(f"unknown field {name!r}; fields are: {known}", name)
+            if spec.required:
+                raise ValidationError(
+                    f"{spec.label} cannot be private on its own: colleagues would get an item "
+                    f"without it (make the whole {collection[:-1]} private instead)", name)
             out.append(name)
         return out
 
@@ -767,6 +773,9 @@ class Network:
                 private_vals[name] = value
             else:
                 shared_vals[name] = value
+        if changes or differing:
+            target = private_vals if keep.private_item else shared_vals
+            target["updated"] = now_stamp()
         self._write_split("contacts", keep.id, shared_vals, private_vals)
         kept_values = {
             k: v for k, v in incoming.items() if k in FIELDS["contacts"] and v not in (None, "", [])
@@ -818,65 +827,84 @@ class Network:
     def import_contacts(
         self, drafts: Iterable[Any], source: str, progress: Progress | None = None
     ) -> ImportSummary:
-        """Add drafts (``interop.Draft``); one with an e-mail already known is merged into that
-        contact. All of it is one commit: a rejected draft changes nothing."""
+        """Add drafts (``interop.Draft``). A draft with an e-mail or a profile link already known,
+        or the id of a contact already here (a plntui export imported back), is merged into that
+        contact. Introductions between contacts of the file are kept, and so is what plntui's
+        own files mark private. All of it is one commit: a rejected draft changes nothing."""
         from .dedupe import close_name_match
 
         drafts = list(drafts)
         summary = ImportSummary()
         by_email: dict[str, str] = {}
+        by_link: dict[str, str] = {}
         by_org: dict[str, list[Record]] = {}
         existing = {c.id: c for c in self.contacts()}
-        for contact in existing.values():
+
+        def remember(contact: Record) -> None:
             for email in contact.values.get("emails", []):
                 by_email.setdefault(email.lower(), contact.id)
+            for link in contact.values.get("links", []):
+                by_link.setdefault(link.rstrip("/").lower(), contact.id)
+
+        for contact in existing.values():
+            remember(contact)
             org = str(contact.values.get("org", "")).casefold()
             if org:
                 by_org.setdefault(org, []).append(contact)
+        file_ids: dict[str, str] = {}  # id in the file -> id here
+        introductions: list[tuple[str, str]] = []  # (id here, introducer's id in the file)
         with self._writing():
             for done, draft in enumerate(drafts, 1):
                 if progress:
                     progress(done, len(drafts))
-                raw = {
-                    k: v
-                    for k, v in draft.values.items()
-                    if k in FIELDS["contacts"] and not FIELDS["contacts"][k].system
-                }
+                specs = FIELDS["contacts"]
+                raw = {k: v for k, v in draft.values.items()
+                       if k in specs and (not specs[k].system or k == "created")}
+                introducer = str(raw.pop("introduced_by", "") or "")
                 try:
                     checked = check_new("contacts", raw)
+                    private_fields = self._check_field_names(
+                        "contacts", draft.values.get("private_fields") or [])
                 except ValidationError as err:
                     summary.rejected.append((draft.source, err.message))
                     continue
-                checked.pop("introduced_by", None)
-                match = next(
-                    (
-                        by_email[e.lower()]
-                        for e in checked.get("emails", [])
-                        if e.lower() in by_email
-                    ),
-                    None,
-                )
                 own_id = str(draft.values.get("id") or "")
+                match = next((by_email[e.lower()] for e in checked.get("emails", [])
+                              if e.lower() in by_email), None)
+                match = match or next((by_link[u.rstrip("/").lower()]
+                                       for u in checked.get("links", [])
+                                       if u.rstrip("/").lower() in by_link), None)
                 if match is None and own_id in existing:  # re-importing a plntui export
                     match = own_id
                 if match is not None:
                     keep = self._read("contacts", match)
-                    self._fold_into(
-                        keep, checked, {"via": f"import {source}", "source": draft.source}
-                    )
+                    checked.pop("created", None)
+                    self._fold_into(keep, checked, {"via": f"import of {draft.source}"})
                     summary.merged.append((self._read("contacts", match), draft.source))
-                    continue
-                record = self.add("contacts", checked)
-                summary.added.append(record)
-                for email in record.values.get("emails", []):
-                    by_email.setdefault(email.lower(), record.id)
-                org = str(record.values.get("org", "")).casefold()
-                if org:
-                    for other in by_org.get(org, []):
-                        if close_name_match(record.label, other.label):
-                            summary.possible_duplicates.append((record, other))
-                            break
-                    by_org.setdefault(org, []).append(record)
+                    record_id = match
+                else:
+                    record = self.add("contacts", checked,
+                                      private=True if draft.values.get("private") else None,
+                                      private_fields=private_fields)
+                    summary.added.append(record)
+                    remember(record)
+                    record_id = record.id
+                    org = str(record.values.get("org", "")).casefold()
+                    if org:
+                        for other in by_org.get(org, []):
+                            if close_name_match(record.label, other.label):
+                                summary.possible_duplicates.append((record, other))
+                                break
+                        by_org.setdefault(org, []).append(record)
+                if own_id:
+                    file_ids[own_id] = record_id
+                if introducer:
+                    introductions.append((record_id, introducer))
+            for record_id, introducer in introductions:
+                target = file_ids.get(introducer) or (introducer if introducer in existing
+                                                      else None)
+                if target and target != record_id:
+                    self.edit("contacts", record_id, {"introduced_by": target})
         return summary
 
     # -- search ---------------------------------------------------------------------------------

@@ -350,6 +350,7 @@ def test_contacts_round_trip_through_every_format(
     run: Run, tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     intro = added_id(run("contact", "add", "--name", "Intro Ducer"))
+    run("contact", "add", "--name", "Secret Person", "--private")
     run(
         "contact",
         "add",
@@ -357,6 +358,8 @@ def test_contacts_round_trip_through_every_format(
         "Zoë Ünicode, Jr.",
         "--email",
         "z@example.com",
+        "--private-field",
+        "phones",
         "--phone",
         "+44 20 7946 0000",
         "--org",
@@ -398,20 +401,16 @@ def test_contacts_round_trip_through_every_format(
         other("init", "--name", "Bob")
         other("import", str(target))
         copied = {c["name"]: c for c in other.json("contact", "list", "--json")}
+        names_here = {c["id"]: c["name"] for c in copied.values()}
         for contact in original.values():
             twin = copied[contact["name"]]
             for key, value in contact.items():
-                if key in (
-                    "id",
-                    "added_by",
-                    "created",
-                    "updated",
-                    "introduced_by",
-                    "private_fields",
-                    "private",
-                ):
+                if key in ("id", "added_by", "updated", "introduced_by"):
                     continue
                 assert twin[key] == value, (fmt, key)
+            if contact["introduced_by"]:  # the introduction points at the imported introducer
+                introducer = original[contact["introduced_by"]]["name"]
+                assert names_here[twin["introduced_by"]] == introducer, fmt
 
 
 def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path: Path) -> None:
@@ -459,3 +458,31 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path: Path) -> None
     os.close(master)
     assert proc.returncode == 0
     assert b"Importing" in seen and b"/3000" in seen  # Rich's bar with a done/total counter
+
+
+def test_review_fixes_bad_editor_future_dates_private_name_demo_cleanup(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = added_id(run("note", "add", "--title", "T", "--body", "x"))
+    assert run.json("note", "show", note, "--json")["kind"] == "note"
+    monkeypatch.setenv("EDITOR", "no-such-editor-here")
+    monkeypatch.delenv("VISUAL", raising=False)
+    run("note", "edit", note, code=2)
+    assert "cannot start the editor" in run.err
+    ada = added_id(run("contact", "add", "--name", "Ada"))
+    run("log", ada, "--summary", "x", "--date", "2099-01-01", code=2)
+    assert "in the future" in run.err
+    run("contact", "add", "--name", "X", "--private-field", "name", code=2)
+    assert "cannot be private on its own" in run.err
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert main(["--demo", "contact", "list", "--json"]) == 0
+    assert list((tmp_path / "tmp").iterdir()) == []  # the throwaway profile is gone
+
+
+def test_making_shared_data_private_warns_about_history(run: Run) -> None:
+    ada = added_id(run("contact", "add", "--name", "Ada", "--phone", "+1 555 0100"))
+    run("contact", "edit", ada, "--private-field", "phones")
+    assert "stays in the shared document's history" in run.err
+    run("contact", "edit", ada, "--org", "X")
+    assert run.err == ""

@@ -427,3 +427,15 @@ def test_remote_changes_are_stored_and_indexed(tmp_path: Path) -> None:
     b.store_remote_changes()
     assert b.search("ada")["contacts"] == []
     assert b.store_remote_changes() == 0
+
+
+def test_reimporting_a_file_without_emails_merges_by_profile_link(net: Network) -> None:
+    from plntui.interop import Draft
+
+    drafts = [Draft({"name": "Ada L", "links": ["https://www.linkedin.com/in/ada"]}, "f: 1")]
+    assert len(net.import_contacts(drafts, "f").added) == 1
+    again = [Draft({"name": "Ada L", "links": ["https://www.linkedin.com/in/ada/"],
+                    "role": "CTO"}, "f: 1")]
+    summary = net.import_contacts(again, "f")
+    assert summary.added == [] and len(summary.merged) == 1
+    assert [c.values.get("role") for c in net.contacts()] == ["CTO"]

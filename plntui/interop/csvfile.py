@@ -40,7 +40,9 @@ from . import (
 )
 
 LIST_JOINER = "; "
-OWN_COLUMNS: tuple[str, ...] = ("id", *(spec.name for spec in CONTACT_FIELDS))
+OWN_COLUMNS: tuple[str, ...] = (
+    "id", *(spec.name for spec in CONTACT_FIELDS), "private", "private_fields")
+PRIVACY_KEYS = frozenset({"private", "private_fields"})
 _OUR_MARKERS = frozenset({"id", "name", "emails", "phones", "topics", "links", "added_by"})
 _KINDS = {spec.name: spec.kind for spec in CONTACT_FIELDS}
 _LIST_TARGETS = frozenset(name for name, kind in _KINDS.items() if kind == "list")
@@ -213,6 +215,9 @@ def _layout(header: list[str]) -> _Layout | None:
     ours = _OUR_MARKERS.issubset(cell.strip() for cell in header)
     if not ours:
         columns = [column for column in columns if column[1] != "id"]
+    else:  # plntui's own export also says what was private
+        columns += [(i, cell.strip(), 0) for i, cell in enumerate(header)
+                    if cell.strip() in PRIVACY_KEYS]
     return _Layout(columns, ours)
 
 
@@ -248,7 +253,9 @@ def _split_list(target: str, cell: str, ours: bool) -> list[str]:
     if target == "topics":
         items = [item for item in items if not is_system_group(item)]
     if target == "emails":  # "Ada <ada@example.org>" -> "ada@example.org"
-        items = [item.strip("<>()[]\"',") for item in items if "@" in item]
+        found = [item.strip("<>()[]\"',") for item in items if "@" in item]
+        # A cell with no address at all is kept as it is, so the row is rejected with a reason.
+        items = found if found or not cell.strip() else [cell.strip()]
     return [item for item in items if item]
 
 
@@ -281,7 +288,12 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
         text = values.get(name)
         if isinstance(text, str) and re.fullmatch(r"-?\d{1,9}", text):
             values[name] = int(text)
-    return {k: v for k, v in values.items() if k in CONTACT_FIELD_NAMES or k == "id"}
+    if isinstance(values.get("private"), str):
+        values["private"] = values["private"].strip().lower() in ("true", "1", "yes")
+    if isinstance(values.get("private_fields"), str):
+        values["private_fields"] = [f for f in values["private_fields"].split(LIST_JOINER) if f]
+    return {k: v for k, v in values.items()
+            if k in CONTACT_FIELD_NAMES or k == "id" or k in PRIVACY_KEYS}
 
 
 def _linkedin_date(text: str) -> str:
@@ -344,6 +356,11 @@ def _json_item(item: Any, source: str) -> Draft | Rejected:
     values = {key: value for key, value in item.items() if key in CONTACT_FIELD_NAMES}
     if isinstance(item.get("id"), str) and item["id"]:
         values["id"] = item["id"]
+    if item.get("private") is True:
+        values["private"] = True
+    fields = item.get("private_fields")
+    if isinstance(fields, list) and not values.get("private"):
+        values["private_fields"] = [f for f in fields if isinstance(f, str)]
     return draft_or_rejected(values, source)
 
 
@@ -362,6 +379,10 @@ def contacts_to_csv(records: list[Record]) -> str:
 
 
 def _cell(record: Record, name: str) -> str:
+    if name == "private":
+        return "true" if record.private_item else ""
+    if name == "private_fields":
+        return LIST_JOINER.join(sorted(record.private)) if not record.private_item else ""
     value = record[name]
     if isinstance(value, list):
         return LIST_JOINER.join(str(item) for item in value)

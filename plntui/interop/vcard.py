@@ -343,6 +343,10 @@ def _plntui_values(by_name: dict[str, list[_Prop]]) -> dict[str, Any]:
     ids = by_name.get("X-PLNTUI-ID", [])
     if ids:
         values["id"] = ids[0].text().strip()
+    if any(p.text().strip().lower() == "true" for p in by_name.get("X-PLNTUI-PRIVATE", [])):
+        values["private"] = True
+    for prop in by_name.get("X-PLNTUI-PRIVATE-FIELDS", [])[:1]:
+        values["private_fields"] = [f.strip() for f in prop.text().split(",") if f.strip()]
     for prop_name, spec in _X_FIELDS.items():
         props = by_name.get(prop_name, [])
         if not props:
@@ -372,6 +376,10 @@ def _card_text(record: Record) -> str:
     lines = ["BEGIN:VCARD", "VERSION:3.0", "PRODID:-//plntui//plntui//EN"]
     lines += _standard_lines(record)
     lines.append("X-PLNTUI-ID:" + _escape(record.id))
+    if record.private_item:
+        lines.append("X-PLNTUI-PRIVATE:true")
+    elif record.private:
+        lines.append("X-PLNTUI-PRIVATE-FIELDS:" + ",".join(sorted(record.private)))
     for prop_name, spec in _X_FIELDS.items():
         value = record[spec.name]
         if value not in (None, "", []):

@@ -29,8 +29,8 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         Binding("e", "edit", "Edit", id="edit"),
         Binding("l", "log", "Log talk", id="log", tooltip="Log an interaction with this contact"),
         Binding("d,delete", "delete", "Delete", id="delete"),
-        Binding("u", "undo", "Undo delete", id="undo"),
-        Binding("s", "cycle_sort", "Sort", id="sort"),
+        Binding("u", "undo", "Undo delete", id="undo", show=False),
+        Binding("s", "cycle_sort", "Sort", id="sort", show=False),
         Binding("escape", "leave_filter", "Back to list", show=False),
     ]
 
@@ -51,7 +51,8 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         with Horizontal():
             yield RecordTable(
                 self.catalog,
-                "No contacts match. Press a to add one.",
+                "No contacts match the filter.",
+                "No contacts yet. Press a to add one, or ctrl+p to import a file.",
                 id="table",
                 classes="list-pane",
             )

@@ -83,6 +83,7 @@ class RecordTable(ScrollView, can_focus=True):
         self,
         catalog: Catalog,
         empty_text: str = "Nothing here yet.",
+        none_text: str = "",
         *,
         id: str | None = None,
         classes: str | None = None,
@@ -90,6 +91,7 @@ class RecordTable(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.catalog = catalog
         self.empty_text = empty_text
+        self.none_text = none_text or empty_text
         self._last_highlight: str | None = None
         self._paint: tuple[list[int], Style] | None = None
 
@@ -235,7 +237,8 @@ class RecordTable(ScrollView, can_focus=True):
         index = round(self.scroll_y) + y - 1
         if not self.rows and y == 1:
             empty = self.get_component_rich_style("record-table--empty")
-            return Strip([Segment(self.empty_text[:width], base + empty)]).crop_extend(
+            text = self.empty_text if self.catalog.rows else self.none_text
+            return Strip([Segment(text[:width], base + empty)]).crop_extend(
                 0, width, base
             )
         if index >= len(self.rows):
