@@ -410,3 +410,21 @@ async def test_a_busy_network_delays_the_save_without_freezing(app: PlntuiApp, h
             release.set()
             holder.join()
         await wait_for(pilot, lambda: stored(home, rust)["body"] == "Ownership. Traits.")
+
+
+async def test_typing_in_a_note_deleted_elsewhere_is_kept(
+    app: PlntuiApp, home: Path, slow_save: None
+) -> None:
+    rust = note_id(home, "Rust notes")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_notes(app, pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        body = body_of(screen)
+        await pilot.press("end", *" Borrowing too.")  # typed, not saved yet
+        await pilot.pause()
+        Network.open(home).remove("notes", rust)  # a colleague deletes it meanwhile
+        await wait_for(pilot, lambda: "Rust notes (recovered)" in titles(screen))
+        assert body is not None
+    kept = [n for n in Network.open(home).notes() if n.label == "Rust notes (recovered)"]
+    assert kept[0].values["body"] == "Ownership. Borrowing too."

@@ -385,16 +385,27 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
             self._open(current)
 
     def _note_gone(self) -> None:
+        """The open note was deleted by another process or a peer (lock held). Unsaved typing
+        is not thrown away: it is kept in a new note."""
         pending = self._capture()
-        if pending is not None:
-            self.papp.safe_notify(
-                "The note you were editing was deleted elsewhere; your last "
-                "changes to it were not saved.",
-                severity="warning",
-                timeout=8,
-            )
+        title = self._base_title or "Untitled"
         self._cancel_timer()
         self._show_note(None)
+        net = self.papp.net
+        if pending is not None and pending.body is not None and net is not None:
+            try:
+                kept = net.add("notes", {"title": f"{pending.title or title} (recovered)",
+                                         "body": pending.body, "tags": pending.tags or []})
+            except PlntuiError as err:
+                self.papp.report(err)
+                return
+            self._wanted = kept.id
+            self.papp.safe_notify(
+                f"“{title}” was deleted elsewhere while you were editing it; your text is kept "
+                f"in the note “{kept.label}”.", severity="warning", timeout=10)
+            return
+        self.papp.safe_notify(f"“{title}”, the note you had open, was deleted elsewhere.",
+                              severity="warning", timeout=8)
 
     def show_item(self, item_id: str) -> None:
         if self.catalog.index_of(item_id) is None:
