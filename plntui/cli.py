@@ -601,12 +601,17 @@ def _warn_history(before: Record, made_private: Sequence[str], item_private: boo
     """Shared values that are made private stay in the shared document's history."""
     if before.private_item:
         return
-    moved = [f for f in made_private if before.values.get(f) not in (None, "", [])
-             and not before.is_private(f)]
+    moved = [
+        f
+        for f in made_private
+        if before.values.get(f) not in (None, "", []) and not before.is_private(f)
+    ]
     if item_private or moved:
         what = "this item" if item_private else ", ".join(moved)
-        warn(f"the earlier shared value of {what} stays in the shared document's history, "
-             "which trusted peers receive when they sync")
+        warn(
+            f"the earlier shared value of {what} stays in the shared document's history, "
+            "which trusted peers receive when they sync"
+        )
 
 
 def _edit_in_editor(text: str) -> str:
@@ -624,7 +629,8 @@ def _edit_in_editor(text: str) -> str:
         except OSError as err:
             raise ValidationError(
                 f"cannot start the editor {editor!r} ({err.strerror or err}); set $EDITOR, or "
-                "use --body / --body-file") from None
+                "use --body / --body-file"
+            ) from None
         if result.returncode != 0:
             raise ValidationError(
                 f"the editor ({editor}) exited with status {result.returncode}; nothing was changed"

@@ -200,8 +200,9 @@ _KEY_RE = re.compile(r'(?:PutMap|DeleteMap)\s*\{\s*key:\s*"([^"\\]*)"')
 MAX_PATCHES = 20_000
 
 
-def touched_items(doc: am.Document, before: list[bytes],
-                  after: list[bytes]) -> set[tuple[str, str]] | None:
+def touched_items(
+    doc: am.Document, before: list[bytes], after: list[bytes]
+) -> set[tuple[str, str]] | None:
     """The ``(collection, id)`` of every item changed between two sets of heads, or None when
     the change is too large to list (then a full re-read is cheaper).
 
@@ -220,7 +221,7 @@ def touched_items(doc: am.Document, before: list[bytes],
         if len(names) >= 2:
             collection, item_id = names[0], names[1]
         elif len(names) == 1:
-            key = _KEY_RE.search(text[path.end():])
+            key = _KEY_RE.search(text[path.end() :])
             if key is None:
                 continue
             collection, item_id = names[0], key.group(1)

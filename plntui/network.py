@@ -426,7 +426,9 @@ class Network:
             if spec.required:
                 raise ValidationError(
                     f"{spec.label} cannot be private on its own: colleagues would get an item "
-                    f"without it (make the whole {collection[:-1]} private instead)", name)
+                    f"without it (make the whole {collection[:-1]} private instead)",
+                    name,
+                )
             out.append(name)
         return out
 
@@ -858,22 +860,37 @@ class Network:
                 if progress:
                     progress(done, len(drafts))
                 specs = FIELDS["contacts"]
-                raw = {k: v for k, v in draft.values.items()
-                       if k in specs and (not specs[k].system or k == "created")}
+                raw = {
+                    k: v
+                    for k, v in draft.values.items()
+                    if k in specs and (not specs[k].system or k == "created")
+                }
                 introducer = str(raw.pop("introduced_by", "") or "")
                 try:
                     checked = check_new("contacts", raw)
                     private_fields = self._check_field_names(
-                        "contacts", draft.values.get("private_fields") or [])
+                        "contacts", draft.values.get("private_fields") or []
+                    )
                 except ValidationError as err:
                     summary.rejected.append((draft.source, err.message))
                     continue
                 own_id = str(draft.values.get("id") or "")
-                match = next((by_email[e.lower()] for e in checked.get("emails", [])
-                              if e.lower() in by_email), None)
-                match = match or next((by_link[u.rstrip("/").lower()]
-                                       for u in checked.get("links", [])
-                                       if u.rstrip("/").lower() in by_link), None)
+                match = next(
+                    (
+                        by_email[e.lower()]
+                        for e in checked.get("emails", [])
+                        if e.lower() in by_email
+                    ),
+                    None,
+                )
+                match = match or next(
+                    (
+                        by_link[u.rstrip("/").lower()]
+                        for u in checked.get("links", [])
+                        if u.rstrip("/").lower() in by_link
+                    ),
+                    None,
+                )
                 if match is None and own_id in existing:  # re-importing a plntui export
                     match = own_id
                 if match is not None:
@@ -883,9 +900,12 @@ class Network:
                     summary.merged.append((self._read("contacts", match), draft.source))
                     record_id = match
                 else:
-                    record = self.add("contacts", checked,
-                                      private=True if draft.values.get("private") else None,
-                                      private_fields=private_fields)
+                    record = self.add(
+                        "contacts",
+                        checked,
+                        private=True if draft.values.get("private") else None,
+                        private_fields=private_fields,
+                    )
                     summary.added.append(record)
                     remember(record)
                     record_id = record.id
@@ -901,8 +921,9 @@ class Network:
                 if introducer:
                     introductions.append((record_id, introducer))
             for record_id, introducer in introductions:
-                target = file_ids.get(introducer) or (introducer if introducer in existing
-                                                      else None)
+                target = file_ids.get(introducer) or (
+                    introducer if introducer in existing else None
+                )
                 if target and target != record_id:
                     self.edit("contacts", record_id, {"introduced_by": target})
         return summary

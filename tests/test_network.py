@@ -421,7 +421,8 @@ def test_remote_changes_are_stored_and_indexed(tmp_path: Path) -> None:
     assert SearchIndex.for_profile(b.profile).is_fresh()
     assert [r.label for r in b.search("ada")["contacts"]] == ["Ada Lovelace"]
     assert [r.label for r in Network.open(tmp_path / "b").who("rust")["contacts"]] == [
-        "Ada Lovelace"]
+        "Ada Lovelace"
+    ]
     a.remove("contacts", ada.id)
     b.shared_doc.merge(a.shared_doc)
     b.store_remote_changes()
@@ -434,8 +435,11 @@ def test_reimporting_a_file_without_emails_merges_by_profile_link(net: Network) 
 
     drafts = [Draft({"name": "Ada L", "links": ["https://www.linkedin.com/in/ada"]}, "f: 1")]
     assert len(net.import_contacts(drafts, "f").added) == 1
-    again = [Draft({"name": "Ada L", "links": ["https://www.linkedin.com/in/ada/"],
-                    "role": "CTO"}, "f: 1")]
+    again = [
+        Draft(
+            {"name": "Ada L", "links": ["https://www.linkedin.com/in/ada/"], "role": "CTO"}, "f: 1"
+        )
+    ]
     summary = net.import_contacts(again, "f")
     assert summary.added == [] and len(summary.merged) == 1
     assert [c.values.get("role") for c in net.contacts()] == ["CTO"]

@@ -41,7 +41,11 @@ from . import (
 
 LIST_JOINER = "; "
 OWN_COLUMNS: tuple[str, ...] = (
-    "id", *(spec.name for spec in CONTACT_FIELDS), "private", "private_fields")
+    "id",
+    *(spec.name for spec in CONTACT_FIELDS),
+    "private",
+    "private_fields",
+)
 PRIVACY_KEYS = frozenset({"private", "private_fields"})
 _OUR_MARKERS = frozenset({"id", "name", "emails", "phones", "topics", "links", "added_by"})
 _KINDS = {spec.name: spec.kind for spec in CONTACT_FIELDS}
@@ -216,8 +220,9 @@ def _layout(header: list[str]) -> _Layout | None:
     if not ours:
         columns = [column for column in columns if column[1] != "id"]
     else:  # plntui's own export also says what was private
-        columns += [(i, cell.strip(), 0) for i, cell in enumerate(header)
-                    if cell.strip() in PRIVACY_KEYS]
+        columns += [
+            (i, cell.strip(), 0) for i, cell in enumerate(header) if cell.strip() in PRIVACY_KEYS
+        ]
     return _Layout(columns, ours)
 
 
@@ -292,8 +297,11 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
         values["private"] = values["private"].strip().lower() in ("true", "1", "yes")
     if isinstance(values.get("private_fields"), str):
         values["private_fields"] = [f for f in values["private_fields"].split(LIST_JOINER) if f]
-    return {k: v for k, v in values.items()
-            if k in CONTACT_FIELD_NAMES or k == "id" or k in PRIVACY_KEYS}
+    return {
+        k: v
+        for k, v in values.items()
+        if k in CONTACT_FIELD_NAMES or k == "id" or k in PRIVACY_KEYS
+    }
 
 
 def _linkedin_date(text: str) -> str:

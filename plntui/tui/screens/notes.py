@@ -394,18 +394,30 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         net = self.papp.net
         if pending is not None and pending.body is not None and net is not None:
             try:
-                kept = net.add("notes", {"title": f"{pending.title or title} (recovered)",
-                                         "body": pending.body, "tags": pending.tags or []})
+                kept = net.add(
+                    "notes",
+                    {
+                        "title": f"{pending.title or title} (recovered)",
+                        "body": pending.body,
+                        "tags": pending.tags or [],
+                    },
+                )
             except PlntuiError as err:
                 self.papp.report(err)
                 return
             self._wanted = kept.id
             self.papp.safe_notify(
                 f"“{title}” was deleted elsewhere while you were editing it; your text is kept "
-                f"in the note “{kept.label}”.", severity="warning", timeout=10)
+                f"in the note “{kept.label}”.",
+                severity="warning",
+                timeout=10,
+            )
             return
-        self.papp.safe_notify(f"“{title}”, the note you had open, was deleted elsewhere.",
-                              severity="warning", timeout=8)
+        self.papp.safe_notify(
+            f"“{title}”, the note you had open, was deleted elsewhere.",
+            severity="warning",
+            timeout=8,
+        )
 
     def show_item(self, item_id: str) -> None:
         if self.catalog.index_of(item_id) is None:

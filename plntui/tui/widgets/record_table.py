@@ -238,9 +238,7 @@ class RecordTable(ScrollView, can_focus=True):
         if not self.rows and y == 1:
             empty = self.get_component_rich_style("record-table--empty")
             text = self.empty_text if self.catalog.rows else self.none_text
-            return Strip([Segment(text[:width], base + empty)]).crop_extend(
-                0, width, base
-            )
+            return Strip([Segment(text[:width], base + empty)]).crop_extend(0, width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
         style = base
