@@ -282,7 +282,7 @@ def drive(tmux: Tmux, plntui: str, demo: Path, empty: Path) -> None:
     tmux.keys("first", "Enter")
     tmux.wait(
         "first",
-        lambda s: "Welcome to plntui" not in s and "No contacts match" in s,
+        lambda s: "Welcome to plntui" not in s and "No contacts yet" in s,
         "the empty contacts screen",
     )
     assert (empty / "profile.json").exists()
