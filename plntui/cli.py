@@ -166,6 +166,54 @@ def build_parser() -> ArgumentParser:
             help="include private items and fields (default: shared data only)",
         )
 
+    p = sub.add_parser("id", help="show this device's fingerprint, to give to a colleague")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("peer", help="trust, list and revoke the colleagues you sync with")
+    psub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
+    )
+    t = psub.add_parser("trust", help="trust a colleague's fingerprint (from their plntui id)")
+    t.add_argument("fingerprint", metavar="FINGERPRINT")
+    t.add_argument("--name", help="a name for them (default: the first fingerprint group)")
+    lst = psub.add_parser("list", help="the peers you trust or revoked")
+    lst.add_argument("--json", action="store_true")
+    r = psub.add_parser("revoke", help="stop syncing with a peer; its live link is cut")
+    r.add_argument("fingerprint", metavar="FINGERPRINT")
+    a = psub.add_parser("add", help="reach a trusted peer at HOST:PORT (another subnet, a VPN)")
+    a.add_argument("address", metavar="HOST:PORT")
+
+    p = sub.add_parser("sync", help="sync with trusted colleagues until interrupted")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="sync with every reachable trusted peer, print a summary and exit",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on (default 47600; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--listen",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="address to listen on and announce (default: every interface)",
+    )
+    p.add_argument(
+        "--no-discovery",
+        action="store_true",
+        help="do not announce or look for peers on the LAN (use peer add)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="with --once: how long to wait for each peer",
+    )
+
     sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
     sub.add_parser("compact", help="fold the change logs into fresh snapshots")
     return parser
@@ -929,6 +977,185 @@ def cmd_app(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _fingerprint(text: str) -> bytes:
+    from sync.fingerprint import parse_fingerprint
+
+    try:
+        return parse_fingerprint(text)
+    except ValueError as err:
+        raise ValidationError(str(err)) from None
+
+
+def cmd_id(args: argparse.Namespace) -> int:
+    from .peersync import load_identity
+    from .profile import Profile, resolve_home
+
+    profile = Profile.open(resolve_home(args.home))
+    identity = _identity(load_identity, profile.home)
+    if args.json:
+        print_json(
+            {
+                "fingerprint": identity.fingerprint_text,
+                "name": profile.meta.name,
+                "device": profile.meta.device_id,
+            }
+        )
+        return 0
+    out(identity.fingerprint_text)
+    out(f"This is {safe_text(profile.meta.name)}'s device. A colleague trusts it with:")
+    out(
+        f"  plntui peer trust {identity.fingerprint_text} --name "
+        f"{json.dumps(profile.meta.name, ensure_ascii=False)}"
+    )
+    return 0
+
+
+def _identity(load: Callable[[Path], Any], home: Path) -> Any:
+    from sync.errors import SyncError
+
+    try:
+        return load(home)
+    except SyncError as err:
+        raise PlntuiError(str(err)) from None
+
+
+def cmd_peer(args: argparse.Namespace) -> int:
+    from sync.errors import SyncError
+
+    from .peersync import load_identity, open_trust
+    from .profile import Profile, resolve_home
+
+    profile = Profile.open(resolve_home(args.home))
+    try:
+        trust = open_trust(profile.home)
+    except SyncError as err:
+        raise PlntuiError(str(err)) from None
+    if args.action == "list":
+        peers = trust.peers()
+        if args.json:
+            print_json(
+                [
+                    {
+                        "fingerprint": p.fingerprint_text,
+                        "name": p.name,
+                        "state": p.state,
+                        "last_sync": p.last_sync.isoformat() if p.last_sync else None,
+                        "addresses": list(p.addresses),
+                    }
+                    for p in peers
+                ]
+            )
+            return 0
+        if not peers:
+            out(
+                "No peers yet. Trust a colleague with: plntui peer trust FINGERPRINT --name NAME"
+                " (they see their fingerprint with: plntui id)"
+            )
+        for p in peers:
+            last = p.last_sync.strftime("%Y-%m-%d %H:%M") if p.last_sync else "never synced"
+            out(f"{safe_text(p.display_name):20}  {p.state:8}  {last:16}  {p.fingerprint_text}")
+        return 0
+    if args.action == "add":
+        import asyncio
+
+        from sync.probe import probe_fingerprint
+        from sync.trust import parse_hostport
+
+        try:
+            host, port = parse_hostport(args.address)
+            fingerprint = asyncio.run(probe_fingerprint(host, port))
+        except (ValueError, SyncError) as err:
+            raise ValidationError(str(err)) from None
+        peer = trust.get(fingerprint)
+        if peer is None or not peer.trusted:
+            from sync.fingerprint import format_fingerprint
+
+            raise ValidationError(
+                f"the device at {args.address} has the fingerprint "
+                f"{format_fingerprint(fingerprint)}"
+                ", which you do not trust. Compare it with what plntui id shows on your "
+                "colleague's machine, then run: plntui peer trust FINGERPRINT"
+            )
+        trust.add_address(fingerprint, args.address)
+        out(f"Will reach {safe_text(peer.display_name)} at {args.address}")
+        return 0
+    fingerprint = _fingerprint(args.fingerprint)
+    if args.action == "trust":
+        own = _identity(load_identity, profile.home)
+        if fingerprint == own.fingerprint:
+            raise ValidationError("that is this device's own fingerprint")
+        peer = trust.trust(fingerprint, args.name)
+        out(f"Trusted {safe_text(peer.display_name)} ({peer.fingerprint_text})")
+        return 0
+    try:
+        peer = trust.revoke(fingerprint)
+    except (LookupError, SyncError) as err:
+        raise ValidationError(str(err)) from None
+    out(
+        f"Revoked {safe_text(peer.display_name)}: it can no longer read or change your network. "
+        "What it already received stays with it."
+    )
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+    import time
+
+    from sync.errors import SyncError
+
+    from .network import Network
+    from .peersync import DEFAULT_PORT, SyncRunner
+
+    net = Network.open(args.home)
+    net.profile.claim_session("plntui sync")
+
+    def log(line: str) -> None:
+        out(f"{time.strftime('%H:%M:%S')} {safe_text(line)}")
+        sys.stdout.flush()
+
+    async def run() -> int:
+        try:
+            runner = SyncRunner(
+                net,
+                listen_host=args.listen,
+                port=DEFAULT_PORT if args.port is None else args.port,
+                discovery=not args.no_discovery,
+                log=log,
+            )
+            await runner.start()
+        except (SyncError, OSError) as err:
+            raise PlntuiError(f"cannot start syncing: {err}") from None
+        try:
+            if args.once:
+                if not args.no_discovery:
+                    await asyncio.sleep(2.0)  # let the LAN announce itself
+                summary = await runner.engine.sync_once(args.timeout)
+                for r in summary.results:
+                    state = "in sync" if r.ok else f"{r.outcome}: {r.error or ''}"
+                    out(
+                        f"{safe_text(r.name):20} {state}  ({r.changes_in} change(s) in, "
+                        f"{r.changes_out} out)"
+                    )
+                out(f"{len(summary.synced)} of {len(summary.results)} peer(s) in sync")
+                return 0 if summary.ok else 1
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            log("stopping")
+            return 0
+        finally:
+            await runner.stop()
+
+    try:
+        return asyncio.run(run())
+    finally:
+        net.profile.release_session()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init,
     "contact": cmd_contact,
@@ -940,6 +1167,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": cmd_import,
     "export": cmd_export,
     "repair": cmd_repair,
+    "id": cmd_id,
+    "peer": cmd_peer,
+    "sync": cmd_sync,
     "compact": cmd_compact,
 }
 

@@ -66,7 +66,7 @@ def clean_text(value: Any, name: str, limit: int, multiline: bool = False) -> st
         text = "".join(ch for ch in text if ch in "\n\t" or not _CONTROL_RE.match(ch))
     else:
         text = " ".join(_CONTROL_RE.sub(" ", text).split())
-    text = text.strip() if not multiline else text
+    text = text.strip() if not multiline or not text.strip() else text
     if len(text) > limit:
         raise ValidationError(f"{name} is too long ({len(text)} characters, at most {limit})", name)
     return text

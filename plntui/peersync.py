@@ -61,3 +61,94 @@ class ProfileHost:
     def poll_external(self) -> bool:
         with self.lock:
             return self.net.profile.refresh()
+
+
+def open_trust(home: Path) -> Any:
+    from sync.trust import TrustStore
+
+    return TrustStore(trust_path(home))
+
+
+DEFAULT_PORT = 47600
+
+
+class SyncRunner:
+    """``plntui sync``: the engine over the profile, with LAN discovery, until stopped."""
+
+    def __init__(
+        self,
+        net: Network,
+        *,
+        listen_host: str = "0.0.0.0",
+        port: int = DEFAULT_PORT,
+        discovery: bool = True,
+        interfaces: list[str] | None = None,
+        log: Any = print,
+    ) -> None:
+        from sync.engine import SyncEngine
+
+        self.net = net
+        self.log = log
+        self.identity = load_identity(net.profile.home)
+        self.trust = open_trust(net.profile.home)
+        self.host = ProfileHost(net)
+        self.engine = SyncEngine(
+            self.host,
+            self.identity,
+            self.trust,
+            listen_host=listen_host,
+            port=port,
+            on_event=self._event,
+        )
+        self.use_discovery = discovery
+        if interfaces is None and listen_host not in ("0.0.0.0", "::"):
+            interfaces = [listen_host]  # announce the address we listen on, and only it
+        self.interfaces = interfaces
+        self.discovery: Any = None
+
+    def _event(self, event: Any) -> None:
+        self.log(self.engine.describe(event))
+
+    def _seen(self, event: Any) -> None:
+        """Discovery hints: dial trusted fingerprints there (the handshake proves who answers)."""
+        peer = event.peer
+        if not self.trust.is_trusted(peer.fingerprint):
+            if event.kind == "added":
+                self.log(f"found {peer.name} ({peer.short_fingerprint}), not trusted: ignored")
+            return
+        for host, port in peer.endpoints():
+            if event.kind == "removed":
+                self.engine.forget_address(peer.fingerprint, host, port)
+            else:
+                self.engine.connect(peer.fingerprint, host, port)
+        if event.kind == "added":
+            self.log(
+                f"found {peer.name} ({peer.short_fingerprint}) at "
+                f"{', '.join(a for a in peer.addresses)}:{peer.port}"
+            )
+        elif event.kind == "removed":
+            self.log(f"{peer.name} ({peer.short_fingerprint}) is gone from the network")
+
+    async def start(self) -> None:
+        from sync.discovery import Discovery
+
+        await self.engine.start()
+        self.log(
+            f"listening on {self.engine.listen_host}:{self.engine.port} as "
+            f"{self.net.profile.meta.name} ({self.identity.fingerprint_text})"
+        )
+        if self.use_discovery:
+            self.discovery = Discovery(
+                self.net.profile.meta.name,
+                self.identity.fingerprint,
+                self.engine.port,
+                on_change=self._seen,
+                interfaces=self.interfaces,
+                prefer=self.trust.is_trusted,
+            )
+            await self.discovery.start()
+
+    async def stop(self) -> None:
+        if self.discovery is not None:
+            await self.discovery.stop()
+        await self.engine.stop()

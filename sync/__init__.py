@@ -9,6 +9,9 @@ Modules:
 ``identity``     a profile's Ed25519 key and self-signed certificate (``Identity``)
 ``framing``      length-prefixed frames with a hard size limit (``FrameDecoder``)
 ``session``      the sans-IO sync session of one document with one peer (``SyncSession``)
+``tls``          TLS 1.3 contexts, the fingerprint check, certificate learning (``verify_peer``)
+``trust``        the approved and revoked peers, in ``peers.json`` (``TrustStore``)
+``engine``       the asyncio transport: one session per trusted peer link (``SyncEngine``)
 
 Names are exported lazily, so ``import sync`` does not load ``cryptography`` until the identity
 is used.
@@ -20,6 +23,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .engine import (
+        CertificateLearned,
+        ChangesStored,
+        DocumentHost,
+        EngineEvent,
+        PeerConnected,
+        PeerLost,
+        PeerRefused,
+        PeerResult,
+        PeerStatus,
+        PeerSynced,
+        StoreFailed,
+        SyncEngine,
+        SyncSummary,
+        Timeouts,
+    )
     from .errors import (
         FrameTooLarge,
         IdentityError,
@@ -49,6 +68,8 @@ if TYPE_CHECKING:
         State,
         SyncSession,
     )
+    from .tls import AnonymousPeer, WrongPeer, verify_peer
+    from .trust import Peer, TrustStore, TrustStoreError, UnknownPeer, parse_hostport
 
 _EXPORTS: dict[str, str] = {
     "SyncError": "errors",
@@ -78,11 +99,38 @@ _EXPORTS: dict[str, str] = {
     "StagingReplica": "session",
     "State": "session",
     "SyncSession": "session",
+    "AnonymousPeer": "tls",
+    "WrongPeer": "tls",
+    "verify_peer": "tls",
+    "Peer": "trust",
+    "TrustStore": "trust",
+    "TrustStoreError": "trust",
+    "UnknownPeer": "trust",
+    "parse_hostport": "trust",
+    "CertificateLearned": "engine",
+    "ChangesStored": "engine",
+    "DocumentHost": "engine",
+    "EngineEvent": "engine",
+    "PeerConnected": "engine",
+    "PeerLost": "engine",
+    "PeerRefused": "engine",
+    "PeerResult": "engine",
+    "PeerStatus": "engine",
+    "PeerSynced": "engine",
+    "StoreFailed": "engine",
+    "SyncEngine": "engine",
+    "SyncSummary": "engine",
+    "Timeouts": "engine",
 }
 
 __all__ = [
+    "AnonymousPeer",
+    "CertificateLearned",
     "ChangesApplied",
+    "ChangesStored",
     "Closed",
+    "DocumentHost",
+    "EngineEvent",
     "Event",
     "Frame",
     "FrameDecoder",
@@ -93,21 +141,38 @@ __all__ = [
     "InSync",
     "LocalProtocolError",
     "MAX_FRAME",
+    "Peer",
+    "PeerConnected",
     "PeerHello",
+    "PeerLost",
+    "PeerRefused",
+    "PeerResult",
+    "PeerStatus",
+    "PeerSynced",
     "RemoteProtocolError",
     "SessionStats",
     "SnapshotReceived",
     "SnapshotSent",
     "StagingReplica",
     "State",
+    "StoreFailed",
+    "SyncEngine",
     "SyncError",
     "SyncSession",
+    "SyncSummary",
+    "Timeouts",
+    "TrustStore",
+    "TrustStoreError",
+    "UnknownPeer",
     "UntrustedPeer",
+    "WrongPeer",
     "encode_frame",
     "fingerprint_of",
     "format_fingerprint",
     "parse_fingerprint",
+    "parse_hostport",
     "short_fingerprint",
+    "verify_peer",
 ]
 
 

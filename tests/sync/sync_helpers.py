@@ -177,3 +177,108 @@ def new_change(doc_actor: bytes, key: str, value: str) -> am.Change:
         tx.put(items(doc), key, am.ScalarType.Str, value)
     (change,) = doc.get_changes(GENESIS_HEADS)
     return change
+
+
+# -- engine tests: an in-memory DocumentHost, a byte-capturing relay, waiting ---------------------
+
+import asyncio  # noqa: E402
+import inspect  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+
+class MemoryHost:
+    """A ``sync.engine.DocumentHost`` over an in-memory replica; counts ``persist`` calls."""
+
+    doc_id = DOC_ID
+    genesis_heads = GENESIS_HEADS
+
+    def __init__(self, doc: am.Document | None = None) -> None:
+        self.doc = doc if doc is not None else replica()
+        self.lock = threading.RLock()
+        self.persist_calls = 0
+        self.persisted_heads: list[bytes] = list(self.doc.get_heads())
+        self.fail_persist = False
+        self.external: list[am.Document] = []  # "other processes" wrote these to disk
+
+    def document(self) -> am.Document:
+        return self.doc
+
+    def persist(self, origin: str) -> None:
+        with self.lock:
+            self.persist_calls += 1
+            if self.fail_persist:
+                raise OSError(28, "No space left on device")
+            self.persisted_heads = sorted(self.doc.get_heads())
+
+    def poll_external(self) -> bool:
+        with self.lock:
+            if not self.external:
+                return False
+            for other in self.external:
+                self.doc.merge(other)
+            self.external.clear()
+            return True
+
+    def heads(self) -> list[bytes]:
+        with self.lock:
+            return sorted(self.doc.get_heads())
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return contents(self.doc)
+
+    def put(self, key: str, value: str) -> None:
+        with self.lock, self.doc.transaction() as tx:
+            tx.put(items(self.doc), key, am.ScalarType.Str, value)
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 that forwards to ``target_port`` and keeps every byte it saw."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.captured = bytearray()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> Relay:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                self.captured += data
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def eventually(
+    condition: Callable[[], object], timeout: float = 5.0, what: str = ""
+) -> float:
+    """Wait until ``condition()`` is truthy (awaited if need be); return the seconds it took."""
+    start = time.perf_counter()
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return time.perf_counter() - start
+        if time.perf_counter() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await asyncio.sleep(0.005)
