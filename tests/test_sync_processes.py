@@ -1,0 +1,241 @@
+"""Real ``plntui`` processes syncing over TLS on loopback, found by zeroconf.
+
+Each test re-runs itself inside a private network namespace (tests/lan.py): discovery never
+touches a real interface, and the tests fail (never skip) when no namespace can be made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.lan import ENV_MARKER, assert_in_lan, run_in_lan
+
+HERE = Path(__file__).resolve()
+PLNTUI = [sys.executable, "-m", "plntui"]
+
+pytestmark = pytest.mark.slow
+
+
+def in_lan(test: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Run the test body inside a private namespace (re-running this test there)."""
+
+    def wrapper(tmp_path: Path) -> None:
+        if os.environ.get(ENV_MARKER) != "1":
+            result = run_in_lan(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    f"{HERE}::{test.__name__}",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-o",
+                    "addopts=--strict-markers",
+                ],
+                timeout=240,
+            )
+            output = (result.stdout + result.stderr)[-8000:]
+            assert result.returncode == 0, f"failed inside the namespace:\n{output}"
+            assert re.search(r"\b1 passed\b", result.stdout), f"no test ran:\n{output}"
+            return
+        assert_in_lan()
+        test(tmp_path)
+
+    wrapper.__name__ = test.__name__
+    return wrapper
+
+
+def cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*PLNTUI, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if check:
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_peer(root: Path, name: str) -> tuple[Path, str]:
+    home = root / name
+    cli(home, "init", "--name", name)
+    return home, cli(home, "id").stdout.splitlines()[0]
+
+
+def trust(a: tuple[Path, str], b: tuple[Path, str]) -> None:
+    cli(a[0], "peer", "trust", b[1], "--name", b[0].name)
+
+
+@contextmanager
+def daemons(*homes: Path, discovery: bool = True) -> Iterator[dict[Path, int]]:
+    ports = {home: free_port() for home in homes}
+    procs = []
+    for home in homes:
+        args = ["sync", "--listen", "127.0.0.1", "--port", str(ports[home])]
+        if not discovery:
+            args.append("--no-discovery")
+        log = open(home.parent / f"{home.name}.log", "w")  # noqa: SIM115 - closed below
+        procs.append(
+            (
+                subprocess.Popen(
+                    [*PLNTUI, "--home", str(home), *args],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                ),
+                log,
+            )
+        )
+    try:
+        yield ports
+    finally:
+        for proc, _log in procs:
+            proc.terminate()
+        for proc, log in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+def names(home: Path) -> set[str]:
+    return {c["name"] for c in json.loads(cli(home, "contact", "list", "--json").stdout)}
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str, logs: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    text = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted(logs.glob("*.log")))
+    raise AssertionError(f"timed out waiting for {what}\n{text}")
+
+
+@in_lan
+def test_two_processes_discover_each_other_and_merge_concurrent_edits(tmp_path: Path) -> None:
+    alice, bob = make_peer(tmp_path, "alice"), make_peer(tmp_path, "bob")
+    trust(alice, bob)
+    trust(bob, alice)
+    cli(alice[0], "contact", "add", "--name", "Ada From Alice", "--topic", "rust")
+    cli(bob[0], "contact", "add", "--name", "Grace From Bob")
+    note = cli(alice[0], "note", "add", "--title", "Shared", "--body", "hello world").stdout
+    note_id = note.strip().rsplit("(", 1)[1].rstrip(")")
+    both = {"Ada From Alice", "Grace From Bob"}
+    with daemons(alice[0], bob[0]):
+        wait_until(
+            lambda: names(alice[0]) == both and names(bob[0]) == both,
+            30,
+            "the first sync",
+            tmp_path,
+        )
+        cli(bob[0], "contact", "add", "--name", "Live From Bob")  # pushed while running
+        wait_until(lambda: "Live From Bob" in names(alice[0]), 10, "a live push", tmp_path)
+
+    def bodies() -> set[str]:
+        return {
+            json.loads(cli(h, "note", "show", note_id, "--json").stdout)["body"]
+            for h in (alice[0], bob[0])
+        }
+
+    assert bodies() == {"hello world"}
+    # Both edit the same note at the same time (neither sees the other's edit), in two places.
+    cli(alice[0], "note", "edit", note_id, "--body", "hello brave world")
+    cli(bob[0], "note", "edit", note_id, "--body", "hello world!")
+    with daemons(alice[0], bob[0]):
+        wait_until(lambda: bodies() == {"hello brave world!"}, 30, "the note to merge", tmp_path)
+    listed = json.loads(cli(bob[0], "peer", "list", "--json").stdout)
+    assert listed[0]["name"] == "alice" and listed[0]["last_sync"]
+
+
+@in_lan
+def test_three_peers_pass_changes_on(tmp_path: Path) -> None:
+    a, b, c = (make_peer(tmp_path, n) for n in ("a", "b", "c"))
+    for x, y in ((a, b), (b, a), (b, c), (c, b)):  # a and c never meet
+        trust(x, y)
+    cli(a[0], "contact", "add", "--name", "From A")
+    cli(c[0], "contact", "add", "--name", "From C")
+    with daemons(a[0], b[0], c[0]):
+        wait_until(
+            lambda: names(a[0]) == names(c[0]) == {"From A", "From C"},
+            40,
+            "a change to travel a-b-c",
+            tmp_path,
+        )
+
+
+@in_lan
+def test_ten_peers_that_edited_offline_converge(tmp_path: Path) -> None:
+    peers = [make_peer(tmp_path, f"p{i}") for i in range(10)]
+    hub = peers[0]
+    for peer in peers[1:]:
+        trust(hub, peer)
+        trust(peer, hub)
+    for i, (home, _fp) in enumerate(peers):
+        cli(home, "contact", "add", "--name", f"Offline edit {i}")
+    wanted = {f"Offline edit {i}" for i in range(10)}
+    with daemons(*(home for home, _fp in peers)):
+        wait_until(
+            lambda: all(names(home) == wanted for home, _fp in peers),
+            90,
+            "ten peers to converge",
+            tmp_path,
+        )
+
+
+@in_lan
+def test_peer_add_and_sync_once_without_discovery_then_revoke(tmp_path: Path) -> None:
+    alice, bob = make_peer(tmp_path, "alice"), make_peer(tmp_path, "bob")
+    trust(alice, bob)
+    trust(bob, alice)
+    cli(bob[0], "contact", "add", "--name", "Reached By Address")
+    with daemons(bob[0], discovery=False) as ports:
+        address = f"127.0.0.1:{ports[bob[0]]}"
+        wait_until(
+            lambda: cli(alice[0], "peer", "add", address, check=False).returncode == 0,
+            20,
+            "peer add to reach bob",
+            tmp_path,
+        )
+        once = cli(alice[0], "sync", "--once", "--no-discovery", "--port", "0")
+        assert "1 of 1 peer(s) in sync" in once.stdout
+        assert names(alice[0]) == {"Reached By Address"}
+        cli(alice[0], "peer", "revoke", bob[1])
+        cli(bob[0], "contact", "add", "--name", "After Revocation")
+        again = cli(alice[0], "sync", "--once", "--no-discovery", "--port", "0", check=False)
+        assert "After Revocation" not in names(alice[0])
+        assert again.returncode == 0  # no trusted peer left: nothing to do
+    stranger = make_peer(tmp_path, "stranger")
+    with daemons(stranger[0], discovery=False) as ports:
+        address = f"127.0.0.1:{ports[stranger[0]]}"
+        wait_until(
+            lambda: (
+                "which you do not trust"
+                in cli(alice[0], "peer", "add", address, check=False).stderr
+            ),
+            20,
+            "a refusal",
+            tmp_path,
+        )
