@@ -239,3 +239,87 @@ def test_peer_add_and_sync_once_without_discovery_then_revoke(tmp_path: Path) ->
             "a refusal",
             tmp_path,
         )
+
+
+@in_lan
+def test_a_spoofed_announcement_for_a_trusted_peer_fails_the_identity_check(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from sync.discovery import Discovery
+    from sync.fingerprint import parse_fingerprint
+
+    alice, bob = make_peer(tmp_path, "alice"), make_peer(tmp_path, "bob")
+    mallory = make_peer(tmp_path, "mallory")
+    trust(bob, alice)  # bob trusts alice; alice is not on the network at all
+    trust(mallory, bob)
+    cli(bob[0], "contact", "add", "--name", "Bob's Own")
+    cli(mallory[0], "contact", "add", "--name", "Planted By Mallory")
+
+    async def spoof(port: int) -> None:
+        # Mallory announces Alice's name and fingerprint, pointing at Mallory's own daemon.
+        fake = Discovery(
+            "alice",
+            parse_fingerprint(alice[1]),
+            port,
+            on_change=lambda e: None,
+            interfaces=["127.0.0.1"],
+        )
+        await fake.start()
+        try:
+            await asyncio.sleep(8)
+        finally:
+            await fake.stop()
+
+    with daemons(bob[0]), daemons(mallory[0], discovery=False) as ports:
+        asyncio.run(spoof(ports[mallory[0]]))
+        log = (tmp_path / "bob.log").read_text()
+    assert "refused" in log and "alice" in log, log
+    assert names(bob[0]) == {"Bob's Own"}
+    assert "Planted By Mallory" not in names(bob[0])
+
+
+@in_lan
+def test_a_kill_mid_sync_loses_nothing_and_the_next_sync_resumes(tmp_path: Path) -> None:
+    alice, bob = make_peer(tmp_path, "alice"), make_peer(tmp_path, "bob")
+    trust(alice, bob)
+    trust(bob, alice)
+    rows = "".join(
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n" for i in range(3000)
+    )
+    cards = tmp_path / "many.vcf"
+    cards.write_text(rows, encoding="utf-8")
+    cli(alice[0], "import", str(cards))
+    with daemons(alice[0]) as ports:
+        port = ports[alice[0]]
+        cli(bob[0], "peer", "trust", alice[1], "--name", "alice")
+        wait_until(
+            lambda: cli(bob[0], "peer", "add", f"127.0.0.1:{port}", check=False).returncode == 0,
+            20,
+            "peer add",
+            tmp_path,
+        )
+        proc = subprocess.Popen(
+            [
+                *PLNTUI,
+                "--home",
+                str(bob[0]),
+                "sync",
+                "--no-discovery",
+                "--listen",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.2)
+        proc.kill()  # kill -9, whatever it was doing
+        proc.wait(timeout=10)
+        got = len(names(bob[0]))  # the profile opens; what was stored is whole
+        assert 0 <= got <= 3000
+        once = cli(bob[0], "sync", "--once", "--no-discovery", "--port", "0")
+        assert "1 of 1 peer(s) in sync" in once.stdout
+        assert len(names(bob[0])) == 3000
