@@ -139,18 +139,39 @@ def test_two_processes_discover_each_other_and_merge_concurrent_edits(tmp_path: 
     alice, bob = make_peer(tmp_path, "alice"), make_peer(tmp_path, "bob")
     trust(alice, bob)
     trust(bob, alice)
-    cli(alice[0], "contact", "add", "--name", "Ada From Alice", "--topic", "rust")
+    cli(
+        alice[0],
+        "contact",
+        "add",
+        "--name",
+        "Ada From Alice",
+        "--topic",
+        "rust",
+        "--phone",
+        "+44 20 7946 0000",
+        "--private-field",
+        "phones",
+        "--remark",
+        "secret words",
+    )
+    cli(alice[0], "contact", "add", "--name", "Alice's Private Contact", "--private")
     cli(bob[0], "contact", "add", "--name", "Grace From Bob")
     note = cli(alice[0], "note", "add", "--title", "Shared", "--body", "hello world").stdout
     note_id = note.strip().rsplit("(", 1)[1].rstrip(")")
     both = {"Ada From Alice", "Grace From Bob"}
+    alices = both | {"Alice's Private Contact"}
     with daemons(alice[0], bob[0]):
         wait_until(
-            lambda: names(alice[0]) == both and names(bob[0]) == both,
+            lambda: names(alice[0]) == alices and names(bob[0]) == both,
             30,
             "the first sync",
             tmp_path,
         )
+        # Private data never leaves the device: not the private contact, field or remark.
+        ada = json.loads(cli(bob[0], "search", "ada", "--json").stdout)["contacts"][0]
+        assert ada["phones"] == [] and ada["remark"] == ""
+        for path in bob[0].glob("network.*"):
+            assert b"7946" not in path.read_bytes() and b"secret words" not in path.read_bytes()
         cli(bob[0], "contact", "add", "--name", "Live From Bob")  # pushed while running
         wait_until(lambda: "Live From Bob" in names(alice[0]), 10, "a live push", tmp_path)
 
