@@ -158,6 +158,15 @@ class Catalog:
         self._sort_rows()
         self.apply_filter(self.query)
 
+    def cycle_sort(self) -> Column:
+        """Sort by the next column (ascending); returns it."""
+        keys = [c.key for c in self.columns]
+        current = keys.index(self.sort_key) if self.sort_key in keys else -1
+        column = self.columns[(current + 1) % len(keys)]
+        self.sort_key, self.sort_reverse = "", False
+        self.sort_by(column.key)
+        return column
+
     def _sort_rows(self) -> None:
         if not self.sort_key:
             return

@@ -116,15 +116,9 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         self.table.refresh_rows()
 
     def action_cycle_sort(self) -> None:
-        keys = [c.key for c in self.catalog.columns]
-        current = keys.index(self.catalog.sort_key) if self.catalog.sort_key in keys else -1
-        self.catalog.sort_reverse = False
-        self.catalog.sort_key = ""
-        self.catalog.sort_by(keys[(current + 1) % len(keys)])
+        column = self.catalog.cycle_sort()
         self.table.refresh_rows()
-        self.papp.safe_notify(
-            f"Sorted by {self.catalog.columns[(current + 1) % len(keys)].label}", timeout=2
-        )
+        self.papp.safe_notify(f"Sorted by {column.label}", timeout=2)
 
     # -- detail ---------------------------------------------------------------------------------
 

@@ -744,14 +744,9 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         self.table.refresh_rows()
 
     def action_cycle_sort(self) -> None:
-        keys = [c.key for c in self.catalog.columns]
-        current = keys.index(self.catalog.sort_key) if self.catalog.sort_key in keys else -1
-        nxt = (current + 1) % len(keys)
-        self.catalog.sort_reverse = False
-        self.catalog.sort_key = ""
-        self.catalog.sort_by(keys[nxt])
+        column = self.catalog.cycle_sort()
         self.table.refresh_rows()
-        self.papp.safe_notify(f"Sorted by {self.catalog.columns[nxt].label}", timeout=2)
+        self.papp.safe_notify(f"Sorted by {column.label}", timeout=2)
 
     @on(RecordTable.Selected)
     def _selected(self, event: RecordTable.Selected) -> None:
