@@ -194,8 +194,8 @@ def disk_usage(home: Path) -> dict[str, int]:
 
 
 def external_edit(net: Network, contact_id: str, value: str) -> None:
-    """A durable change that does not update the search index, as when another process merges
-    a peer's changes: the next reader must rebuild the index."""
+    """A durable change that bypasses the domain API, so the search index is not updated: the
+    next reader must rebuild it (plntui's own writers, sync included, keep it fresh)."""
     with net.profile.writing(), net.shared_doc.transaction() as tx:
         obj = crdt.ensure_item(tx, "contacts", contact_id)
         crdt.put_scalar(tx, obj, "role", value)

@@ -93,9 +93,17 @@ class SearchIndex:
     _by_profile: weakref.WeakKeyDictionary[Profile, SearchIndex] = weakref.WeakKeyDictionary()
 
     def __init__(self, profile: Profile) -> None:
-        self.profile = profile
+        # A weak reference: the cache of indexes must not keep profiles (and their documents)
+        # alive after their last user dropped them.
+        self._profile = weakref.ref(profile)
         self.path = profile.home / "index.sqlite3"
         self._db: sqlite3.Connection | None = None
+
+    @property
+    def profile(self) -> Profile:
+        profile = self._profile()
+        assert profile is not None, "the profile of this index is gone"
+        return profile
 
     @classmethod
     def for_profile(cls, profile: Profile) -> SearchIndex:

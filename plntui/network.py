@@ -36,6 +36,7 @@ from .profile import Profile, resolve_home
 from .textdiff import merge_text
 
 Progress = Callable[[int, int], None]
+GENESIS_HEADS: list[bytes] = crdt.am.Document.load(crdt.GENESIS).get_heads()
 MIGRATIONS: dict[int, Callable[[Any], None]] = {}
 """Schema migrations: ``MIGRATIONS[n]`` turns a version ``n`` document into version ``n + 1``
 inside a transaction. Migrations must be deterministic (same ops on every device), and new
@@ -115,9 +116,9 @@ class Network:
 
     @classmethod
     def create(cls, home: str | Path | None, name: str) -> Network:
-        net = cls(Profile.create(resolve_home(home), name))
-        net.register_device()
-        return net
+        # The device registers its name with its first shared edit: until then the network
+        # document is the bare genesis, so a first sync can send it one snapshot.
+        return cls(Profile.create(resolve_home(home), name))
 
     @property
     def device_id(self) -> str:
@@ -156,7 +157,7 @@ class Network:
 
     def register_device(self) -> None:
         """Record this device's display name in the shared document, for attribution."""
-        with self._writing():
+        with self._writing(remote=True):
             doc = self.shared_doc
             devices = crdt.top(doc, "devices")
             found = doc.get(devices, self.device_id)
@@ -297,8 +298,9 @@ class Network:
     # -- writing --------------------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One atomic, durable edit: on error nothing is kept (see ``Profile.writing``)."""
+    def _writing(self, remote: bool = False) -> Iterator[None]:
+        """One atomic, durable edit: on error nothing is kept (see ``Profile.writing``). A local
+        edit of the shared network also records this device's display name (for attribution)."""
         from .index import SearchIndex
 
         outermost = not self.profile._write_depth
@@ -318,6 +320,8 @@ class Network:
             token_sink=before if outermost else None,
         ):
             yield
+            if outermost and not remote and self.profile.shared.dirty():
+                self.register_device()
 
     def _where(
         self, collection: Collection, item_id: str, spec_name: str, value_private: bool | None
@@ -612,13 +616,23 @@ class Network:
         """Make durable what peers merged into the shared document in memory, and update the
         search index for the items they touched. Returns the number of items touched (-1 when
         the change was too large to list: the index is then rebuilt by its next reader)."""
+        from .index import SearchIndex
+
         store = self.profile.shared
         doc = self.shared_doc
-        with self._writing():
+        with self._writing(remote=True):
             before, after = store.saved_heads, doc.get_heads()
             if before == after:
                 return 0
-            touched = crdt.touched_items(doc, before, after)
+            touched = None
+            # Listing the touched items diffs the document (its cost grows with the document):
+            # worth it only to keep a fresh index fresh, and not for a whole network received
+            # at once (a first sync), which the next reader indexes in one pass anyway.
+            first_sync = set(before) <= set(GENESIS_HEADS)
+            if first_sync:
+                store.compact()  # one snapshot, instead of a log record of every change
+            elif SearchIndex.for_profile(self.profile).is_fresh():
+                touched = crdt.touched_items(doc, before, after)
             if touched is not None:
                 self._touched |= touched  # type: ignore[arg-type]
         self.profile.notify_remote()

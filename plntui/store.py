@@ -329,10 +329,12 @@ class DocumentStore:
         return self._log_bytes >= COMPACT_MIN_BYTES and self._log_bytes > snap
 
     def compact(self) -> None:
-        """Fold the log into a new snapshot. Every committed change stays on disk throughout."""
+        """Fold the log into a new snapshot, which also makes every uncommitted change durable
+        (it holds the whole document). Every committed change stays on disk throughout."""
         doc = self.doc
-        self.commit()
+        heads = doc.get_heads()
         atomic_write(self.snapshot_path, encode_snapshot(doc.save()))
+        self._saved_heads = heads
         atomic_write(self.log_path, LOG_MAGIC)
         self._torn_at = None
         self._log_records = 0

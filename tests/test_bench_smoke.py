@@ -46,3 +46,16 @@ def test_app_benchmark_small_run(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "filter" in result.stdout and (tmp_path / "tui.json").exists()
+
+
+@pytest.mark.slow
+def test_sync_benchmark_quick_run(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "sync.py"), "--quick", "--out", str(tmp_path / "s.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "new peer" in result.stdout and (tmp_path / "s.json").exists()

@@ -443,3 +443,16 @@ def test_reimporting_a_file_without_emails_merges_by_profile_link(net: Network) 
     summary = net.import_contacts(again, "f")
     assert summary.added == [] and len(summary.merged) == 1
     assert [c.values.get("role") for c in net.contacts()] == ["CTO"]
+
+
+def test_a_dropped_network_is_freed(home: Path) -> None:
+    import gc
+    import weakref
+
+    net = Network.create(home, "A")
+    net.add("contacts", {"name": "Ada"})
+    net.search("ada")
+    ref = weakref.ref(net.profile)
+    del net
+    gc.collect()
+    assert ref() is None  # the search index cache does not keep the profile alive
