@@ -554,12 +554,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
         )
         out(f"Added {safe_text(record.label)} ({record.id})")
         for email in record.values.get("emails", []):
-            other = [
-                c
-                for c in net.contacts()
-                if c.id != record.id
-                and email.lower() in (e.lower() for e in c.values.get("emails", []))
-            ]
+            other = [c for c in net.with_email(email) if c.id != record.id]
             for dup in other:
                 warn(
                     f"{safe_text(dup.label)} ({dup.id}) has the same e-mail; merge with: "
@@ -589,7 +584,10 @@ def cmd_contact(args: argparse.Namespace) -> int:
             return 0
         for line in render_record(net, record):
             out(line)
-        interactions = net.interactions(record.id)
+        index = net.index()
+        interactions = sorted(
+            index.linked_to("interactions", record.id), key=lambda i: str(i.values.get("date", ""))
+        )
         if interactions:
             out("  interactions:")
             for item in reversed(interactions[-10:]):
@@ -597,7 +595,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
                     f"    {item.values.get('date')}  {item.values.get('kind', '')}: "
                     f"{safe_text(item.values.get('summary', ''))}"
                 )
-        notes = [n for n in net.notes() if record.id in n.values.get("contacts", [])]
+        notes = index.linked_to("notes", record.id)
         if notes:
             out("  notes: " + ", ".join(f"{safe_text(n.label)} ({n.id})" for n in notes))
         return 0

@@ -730,12 +730,17 @@ class Network:
 
     # -- duplicates -----------------------------------------------------------------------------
 
-    def find_by_email(self, email: str) -> Record | None:
+    def with_email(self, email: str) -> list[Record]:
+        """The contacts that have this e-mail (any case), found through the search index."""
         wanted = email.lower()
-        for contact in self.contacts():
-            if any(e.lower() == wanted for e in contact.values.get("emails", [])):
-                return contact
-        return None
+        candidates = self.index().search(email, limit=1000)["contacts"]
+        return [
+            c for c in candidates if any(e.lower() == wanted for e in c.values.get("emails", []))
+        ]
+
+    def find_by_email(self, email: str) -> Record | None:
+        found = self.with_email(email)
+        return found[0] if found else None
 
     def duplicates(self) -> list[DuplicatePair]:
         from .dedupe import find_duplicates
