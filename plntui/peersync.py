@@ -99,7 +99,10 @@ class SyncRunner:
             listen_host=listen_host,
             port=port,
             on_event=self._event,
+            name=net.profile.meta.name,
         )
+        self.listeners: list[Any] = []
+        """Called with every engine event (on the engine's loop) after it is logged."""
         self.use_discovery = discovery
         if interfaces is None and listen_host not in ("0.0.0.0", "::"):
             interfaces = [listen_host]  # announce the address we listen on, and only it
@@ -108,6 +111,8 @@ class SyncRunner:
 
     def _event(self, event: Any) -> None:
         self.log(self.engine.describe(event))
+        for listener in list(self.listeners):
+            listener(event)
 
     def _seen(self, event: Any) -> None:
         """Discovery hints: dial trusted fingerprints there (the handshake proves who answers)."""
@@ -147,6 +152,46 @@ class SyncRunner:
                 prefer=self.trust.is_trusted,
             )
             await self.discovery.start()
+
+    # -- pairing by code ----------------------------------------------------------------------
+
+    async def open_invite(self, ttl: float | None = None) -> Any:
+        """Open an invite on the engine and announce its nameplate on the LAN."""
+        invite = self.engine.open_invite() if ttl is None else self.engine.open_invite(ttl)
+        if self.discovery is not None:
+            await self.discovery.set_pairing(invite.nameplate)
+        return invite
+
+    async def close_invite(self) -> None:
+        self.engine.cancel_invite()
+        if self.discovery is not None:
+            await self.discovery.set_pairing(None)
+
+    async def find_inviter(self, nameplate: str, timeout: float) -> list[Any]:
+        """The devices announcing an open invite with ``nameplate``, waiting up to ``timeout``."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = [] if self.discovery is None else self.inviters(nameplate)
+            if found or loop.time() >= deadline:
+                return found
+            await asyncio.sleep(0.1)
+
+    def inviters(self, nameplate: str) -> list[Any]:
+        if self.discovery is None:
+            return []
+        own = self.identity.fingerprint
+        return [
+            peer
+            for peer in self.discovery.peers().values()
+            if peer.pairing == nameplate and peer.fingerprint != own
+        ]
+
+    async def pair(self, code: str, host: str, port: int, remember: bool = False) -> Any:
+        """Pair with the device at ``host:port`` (``sync.engine.SyncEngine.pair``)."""
+        return await self.engine.pair(code, host, port, remember_address=remember)
 
     async def stop(self) -> None:
         if self.discovery is not None:
