@@ -540,6 +540,8 @@ class TrustStore:
         their fingerprint (``ValueError`` otherwise; nothing is stored then).
         """
         entries = [_check_introduction(entry) for entry in entries]
+        with contextlib.suppress(TrustStoreError):
+            self.refresh()  # the user may just have marked the introducer in another process
         current = self._data
         if not _introduction_counts(current, introducer, entries, own):
             return []  # the usual case on every reconnection: no write at all
