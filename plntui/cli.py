@@ -182,6 +182,21 @@ def build_parser() -> ArgumentParser:
     r.add_argument("fingerprint", metavar="FINGERPRINT")
     a = psub.add_parser("add", help="reach a trusted peer at HOST:PORT (another subnet, a VPN)")
     a.add_argument("address", metavar="HOST:PORT")
+    i = psub.add_parser(
+        "introducer", help="let a trusted peer offer you the peers it trusts (see README)"
+    )
+    i.add_argument("fingerprint", metavar="FINGERPRINT")
+    mode = i.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--auto", action="store_true", help="trust what it offers without asking (risky)"
+    )
+    mode.add_argument("--off", action="store_true", help="it is no longer an introducer")
+    pend = psub.add_parser("pending", help="peers your introducers offered, awaiting approval")
+    pend.add_argument("--json", action="store_true")
+    ap = psub.add_parser("approve", help="trust a peer an introducer offered")
+    ap.add_argument("fingerprint", metavar="FINGERPRINT")
+    rj = psub.add_parser("reject", help="refuse a peer an introducer offered (never offered again)")
+    rj.add_argument("fingerprint", metavar="FINGERPRINT")
 
     p = sub.add_parser(
         "pair",
@@ -1074,6 +1089,9 @@ def cmd_peer(args: argparse.Namespace) -> int:
                         "state": p.state,
                         "last_sync": p.last_sync.isoformat() if p.last_sync else None,
                         "addresses": list(p.addresses),
+                        "introducer": p.introducer,
+                        "auto_accept": p.auto_accept,
+                        "introduced_by": _fp_text(p.introduced_by),
                     }
                     for p in peers
                 ]
@@ -1086,8 +1104,13 @@ def cmd_peer(args: argparse.Namespace) -> int:
             )
         for p in peers:
             last = p.last_sync.strftime("%Y-%m-%d %H:%M") if p.last_sync else "never synced"
-            out(f"{safe_text(p.display_name):20}  {p.state:8}  {last:16}  {p.fingerprint_text}")
+            out(
+                f"{safe_text(p.display_name):20}  {p.state:8}  {last:16}  {p.fingerprint_text}"
+                + _introducer_columns(trust, p)
+            )
         return 0
+    if args.action == "pending":
+        return _peer_pending(trust, args.json)
     if args.action == "add":
         import asyncio
 
@@ -1113,6 +1136,8 @@ def cmd_peer(args: argparse.Namespace) -> int:
         out(f"Will reach {safe_text(peer.display_name)} at {args.address}")
         return 0
     fingerprint = _fingerprint(args.fingerprint)
+    if args.action in ("introducer", "approve", "reject"):
+        return _peer_introductions(args, trust, fingerprint, profile.home)
     if args.action == "trust":
         own = _identity(load_identity, profile.home)
         if fingerprint == own.fingerprint:
@@ -1296,6 +1321,110 @@ def cmd_pair(args: argparse.Namespace) -> int:
         return asyncio.run(run())
     finally:
         net.profile.release_session()
+
+
+def _fp_text(fingerprint: bytes | None) -> str | None:
+    from sync.fingerprint import format_fingerprint
+
+    return None if fingerprint is None else format_fingerprint(fingerprint)
+
+
+def _peer_label(trust: Any, fingerprint: bytes) -> str:
+    from sync.fingerprint import short_fingerprint
+
+    peer = trust.get(fingerprint)
+    name = peer.display_name if peer is not None else short_fingerprint(fingerprint)
+    return safe_text(name)
+
+
+def _introducer_columns(trust: Any, peer: Any) -> str:
+    extra = ""
+    if peer.introducer:
+        extra += "  introducer (auto-accept)" if peer.auto_accept else "  introducer"
+    if peer.introduced_by is not None:
+        extra += f"  introduced by {_peer_label(trust, peer.introduced_by)}"
+    return extra
+
+
+def _peer_pending(trust: Any, as_json: bool) -> int:
+    offers = trust.pending()
+    if as_json:
+        print_json(
+            [
+                {
+                    "fingerprint": o.fingerprint_text,
+                    "name": o.name,
+                    "introducer": _fp_text(o.introducer),
+                    "addresses": list(o.addresses),
+                    "offered": o.offered.isoformat() if o.offered else None,
+                }
+                for o in offers
+            ]
+        )
+        return 0
+    if not offers:
+        out(
+            "No introductions wait for approval. Mark a trusted colleague an introducer with: "
+            "plntui peer introducer FINGERPRINT"
+        )
+    for o in offers:
+        out(
+            f"{safe_text(o.display_name):20}  {o.fingerprint_text}  "
+            f"offered by {_peer_label(trust, o.introducer)}"
+        )
+    if offers:
+        out("Approve one with: plntui peer approve FINGERPRINT (or refuse it: plntui peer reject)")
+    return 0
+
+
+def _peer_introductions(
+    args: argparse.Namespace, trust: Any, fingerprint: bytes, home: Path
+) -> int:
+    """``peer introducer``, ``peer approve`` and ``peer reject``."""
+    from sync.errors import SyncError
+
+    from .peersync import load_identity
+
+    try:
+        if args.action == "introducer":
+            on = not args.off
+            peer = trust.set_introducer(fingerprint, introducer=on, auto_accept=args.auto)
+        elif args.action == "approve":
+            peer = trust.approve(fingerprint)
+        else:
+            peer = trust.reject(fingerprint)
+    except (LookupError, ValueError, SyncError) as err:
+        raise ValidationError(str(err)) from None
+    name = safe_text(peer.display_name)
+    if args.action == "introducer" and not peer.introducer:
+        out(f"{name} is no longer an introducer; what it offered and you did not approve is gone")
+    elif args.action == "introducer":
+        out(
+            f"{name} is now an introducer: the peers it trusts are offered to you when you next "
+            "sync with it (see plntui peer pending)"
+        )
+        if peer.auto_accept:
+            out(
+                "Auto-accept: they are trusted without asking you. If this peer is ever "
+                "compromised, revoke it and the peers it introduced."
+            )
+    elif args.action == "approve":
+        own = _identity(load_identity, home)
+        out(
+            f"Trusted {name} ({peer.fingerprint_text}), introduced by "
+            f"{_peer_label(trust, peer.introduced_by)}."
+        )
+        out(
+            f"To sync, {name} must trust this device too: they run plntui peer trust "
+            f"{own.fingerprint_text}, or mark {_peer_label(trust, peer.introduced_by)} an "
+            "introducer and approve this device when it is offered."
+        )
+    else:
+        out(
+            f"Rejected {name}: it will not be offered again (plntui peer trust "
+            f"{peer.fingerprint_text} if you change your mind)"
+        )
+    return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ Modules:
 ``session``      the sans-IO sync session of one document with one peer (``SyncSession``)
 ``tls``          TLS 1.3 contexts, the fingerprint check, certificate learning (``verify_peer``)
 ``trust``        the approved and revoked peers, in ``peers.json`` (``TrustStore``)
+``introduce``    the INTRODUCE payload: the peers an introducer offers, strictly checked
 ``engine``       the asyncio transport: one session per trusted peer link (``SyncEngine``)
 
 Names are exported lazily, so ``import sync`` does not load ``cryptography`` until the identity
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
         ChangesStored,
         DocumentHost,
         EngineEvent,
+        IntroductionOffered,
         PeerConnected,
+        PeerIntroduced,
         PeerLost,
         PeerRefused,
         PeerResult,
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
         Closed,
         Event,
         InSync,
+        IntroductionsReceived,
         PeerHello,
         SessionStats,
         SnapshotReceived,
@@ -69,7 +73,15 @@ if TYPE_CHECKING:
         SyncSession,
     )
     from .tls import AnonymousPeer, WrongPeer, verify_peer
-    from .trust import Peer, TrustStore, TrustStoreError, UnknownPeer, parse_hostport
+    from .trust import (
+        Introduction,
+        Peer,
+        PendingIntroduction,
+        TrustStore,
+        TrustStoreError,
+        UnknownPeer,
+        parse_hostport,
+    )
 
 _EXPORTS: dict[str, str] = {
     "SyncError": "errors",
@@ -92,6 +104,7 @@ _EXPORTS: dict[str, str] = {
     "Closed": "session",
     "Event": "session",
     "InSync": "session",
+    "IntroductionsReceived": "session",
     "PeerHello": "session",
     "SessionStats": "session",
     "SnapshotReceived": "session",
@@ -102,7 +115,9 @@ _EXPORTS: dict[str, str] = {
     "AnonymousPeer": "tls",
     "WrongPeer": "tls",
     "verify_peer": "tls",
+    "Introduction": "trust",
     "Peer": "trust",
+    "PendingIntroduction": "trust",
     "TrustStore": "trust",
     "TrustStoreError": "trust",
     "UnknownPeer": "trust",
@@ -111,6 +126,8 @@ _EXPORTS: dict[str, str] = {
     "ChangesStored": "engine",
     "DocumentHost": "engine",
     "EngineEvent": "engine",
+    "IntroductionOffered": "engine",
+    "PeerIntroduced": "engine",
     "PeerConnected": "engine",
     "PeerLost": "engine",
     "PeerRefused": "engine",
@@ -139,16 +156,21 @@ __all__ = [
     "Identity",
     "IdentityError",
     "InSync",
+    "Introduction",
+    "IntroductionOffered",
+    "IntroductionsReceived",
     "LocalProtocolError",
     "MAX_FRAME",
     "Peer",
     "PeerConnected",
     "PeerHello",
+    "PeerIntroduced",
     "PeerLost",
     "PeerRefused",
     "PeerResult",
     "PeerStatus",
     "PeerSynced",
+    "PendingIntroduction",
     "RemoteProtocolError",
     "SessionStats",
     "SnapshotReceived",

@@ -21,6 +21,10 @@
   its link with the document untouched; the engine goes on serving the others. Deadlines: the
   TLS handshake and the HELLO within 10 s, a started frame within 30 s of its last byte, any byte
   within 90 s (an idle link is pinged every 30 s).
+* Introducers: a session with a peer the user marked an introducer asks it for its trusted
+  peers; what it sends becomes pending introductions in the trust store (``IntroductionOffered``)
+  or, with auto-accept, trusted peers at once (``PeerIntroduced``), dialled at the addresses it
+  gave. This side answers a peer that asks with its own trusted peers, again when they change.
 * ``trust_changed`` (also noticed by itself when ``peers.json`` changes, e.g. ``plntui peer
   revoke`` in another process) rebuilds the TLS contexts and cuts the links of peers no longer
   trusted; their new handshakes fail.
@@ -65,6 +69,7 @@ from .session import (
     Closed,
     Event,
     InSync,
+    IntroductionsReceived,
     PeerHello,
     SnapshotSent,
     StagingReplica,
@@ -87,7 +92,14 @@ from .tls import (
     sni_name,
     verify_peer,
 )
-from .trust import SyncRecord, TrustStore, TrustStoreError, format_hostport, parse_hostport
+from .trust import (
+    Introduction,
+    SyncRecord,
+    TrustStore,
+    TrustStoreError,
+    format_hostport,
+    parse_hostport,
+)
 
 if TYPE_CHECKING:
     from automerge.core import Document
@@ -104,7 +116,9 @@ __all__ = [
     "PairingRefused",
     "PairingResult",
     "PairingSucceeded",
+    "IntroductionOffered",
     "PeerConnected",
+    "PeerIntroduced",
     "PeerLost",
     "PeerRefused",
     "PeerResult",
@@ -256,6 +270,24 @@ class PairingRefused:
     address: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class IntroductionOffered:
+    """An introducer offered a peer; it waits for approval (``plntui peer approve``)."""
+
+    introducer: bytes
+    fingerprint: bytes
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerIntroduced:
+    """An auto-accept introducer brought a peer: it is trusted now."""
+
+    introducer: bytes
+    fingerprint: bytes
+    name: str
+
+
 EngineEvent: TypeAlias = (
     PeerConnected
     | PeerSynced
@@ -266,6 +298,8 @@ EngineEvent: TypeAlias = (
     | StoreFailed
     | PairingSucceeded
     | PairingRefused
+    | IntroductionOffered
+    | PeerIntroduced
 )
 
 
@@ -426,6 +460,7 @@ class _Link:
         self.changes_since_synced = 0
         self.counted_in = 0
         self.counted_out = 0
+        self.introduced: tuple[Introduction, ...] | None = None  # what we last offered the peer
         self.task: asyncio.Task[None] | None = None
 
     def pulse(self) -> None:
@@ -846,6 +881,14 @@ class SyncEngine:
         if isinstance(event, PairingRefused):
             where = f" from {event.address}" if event.address else ""
             return f"pairing{where} failed: {event.reason}"
+        if isinstance(event, IntroductionOffered):
+            return (
+                f"{who(event.introducer)} introduces {event.name or 'a device'} "
+                f"({short_fingerprint(event.fingerprint)}); approve it with: plntui peer approve "
+                f"{format_fingerprint(event.fingerprint)}"
+            )
+        if isinstance(event, PeerIntroduced):
+            return f"trusted {who(event.fingerprint)}, introduced by {who(event.introducer)}"
         return f"cannot store changes from {who(event.fingerprint)}: {event.reason}"
 
     def _emit(self, event: EngineEvent) -> None:
@@ -916,6 +959,7 @@ class SyncEngine:
             self._dial_stored()
         for event in self._wake.values():
             event.set()
+        self._introductions_changed()
 
     def _server_context(self) -> ssl.SSLContext:
         if self._server_ctx is None or self._ctx_version != self.trust.version:
@@ -1314,6 +1358,7 @@ class SyncEngine:
                 return None
             self._close_link(old, "replaced by another connection")
         assert self._staging is not None
+        peer = self.trust.get(fp)
         session = SyncSession(
             self.host.document(),
             self.host.doc_id,
@@ -1321,6 +1366,7 @@ class SyncEngine:
             "client" if outbound else "server",
             max_frame=self.max_frame,
             staging=self._staging,
+            wants_introductions=peer is not None and peer.introducer,
         )
         assert self._loop is not None
         link = _Link(fp, channel, session, outbound=outbound, address=address, loop=self._loop)
@@ -1508,6 +1554,10 @@ class SyncEngine:
             if not link.established.done():
                 link.established.set_result(None)
             self._emit(PeerConnected(link.fp, self._name(link.fp), link.address, link.outbound))
+            if event.wants_introductions:
+                self._introduce_to(link)
+        elif isinstance(event, IntroductionsReceived):
+            self._on_introductions(link, event.entries)
         elif isinstance(event, ChangesApplied):
             link.in_sync = False
             link.changes_since_synced += event.n_changes
@@ -1523,6 +1573,71 @@ class SyncEngine:
             link.reason = link.reason or (
                 f"the peer closed the link: {event.reason}" if event.by_peer else event.reason
             )
+
+    # -- introducers -------------------------------------------------------------------------
+
+    def _introductions_for(self, fp: bytes) -> tuple[Introduction, ...]:
+        """This side's trusted peers as offered to ``fp`` (not ``fp`` itself, not us)."""
+        own = self.identity.fingerprint
+        out: list[Introduction] = []
+        for peer in self.trust.peers():
+            if not peer.trusted or peer.fingerprint in (own, fp):
+                continue
+            addresses = tuple(format_hostport(*pair) for pair in self._addresses(peer.fingerprint))
+            out.append(Introduction(peer.fingerprint, peer.name, peer.cert, addresses[:16]))
+        return tuple(out)
+
+    def _introduce_to(self, link: _Link) -> None:
+        """Send our trusted peers to a peer that asked, unless it already has this list."""
+        if link.closing or self._trust_error is not None:
+            return
+        entries = self._introductions_for(link.fp)
+        if entries == link.introduced:
+            return
+        link.introduced = entries
+        try:
+            link.session.introduce(entries)
+        except SyncError as exc:
+            log.warning("cannot introduce peers to %s: %s", self._name(link.fp), exc.message)
+
+    def _introductions_changed(self) -> None:
+        """Trust changed: update peers that asked us; reconnect to ask a new introducer."""
+        for link in list(self._links.values()):
+            peer_hello = link.session.peer
+            if link.closing or peer_hello is None:
+                continue
+            if peer_hello.wants_introductions:
+                self._introduce_to(link)
+                out = link.session.data_to_send()
+                self._count_out(link, out)
+                with contextlib.suppress(ssl.SSLError, OSError):
+                    link.write(out, self._now())
+            peer = self.trust.get(link.fp)
+            if peer is not None and peer.introducer and not link.session.wants_introductions:
+                # HELLO is the only place to ask: a new link asks (the dialler comes back soon)
+                self._close_link(link, "reconnecting to ask for introductions")
+
+    def _on_introductions(self, link: _Link, entries: tuple[Introduction, ...]) -> None:
+        try:
+            outcomes = self.trust.receive_introductions(
+                link.fp, entries, own=self.identity.fingerprint
+            )
+        except (TrustStoreError, ValueError) as exc:
+            log.warning("cannot store the introductions of %s: %s", self._name(link.fp), exc)
+            return
+        for entry, outcome in outcomes:
+            if outcome == "offered":
+                self._emit(IntroductionOffered(link.fp, entry.fingerprint, entry.name))
+            elif outcome == "trusted":
+                self._emit(PeerIntroduced(link.fp, entry.fingerprint, entry.name))
+            else:
+                log.info(
+                    "%s gave the certificate of %s",
+                    self._name(link.fp),
+                    self._name(entry.fingerprint),
+                )
+        if outcomes:
+            self._check_trust()  # new trusted peers: TLS contexts, dialling their addresses
 
     def _push_all(self, exclude: _Link | None) -> None:
         """Tell every other live session that the document changed, and send what it says."""

@@ -35,13 +35,14 @@ _COMPACT_AFTER: Final = 64 * 1024
 
 
 class FrameKind(IntEnum):
-    """The frame types of protocol version 1."""
+    """The frame types of protocol version 1 (INTRODUCE only to a peer that asked for it)."""
 
     HELLO = 1
     SNAPSHOT = 2
     SYNC = 3
     PING = 4
     BYE = 5
+    INTRODUCE = 14  # 6-13 are the anonymous path's (``tls``)
 
 
 def kind_name(kind: int) -> str:

@@ -24,6 +24,12 @@ The protocol (version 1), in frames (see ``framing``):
    until both hold the same heads (``InSync``). The link stays open: a later local edit goes out
    at once (live push).
 4. PING keeps an idle link alive (no answer is due). BYE (payload: a UTF-8 reason) ends it.
+5. Introductions: a side whose user marked the peer an introducer adds
+   ``"wants_introductions": true`` to its HELLO. Only then may the peer send INTRODUCE frames
+   (``introduce()``; the payload is ``introduce``'s JSON list of its trusted peers), any time
+   after the HELLOs; each one becomes ``IntroductionsReceived`` and never touches the
+   document. An INTRODUCE nobody asked for, or a malformed one, is a ``RemoteProtocolError``.
+   A peer that predates introducers ignores the HELLO field and never sends INTRODUCE.
 
 Every state change is one entry of ``TRANSITIONS``; a frame that no entry allows in the current
 state is a ``RemoteProtocolError``.
@@ -64,6 +70,8 @@ import automerge.core as am
 
 from .errors import LocalProtocolError, RemoteProtocolError, SyncError
 from .framing import MAX_FRAME, Frame, FrameDecoder, FrameKind, encode_frame
+from .introduce import MAX_INTRODUCE, encode_introductions, parse_introductions
+from .trust import Introduction
 
 if TYPE_CHECKING:
     from automerge.core import Document, Message, SyncState
@@ -77,6 +85,7 @@ __all__ = [
     "Closed",
     "Event",
     "InSync",
+    "IntroductionsReceived",
     "PeerHello",
     "SessionStats",
     "SnapshotReceived",
@@ -114,6 +123,14 @@ class PeerHello:
     doc_id: str
     heads: Heads
     empty: bool
+    wants_introductions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IntroductionsReceived:
+    """The peer (asked as an introducer) listed the peers it trusts; checked, not yet trusted."""
+
+    entries: tuple[Introduction, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +183,15 @@ class Closed:
     clean: bool
 
 
-Event: TypeAlias = PeerHello | ChangesApplied | InSync | SnapshotReceived | SnapshotSent | Closed
+Event: TypeAlias = (
+    PeerHello
+    | ChangesApplied
+    | InSync
+    | SnapshotReceived
+    | SnapshotSent
+    | IntroductionsReceived
+    | Closed
+)
 
 
 # -- the state machine --------------------------------------------------------------------------
@@ -191,6 +216,7 @@ class Trigger(Enum):
     SNAPSHOT = "SNAPSHOT"
     SYNC = "SYNC"
     PING = "PING"
+    INTRODUCE = "INTRODUCE"
     BYE = "BYE"
     EOF = "end of stream"
     # local
@@ -206,6 +232,7 @@ _FRAME_OF: Final[dict[Trigger, FrameKind]] = {
     Trigger.SNAPSHOT: FrameKind.SNAPSHOT,
     Trigger.SYNC: FrameKind.SYNC,
     Trigger.PING: FrameKind.PING,
+    Trigger.INTRODUCE: FrameKind.INTRODUCE,
     Trigger.BYE: FrameKind.BYE,
 }
 
@@ -222,6 +249,7 @@ TRANSITIONS: Final[dict[tuple[State, Trigger], State]] = {
     (State.SNAPSHOT_SENT, Trigger.SYNC): State.SYNCING,
     (State.SYNCING, Trigger.SYNC): State.SYNCING,
     **{(state, Trigger.PING): state for state in _PAST_HELLO},
+    **{(state, Trigger.INTRODUCE): state for state in _PAST_HELLO},
     **{(state, Trigger.BYE): State.CLOSED for state in _OPEN},
     **{(state, Trigger.EOF): State.CLOSED for state in _OPEN},
     **{(state, Trigger.CLOSE): State.CLOSED for state in _OPEN},
@@ -341,7 +369,9 @@ class SyncSession:
         max_frame: int = MAX_FRAME,
         max_snapshot: int = MAX_SNAPSHOT,
         staging: StagingReplica | None = None,
+        wants_introductions: bool = False,
     ) -> None:
+        """``wants_introductions``: ask the peer (an introducer here) for the peers it trusts."""
         if role not in ("client", "server"):
             raise LocalProtocolError(f"role must be 'client' or 'server', not {role!r}")
         if not isinstance(doc_id, str) or not 0 < len(doc_id) <= MAX_DOC_ID:
@@ -357,6 +387,7 @@ class SyncSession:
         self.genesis_heads: Heads = genesis
         self.max_frame = max_frame
         self.max_snapshot = max_snapshot
+        self.wants_introductions = bool(wants_introductions)
         self.stats = SessionStats()
         self.peer: PeerHello | None = None
         self.error: SyncError | None = None
@@ -364,7 +395,12 @@ class SyncSession:
         self._sync_state = am.SyncState()
         self._decoder = FrameDecoder(
             max_frame,
-            limits={FrameKind.HELLO: MAX_HELLO, FrameKind.PING: MAX_PING, FrameKind.BYE: MAX_BYE},
+            limits={
+                FrameKind.HELLO: MAX_HELLO,
+                FrameKind.PING: MAX_PING,
+                FrameKind.BYE: MAX_BYE,
+                FrameKind.INTRODUCE: MAX_INTRODUCE,
+            },
         )
         self._state = State.START
         self._frames: deque[Frame | None] = deque()  # None marks the end of the stream
@@ -416,6 +452,8 @@ class SyncSession:
             "heads": [head.hex() for head in heads],
             "empty": empty,
         }
+        if self.wants_introductions:
+            hello["wants_introductions"] = True
         payload = json.dumps(hello, separators=(",", ":")).encode("utf-8")
         if len(payload) > MAX_HELLO:
             raise LocalProtocolError(f"HELLO of {len(payload):,} bytes exceeds {MAX_HELLO:,}")
@@ -495,6 +533,22 @@ class SyncSession:
             self._send(FrameKind.PING, b"")
         return self.data_to_send()
 
+    def introduce(self, entries: Iterable[Introduction]) -> int:
+        """Send the peers this side trusts to a peer that asked for them; returns how many.
+
+        ``LocalProtocolError`` before the peer's HELLO, or if its HELLO did not ask; nothing
+        is sent after the session closed. Entries beyond the payload limit are left out.
+        """
+        if self._state is State.CLOSED:
+            return 0
+        if self.peer is None or self._state not in _PAST_HELLO:
+            raise LocalProtocolError("introduce() needs the peer's HELLO first")
+        if not self.peer.wants_introductions:
+            raise LocalProtocolError("the peer did not ask for introductions")
+        payload, count = encode_introductions(entries, limit=min(MAX_INTRODUCE, self.max_frame - 1))
+        self._send(FrameKind.INTRODUCE, payload)
+        return count
+
     def close(self, reason: str = "") -> bytes:
         """End the session: returns what is still waiting to be sent, then a BYE."""
         if self._state is State.CLOSED:
@@ -531,6 +585,8 @@ class SyncSession:
             self._on_sync(frame.payload)
         elif kind is FrameKind.PING:
             self._transition(Trigger.PING)
+        elif kind is FrameKind.INTRODUCE:
+            self._on_introduce(frame.payload)
         else:
             self._on_bye(frame.payload)
 
@@ -623,6 +679,13 @@ class SyncSession:
         self._note_changes(heads_before, via_snapshot=False)
         self._generate()
         self._check_in_sync()
+
+    def _on_introduce(self, payload: bytes) -> None:
+        if not self.wants_introductions:
+            raise RemoteProtocolError("the peer sent introductions this device did not ask for")
+        entries = parse_introductions(payload)
+        self._transition(Trigger.INTRODUCE)
+        self._events.append(IntroductionsReceived(entries))
 
     def _on_bye(self, payload: bytes) -> None:
         reason = _printable(payload.decode("utf-8", "replace")) or "the peer closed the link"
@@ -797,7 +860,10 @@ def _parse_hello(payload: bytes, expected_doc: str) -> PeerHello:
     empty = obj.get("empty")
     if not isinstance(empty, bool):
         raise RemoteProtocolError("the peer's HELLO does not say whether it is empty")
-    return PeerHello(max(common), tuple(versions), doc, heads, empty)
+    wants = obj.get("wants_introductions", False)
+    if not isinstance(wants, bool):
+        raise RemoteProtocolError("the peer's HELLO has a malformed wants_introductions")
+    return PeerHello(max(common), tuple(versions), doc, heads, empty, wants)
 
 
 def _uleb(data: bytes, pos: int) -> tuple[int, int]:

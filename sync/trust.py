@@ -18,10 +18,25 @@ The file (``peers.json``, mode 0600)::
           "addresses": ["10.0.0.7:22000"],    # manual host:port list (plntui peer add)
           "added": "2026-01-31T10:00:00+00:00",
           "last_sync": "2026-01-31T10:05:00+00:00",   # null before the first sync
-          "counters": {"changes_in": 0, "changes_out": 0, "bytes_in": 0, "bytes_out": 0}
+          "counters": {"changes_in": 0, "changes_out": 0, "bytes_in": 0, "bytes_out": 0},
+          "introducer": false,                # offers its own peers to this device (optional)
+          "auto_accept": false,               # ... and they are trusted without asking (optional)
+          "introduced_by": null               # fingerprint of the introducer that brought it
         }
-      }
+      },
+      "pending": [                            # peers introducers offered, awaiting approval
+        {"fingerprint": "<hex>", "introducer": "<hex>", "name": "Carol", "cert": null,
+         "addresses": [], "offered": "2026-01-31T10:00:00+00:00"}
+      ]
     }
+
+Introducers (Syncthing's idea): the user may mark a trusted peer an introducer. Over the link
+this device then asks it for its trusted peers (``session``), and each one it does not know yet
+becomes a pending introduction (at most ``MAX_PENDING``) until the user approves or rejects it,
+or is trusted at once if the user chose auto-accept for that introducer. A revoked (or rejected)
+peer is never offered again, ourselves never, and an introduction of a peer already trusted only
+fills in a certificate that was missing (checked against its fingerprint, like every one). The
+fields are optional: a ``peers.json`` written before introducers existed loads unchanged.
 
 Every write is atomic (temporary file, fsync, rename, fsync of the folder) and happens under an
 exclusive lock on ``peers.json.lock`` after re-reading the file, so the daemon and the CLI (two
@@ -44,7 +59,7 @@ import re
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias, TypeVar
@@ -61,11 +76,15 @@ __all__ = [
     "FORMAT",
     "MAX_ADDRESSES",
     "MAX_NAME",
+    "MAX_PENDING",
+    "Introduction",
     "Peer",
+    "PendingIntroduction",
     "PeerState",
     "SyncRecord",
     "TrustStore",
     "TrustStoreError",
+    "UnknownIntroduction",
     "UnknownPeer",
     "parse_hostport",
     "sanitize_name",
@@ -75,17 +94,31 @@ FORMAT: Final = 1
 MAX_NAME: Final = 100
 MAX_ADDRESSES: Final = 16
 MAX_CERT: Final = 16 * 1024
+MAX_PENDING: Final = 256
+"""At most this many introductions wait for approval; later offers are dropped until some go."""
 _COUNTERS: Final = ("changes_in", "changes_out", "bytes_in", "bytes_out")
 _HOSTNAME: Final = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
 )
 
 PeerState: TypeAlias = Literal["trusted", "revoked"]
+IntroOutcome: TypeAlias = Literal["trusted", "offered", "certificate"]
 _T = TypeVar("_T")
 
 
 class TrustStoreError(SyncError):
     """The trust file cannot be read or written; it is left exactly as it is."""
+
+
+class UnknownIntroduction(SyncError, LookupError):
+    """No introduction of this fingerprint waits for approval."""
+
+    def __init__(self, fingerprint: bytes) -> None:
+        self.fingerprint = fingerprint
+        super().__init__(
+            f"no introduction of {format_fingerprint(fingerprint)} waits for approval "
+            "(see plntui peer pending)"
+        )
 
 
 class UnknownPeer(SyncError, LookupError):
@@ -114,6 +147,9 @@ class Peer:
     changes_out: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    introducer: bool = False
+    auto_accept: bool = False
+    introduced_by: bytes | None = None
 
     @property
     def trusted(self) -> bool:
@@ -122,6 +158,39 @@ class Peer:
     @property
     def display_name(self) -> str:
         """The name, or the first group of the fingerprint when the peer has none."""
+        return self.name or short_fingerprint(self.fingerprint)
+
+    @property
+    def fingerprint_text(self) -> str:
+        return format_fingerprint(self.fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
+class Introduction:
+    """One peer an introducer offers: its fingerprint, name, certificate and address hints.
+
+    Built by ``introduce.parse_introductions`` (which checked every field) or by the introducer.
+    """
+
+    fingerprint: bytes
+    name: str = ""
+    cert: bytes | None = None
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingIntroduction:
+    """A peer an introducer offered, waiting for the user's approval."""
+
+    fingerprint: bytes
+    introducer: bytes
+    name: str = ""
+    cert: bytes | None = None
+    addresses: tuple[str, ...] = ()
+    offered: _dt.datetime | None = None
+
+    @property
+    def display_name(self) -> str:
         return self.name or short_fingerprint(self.fingerprint)
 
     @property
@@ -226,6 +295,93 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
 
 
+def _check_introduction(entry: Introduction) -> Introduction:
+    fp = _check_fingerprint(entry.fingerprint)
+    if entry.cert is not None:
+        if not isinstance(entry.cert, bytes) or not 0 < len(entry.cert) <= MAX_CERT:
+            raise ValueError(f"a certificate is 1..{MAX_CERT} bytes of DER")
+        if fingerprint_of(entry.cert) != fp:
+            raise ValueError(
+                f"the certificate offered for {format_fingerprint(fp)} does not belong to it"
+            )
+    addresses = tuple(format_hostport(*parse_hostport(a)) for a in entry.addresses)
+    return replace(entry, name=sanitize_name(entry.name), addresses=addresses[:MAX_ADDRESSES])
+
+
+def _introduction_counts(
+    data: _Data, introducer: bytes, entries: list[Introduction], own: bytes
+) -> bool:
+    """Whether any entry would change the store (checked before taking the file lock)."""
+    source = data.peers.get(introducer)
+    if source is None or not source.trusted or not source.introducer:
+        return False
+    for entry in entries:
+        if entry.fingerprint in (own, introducer):
+            continue
+        peer = data.peers.get(entry.fingerprint)
+        if peer is None:
+            if entry.fingerprint not in data.pending or source.auto_accept:
+                return True
+        elif peer.trusted and peer.cert is None and entry.cert is not None:
+            return True
+    return False
+
+
+def _introduce(data: _Data, source: Peer, entry: Introduction, own: bytes) -> IntroOutcome | None:
+    fp = entry.fingerprint
+    if fp in (own, source.fingerprint):
+        return None
+    peer = data.peers.get(fp)
+    if peer is not None:
+        if peer.trusted and peer.cert is None and entry.cert is not None:
+            data.peers[fp] = replace(peer, cert=entry.cert)
+            return "certificate"
+        return None  # revoked (or rejected) stays so; a trusted peer keeps what it has
+    offer = data.pending.get(fp)
+    if source.auto_accept:
+        if offer is None or offer.introducer != source.fingerprint:
+            offer = PendingIntroduction(
+                fp, source.fingerprint, entry.name, entry.cert, entry.addresses, _now()
+            )
+        data.pending.pop(fp, None)
+        _trust_offer(data, offer)
+        return "trusted"
+    if offer is not None or len(data.pending) >= MAX_PENDING:
+        return None
+    data.pending[fp] = PendingIntroduction(
+        fp, source.fingerprint, entry.name, entry.cert, entry.addresses, _now()
+    )
+    return "offered"
+
+
+def _trust_offer(data: _Data, offer: PendingIntroduction) -> Peer:
+    peer = data.peers.get(offer.fingerprint)
+    if peer is None:
+        peer = Peer(
+            offer.fingerprint,
+            offer.name,
+            "trusted",
+            cert=offer.cert,
+            addresses=offer.addresses[:MAX_ADDRESSES],
+            added=_now(),
+            introduced_by=offer.introducer,
+        )
+    else:  # known meanwhile (e.g. revoked by hand): approving trusts it again
+        peer = replace(
+            peer,
+            state="trusted",
+            cert=peer.cert or offer.cert,
+            introduced_by=peer.introduced_by or offer.introducer,
+        )
+    data.peers[offer.fingerprint] = peer
+    return peer
+
+
+def _drop_offers_of(data: _Data, introducer: bytes) -> None:
+    for fp in [fp for fp, offer in data.pending.items() if offer.introducer == introducer]:
+        del data.pending[fp]
+
+
 # -- the store ------------------------------------------------------------------------------------
 
 
@@ -233,6 +389,7 @@ def _now() -> _dt.datetime:
 class _Data:
     generation: int = 0
     peers: dict[bytes, Peer] = field(default_factory=dict)
+    pending: dict[bytes, PendingIntroduction] = field(default_factory=dict)
 
 
 class TrustStore:
@@ -300,6 +457,7 @@ class TrustStore:
             else:
                 peer = replace(peer, state="trusted", name=peer.name if clean is None else clean)
             data.peers[fingerprint] = peer
+            data.pending.pop(fingerprint, None)  # trusted by hand: no longer an open offer
             return peer
 
         return self._update(change, bump=True)
@@ -310,9 +468,21 @@ class TrustStore:
         return self._update(lambda data: self._put(data, fingerprint, name=clean), bump=True)
 
     def revoke(self, fingerprint: bytes) -> Peer:
-        """Stop trusting a peer: refused from now on; ``UnknownPeer`` if it was never known."""
+        """Stop trusting a peer: refused from now on; ``UnknownPeer`` if it was never known.
+
+        Revoking an introducer also ends its role (trusting it again does not restore it) and
+        drops the introductions it offered that still wait for approval.
+        """
         fingerprint = _check_fingerprint(fingerprint)
-        return self._update(lambda data: self._put(data, fingerprint, state="revoked"), bump=True)
+
+        def change(data: _Data) -> Peer:
+            _drop_offers_of(data, fingerprint)
+            data.pending.pop(fingerprint, None)
+            return self._put(
+                data, fingerprint, state="revoked", introducer=False, auto_accept=False
+            )
+
+        return self._update(change, bump=True)
 
     def forget(self, fingerprint: bytes) -> None:
         """Remove a peer entirely (it is then unknown, hence refused, like a revoked one)."""
@@ -320,8 +490,106 @@ class TrustStore:
         def change(data: _Data) -> None:
             if data.peers.pop(fingerprint, None) is None:
                 raise UnknownPeer(fingerprint)
+            _drop_offers_of(data, fingerprint)
 
         self._update(change, bump=True)
+
+    # -- introducers --------------------------------------------------------------------------
+
+    def set_introducer(
+        self, fingerprint: bytes, *, introducer: bool, auto_accept: bool = False
+    ) -> Peer:
+        """Make a trusted peer an introducer (``auto_accept``: trust what it offers unasked).
+
+        ``introducer=False`` ends the role and drops its offers still waiting for approval.
+        ``UnknownPeer`` if the peer is not known, ``ValueError`` if it is revoked.
+        """
+        fingerprint = _check_fingerprint(fingerprint)
+
+        def change(data: _Data) -> Peer:
+            peer = self._need(data, fingerprint)
+            if introducer and not peer.trusted:
+                raise ValueError(
+                    f"{peer.display_name} is revoked; trust it again before making it an introducer"
+                )
+            if not introducer:
+                _drop_offers_of(data, fingerprint)
+            return self._put(
+                data, fingerprint, introducer=introducer, auto_accept=introducer and auto_accept
+            )
+
+        return self._update(change, bump=True)
+
+    def pending(self) -> list[PendingIntroduction]:
+        """The introductions waiting for approval, oldest first."""
+        return list(self._data.pending.values())
+
+    def get_pending(self, fingerprint: bytes) -> PendingIntroduction | None:
+        return self._data.pending.get(fingerprint)
+
+    def receive_introductions(
+        self, introducer: bytes, entries: Iterable[Introduction], *, own: bytes
+    ) -> list[tuple[Introduction, IntroOutcome]]:
+        """Take the peers ``introducer`` offers; returns what became of each one that counted.
+
+        Nothing happens unless ``introducer`` is a trusted introducer. For each entry: ourselves
+        (``own``), a revoked peer, and an offer already pending are skipped; a trusted peer only
+        gets a missing certificate (``"certificate"``); an unknown peer is trusted at once when
+        the introducer has auto-accept (``"trusted"``), else it waits for approval
+        (``"offered"``, while fewer than ``MAX_PENDING`` wait). Certificates must hash to
+        their fingerprint (``ValueError`` otherwise; nothing is stored then).
+        """
+        entries = [_check_introduction(entry) for entry in entries]
+        with contextlib.suppress(TrustStoreError):
+            self.refresh()  # the user may just have marked the introducer in another process
+        current = self._data
+        if not _introduction_counts(current, introducer, entries, own):
+            return []  # the usual case on every reconnection: no write at all
+
+        def change(data: _Data) -> list[tuple[Introduction, IntroOutcome]]:
+            source = data.peers.get(introducer)
+            if source is None or not source.trusted or not source.introducer:
+                return []
+            outcomes: list[tuple[Introduction, IntroOutcome]] = []
+            for entry in entries:
+                outcome = _introduce(data, source, entry, own)
+                if outcome is not None:
+                    outcomes.append((entry, outcome))
+            return outcomes
+
+        return self._update(change, bump=True)
+
+    def approve(self, fingerprint: bytes) -> Peer:
+        """Trust a peer an introducer offered (its name, certificate and addresses with it)."""
+        fingerprint = _check_fingerprint(fingerprint)
+
+        def change(data: _Data) -> Peer:
+            offer = data.pending.pop(fingerprint, None)
+            if offer is None:
+                raise UnknownIntroduction(fingerprint)
+            return _trust_offer(data, offer)
+
+        return self._update(change, bump=True)
+
+    def reject(self, fingerprint: bytes) -> Peer:
+        """Refuse a peer an introducer offered: it is kept as revoked, so never offered again."""
+        fingerprint = _check_fingerprint(fingerprint)
+
+        def change(data: _Data) -> Peer:
+            offer = data.pending.pop(fingerprint, None)
+            if offer is None:
+                raise UnknownIntroduction(fingerprint)
+            peer = Peer(
+                fingerprint,
+                offer.name,
+                "revoked",
+                added=_now(),
+                introduced_by=offer.introducer,
+            )
+            data.peers[fingerprint] = peer
+            return peer
+
+        return self._update(change, bump=True)
 
     def add_address(self, fingerprint: bytes, hostport: str) -> Peer:
         """Remember a manual ``host:port`` for a known peer (``ValueError`` for a bad address)."""
@@ -549,13 +817,31 @@ def _dump(data: _Data) -> dict[str, Any]:
         peers[fp.hex()] = {
             "name": peer.name,
             "state": peer.state,
-            "cert": None if peer.cert is None else base64.b64encode(peer.cert).decode("ascii"),
+            "cert": _b64(peer.cert),
             "addresses": list(peer.addresses),
             "added": _iso(peer.added),
             "last_sync": _iso(peer.last_sync),
             "counters": {name: getattr(peer, name) for name in _COUNTERS},
+            "introducer": peer.introducer,
+            "auto_accept": peer.auto_accept,
+            "introduced_by": None if peer.introduced_by is None else peer.introduced_by.hex(),
         }
-    return {"format": FORMAT, "generation": data.generation, "peers": peers}
+    pending = [
+        {
+            "fingerprint": offer.fingerprint.hex(),
+            "introducer": offer.introducer.hex(),
+            "name": offer.name,
+            "cert": _b64(offer.cert),
+            "addresses": list(offer.addresses),
+            "offered": _iso(offer.offered),
+        }
+        for offer in data.pending.values()
+    ]
+    return {"format": FORMAT, "generation": data.generation, "peers": peers, "pending": pending}
+
+
+def _b64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode("ascii")
 
 
 class _Damaged(Exception):
@@ -600,7 +886,70 @@ def _parse_obj(obj: object) -> _Data:
         if len(fp) != FINGERPRINT_SIZE:
             raise _Damaged(f"{str(key)[:70]!r} is not a fingerprint (64 hex digits)")
         peers[fp] = _parse_peer(fp, entry)
-    return _Data(generation, peers)
+    raw_pending = obj.get("pending", [])
+    if not isinstance(raw_pending, list):
+        raise _Damaged("'pending' is not a list")
+    pending: dict[bytes, PendingIntroduction] = {}
+    for entry in raw_pending[:MAX_PENDING]:
+        offer = _parse_pending(entry)
+        if offer.fingerprint not in peers:
+            pending.setdefault(offer.fingerprint, offer)
+    return _Data(generation, peers, pending)
+
+
+def _parse_fp(value: object, what: str) -> bytes:
+    fp = b""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            fp = bytes.fromhex(value)
+    if len(fp) != FINGERPRINT_SIZE:
+        raise _Damaged(f"{what} is not a fingerprint (64 hex digits)")
+    return fp
+
+
+def _parse_cert(value: object, fp: bytes, who: str) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Damaged(f"the certificate of {who} is not base64 text")
+    try:
+        cert = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Damaged(f"the certificate of {who} is not base64") from None
+    if fingerprint_of(cert) != fp:
+        raise _Damaged(f"the certificate stored for {who} does not match its fingerprint")
+    return cert
+
+
+def _parse_addresses(value: object, who: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise _Damaged(f"the addresses of {who} are not a list of text")
+    checked: list[str] = []
+    for address in value:
+        try:
+            checked.append(format_hostport(*parse_hostport(address)))
+        except ValueError as exc:
+            raise _Damaged(f"an address of {who} is wrong ({exc})") from None
+    return tuple(checked)
+
+
+def _parse_pending(entry: object) -> PendingIntroduction:
+    if not isinstance(entry, dict):
+        raise _Damaged("an entry of 'pending' is not an object")
+    fp = _parse_fp(entry.get("fingerprint"), "a pending introduction's fingerprint")
+    who = f"the introduction of {format_fingerprint(fp)}"
+    introducer = _parse_fp(entry.get("introducer"), f"the introducer in {who}")
+    name = entry.get("name", "")
+    if not isinstance(name, str):
+        raise _Damaged(f"the name in {who} is not text")
+    return PendingIntroduction(
+        fp,
+        introducer,
+        sanitize_name(name),
+        _parse_cert(entry.get("cert"), fp, who),
+        _parse_addresses(entry.get("addresses", []), who)[:MAX_ADDRESSES],
+        _parse_time(entry.get("offered"), who, "offered"),
+    )
 
 
 def _parse_peer(fp: bytes, entry: object) -> Peer:
@@ -613,26 +962,8 @@ def _parse_peer(fp: bytes, entry: object) -> Peer:
     state = entry.get("state")
     if state not in ("trusted", "revoked"):
         raise _Damaged(f"the state of {who} is {state!r}, not 'trusted' or 'revoked'")
-    cert_text = entry.get("cert")
-    cert: bytes | None = None
-    if cert_text is not None:
-        if not isinstance(cert_text, str):
-            raise _Damaged(f"the certificate of {who} is not base64 text")
-        try:
-            cert = base64.b64decode(cert_text, validate=True)
-        except (binascii.Error, ValueError):
-            raise _Damaged(f"the certificate of {who} is not base64") from None
-        if fingerprint_of(cert) != fp:
-            raise _Damaged(f"the certificate stored for {who} does not match its fingerprint")
-    addresses = entry.get("addresses", [])
-    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
-        raise _Damaged(f"the addresses of {who} are not a list of text")
-    checked: list[str] = []
-    for address in addresses:
-        try:
-            checked.append(format_hostport(*parse_hostport(address)))
-        except ValueError as exc:
-            raise _Damaged(f"an address of {who} is wrong ({exc})") from None
+    cert = _parse_cert(entry.get("cert"), fp, who)
+    checked = _parse_addresses(entry.get("addresses", []), who)
     counters = entry.get("counters", {})
     if not isinstance(counters, dict):
         raise _Damaged(f"the counters of {who} are not an object")
@@ -642,15 +973,23 @@ def _parse_peer(fp: bytes, entry: object) -> Peer:
         if not _is_count(value):
             raise _Damaged(f"the counter {name_} of {who} is not a count")
         values[name_] = value
+    introducer = entry.get("introducer", False)
+    auto_accept = entry.get("auto_accept", False)
+    if not isinstance(introducer, bool) or not isinstance(auto_accept, bool):
+        raise _Damaged(f"the introducer settings of {who} are not true or false")
+    by = entry.get("introduced_by")
     return Peer(
         fp,
         sanitize_name(name),
         state,
         cert,
-        tuple(checked),
+        checked,
         _parse_time(entry.get("added"), who, "added"),
         _parse_time(entry.get("last_sync"), who, "last_sync"),
         **values,
+        introducer=introducer,
+        auto_accept=introducer and auto_accept,
+        introduced_by=None if by is None else _parse_fp(by, f"introduced_by of {who}"),
     )
 
 
