@@ -64,6 +64,7 @@ import automerge.core as am
 
 from .errors import LocalProtocolError, RemoteProtocolError, SyncError
 from .framing import MAX_FRAME, Frame, FrameDecoder, FrameKind, encode_frame
+from .text import TEXT_LIMIT, clean_peer_text
 
 if TYPE_CHECKING:
     from automerge.core import Document, Message, SyncState
@@ -625,7 +626,7 @@ class SyncSession:
         self._check_in_sync()
 
     def _on_bye(self, payload: bytes) -> None:
-        reason = _printable(payload.decode("utf-8", "replace")) or "the peer closed the link"
+        reason = _printable(payload) or "the peer closed the link"
         self._transition(Trigger.BYE)
         self._frames.clear()
         self._events.append(Closed(reason, by_peer=True, clean=True))
@@ -716,17 +717,17 @@ def _reraise_unless_automerge(exc: BaseException) -> None:
 
 
 def _why(exc: BaseException) -> str:
-    text = _printable(str(exc))[:200]
+    text = _printable(str(exc), 200)
     return text or type(exc).__name__
 
 
-def _printable(text: str) -> str:
-    """Drop control characters (a peer's text must not drive the terminal)."""
-    return "".join(ch if ch.isprintable() else " " for ch in text).strip()
+def _printable(text: str | bytes, limit: int = TEXT_LIMIT) -> str:
+    """A peer's text without control characters, capped (it must not drive the terminal)."""
+    return clean_peer_text(text, limit, ellipsis=True)
 
 
 def _show(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return clean_peer_text(repr(text[: limit * 2]), limit + 2, ellipsis=True)
 
 
 def _bye_payload(reason: str) -> bytes:

@@ -43,7 +43,6 @@ import os
 import re
 import tempfile
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,6 +50,7 @@ from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from .errors import SyncError, UntrustedPeer
 from .fingerprint import FINGERPRINT_SIZE, fingerprint_of, format_fingerprint, short_fingerprint
+from .text import clean_peer_text
 
 try:  # POSIX
     import fcntl as _fcntl
@@ -157,17 +157,11 @@ class SyncRecord:
 
 
 def sanitize_name(name: str) -> str:
-    """A peer name fit to show: control and format characters removed, spaces collapsed, ≤ 100."""
+    """A peer name fit to show (``text.clean_peer_text``): no control or format characters,
+    spaces collapsed, at most 100 characters."""
     if not isinstance(name, str):
         raise ValueError(f"a peer name is text, not {type(name).__name__}")
-    kept = []
-    for ch in name:
-        category = unicodedata.category(ch)
-        if ch.isspace() or category in ("Zl", "Zp", "Zs"):
-            kept.append(" ")
-        elif not category.startswith("C"):  # Cc control, Cf format (bidi), Cs, Co, Cn
-            kept.append(ch)
-    return " ".join("".join(kept).split())[:MAX_NAME].strip()
+    return clean_peer_text(name, MAX_NAME)
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
