@@ -50,6 +50,7 @@ from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from .errors import SyncError, UntrustedPeer
 from .fingerprint import FINGERPRINT_SIZE, fingerprint_of, format_fingerprint, short_fingerprint
+from .identity import check_peer_certificate
 from .text import clean_peer_text
 
 try:  # POSIX
@@ -349,8 +350,10 @@ class TrustStore:
     def learn_cert(self, fingerprint: bytes, cert_der: bytes) -> bool:
         """Store a trusted peer's certificate; ``True`` if it was not known yet.
 
-        ``ValueError`` if the certificate does not hash to ``fingerprint``; ``UntrustedPeer`` if
-        the peer is not trusted (a certificate is learned only for an approved fingerprint).
+        ``ValueError`` if the certificate does not hash to ``fingerprint`` or is unusable
+        (``identity.check_peer_certificate``: malformed, not yet valid, expired);
+        ``UntrustedPeer`` if the peer is not trusted (a certificate is learned only for an
+        approved fingerprint).
         """
         if not isinstance(cert_der, bytes) or not 0 < len(cert_der) <= MAX_CERT:
             raise ValueError(f"a certificate is 1..{MAX_CERT} bytes of DER")
@@ -359,6 +362,7 @@ class TrustStore:
                 f"this certificate does not belong to {format_fingerprint(fingerprint)} "
                 "(its SHA-256 differs)"
             )
+        check_peer_certificate(cert_der)
         current = self.get(fingerprint)
         if current is not None and current.trusted and current.cert == cert_der:
             return False
