@@ -21,6 +21,15 @@
   its link with the document untouched; the engine goes on serving the others. Deadlines: the
   TLS handshake and the HELLO within 10 s, a started frame within 30 s of its last byte, any byte
   within 90 s (an idle link is pinged every 30 s).
+* Limits (``Limits``; tests shrink them): at most 32 connections in the handshake (TLS,
+  ``verify_peer``, the anonymous exchange) at once and 8 from one source address, so one host
+  cannot starve the others; more are closed at once, silently (``pending_handshakes``,
+  ``peak_pending_handshakes``). Per trusted peer, token buckets that a reconnection does not
+  refill: 256 MiB per 60 s and 2,000 frames per second with bursts of 4,000; over budget, the
+  link drops with a BYE that says so (the honest peer backs off like after any short link).
+  At most 10,000 changes (64 MiB) may wait for missing dependencies (``StagingReplica``).
+* Text a peer controls (names, BYE reasons, errors quoting its bytes) goes through
+  ``text.clean_peer_text`` before an event, ``status()`` or a log line shows it.
 * ``trust_changed`` (also noticed by itself when ``peers.json`` changes, e.g. ``plntui peer
   revoke`` in another process) rebuilds the TLS contexts and cuts the links of peers no longer
   trusted; their new handshakes fail.
