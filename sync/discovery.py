@@ -43,7 +43,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -65,6 +64,7 @@ from .fingerprint import (
     parse_fingerprint,
     short_fingerprint,
 )
+from .text import clean_peer_text
 
 __all__ = [
     "MAX_PEERS",
@@ -158,15 +158,10 @@ class DiscoveryEvent:
 
 
 def sanitize_name(text: str, limit: int = NAME_CHARS, max_bytes: int = NAME_BYTES) -> str:
-    """A display name fit for a record or a terminal: NFC, no control or format characters
-    (escape sequences, bidi overrides, line separators), runs of spaces collapsed, at most
-    ``limit`` characters and ``max_bytes`` UTF-8 bytes."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    text = " ".join(text.split())[:limit].rstrip()
-    while len(text.encode("utf-8")) > max_bytes:
-        text = text[:-1].rstrip()
-    return text
+    """A display name fit for a record or a terminal (``text.clean_peer_text``): no control or
+    format characters (escape sequences, bidi overrides, line separators), runs of spaces
+    collapsed, at most ``limit`` characters and ``max_bytes`` UTF-8 bytes."""
+    return clean_peer_text(text, limit, max_bytes=max_bytes)
 
 
 def instance_label(display_name: str, fingerprint: bytes) -> str:
@@ -318,8 +313,10 @@ def _parse_addresses(addresses: Iterable[object]) -> tuple[str, ...]:
 
 
 def _show(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
+    """A peer's value for a debug line: ``repr`` (escapes), cleaned and capped."""
+    if isinstance(value, str | bytes):
+        value = value[: limit * 2]
+    return clean_peer_text(repr(value), limit, ellipsis=True)
 
 
 # -- the bounded table of peer hints ------------------------------------------------------------

@@ -25,6 +25,15 @@
   peers; what it sends becomes pending introductions in the trust store (``IntroductionOffered``)
   or, with auto-accept, trusted peers at once (``PeerIntroduced``), dialled at the addresses it
   gave. This side answers a peer that asks with its own trusted peers, again when they change.
+* Limits (``Limits``; tests shrink them): at most 32 connections in the handshake (TLS,
+  ``verify_peer``, the anonymous exchange) at once and 8 from one source address, so one host
+  cannot starve the others; more are closed at once, silently (``pending_handshakes``,
+  ``peak_pending_handshakes``). Per trusted peer, token buckets that a reconnection does not
+  refill: 256 MiB per 60 s and 2,000 frames per second with bursts of 4,000; over budget, the
+  link drops with a BYE that says so (the honest peer backs off like after any short link).
+  At most 10,000 changes (64 MiB) may wait for missing dependencies (``StagingReplica``).
+* Text a peer controls (names, BYE reasons, errors quoting its bytes) goes through
+  ``text.clean_peer_text`` before an event, ``status()`` or a log line shows it.
 * ``trust_changed`` (also noticed by itself when ``peers.json`` changes, e.g. ``plntui peer
   revoke`` in another process) rebuilds the TLS contexts and cuts the links of peers no longer
   trusted; their new handshakes fail.
@@ -37,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 import math
@@ -65,6 +75,8 @@ from .pairing import (
     parse_code,
 )
 from .session import (
+    MAX_QUEUED_BYTES,
+    MAX_QUEUED_CHANGES,
     ChangesApplied,
     Closed,
     Event,
@@ -76,6 +88,7 @@ from .session import (
     State,
     SyncSession,
 )
+from .text import clean_peer_text
 from .tls import (
     HANDSHAKE_TIMEOUT,
     MAX_PRESENT,
@@ -117,6 +130,7 @@ __all__ = [
     "PairingResult",
     "PairingSucceeded",
     "IntroductionOffered",
+    "Limits",
     "PeerConnected",
     "PeerIntroduced",
     "PeerLost",
@@ -143,6 +157,11 @@ RECONNECT_DELAY: Final = 0.5
 STABLE_LINK: Final = 10.0
 """A link that lived this long resets the backoff when it drops."""
 MAX_PENDING_HANDSHAKES: Final = 32
+MAX_PENDING_PER_ADDRESS: Final = 8
+PEER_BYTES_PER_WINDOW: Final = 256 * 1024 * 1024
+PEER_BYTE_WINDOW: Final = 60.0
+PEER_FRAMES_PER_SECOND: Final = 2000.0
+PEER_FRAME_BURST: Final = 4000
 STATS_FLUSH_INTERVAL: Final = 5.0
 _HEADER: Final = 5
 
@@ -161,6 +180,47 @@ class Timeouts:
     """Silence on an established link (the peer pings every ``ping``)."""
     ping: float = PING_INTERVAL
     connect: float = CONNECT_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one host or one peer may cost this engine (tests shrink them); see the docstring."""
+
+    max_pending_handshakes: int = MAX_PENDING_HANDSHAKES
+    """Connections not yet past TLS and ``verify_peer`` (and the anonymous exchange), in all."""
+    max_pending_per_address: int = MAX_PENDING_PER_ADDRESS
+    """The same, from one source IP address: one host cannot take every slot."""
+    peer_bytes_per_window: int = PEER_BYTES_PER_WINDOW
+    """Bytes a trusted peer may send per ``peer_byte_window`` seconds (a token bucket)."""
+    peer_byte_window: float = PEER_BYTE_WINDOW
+    peer_frames_per_second: float = PEER_FRAMES_PER_SECOND
+    """Frames a trusted peer may send per second, on average..."""
+    peer_frame_burst: int = PEER_FRAME_BURST
+    """...and at once (the bucket's size)."""
+    max_queued_changes: int = MAX_QUEUED_CHANGES
+    """Changes waiting for missing dependencies (``StagingReplica``), from every peer."""
+    max_queued_bytes: int = MAX_QUEUED_BYTES
+
+
+class _TokenBucket:
+    """``rate`` tokens per second, at most ``capacity`` saved up; starts full."""
+
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.stamp = now
+
+    def take(self, amount: float, now: float) -> bool:
+        """Spend ``amount`` tokens; ``False`` (and nothing spent) if there are not enough."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if amount > self.tokens:
+            return False
+        self.tokens -= amount
+        return True
 
 
 # -- what the engine needs from the application ---------------------------------------------------
@@ -387,6 +447,10 @@ class _DialFailed(SyncError):
         self.identity = identity
 
 
+class _OverBudget(RemoteProtocolError):
+    """A trusted peer sent more bytes or frames than ``Limits`` allow."""
+
+
 class _FrameTracker:
     """Knows whether the stream stopped inside a frame (length prefixes only, no buffering)."""
 
@@ -400,7 +464,9 @@ class _FrameTracker:
     def partial(self) -> bool:
         return self._remaining > 0 or bool(self._header)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> int:
+        """Follow ``data``; returns how many frames it starts (complete length prefixes)."""
+        started = 0
         pos, end = 0, len(data)
         while pos < end:
             if self._remaining:
@@ -414,6 +480,8 @@ class _FrameTracker:
             if len(self._header) == 4:
                 self._remaining = int.from_bytes(self._header, "big")
                 self._header.clear()
+                started += 1
+        return started
 
 
 @dataclass(slots=True)
@@ -424,6 +492,8 @@ class _Runtime:
     last_error: str | None = None
     address: str | None = None
     pending: SyncRecord = field(default_factory=SyncRecord)
+    byte_budget: _TokenBucket | None = None
+    frame_budget: _TokenBucket | None = None
 
 
 class _Link:
@@ -473,6 +543,19 @@ class _Link:
         if data and not self.closing:
             self.channel.write(data)
             self.last_tx = loop_time
+
+
+def _clean_event(event: EngineEvent) -> EngineEvent:
+    """The event with every text that may quote a peer cleaned (``clean_peer_text``)."""
+    if isinstance(event, PeerLost | PeerRefused | StoreFailed | PairingRefused):
+        event = dataclasses.replace(event, reason=clean_peer_text(event.reason, ellipsis=True))
+    if isinstance(event, PeerConnected | PairingSucceeded | IntroductionOffered | PeerIntroduced):
+        event = dataclasses.replace(event, name=clean_peer_text(event.name, 100))
+    if isinstance(
+        event, PeerConnected | PeerRefused | CertificateLearned | PairingSucceeded | PairingRefused
+    ):
+        event = dataclasses.replace(event, address=clean_peer_text(event.address, 100))
+    return event
 
 
 def _jitter(delay: float) -> float:
@@ -570,6 +653,7 @@ class SyncEngine:
         max_frame: int = MAX_FRAME,
         timeouts: Timeouts = Timeouts(),
         name: str = "",
+        limits: Limits = Limits(),
     ) -> None:
         """``listen=False`` only dials (``sync --once``); ``auto_dial`` dials stored addresses.
 
@@ -586,6 +670,7 @@ class SyncEngine:
         self.auto_dial = auto_dial
         self.max_frame = max_frame
         self.timeouts = timeouts
+        self.limits = limits
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._server: asyncio.Server | None = None
@@ -597,6 +682,8 @@ class SyncEngine:
         self._runtime: dict[bytes, _Runtime] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_handshakes = 0
+        self._pending_by_address: dict[str, int] = {}
+        self._peak_pending = 0
         self._server_ctx: ssl.SSLContext | None = None
         self._client_ctx: dict[bytes, ssl.SSLContext] = {}
         self._ctx_version = -1
@@ -616,13 +703,31 @@ class SyncEngine:
     def running(self) -> bool:
         return self._running
 
+    @property
+    def pending_handshakes(self) -> int:
+        """Connections accepted and not yet verified (TLS handshake or anonymous exchange)."""
+        return self._pending_handshakes
+
+    @property
+    def peak_pending_handshakes(self) -> int:
+        """The most connections ever pending at once (never above ``limits``)."""
+        return self._peak_pending
+
+    def pending_handshakes_from(self, address: str) -> int:
+        """Connections pending from one source IP address."""
+        return self._pending_by_address.get(address, 0)
+
     async def start(self) -> None:
         """Listen (unless ``listen=False``), dial the known peers, start polling."""
         if self._running:
             raise LocalProtocolError("the sync engine is already running")
         self._loop = asyncio.get_running_loop()
         with self.host.lock:
-            self._staging = StagingReplica(self.host.document())
+            self._staging = StagingReplica(
+                self.host.document(),
+                max_queued_changes=self.limits.max_queued_changes,
+                max_queued_bytes=self.limits.max_queued_bytes,
+            )
         self._check_trust(force=True)
         if self.listen:
             self._server = await asyncio.start_server(
@@ -892,6 +997,7 @@ class SyncEngine:
         return f"cannot store changes from {who(event.fingerprint)}: {event.reason}"
 
     def _emit(self, event: EngineEvent) -> None:
+        event = _clean_event(event)
         warn = PeerRefused | StoreFailed | PairingRefused
         level = logging.WARNING if isinstance(event, warn) else logging.INFO
         if log.isEnabledFor(level):
@@ -982,11 +1088,17 @@ class SyncEngine:
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if not self._running or self._pending_handshakes >= MAX_PENDING_HANDSHAKES:
-            writer.transport.abort()
+        peer = writer.get_extra_info("peername")
+        source = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        if (
+            not self._running
+            or self._pending_handshakes >= self.limits.max_pending_handshakes
+            or self._pending_by_address.get(source, 0) >= self.limits.max_pending_per_address
+        ):
+            writer.transport.abort()  # silently: a flood must not flood the log too
             return
         try:
-            await self._serve_connection(reader, writer, task)
+            await self._serve_connection(reader, writer, task, source)
         except Exception:  # a bug must cost one connection, never the daemon
             log.exception("serving a connection failed")
             writer.transport.abort()
@@ -996,8 +1108,11 @@ class SyncEngine:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         task: asyncio.Task[None] | None,
+        source: str = "?",
     ) -> None:
         self._pending_handshakes += 1
+        self._pending_by_address[source] = self._pending_by_address.get(source, 0) + 1
+        self._peak_pending = max(self._peak_pending, self._pending_handshakes)
         try:
             self._check_trust()
             channel = TlsChannel(reader, writer, self._server_context(), server_side=True)
@@ -1025,6 +1140,9 @@ class SyncEngine:
                 return
         finally:
             self._pending_handshakes -= 1
+            left = self._pending_by_address.pop(source, 1) - 1
+            if left > 0:
+                self._pending_by_address[source] = left
         link = self._admit(fp, channel, outbound=False, address=address)
         if link is None:
             await channel.aclose()
@@ -1190,8 +1308,8 @@ class SyncEngine:
                     continue
                 except _DialFailed as exc:
                     rt.state = "failed"
-                    rt.last_error = exc.message
-                    log.info("cannot reach %s: %s", self._name(fp), exc.message)
+                    rt.last_error = clean_peer_text(exc.message, ellipsis=True)
+                    log.info("cannot reach %s: %s", self._name(fp), rt.last_error)
                 except Exception as exc:  # a bug must not end the dialling for good
                     log.exception("dialling %s failed", self._name(fp))
                     rt.state = "failed"
@@ -1442,7 +1560,7 @@ class SyncEngine:
         if not self._links.get(link.fp):
             rt.state = "failed" if error is not None else "offline"
             if error is not None:
-                rt.last_error = reason
+                rt.last_error = clean_peer_text(reason, ellipsis=True)
         if not link.established.done():
             link.established.set_exception(
                 _DialFailed(
@@ -1486,7 +1604,7 @@ class SyncEngine:
                     link.write(session.ping(), now)
                 continue
             link.last_rx = self._now()
-            link.tracker.feed(data)
+            self._charge(link, len(data), link.tracker.feed(data))
             try:
                 session.receive_data(data)
             except RemoteProtocolError:
@@ -1496,6 +1614,24 @@ class SyncEngine:
             if session.state is State.CLOSED or not data:
                 return
             await link.channel.drain()
+
+    def _charge(self, link: _Link, n_bytes: int, n_frames: int) -> None:
+        """Spend the peer's byte and frame budgets; over budget, the link drops (nothing read)."""
+        lim, rt, now = self.limits, self._rt(link.fp), self._now()
+        if rt.byte_budget is None or rt.frame_budget is None:
+            rate = lim.peer_bytes_per_window / lim.peer_byte_window
+            rt.byte_budget = _TokenBucket(rate, lim.peer_bytes_per_window, now)
+            rt.frame_budget = _TokenBucket(lim.peer_frames_per_second, lim.peer_frame_burst, now)
+        if not rt.byte_budget.take(n_bytes, now):
+            raise _OverBudget(
+                f"the peer sent more than {lim.peer_bytes_per_window:,} bytes in "
+                f"{lim.peer_byte_window:g} s (the budget per peer)"
+            )
+        if not rt.frame_budget.take(n_frames, now):
+            raise _OverBudget(
+                f"the peer sent more than {lim.peer_frames_per_second:g} frames per second "
+                f"(bursts of {lim.peer_frame_burst:,}; the budget per peer)"
+            )
 
     def _process(self, link: _Link) -> None:
         """Drain the session's events: persist, push to the others, answer the peer."""

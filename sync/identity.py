@@ -41,7 +41,14 @@ from .fingerprint import (
     short_fingerprint,
 )
 
-__all__ = ["CERT_FILE", "KEY_FILE", "Identity", "make_certificate", "parse_fingerprint"]
+__all__ = [
+    "CERT_FILE",
+    "KEY_FILE",
+    "Identity",
+    "check_peer_certificate",
+    "make_certificate",
+    "parse_fingerprint",
+]
 
 KEY_FILE: Final = "key.pem"
 CERT_FILE: Final = "cert.pem"
@@ -215,6 +222,30 @@ class Identity:
 
 
 # -- files --------------------------------------------------------------------------------------
+
+
+def check_peer_certificate(der: bytes, now: _dt.datetime | None = None) -> None:
+    """Refuse (``ValueError``, a sentence) a peer certificate this side would never accept in TLS:
+    not DER X.509, not an Ed25519 key, not signed by its own key, or outside its validity
+    period (not yet valid, or expired) at ``now``. Checked before a certificate is stored."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise ValueError("the certificate is not a DER X.509 certificate") from None
+    key = cert.public_key()
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise ValueError("the certificate's key is not an Ed25519 key")
+    try:
+        key.verify(cert.signature, cert.tbs_certificate_bytes)
+    except InvalidSignature:
+        raise ValueError("the certificate is not signed by its own key") from None
+    now = now or _dt.datetime.now(_dt.UTC)
+    if cert.not_valid_before_utc > now:
+        raise ValueError(
+            f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
+        )
+    if cert.not_valid_after_utc < now:
+        raise ValueError(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
 
 
 def _spki(public_key: object) -> bytes:

@@ -55,6 +55,7 @@ from typing import Any, Final
 
 from .errors import RemoteProtocolError, SyncError
 from .fingerprint import FINGERPRINT_SIZE, fingerprint_of
+from .text import clean_peer_text
 
 __all__ = [
     "INVITE_TTL",
@@ -258,14 +259,7 @@ def _name_field(obj: dict[str, Any]) -> str:
 
 def clean_name(raw: str) -> str:
     """A peer's display name as data: printable characters only, capped."""
-    import unicodedata
-
-    kept = "".join(
-        ch
-        for ch in raw[: _NAME_CHARS * 4]
-        if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-    )
-    return " ".join(kept.split())[:_NAME_CHARS]
+    return clean_peer_text(raw, _NAME_CHARS)
 
 
 def _transcript(fp_a: bytes, fp_b: bytes, msg_a: bytes, msg_b: bytes) -> bytes:
@@ -286,11 +280,12 @@ def _spake(side: str, secret: str, fp_a: bytes, fp_b: bytes) -> Any:
 
 
 def _spake_finish(spake: Any, message: bytes) -> bytes:
+    from spake2.ed25519_basic import NotOnCurve
     from spake2.spake2 import SPAKEError
 
     try:
         return bytes(spake.finish(message))
-    except (SPAKEError, ValueError, AssertionError, TypeError):
+    except (SPAKEError, NotOnCurve, ValueError, AssertionError, TypeError):
         raise RemoteProtocolError("the peer's SPAKE2 message is malformed") from None
 
 
@@ -342,7 +337,7 @@ class InviterPairing:
             if len(cert) > MAX_PAIR_MESSAGE:
                 raise RemoteProtocolError("the certificate is too large")
             port = obj.get("port")
-            if not (port is None or (isinstance(port, int) and 0 < port < 65536)):
+            if not (port is None or (type(port) is int and 0 < port < 65536)):
                 raise RemoteProtocolError("the pairing request has an impossible port")
             fp_b = fingerprint_of(cert)
             if fp_b == self.fingerprint:
@@ -383,8 +378,14 @@ class InviterPairing:
         return PairedPeer(fp_b, cert, name, port, safety_number(self.fingerprint, fp_b))
 
     def abandon(self, reason: str) -> None:
-        """The link ended before the exchange completed: the invite stays spent."""
-        if self._step is not _Step.DONE:
+        """The link ended before the exchange completed: the invite stays spent.
+
+        A request refused before the attempt started (another nameplate, another version, a
+        closed invite, bytes that are not a request) leaves the invite as it was.
+        """
+        if self._step is _Step.START:
+            self._step = _Step.FAILED
+        elif self._step is not _Step.DONE:
             self._fail(PairingFailed(reason))
 
     def _fail(self, exc: SyncError) -> SyncError:

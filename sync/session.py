@@ -58,6 +58,7 @@ the reason in ``data_to_send()`` for the transport to flush before it drops the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections import deque
@@ -71,12 +72,15 @@ import automerge.core as am
 from .errors import LocalProtocolError, RemoteProtocolError, SyncError
 from .framing import MAX_FRAME, Frame, FrameDecoder, FrameKind, encode_frame
 from .introduce import MAX_INTRODUCE, encode_introductions, parse_introductions
+from .text import TEXT_LIMIT, clean_peer_text
 from .trust import Introduction
 
 if TYPE_CHECKING:
     from automerge.core import Document, Message, SyncState
 
 __all__ = [
+    "MAX_QUEUED_BYTES",
+    "MAX_QUEUED_CHANGES",
     "MAX_SNAPSHOT",
     "PROTOCOL_VERSION",
     "SUPPORTED_VERSIONS",
@@ -87,6 +91,7 @@ __all__ = [
     "InSync",
     "IntroductionsReceived",
     "PeerHello",
+    "QueueOverflow",
     "SessionStats",
     "SnapshotReceived",
     "SnapshotSent",
@@ -106,6 +111,9 @@ MAX_PING: Final = 256
 MAX_BYE: Final = 4096
 MAX_DOC_ID: Final = 256
 HASH_SIZE: Final = 32
+MAX_QUEUED_CHANGES: Final = 10_000
+"""Changes a ``StagingReplica`` may hold back for missing dependencies (from every peer)."""
+MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
 
 Role: TypeAlias = Literal["client", "server"]
 Heads: TypeAlias = tuple[bytes, ...]
@@ -299,6 +307,10 @@ class SessionStats:
 # -- the staging replica ------------------------------------------------------------------------
 
 
+class QueueOverflow(RemoteProtocolError):
+    """Too many changes wait for dependencies nobody sent (fabricated ones, most likely)."""
+
+
 class StagingReplica:
     """A private replica of one document where a peer's changes land before they reach it.
 
@@ -307,37 +319,110 @@ class StagingReplica:
     the document merges what is new in the replica. A failure drops the replica (it may hold
     half a message) and leaves the document untouched. Sessions of one document can share one
     instance (one fork in memory instead of one per peer) as long as they run on one thread.
+
+    Automerge keeps a change whose dependencies it lacks in a queue inside the replica (not in
+    the document) until they arrive; automerge 1.0.0rc1 does not show that queue. The replica
+    therefore tracks every change a message brought that was not applied (by hash; an
+    over-estimate, as a change it already held counts too) and, when the estimate passes
+    ``max_queued_changes`` or ``max_queued_bytes``, recounts against the replica's history. Still
+    over the bound, the message fails with ``QueueOverflow``: the replica, queue included, is
+    dropped and the document is unchanged by that message.
     """
 
-    __slots__ = ("_replica", "doc")
+    __slots__ = (
+        "_queued",
+        "_queued_bytes",
+        "_replica",
+        "doc",
+        "max_queued_bytes",
+        "max_queued_changes",
+    )
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        *,
+        max_queued_changes: int = MAX_QUEUED_CHANGES,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
+    ) -> None:
         self.doc = doc
+        self.max_queued_changes = max_queued_changes
+        self.max_queued_bytes = max_queued_bytes
         self._replica: Document | None = None
+        self._queued: dict[bytes, int] = {}
+        self._queued_bytes = 0
+
+    @property
+    def queued(self) -> int:
+        """Changes (at most) held back in the replica for missing dependencies."""
+        return len(self._queued)
 
     @property
     def active(self) -> bool:
         """Whether a replica is held in memory (``release()`` frees it)."""
         return self._replica is not None
 
-    def receive(self, state: SyncState, message: Message) -> None:
+    def receive(self, state: SyncState, message: Message, changes: Iterable[bytes] = ()) -> None:
         """``receive_sync_message`` on the replica, then merge the result into the document.
 
-        Automerge's exception propagates when the message fails; the document is unchanged then.
+        ``changes`` are the encoded changes the message carries (to bound the queue). Automerge's
+        exception, or ``QueueOverflow``, propagates when the message fails; the document is
+        unchanged then.
         """
         replica, self._replica = self._replica, None
         if replica is None:
-            replica = self.doc.fork()
+            replica = self._fresh()
         else:
             try:
                 replica.merge(self.doc)
             except BaseException as exc:  # pragma: no cover - the replica never holds more
                 if not _is_automerge_failure(exc):
                     raise
-                replica = self.doc.fork()
+                replica = self._fresh()
+        before = replica.get_heads()
         replica.receive_sync_message(state, message)
+        self._track(replica, before, changes)
         self.doc.merge(replica)
         self._replica = replica
+
+    def _fresh(self) -> Document:
+        self._queued.clear()
+        self._queued_bytes = 0
+        return self.doc.fork()
+
+    def _track(self, replica: Document, before: list[bytes], changes: Iterable[bytes]) -> None:
+        keys = [(_change_key(raw), len(raw)) for raw in changes]
+        if not keys and not self._queued:
+            return
+        applied = {change.hash for change in replica.get_changes(before)}
+        for key in [k for k in self._queued if k in applied]:
+            self._queued_bytes -= self._queued.pop(key)
+        for key, size in keys:
+            if key not in applied and key not in self._queued:
+                self._queued[key] = size
+                self._queued_bytes += size
+        if not self._over():
+            return
+        history = {change.hash for change in replica.get_changes([])}
+        prefixes = {h[:4] for h in history}
+        for key in list(self._queued):
+            if key in history or (len(key) == 4 and key in prefixes):
+                self._queued_bytes -= self._queued.pop(key)
+        if self._over():
+            count, size = len(self._queued), self._queued_bytes
+            self._queued.clear()
+            self._queued_bytes = 0
+            raise QueueOverflow(
+                f"the peer's changes leave {count:,} changes ({size:,} bytes) waiting for "
+                f"dependencies nobody sent; the limit is {self.max_queued_changes:,} changes or "
+                f"{self.max_queued_bytes:,} bytes; nothing was applied"
+            )
+
+    def _over(self) -> bool:
+        return (
+            len(self._queued) > self.max_queued_changes
+            or self._queued_bytes > self.max_queued_bytes
+        )
 
     def adopt(self, replica: Document) -> None:
         """Keep ``replica`` (a document holding no more than ``doc``) if none is held yet."""
@@ -347,6 +432,8 @@ class StagingReplica:
     def release(self) -> None:
         """Free the replica; the next message that carries changes forks a new one."""
         self._replica = None
+        self._queued.clear()
+        self._queued_bytes = 0
 
 
 # -- the session --------------------------------------------------------------------------------
@@ -667,7 +754,8 @@ class SyncSession:
                 # no changes: only the SyncState moves; the document cannot change
                 self.doc.receive_sync_message(self._sync_state, message)
             else:
-                self._staging.receive(self._sync_state, message)
+                changes = _changes_of(payload) if peek is not None else ()
+                self._staging.receive(self._sync_state, message, changes)
         except BaseException as exc:
             _reraise_unless_automerge(exc)
             raise RemoteProtocolError(
@@ -688,7 +776,7 @@ class SyncSession:
         self._events.append(IntroductionsReceived(entries))
 
     def _on_bye(self, payload: bytes) -> None:
-        reason = _printable(payload.decode("utf-8", "replace")) or "the peer closed the link"
+        reason = _printable(payload) or "the peer closed the link"
         self._transition(Trigger.BYE)
         self._frames.clear()
         self._events.append(Closed(reason, by_peer=True, clean=True))
@@ -779,17 +867,17 @@ def _reraise_unless_automerge(exc: BaseException) -> None:
 
 
 def _why(exc: BaseException) -> str:
-    text = _printable(str(exc))[:200]
+    text = _printable(str(exc), 200)
     return text or type(exc).__name__
 
 
-def _printable(text: str) -> str:
-    """Drop control characters (a peer's text must not drive the terminal)."""
-    return "".join(ch if ch.isprintable() else " " for ch in text).strip()
+def _printable(text: str | bytes, limit: int = TEXT_LIMIT) -> str:
+    """A peer's text without control characters, capped (it must not drive the terminal)."""
+    return clean_peer_text(text, limit, ellipsis=True)
 
 
 def _show(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return clean_peer_text(repr(text[: limit * 2]), limit + 2, ellipsis=True)
 
 
 def _bye_payload(reason: str) -> bytes:
@@ -884,6 +972,38 @@ def _hash_list(data: bytes, pos: int) -> tuple[list[bytes], int]:
     if end > len(data):
         raise ValueError("hash list overruns the message")
     return [data[i : i + HASH_SIZE] for i in range(pos, end, HASH_SIZE)], end
+
+
+def _change_key(raw: bytes) -> bytes:
+    """A change's hash (SHA-256 of the chunk after magic and checksum) when it is stored
+    uncompressed, as Automerge sends changes; else its 4-byte checksum (the hash's prefix)."""
+    if len(raw) > 9 and raw[8] == 1:
+        return hashlib.sha256(raw[8:]).digest()
+    return bytes(raw[4:8])
+
+
+def _changes_of(payload: bytes) -> list[bytes]:
+    """The encoded changes in a sync message (``_peek_sync_message`` accepted it); ``[]`` if the
+    layout is not the one expected."""
+    try:
+        _heads_list, pos = _hash_list(payload, 1)
+        _need, pos = _hash_list(payload, pos)
+        n_haves, pos = _uleb(payload, pos)
+        for _ in range(n_haves):
+            _last_sync, pos = _hash_list(payload, pos)
+            size, pos = _uleb(payload, pos)
+            pos += size
+        n_changes, pos = _uleb(payload, pos)
+        out: list[bytes] = []
+        for _ in range(n_changes):
+            size, pos = _uleb(payload, pos)
+            if pos + size > len(payload):
+                return out
+            out.append(payload[pos : pos + size])
+            pos += size
+    except (IndexError, ValueError):
+        return []
+    return out
 
 
 def _peek_sync_message(payload: bytes) -> tuple[Heads, bool] | None:

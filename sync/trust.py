@@ -58,7 +58,6 @@ import os
 import re
 import tempfile
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +65,7 @@ from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from .errors import SyncError, UntrustedPeer
 from .fingerprint import FINGERPRINT_SIZE, fingerprint_of, format_fingerprint, short_fingerprint
+from .text import clean_peer_text
 
 try:  # POSIX
     import fcntl as _fcntl
@@ -226,17 +226,11 @@ class SyncRecord:
 
 
 def sanitize_name(name: str) -> str:
-    """A peer name fit to show: control and format characters removed, spaces collapsed, ≤ 100."""
+    """A peer name fit to show (``text.clean_peer_text``): no control or format characters,
+    spaces collapsed, at most 100 characters."""
     if not isinstance(name, str):
         raise ValueError(f"a peer name is text, not {type(name).__name__}")
-    kept = []
-    for ch in name:
-        category = unicodedata.category(ch)
-        if ch.isspace() or category in ("Zl", "Zp", "Zs"):
-            kept.append(" ")
-        elif not category.startswith("C"):  # Cc control, Cf format (bidi), Cs, Co, Cn
-            kept.append(ch)
-    return " ".join("".join(kept).split())[:MAX_NAME].strip()
+    return clean_peer_text(name, MAX_NAME)
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
@@ -623,8 +617,10 @@ class TrustStore:
     def learn_cert(self, fingerprint: bytes, cert_der: bytes) -> bool:
         """Store a trusted peer's certificate; ``True`` if it was not known yet.
 
-        ``ValueError`` if the certificate does not hash to ``fingerprint``; ``UntrustedPeer`` if
-        the peer is not trusted (a certificate is learned only for an approved fingerprint).
+        ``ValueError`` if the certificate does not hash to ``fingerprint`` or is unusable
+        (``identity.check_peer_certificate``: malformed, not yet valid, expired);
+        ``UntrustedPeer`` if the peer is not trusted (a certificate is learned only for an
+        approved fingerprint).
         """
         if not isinstance(cert_der, bytes) or not 0 < len(cert_der) <= MAX_CERT:
             raise ValueError(f"a certificate is 1..{MAX_CERT} bytes of DER")
@@ -633,6 +629,9 @@ class TrustStore:
                 f"this certificate does not belong to {format_fingerprint(fingerprint)} "
                 "(its SHA-256 differs)"
             )
+        from .identity import check_peer_certificate  # loads cryptography: only when needed
+
+        check_peer_certificate(cert_der)
         current = self.get(fingerprint)
         if current is not None and current.trusted and current.cert == cert_der:
             return False

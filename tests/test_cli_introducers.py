@@ -49,7 +49,7 @@ def test_introducer_pending_approve_reject_and_list(
     assert "\x1b" not in out and "\x07" not in out
     listed = json.loads(run(home, capsys, "peer", "pending", "--json"))
     assert [(e["name"], e["introducer"]) for e in listed] == [
-        ("Carol]0;evil", format_fingerprint(B)),
+        ("Carol ]0;evil", format_fingerprint(B)),
         ("Dave", format_fingerprint(B)),
     ]
     # not trusted until approved
@@ -70,8 +70,8 @@ def test_introducer_pending_approve_reject_and_list(
     dave = next(line for line in out.splitlines() if line.startswith("Dave"))
     assert "revoked" in dave
     peers = {p["name"]: p for p in json.loads(run(home, capsys, "peer", "list", "--json"))}
-    assert peers["Carol]0;evil"]["introduced_by"] == format_fingerprint(B)
-    assert peers["Carol]0;evil"]["addresses"] == ["10.0.0.9:47600"]
+    assert peers["Carol ]0;evil"]["introduced_by"] == format_fingerprint(B)
+    assert peers["Carol ]0;evil"]["addresses"] == ["10.0.0.9:47600"]
 
     # Dave, rejected, is not offered again
     offer_from_bob(home, Introduction(D, "Dave"))

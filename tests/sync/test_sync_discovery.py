@@ -194,7 +194,7 @@ def test_fingerprint_in_hex_or_any_case_is_accepted_as_the_same_claim() -> None:
     [
         (b"\x1b]0;pwned\x07Alice", "]0;pwned Alice"),  # terminal title escape: ESC and BEL gone
         (b"Ali\x1b[31mce", "Ali [31mce"),
-        ("Eve\u202egnp.exe".encode(), "Eve gnp.exe"),  # bidi override
+        ("Eve\u202egnp.exe".encode(), "Evegnp.exe"),  # bidi override
         (b"Bob\nroot ALL=(ALL)\r\n", "Bob root ALL=(ALL)"),
         (b"Zo\xe9 \xff\xfe", "Zo\ufffd \ufffd\ufffd"),  # invalid UTF-8 is replaced, not fatal
         (b"  spaced   out  ", "spaced out"),

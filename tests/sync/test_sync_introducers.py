@@ -199,7 +199,7 @@ def test_the_payload_round_trips_with_sanitised_names() -> None:
     payload, count = encode_introductions(entries)
     assert count == 2
     parsed = parse_introductions(payload)
-    assert parsed[0] == Introduction(C, "Carol[31m", CERT_C, ("10.0.0.9:47600", "[::1]:5"))
+    assert parsed[0] == Introduction(C, "Carol [31m", CERT_C, ("10.0.0.9:47600", "[::1]:5"))
     assert parsed[1] == Introduction(D, "", None, ())
 
 

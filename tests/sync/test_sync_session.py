@@ -594,7 +594,7 @@ def test_bye_reason_is_stripped_of_control_characters() -> None:
     link = syncing_pair()
     link.b.receive_data(encode_frame(FrameKind.BYE, b"\x1b[31mred\x07 alert\r\n"))
     (closed,) = drain(link.b)
-    assert isinstance(closed, Closed) and closed.reason == "[31mred  alert"
+    assert isinstance(closed, Closed) and closed.reason == "[31mred alert"
 
 
 def test_end_of_stream_without_bye() -> None:

@@ -112,7 +112,7 @@ def test_certificates_are_learned_only_for_their_trusted_fingerprint(
 
 
 def test_names_are_sanitised() -> None:
-    assert sanitize_name("Bob\x1b[31m Smith\x07") == "Bob[31m Smith"
+    assert sanitize_name("Bob\x1b[31m Smith\x07") == "Bob [31m Smith"
     assert sanitize_name("  Ann\n\tLee  ") == "Ann Lee"
     assert sanitize_name("evil\u202etxt.exe") == "eviltxt.exe"  # bidi override removed
     assert len(sanitize_name("x" * 500)) == MAX_NAME
@@ -121,7 +121,7 @@ def test_names_are_sanitised() -> None:
 
 def test_name_from_the_store_is_sanitised(path: Path) -> None:
     store = TrustStore(path)
-    assert store.trust(FP_A, "\x1b]0;pwned\x07Bob").name == "]0;pwnedBob"
+    assert store.trust(FP_A, "\x1b]0;pwned\x07Bob").name == "]0;pwned Bob"
     assert store.rename(FP_A, "Robert").name == "Robert"
 
 
