@@ -405,6 +405,8 @@ class Discovery:
     ``addresses``: what our A/AAAA records announce; by default the literal IPs of
     ``interfaces``, or every IPv4 address of the host when bound to all. ``prefer`` tells the peer
     table which fingerprints to keep longest under a flood (e.g. the trusted ones).
+    ``announce=False`` only browses (``plntui doctor``): nothing is registered, and ``port`` is
+    not used.
 
     Every hint is unverified: see the module docstring. The engine connects, runs the TLS
     handshake and compares the proven certificate fingerprint with an approved one; a hint never
@@ -422,6 +424,7 @@ class Discovery:
         addresses: Sequence[str] | None = None,
         prefer: Callable[[bytes], bool] | None = None,
         max_peers: int = MAX_PEERS,
+        announce: bool = True,
     ) -> None:
         _check_fingerprint(fingerprint)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
@@ -432,6 +435,7 @@ class Discovery:
         self.fingerprint = fingerprint
         self.port = port
         self.on_change = on_change
+        self.announce = announce
         self.interfaces: list[str] | None = None if interfaces is None else list(interfaces)
         self._addresses = None if addresses is None else list(addresses)
         self._table = PeerTable(max_peers, own_fingerprint=fingerprint, prefer=prefer)
@@ -471,18 +475,7 @@ class Discovery:
         """Start browsing, then announce ourselves (probing takes about a second)."""
         if self._aiozc is not None:
             raise DiscoveryError("discovery is already running")
-        addresses = self._announced_addresses()
-        label = instance_label(self.name, self.fingerprint)
-        try:
-            info = AsyncServiceInfo(
-                SERVICE_TYPE,
-                f"{label}.{SERVICE_TYPE}",
-                port=self.port,
-                properties=txt_properties(self.name, self.fingerprint),
-                parsed_addresses=addresses,
-            )
-        except (BadTypeInNameException, ValueError) as exc:  # pragma: no cover - label is clean
-            raise DiscoveryError(f"cannot build the service record: {exc}") from None
+        info = self._service_info() if self.announce else None
         choice: list[str | int] | InterfaceChoice = (
             InterfaceChoice.All if self.interfaces is None else list(self.interfaces)
         )
@@ -498,12 +491,27 @@ class Discovery:
             self._browser = AsyncServiceBrowser(
                 aiozc.zeroconf, SERVICE_TYPE, handlers=[self._on_service_state_change]
             )
-            announced = await aiozc.async_register_service(info, allow_name_change=True)
-            self._info = info
-            self._spawn(self._await_announcement(announced))
+            if info is not None:
+                announced = await aiozc.async_register_service(info, allow_name_change=True)
+                self._info = info
+                self._spawn(self._await_announcement(announced))
         except BaseException:
             await self.stop()
             raise
+
+    def _service_info(self) -> AsyncServiceInfo:
+        addresses = self._announced_addresses()
+        label = instance_label(self.name, self.fingerprint)
+        try:
+            return AsyncServiceInfo(
+                SERVICE_TYPE,
+                f"{label}.{SERVICE_TYPE}",
+                port=self.port,
+                properties=txt_properties(self.name, self.fingerprint),
+                parsed_addresses=addresses,
+            )
+        except (BadTypeInNameException, ValueError) as exc:  # pragma: no cover - label is clean
+            raise DiscoveryError(f"cannot build the service record: {exc}") from None
 
     async def stop(self) -> None:
         """Say goodbye (peers see us ``removed``), stop browsing and forget every hint."""

@@ -59,10 +59,12 @@ from .session import (
 )
 from .tls import (
     HANDSHAKE_TIMEOUT,
+    INFO,
     PRESENT,
     PRESENT_OK,
     AnonymousPeer,
     TlsChannel,
+    answer_info,
     client_context,
     client_context_anonymous,
     present_frame,
@@ -859,6 +861,10 @@ class SyncEngine:
         try:
             async with asyncio.timeout(self.timeouts.handshake):
                 frame = await read_one_frame(channel)
+            if frame is not None and frame.kind == INFO:  # a doctor's query (see tls)
+                await answer_info(channel, frame)
+                await channel.aclose()
+                return
             if frame is None or frame.kind != PRESENT:
                 raise _DialFailed("it sent no certificate on the anonymous path")
             fp = fingerprint_of(frame.payload)
