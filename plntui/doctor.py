@@ -273,6 +273,7 @@ class PortState:
     bind_error: str | None = None
     listener: PeerInfo | None = None
     listener_error: str | None = None
+    listener_stage: str | None = None  # "connect": nothing accepts there; "tls": not plntui
 
 
 def bind_test(host: str, port: int) -> tuple[int, str] | None:
@@ -304,8 +305,7 @@ def _local_target(host: str) -> str:
 
 
 async def probe_port(host: str, port: int, owner: str | None, timeout: float) -> PortState:
-    from sync.errors import SyncError
-    from sync.probe import probe_info
+    from sync.probe import ProbeError, probe_info
 
     problem = bind_test(host, port)
     if problem is None:
@@ -316,8 +316,8 @@ async def probe_port(host: str, port: int, owner: str | None, timeout: float) ->
         return state
     try:
         info = await probe_info(_local_target(host), port, timeout)
-    except SyncError as err:
-        return replace(state, listener_error=str(err))
+    except ProbeError as err:
+        return replace(state, listener_error=str(err), listener_stage=err.stage)
     return replace(state, listener=info)
 
 
@@ -358,6 +358,14 @@ def judge_port(state: PortState, own_fingerprint: bytes) -> Finding:
                 f"{where} is taken by another plntui profile "
                 f"({short_fingerprint(info.fingerprint)})",
                 (f"give one of them another port: {other}",),
+            )
+        if state.listener_stage == "connect":
+            return Finding(
+                "FAIL",
+                topic,
+                f"{where} is busy, but nothing accepts connections there: connections of a "
+                "program that just stopped may linger",
+                (f"try again in a minute, or sync on another port: {other}",),
             )
         return Finding(
             "FAIL",

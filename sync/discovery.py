@@ -51,6 +51,7 @@ from typing import Any, Final, Literal
 
 from zeroconf import (
     BadTypeInNameException,
+    DNSQuestionType,
     InterfaceChoice,
     ServiceInfo,
     ServiceStateChange,
@@ -405,8 +406,10 @@ class Discovery:
     ``addresses``: what our A/AAAA records announce; by default the literal IPs of
     ``interfaces``, or every IPv4 address of the host when bound to all. ``prefer`` tells the peer
     table which fingerprints to keep longest under a flood (e.g. the trusted ones).
-    ``announce=False`` only browses (``plntui doctor``): nothing is registered, and ``port`` is
-    not used.
+    ``announce=False`` only browses (``plntui doctor``): nothing is registered, ``port`` is not
+    used, and every question asks for a multicast answer (QM). Such a process usually shares the
+    host with a running ``plntui sync`` whose socket also holds port 5353, and the kernel gives a
+    unicast answer (zeroconf's first questions are QU) to only one of the two.
 
     Every hint is unverified: see the module docstring. The engine connects, runs the TLS
     handshake and compares the proven certificate fingerprint with an approved one; a hint never
@@ -436,6 +439,7 @@ class Discovery:
         self.port = port
         self.on_change = on_change
         self.announce = announce
+        self._question_type = None if announce else DNSQuestionType.QM
         self.interfaces: list[str] | None = None if interfaces is None else list(interfaces)
         self._addresses = None if addresses is None else list(addresses)
         self._table = PeerTable(max_peers, own_fingerprint=fingerprint, prefer=prefer)
@@ -489,7 +493,10 @@ class Discovery:
         self._aiozc = aiozc
         try:
             self._browser = AsyncServiceBrowser(
-                aiozc.zeroconf, SERVICE_TYPE, handlers=[self._on_service_state_change]
+                aiozc.zeroconf,
+                SERVICE_TYPE,
+                handlers=[self._on_service_state_change],
+                question_type=self._question_type,
             )
             if info is not None:
                 announced = await aiozc.async_register_service(info, allow_name_change=True)
@@ -604,7 +611,9 @@ class Discovery:
         except (BadTypeInNameException, ValueError):
             log.debug("ignoring the malformed service name %s", _show(name))
             return
-        if not await info.async_request(aiozc.zeroconf, RESOLVE_TIMEOUT_MS):
+        if not await info.async_request(
+            aiozc.zeroconf, RESOLVE_TIMEOUT_MS, question_type=self._question_type
+        ):
             log.debug("no answer resolving %s", _show(name))
             return
         if self._aiozc is not aiozc:
