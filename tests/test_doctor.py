@@ -598,3 +598,48 @@ def test_doctor_tells_who_holds_the_sync_port(tmp_path: Path) -> None:
     free = doctor(alice, port, "0.2")
     assert re.search(r"^WARN +port .* is free, but nothing syncs", free.stdout, re.M), free.stdout
     assert re.search(r"^(OK|WARN) +multicast +mDNS .* lo ", free.stdout, re.M), free.stdout
+
+
+@pytest.mark.slow
+@in_lan
+def test_doctor_flags_a_spoofed_announcement_and_a_closed_port(tmp_path: Path) -> None:
+    """Announcements that lie: Bob's fingerprint in front of Carol's engine, and a port where
+    nothing listens. The handshake shows the first; the connection attempt the second."""
+    from plntui.doctor import run_doctor
+    from sync.discovery import Discovery
+
+    (alice, _), (carol, _) = make_home(tmp_path, "alice"), make_home(tmp_path, "carol")
+    bob_fp = bytes(range(100, 132))  # claimed, never proven: nobody holds that key
+
+    async def scenario() -> Report:
+        async with engine_on(Network.open(carol)) as (engine, _events):
+            liars = [
+                Discovery(
+                    "bob", bob_fp, engine.port, on_change=lambda _e: None, interfaces=["127.0.0.1"]
+                ),
+                Discovery(
+                    "dave",
+                    bytes(range(50, 82)),
+                    free_port(),
+                    on_change=lambda _e: None,
+                    interfaces=["127.0.0.1"],
+                ),
+            ]
+            for liar in liars:
+                await liar.start()
+            try:
+                return await run_doctor(
+                    alice, listen="127.0.0.1", port=free_port(), timeout=2.5, probe_timeout=2
+                )
+            finally:
+                for liar in liars:
+                    await liar.stop()
+
+    report = asyncio.run(scenario())
+    fails = [f.message for f in report.findings if f.status == "FAIL"]
+    carol_fp = load_identity(carol).fingerprint_text
+    assert report.failed
+    assert any(
+        f"claims {format_fingerprint(bob_fp)}" in m and f"proved {carol_fp}" in m for m in fails
+    ), report.findings
+    assert any(m.startswith("dave (") and "does not accept connections" in m for m in fails)
