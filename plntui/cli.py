@@ -264,6 +264,7 @@ def build_parser() -> ArgumentParser:
         help="with --once: how long to wait for each peer",
     )
 
+    _doctor_parser(sub)
     sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
     sub.add_parser("compact", help="fold the change logs into fresh snapshots")
     return parser
@@ -1485,6 +1486,55 @@ def cmd_sync(args: argparse.Namespace) -> int:
         net.profile.release_session()
 
 
+def _doctor_parser(sub: Any) -> None:
+    p = sub.add_parser("doctor", help="explain why a colleague is not seen (network, port, trust)")
+    p.add_argument("--port", type=int, default=None, help="the sync port to check (default 47600)")
+    p.add_argument(
+        "--listen", default="0.0.0.0", metavar="ADDRESS", help="the address sync listens on"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=3.0, metavar="SECONDS", help="how long to browse the LAN"
+    )
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """``plntui doctor``: the checks of ``plntui.doctor``, one line each, then advice."""
+    import asyncio
+
+    from sync.errors import SyncError
+
+    from .doctor import run_doctor
+    from .peersync import DEFAULT_PORT
+    from .profile import resolve_home
+
+    port = DEFAULT_PORT if args.port is None else args.port
+    if not 0 < port < 65536 or not 0 < args.timeout <= 600:
+        raise ValidationError("--port must be 1-65535 and --timeout 0-600 seconds")
+    try:
+        report = asyncio.run(
+            run_doctor(resolve_home(args.home), listen=args.listen, port=port, timeout=args.timeout)
+        )
+    except SyncError as err:
+        raise PlntuiError(str(err)) from None
+    if args.json:
+        print_json(
+            {
+                "name": report.name,
+                "fingerprint": report.fingerprint_text,
+                "ok": not report.failed,
+                "checks": [f.as_dict() for f in report.findings],
+            }
+        )
+    else:
+        out(f"plntui doctor: {safe_text(report.name)} ({report.fingerprint_text})")
+        for finding in report.findings:
+            out(f"{finding.status:<5} {finding.topic:<10} {safe_text(finding.message)}")
+            for line in finding.advice:
+                out(f"{'':16} -> {safe_text(line)}")
+    return 1 if report.failed else 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": cmd_init,
     "contact": cmd_contact,
@@ -1500,6 +1550,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "peer": cmd_peer,
     "sync": cmd_sync,
     "pair": cmd_pair,
+    "doctor": cmd_doctor,
     "compact": cmd_compact,
 }
 

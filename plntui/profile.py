@@ -200,6 +200,19 @@ class Profile:
             )
         self._session_lock.write_owner(f"{what} (pid {os.getpid()})")
 
+    def session_owner(self) -> str | None:
+        """Who holds ``session.lock`` now ("plntui sync (pid 123)"), ``None`` when nobody does.
+
+        Probes the lock without taking it for longer than the probe; this process's own claim
+        counts as held."""
+        if self._session_lock.held:
+            return self._session_lock.owner() or "this process"
+        probe = _FileLock(self._session_lock.path)
+        if probe.acquire(blocking=False):
+            probe.release()
+            return None
+        return self._session_lock.owner() or "another plntui process"
+
     def release_session(self) -> None:
         self._session_lock.release()
 

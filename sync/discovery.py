@@ -50,6 +50,7 @@ from typing import Any, Final, Literal
 
 from zeroconf import (
     BadTypeInNameException,
+    DNSQuestionType,
     InterfaceChoice,
     ServiceInfo,
     ServiceStateChange,
@@ -425,6 +426,10 @@ class Discovery:
     ``addresses``: what our A/AAAA records announce; by default the literal IPs of
     ``interfaces``, or every IPv4 address of the host when bound to all. ``prefer`` tells the peer
     table which fingerprints to keep longest under a flood (e.g. the trusted ones).
+    ``announce=False`` only browses (``plntui doctor``): nothing is registered, ``port`` is not
+    used, and every question asks for a multicast answer (QM). Such a process usually shares the
+    host with a running ``plntui sync`` whose socket also holds port 5353, and the kernel gives a
+    unicast answer (zeroconf's first questions are QU) to only one of the two.
 
     Every hint is unverified: see the module docstring. The engine connects, runs the TLS
     handshake and compares the proven certificate fingerprint with an approved one; a hint never
@@ -442,6 +447,7 @@ class Discovery:
         addresses: Sequence[str] | None = None,
         prefer: Callable[[bytes], bool] | None = None,
         max_peers: int = MAX_PEERS,
+        announce: bool = True,
     ) -> None:
         _check_fingerprint(fingerprint)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
@@ -452,6 +458,8 @@ class Discovery:
         self.fingerprint = fingerprint
         self.port = port
         self.on_change = on_change
+        self.announce = announce
+        self._question_type = None if announce else DNSQuestionType.QM
         self.interfaces: list[str] | None = None if interfaces is None else list(interfaces)
         self._addresses = None if addresses is None else list(addresses)
         self._table = PeerTable(max_peers, own_fingerprint=fingerprint, prefer=prefer)
@@ -492,18 +500,7 @@ class Discovery:
         """Start browsing, then announce ourselves (probing takes about a second)."""
         if self._aiozc is not None:
             raise DiscoveryError("discovery is already running")
-        addresses = self._announced_addresses()
-        label = instance_label(self.name, self.fingerprint)
-        try:
-            info = AsyncServiceInfo(
-                SERVICE_TYPE,
-                f"{label}.{SERVICE_TYPE}",
-                port=self.port,
-                properties=txt_properties(self.name, self.fingerprint, self._pairing),
-                parsed_addresses=addresses,
-            )
-        except (BadTypeInNameException, ValueError) as exc:  # pragma: no cover - label is clean
-            raise DiscoveryError(f"cannot build the service record: {exc}") from None
+        info = self._service_info() if self.announce else None
         choice: list[str | int] | InterfaceChoice = (
             InterfaceChoice.All if self.interfaces is None else list(self.interfaces)
         )
@@ -517,11 +514,15 @@ class Discovery:
         self._aiozc = aiozc
         try:
             self._browser = AsyncServiceBrowser(
-                aiozc.zeroconf, SERVICE_TYPE, handlers=[self._on_service_state_change]
+                aiozc.zeroconf,
+                SERVICE_TYPE,
+                handlers=[self._on_service_state_change],
+                question_type=self._question_type,
             )
-            announced = await aiozc.async_register_service(info, allow_name_change=True)
-            self._info = info
-            self._spawn(self._await_announcement(announced))
+            if info is not None:
+                announced = await aiozc.async_register_service(info, allow_name_change=True)
+                self._info = info
+                self._spawn(self._await_announcement(announced))
         except BaseException:
             await self.stop()
             raise
@@ -544,6 +545,20 @@ class Discovery:
         )
         await aiozc.async_update_service(updated)
         self._info = updated
+
+    def _service_info(self) -> AsyncServiceInfo:
+        addresses = self._announced_addresses()
+        label = instance_label(self.name, self.fingerprint)
+        try:
+            return AsyncServiceInfo(
+                SERVICE_TYPE,
+                f"{label}.{SERVICE_TYPE}",
+                port=self.port,
+                properties=txt_properties(self.name, self.fingerprint, self._pairing),
+                parsed_addresses=addresses,
+            )
+        except (BadTypeInNameException, ValueError) as exc:  # pragma: no cover - label is clean
+            raise DiscoveryError(f"cannot build the service record: {exc}") from None
 
     async def stop(self) -> None:
         """Say goodbye (peers see us ``removed``), stop browsing and forget every hint."""
@@ -636,7 +651,9 @@ class Discovery:
         except (BadTypeInNameException, ValueError):
             log.debug("ignoring the malformed service name %s", _show(name))
             return
-        if not await info.async_request(aiozc.zeroconf, RESOLVE_TIMEOUT_MS):
+        if not await info.async_request(
+            aiozc.zeroconf, RESOLVE_TIMEOUT_MS, question_type=self._question_type
+        ):
             log.debug("no answer resolving %s", _show(name))
             return
         if self._aiozc is not aiozc:

@@ -91,11 +91,13 @@ from .session import (
 from .text import clean_peer_text
 from .tls import (
     HANDSHAKE_TIMEOUT,
+    INFO,
     MAX_PRESENT,
     PRESENT,
     PRESENT_OK,
     AnonymousPeer,
     TlsChannel,
+    answer_info,
     client_context,
     client_context_anonymous,
     present_frame,
@@ -1157,6 +1159,12 @@ class SyncEngine:
         try:
             async with asyncio.timeout(self.timeouts.handshake):
                 frame = await reader.next()
+            if frame is not None and frame.kind == INFO:  # a doctor's query (see tls)
+                if reader.buffered:
+                    raise RemoteProtocolError("the peer sent more than one frame with INFO")
+                await answer_info(channel, frame)
+                await channel.aclose()
+                return
             if frame is not None and frame.kind == PAIR_START:
                 await self._serve_pairing(channel, reader, frame, address)
                 return

@@ -69,6 +69,16 @@ Nothing secret crosses the anonymous path: certificates are public, and a certif
 only under the fingerprint the user approved (a SHA-256 preimage cannot be forged). Until mutual
 TLS succeeds, neither side has read or sent a byte of the document.
 
+Info query (``plntui doctor``)
+------------------------------
+The anonymous path answers one more question, for troubleshooting: a client sends ``INFO``
+(type 12, empty) instead of ``PRESENT``; the server replies ``INFO_OK`` (type 13), the JSON
+``{"protocol": <highest protocol version it speaks>, "time": <its Unix time>}`` (at most
+``MAX_INFO`` bytes), and closes (``answer_info``). The client learns which certificate the
+server proved in the handshake, the protocol it speaks and how far its clock is off; nothing is
+stored and nothing changes on either side. The reply tells an anonymous client nothing beyond
+what the handshake and mDNS already show, save the server's clock.
+
 ``TlsChannel`` runs TLS over a plain asyncio stream pair through memory BIOs, so each connection
 can use the context that is current when it arrives (a trust change swaps the context, which a
 listening ``asyncio`` TLS server cannot do) and the handshake has a hard deadline.
@@ -80,9 +90,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
+import math
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -90,20 +103,28 @@ from typing import TYPE_CHECKING, Final
 from .errors import RemoteProtocolError, SyncError, UntrustedPeer
 from .fingerprint import fingerprint_of, format_fingerprint
 from .framing import Frame, FrameDecoder, encode_frame
+from .session import SUPPORTED_VERSIONS
 
 if TYPE_CHECKING:
     from .identity import Identity
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
+    "INFO",
+    "INFO_OK",
+    "MAX_INFO",
     "MAX_PRESENT",
     "PRESENT",
     "PRESENT_OK",
     "AnonymousPeer",
     "TlsChannel",
     "WrongPeer",
+    "answer_info",
     "client_context",
     "client_context_anonymous",
+    "info_frame",
+    "info_ok_frame",
+    "parse_info_ok",
     "present_frame",
     "present_ok_frame",
     "read_one_frame",
@@ -116,6 +137,12 @@ PRESENT: Final = 6
 """Frame type of the anonymous path: the client's DER certificate (see the module docstring)."""
 PRESENT_OK: Final = 7
 """Frame type of the server's answer to ``PRESENT``: the certificate was stored (empty)."""
+INFO: Final = 12
+"""Frame type of the anonymous path: the client asks for the server's protocol and clock (empty)."""
+INFO_OK: Final = 13
+"""Frame type of the server's answer to ``INFO``: JSON ``{"protocol": int, "time": float}``."""
+MAX_INFO: Final = 256
+"""Largest ``INFO_OK`` payload."""
 MAX_PRESENT: Final = 16 * 1024
 """Largest certificate accepted on the anonymous path (ours are about 350 bytes)."""
 SNI_LABEL: Final = b"plntui-sni-v1"
@@ -302,6 +329,43 @@ def present_frame(cert_der: bytes) -> bytes:
 def present_ok_frame() -> bytes:
     """The server's answer: the presented certificate was stored."""
     return encode_frame(PRESENT_OK, b"", max_frame=1)
+
+
+def info_frame() -> bytes:
+    """The client's one frame of an info query (empty)."""
+    return encode_frame(INFO, b"", max_frame=1)
+
+
+def info_ok_frame(protocol: int, now: float) -> bytes:
+    """The server's answer to ``INFO``: the highest protocol it speaks and its Unix time."""
+    payload = json.dumps({"protocol": int(protocol), "time": float(now)}).encode()
+    return encode_frame(INFO_OK, payload, max_frame=MAX_INFO + 1)
+
+
+def parse_info_ok(payload: bytes) -> tuple[int, float]:
+    """``(protocol, time)`` from an ``INFO_OK`` payload; ``RemoteProtocolError`` if malformed."""
+    if len(payload) > MAX_INFO:
+        raise RemoteProtocolError(f"the INFO_OK answer is {len(payload)} bytes long")
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        raise RemoteProtocolError("the INFO_OK answer is not JSON") from None
+    protocol = obj.get("protocol") if isinstance(obj, dict) else None
+    when = obj.get("time") if isinstance(obj, dict) else None
+    if isinstance(protocol, bool) or not isinstance(protocol, int) or not 0 < protocol < 10_000:
+        raise RemoteProtocolError("the INFO_OK answer has no usable protocol version")
+    if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when):
+        raise RemoteProtocolError("the INFO_OK answer has no usable time")
+    return protocol, float(when)
+
+
+async def answer_info(channel: TlsChannel, frame: Frame) -> None:
+    """Server side of an info query: reply ``INFO_OK`` to an empty ``INFO`` (then the caller
+    closes). ``RemoteProtocolError`` when the query carries a payload."""
+    if frame.kind != INFO or frame.payload:
+        raise RemoteProtocolError("an INFO query carries no payload")
+    channel.write(info_ok_frame(max(SUPPORTED_VERSIONS), time.time()))
+    await channel.drain()
 
 
 async def read_one_frame(channel: TlsChannel, max_payload: int = MAX_PRESENT) -> Frame | None:
