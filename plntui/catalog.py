@@ -148,6 +148,8 @@ class Catalog:
         words = fold(query).split()
         previous = fold(self.query).split()
         narrowing = bool(previous) and query.startswith(self.query) and len(words) >= len(previous)
+        if self.resolve_by is not None and any(w.startswith(BY_PREFIX) for w in words):
+            narrowing = False  # "by" then "by:bob": the token is no longer a word
         rows = self.visible if narrowing else self.rows
         self.query = query
         if not words:
