@@ -17,9 +17,10 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-for _path in (str(BENCH), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+# The repository before this folder: ``import sync`` must find the package, not bench/sync.py.
+sys.path[:] = [str(ROOT), str(BENCH)] + [
+    p for p in sys.path if p not in (str(ROOT), str(BENCH)) and Path(p or ".").resolve() != BENCH
+]
 
 
 def _maxrss_kib() -> int:

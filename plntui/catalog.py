@@ -8,11 +8,11 @@ a keystroke over 10,000 contacts to a few milliseconds.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Record, display_value, safe_text
+from .model import CREATOR_FIELD, Record, display_value, safe_text
 
 
 def fold(text: str) -> str:
@@ -100,10 +100,17 @@ _HAYSTACK_KEYS = {
 }
 
 
+BY_MARK = "\x00"  # before the creator's actor id in a haystack: typed text never contains it
+BY_PREFIX = "by:"
+
+
 def haystack(record: Record) -> str:
-    """The folded text a filter searches in (the search index stores it ready-made)."""
+    """The folded text a filter searches in (the search index stores it ready-made), ending
+    with a mark and the actor id of the device that added the record (for ``by:`` filters)."""
     keys = _HAYSTACK_KEYS[record.collection]
-    return fold(" ".join(display_value(record.values.get(k)) for k in keys))
+    text = fold(" ".join(display_value(record.values.get(k)) for k in keys))
+    creator = record.values.get(CREATOR_FIELD[record.collection])
+    return f"{text} {BY_MARK}{creator}" if creator else text
 
 
 @dataclass(slots=True)
@@ -117,6 +124,8 @@ class Catalog:
     sort_key: str = ""
     sort_reverse: bool = False
     _positions: dict[str, int] | None = None
+    # ``by:NAME`` in a filter keeps the rows added by the devices this returns (actor ids)
+    resolve_by: Callable[[str], Iterable[str]] | None = None
 
     def load(self, records: Sequence[Record]) -> None:
         self.rows = [Row(self.columns, r.id, haystack(r), record=r) for r in records]
@@ -139,11 +148,19 @@ class Catalog:
         words = fold(query).split()
         previous = fold(self.query).split()
         narrowing = bool(previous) and query.startswith(self.query) and len(words) >= len(previous)
+        if self.resolve_by is not None and any(w.startswith(BY_PREFIX) for w in words):
+            narrowing = False  # "by" then "by:bob": the token is no longer a word
         rows = self.visible if narrowing else self.rows
         self.query = query
         if not words:
             rows = list(self.rows)
         for word in words:
+            if word.startswith(BY_PREFIX) and self.resolve_by is not None:
+                if len(word) == len(BY_PREFIX):
+                    continue  # still typing the name
+                marks = [BY_MARK + actor for actor in self.resolve_by(word[len(BY_PREFIX) :])]
+                rows = [row for row in rows if any(m in row.haystack for m in marks)]
+                continue
             rows = [row for row in rows if word in row.haystack]
         self.visible = rows
         self._positions: dict[str, int] | None = None

@@ -20,6 +20,7 @@ from .model import (
     FIELDS,
     INTERACTION_KINDS,
     NOTE_KINDS,
+    PROVENANCE_FIELDS,
     RELATIONSHIPS,
     Record,
     display_value,
@@ -267,7 +268,19 @@ def build_parser() -> ArgumentParser:
     _doctor_parser(sub)
     sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
     sub.add_parser("compact", help="fold the change logs into fresh snapshots")
+    _provenance_parsers(sub)
     return parser
+
+
+def _provenance_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "whatsnew", help="contacts and notes colleagues added or changed since you last looked"
+    )
+    p.add_argument("--mark-seen", action="store_true", help="then remember that you looked")
+    p.add_argument("--all", action="store_true", help="everything colleagues did, ever")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("rename", help="change your display name (colleagues see it)")
+    p.add_argument("name", metavar="NAME")
 
 
 def _add_field_options(
@@ -347,6 +360,7 @@ def _contact_parsers(sub: Any) -> None:
     lst = csub.add_parser("list", help="list contacts")
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--topic", help="only contacts with this topic")
+    lst.add_argument("--added-by", metavar="NAME", help="only contacts this device added")
     r = csub.add_parser("rm", help="remove a contact")
     r.add_argument("id", metavar="ID")
     d = csub.add_parser("dupes", help="list contacts that look like the same person")
@@ -381,6 +395,7 @@ def _note_parsers(sub: Any) -> None:
     lst = nsub.add_parser("list", help="list notes")
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--tag", help="only notes with this tag")
+    lst.add_argument("--added-by", metavar="NAME", help="only notes this device wrote")
     r = nsub.add_parser("rm", help="remove a note")
     r.add_argument("id", metavar="ID")
 
@@ -504,19 +519,27 @@ def render_record(net: Any, record: Record) -> list[str]:
     ]
     for spec in FIELDS[record.collection].values():
         value = record.values.get(spec.name)
-        if value in (None, "", []) or spec.name in ("name", "title"):
+        if (
+            value in (None, "", [])
+            or spec.name in ("name", "title")
+            or spec.name in PROVENANCE_FIELDS
+        ):
             continue
         if spec.name == "introduced_by":
             value = f"{name_of(value)} ({value})"
         elif spec.name in ("contacts", "contact"):
             ids = value if isinstance(value, list) else [value]
             value = ", ".join(f"{name_of(i)} ({i})" for i in ids)
-        elif spec.name in ("added_by", "author"):
-            value = net.device_name(value)
         elif spec.name == "body":
             continue
         mark = "  (private)" if record.is_private(spec.name) and not record.private_item else ""
         lines.append(f"  {spec.label}: {safe_text(display_value(value))}{mark}")
+    if record.collection in ("contacts", "notes"):
+        from .provenance import provenance
+
+        who = provenance(net, record).line()
+        if who:
+            lines.append(f"  {who}")
     for source in record.sources:
         via = source.get("via", "")
         differing = source.get("differing") or []
@@ -651,7 +674,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
             out("  notes: " + ", ".join(f"{safe_text(n.label)} ({n.id})" for n in notes))
         return 0
     if action == "list":
-        records = net.index().list("contacts")
+        records = _added_by(net, "contacts", args.added_by)
         if args.topic:
             from .model import normalise_topic
 
@@ -692,6 +715,20 @@ def cmd_contact(args: argparse.Namespace) -> int:
         out(f"Merged into {safe_text(record.label)} ({record.id})")
         return 0
     raise AssertionError(action)
+
+
+def _added_by(net: Any, collection: str, name: str | None) -> list[Record]:
+    """Every record of ``collection`` (from the index), or those added by devices named so."""
+    if name is None:
+        return net.index().list(collection)  # type: ignore[no-any-return]
+    from .provenance import actors_named, device_names
+
+    names = device_names(net)
+    actors = actors_named(net, name, names)
+    if not actors:
+        known = ", ".join(sorted(set(names.values()), key=str.casefold)) or "none yet"
+        raise ValidationError(f"no device is named {name!r} (devices: {known})", "added-by")
+    return net.index().created_by(collection, actors)  # type: ignore[no-any-return]
 
 
 def _warn_history(before: Record, made_private: Sequence[str], item_private: bool | None) -> None:
@@ -787,7 +824,7 @@ def cmd_note(args: argparse.Namespace) -> int:
                 out(line)
         return 0
     if action == "list":
-        records = net.index().list("notes")
+        records = _added_by(net, "notes", args.added_by)
         if args.tag:
             from .model import normalise_topic
 
@@ -1056,6 +1093,45 @@ def cmd_id(args: argparse.Namespace) -> int:
         f"  plntui peer trust {identity.fingerprint_text} --name "
         f"{json.dumps(profile.meta.name, ensure_ascii=False)}"
     )
+    return 0
+
+
+def cmd_whatsnew(args: argparse.Namespace) -> int:
+    from .model import now_stamp
+    from .provenance import last_seen, mark_seen, newest_stamp, whats_new
+
+    net = _open(args)
+    started = now_stamp()
+    since = "" if args.all else last_seen(net.profile)
+    items = whats_new(net, since)
+    if args.json:
+        print_json(
+            [{"what": i.what, "by": i.who, "when": i.when, **i.record.to_json()} for i in items]
+        )
+    elif not items:
+        out(
+            "Nothing new from colleagues"
+            + (f" since {since[:16].replace('T', ' ')}." if since else ".")
+        )
+    else:
+        if since:
+            out(f"Since {since[:16].replace('T', ' ')} UTC:")
+        for item in items:
+            noun = "contact" if item.record.collection == "contacts" else "note"
+            out(
+                f"  {item.when[:10]}  {item.who} {item.what} {noun} "
+                f"{safe_text(item.record.label)} ({item.record.id})"
+            )
+    if args.mark_seen:
+        mark_seen(net.profile, max(started, newest_stamp(items)))
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    net = _open(args)
+    old = net.profile.meta.name
+    net.rename_device(args.name)
+    out(f"Renamed {safe_text(old)} to {safe_text(net.profile.meta.name)}")
     return 0
 
 
@@ -1552,6 +1628,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "pair": cmd_pair,
     "doctor": cmd_doctor,
     "compact": cmd_compact,
+    "whatsnew": cmd_whatsnew,
+    "rename": cmd_rename,
 }
 
 

@@ -6,6 +6,10 @@ by the token of the profile's files (inode, size, mtime of each snapshot and log
 process commits, the token changes and the next reader rebuilds the index, unless the writer
 updated it in the same locked step (``apply_write``), which every edit through the domain API
 does. Deleting the file is always safe.
+
+Each item row also keeps its provenance (``created_by``, ``changed_by`` actor ids and the
+``changed`` stamp, indexed) for "what's new" and the "added by" filter, and the meta table keeps a
+copy of the shared document's device registry, so names are shown without loading a document.
 """
 
 from __future__ import annotations
@@ -21,13 +25,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .catalog import fold, haystack
-from .model import FIELDS, Collection, Record, normalise_topic
+from .model import CREATOR_FIELD, FIELDS, Collection, Record, normalise_topic
 
 if TYPE_CHECKING:
     from .network import Network
     from .profile import Profile
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     "contacts": (
         "emails",
@@ -50,8 +54,10 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
     collection TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, data TEXT NOT NULL,
-    sort_key TEXT NOT NULL, haystack TEXT NOT NULL, PRIMARY KEY (collection, id)
+    sort_key TEXT NOT NULL, haystack TEXT NOT NULL, created_by TEXT NOT NULL,
+    changed_by TEXT NOT NULL, changed TEXT NOT NULL, PRIMARY KEY (collection, id)
 );
+CREATE INDEX IF NOT EXISTS items_changed ON items (changed);
 CREATE TABLE IF NOT EXISTS topics (id TEXT NOT NULL, topic TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS topics_topic ON topics (topic);
 CREATE INDEX IF NOT EXISTS topics_id ON topics (id);
@@ -172,6 +178,7 @@ class SearchIndex:
             db.execute("DELETE FROM links")
             db.execute("DELETE FROM fts")
             self._insert(records)
+            self._store_devices(net)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('token', ?)", (_token_text(token),))
             db.execute("COMMIT")
         except BaseException:
@@ -203,6 +210,7 @@ class SearchIndex:
             try:
                 self._delete(gone | {(r.collection, r.id) for r in records})
                 self._insert(records)
+                self._store_devices(net)
                 db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('token', ?)",
                     (_token_text(self.profile.token()),),
@@ -214,6 +222,12 @@ class SearchIndex:
         except sqlite3.Error:
             # The edit is durable already; a stale index is rebuilt by the next reader.
             self.close()
+
+    def _store_devices(self, net: Network) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('devices', ?)",
+            (json.dumps(net.device_registry(), ensure_ascii=False),),
+        )
 
     def _delete(self, keys: Iterable[tuple[str, str]]) -> None:
         for collection, item_id in keys:
@@ -239,6 +253,7 @@ class SearchIndex:
                 "private_item": r.private_item,
                 "sources": r.sources,
             }
+            creator = str(r.values.get(CREATOR_FIELD[r.collection]) or "")
             items.append(
                 (
                     r.collection,
@@ -247,6 +262,9 @@ class SearchIndex:
                     json.dumps(data, ensure_ascii=False),
                     fold(r.label),
                     haystack(r),
+                    creator,
+                    str(r.values.get("changed_by") or creator),
+                    str(r.values.get("updated") or r.values.get("created") or ""),
                 )
             )
             body = " ".join(_flatten(r.values.get(k)) for k in _TEXT_KEYS[r.collection])
@@ -258,7 +276,7 @@ class SearchIndex:
             elif r.values.get("contact"):
                 links.append((r.id, r.values["contact"]))
         rowids = [
-            self.db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?)", item).lastrowid
+            self.db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", item).lastrowid
             for item in items
         ]
         self.db.executemany(
@@ -297,6 +315,40 @@ class SearchIndex:
         ).fetchall()
         record = self._record
         return [(i, h, functools.partial(record, collection, i, d)) for i, h, d in rows]
+
+    def devices(self) -> dict[str, dict[str, Any]]:
+        """The shared document's device registry as of the last index update."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'devices'").fetchone()
+        try:
+            raw = json.loads(row[0]) if row else {}
+        except ValueError:
+            return {}
+        return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
+
+    def created_by(self, collection: Collection, actors: Iterable[str]) -> list[Record]:
+        """The items of ``collection`` created by any of these devices, sorted by label."""
+        wanted = sorted(set(actors))
+        if not wanted:
+            return []
+        rows = self.db.execute(
+            "SELECT id, data FROM items WHERE collection = ? "
+            "AND created_by IN (SELECT value FROM json_each(?)) ORDER BY sort_key, id",
+            (collection, json.dumps(wanted)),
+        )
+        return [self._record(collection, i, d) for i, d in rows]
+
+    def changed_since(self, since: str, exclude: Iterable[str], limit: int = 1000) -> list[Record]:
+        """Contacts and notes last changed after ``since`` (an ISO stamp, "" for ever) by a
+        device not in ``exclude``, latest first."""
+        skip = sorted(set(exclude))
+        rows = self.db.execute(
+            "SELECT collection, id, data FROM items WHERE changed > ? "
+            "AND collection IN ('contacts', 'notes') "
+            "AND changed_by NOT IN (SELECT value FROM json_each(?)) "
+            "ORDER BY changed DESC, collection, id LIMIT ?",
+            (since, json.dumps(skip), limit),
+        )
+        return [self._record(c, i, d) for c, i, d in rows]
 
     def linked_to(self, collection: Collection, contact_id: str) -> list[Record]:
         """The notes or interactions that name a contact."""

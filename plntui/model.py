@@ -212,6 +212,7 @@ CONTACT_FIELDS: tuple[Field, ...] = (
     Field("created", "timestamp", "Created", system=True),
     Field("updated", "timestamp", "Updated", system=True),
     Field("added_by", "str", "Added by (device)", 64, system=True),
+    Field("changed_by", "str", "Changed by (device)", 64, system=True),
 )
 
 NOTE_FIELDS: tuple[Field, ...] = (
@@ -226,6 +227,7 @@ NOTE_FIELDS: tuple[Field, ...] = (
     Field("created", "timestamp", "Created", system=True),
     Field("updated", "timestamp", "Updated", system=True),
     Field("author", "str", "Author (device)", 64, system=True),
+    Field("changed_by", "str", "Changed by (device)", 64, system=True),
 )
 
 INTERACTION_FIELDS: tuple[Field, ...] = (
@@ -242,6 +244,16 @@ FIELDS: dict[Collection, dict[str, Field]] = {
     "notes": {f.name: f for f in NOTE_FIELDS},
     "interactions": {f.name: f for f in INTERACTION_FIELDS},
 }
+
+# Provenance: the actor id (hex) of the device that created an item, and of the device whose edit
+# last set its ``updated`` stamp. Every device writes its own actor id with its own edits, so a
+# merged network says who did what; the device registry of the shared document names them.
+CREATOR_FIELD: dict[Collection, str] = {
+    "contacts": "added_by",
+    "notes": "author",
+    "interactions": "author",
+}
+PROVENANCE_FIELDS = frozenset({"added_by", "author", "changed_by"})
 
 # Interactions are the user's own log: they stay on the device unless shared explicitly.
 PRIVATE_BY_DEFAULT_COLLECTIONS: frozenset[Collection] = frozenset({"interactions"})

@@ -19,6 +19,7 @@ from typing import Any
 from . import crdt
 from .errors import AmbiguousIdError, NotFoundError, ValidationError
 from .model import (
+    CREATOR_FIELD,
     FIELDS,
     PRIVATE_BY_DEFAULT_COLLECTIONS,
     SCHEMA_VERSION,
@@ -27,6 +28,7 @@ from .model import (
     check_field,
     check_fields,
     check_new,
+    clean_text,
     new_id,
     normalise_topic,
     now_stamp,
@@ -107,6 +109,7 @@ class Network:
         self._touched: set[tuple[str, str]] = set()
         self._removed: set[tuple[str, str]] = set()
         self._schema_checked = False
+        self._devices_changed = False
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -119,10 +122,6 @@ class Network:
         # The device registers its name with its first shared edit: until then the network
         # document is the bare genesis, so a first sync can send it one snapshot.
         return cls(Profile.create(resolve_home(home), name))
-
-    @property
-    def device_id(self) -> str:
-        return self.profile.meta.device_id
 
     @property
     def shared_doc(self) -> Any:
@@ -155,29 +154,68 @@ class Network:
                     for step in range(version, SCHEMA_VERSION):
                         MIGRATIONS[step](tx)
 
+    @property
+    def device_id(self) -> str:
+        """This device's Automerge actor id in hex: what its edits are attributed to."""
+        return self.profile.actor.hex()
+
+    @property
+    def own_ids(self) -> frozenset[str]:
+        """Every id this profile ever wrote with: its actor, and the random id of old profiles."""
+        return frozenset({self.device_id, self.profile.meta.device_id})
+
     def register_device(self) -> None:
-        """Record this device's display name in the shared document, for attribution."""
+        """Record this device in the shared document's registry (actor id -> display name,
+        certificate fingerprint, date registered), for attribution. Idempotent."""
         with self._writing(remote=True):
             doc = self.shared_doc
             devices = crdt.top(doc, "devices")
             found = doc.get(devices, self.device_id)
             current = crdt.read_item(doc, found[1]) if found else {}
-            if current.get("name") != self.profile.meta.name:
+            wanted: dict[str, Any] = {"name": self.profile.meta.name}
+            if self.profile.fingerprint is not None:
+                wanted["fingerprint"] = self.profile.fingerprint.hex()
+            if not current.get("registered"):
+                wanted["registered"] = today().isoformat()
+            if any(current.get(k) != v for k, v in wanted.items()):
                 with doc.transaction() as tx:
                     obj = crdt.ensure_item(tx, "devices", self.device_id)
-                    crdt.put_scalar(tx, obj, "name", self.profile.meta.name)
+                    for key, value in wanted.items():
+                        crdt.put_scalar(tx, obj, key, value)
+
+    def rename_device(self, name: str) -> None:
+        """Change this device's display name, in the profile and (once the device has edited
+        the shared network) in the registry colleagues read, under its old ids too."""
+        if not clean_text(name, "name", 100):
+            raise ValidationError("your display name must not be empty", "name")
+        self.profile.rename(name)
+        with self._writing(remote=True):
+            doc = self.shared_doc
+            devices = crdt.top(doc, "devices")
+            registered = [i for i in sorted(self.own_ids) if doc.get(devices, i) is not None]
+            if registered:
+                with doc.transaction() as tx:
+                    for device in registered:
+                        obj = crdt.ensure_item(tx, "devices", device)
+                        crdt.put_scalar(tx, obj, "name", self.profile.meta.name)
+                self.register_device()
+            self._devices_changed = True
+
+    def device_registry(self) -> dict[str, dict[str, Any]]:
+        """Actor id -> {"name", "fingerprint", "registered"} for every device that registered."""
+        raw = crdt.read_map(self.shared_doc, "devices")
+        return {k: v for k, v in raw.items() if isinstance(v, dict)}
 
     def devices(self) -> dict[str, str]:
         """Device id -> display name, for every device that ever edited the shared network."""
-        raw = crdt.read_map(self.shared_doc, "devices")
-        return {k: str(v.get("name", "")) for k, v in raw.items() if isinstance(v, dict)}
+        return {k: str(v.get("name", "")) for k, v in self.device_registry().items()}
 
     def device_name(self, device_id: str) -> str:
-        if not device_id:
-            return ""
-        if device_id == self.device_id:
-            return self.profile.meta.name
-        return self.devices().get(device_id, device_id[:8])
+        """A device's display name for the screen (sanitised), or its short id when unknown.
+        Read through the search index: no document is loaded."""
+        from .provenance import device_label
+
+        return device_label(self, device_id)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -307,10 +345,11 @@ class Network:
         if outermost:
             self._touched.clear()
             self._removed.clear()
+            self._devices_changed = False
         before: list[Any] = []
 
         def after_commit() -> None:
-            if self._touched or self._removed:
+            if self._touched or self._removed or self._devices_changed:
                 SearchIndex.for_profile(self.profile).apply_write(
                     self, before[0], self._touched, self._removed
                 )
@@ -374,8 +413,9 @@ class Network:
         checked.setdefault("created", stamp)
         if "updated" in FIELDS[collection]:
             checked["updated"] = stamp
-        author_key = "added_by" if collection == "contacts" else "author"
-        checked[author_key] = self.device_id
+        checked[CREATOR_FIELD[collection]] = self.device_id
+        if "changed_by" in FIELDS[collection]:
+            checked["changed_by"] = self.device_id
         shared_vals: dict[str, Any] = {}
         private_vals: dict[str, Any] = {}
         for name, value in checked.items():
@@ -504,6 +544,7 @@ class Network:
                 )
                 if "updated" in FIELDS[collection]:
                     target["updated"] = stamp
+                    target["changed_by"] = self.device_id
             self._write_split(collection, item_id, shared_vals, private_vals)
             self._touched.add((collection, item_id))
         return self._read(collection, item_id)
@@ -662,6 +703,7 @@ class Network:
                 else:
                     crdt.splice_text(tx, text, pos, delete, insert)
                 crdt.put_scalar(tx, obj, "updated", now_stamp())
+                crdt.put_scalar(tx, obj, "changed_by", self.device_id)
             self._touched.add(("notes", item_id))
         return self._read("notes", item_id)
 
@@ -797,6 +839,7 @@ class Network:
         if changes or differing:
             target = private_vals if keep.private_item else shared_vals
             target["updated"] = now_stamp()
+            target["changed_by"] = self.device_id
         self._write_split("contacts", keep.id, shared_vals, private_vals)
         kept_values = {
             k: v for k, v in incoming.items() if k in FIELDS["contacts"] and v not in (None, "", [])

@@ -41,6 +41,29 @@ def load_identity(home: Path) -> Any:
     return Identity.load_or_create(identity_folder(home))
 
 
+def public_fingerprint(home: Path) -> bytes | None:
+    """The fingerprint peers pin (SHA-256 of the DER certificate), read from the public
+    ``cert.pem`` alone (the key is never read here), or None when the profile has no identity
+    yet or its certificate does not decode (``load_identity`` reports that, when syncing)."""
+    import base64
+    import binascii
+    import hashlib
+
+    try:
+        pem = (identity_folder(home) / "cert.pem").read_text("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    if begin not in pem or end not in pem:
+        return None
+    body = pem.split(begin, 1)[1].split(end, 1)[0]
+    try:
+        der = base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return hashlib.sha256(der).digest()
+
+
 class ProfileHost:
     """The ``sync.engine.DocumentHost`` of a profile: its shared network document."""
 

@@ -8,6 +8,8 @@ A profile is one folder (``--home DIR``, else ``$PLNTUI_HOME``, else the platfor
     private.snapshot    the private document (never leaves this device)
     private.log
     index.sqlite3       a derived search index; safe to delete, rebuilt on demand
+    identity/           the device's key and certificate (see ``peersync``), made with the profile
+    seen.json           when you last looked at what's new (local, never synced)
     write.lock          held for the few milliseconds of each commit
     session.lock        held for its lifetime by a long-running process (the app, ``plntui sync``)
 
@@ -15,12 +17,20 @@ Any number of processes may read. Writes are serialised by ``write.lock``: the w
 up with what other processes committed, then applies its change and appends it with fsync, so a
 CLI command can add a contact while the app is open and the app sees it appear. Only one
 long-running process may own a profile at a time (``session.lock``).
+
+Every change is signed, in Automerge terms, by an *actor*: this device's actor id is derived from
+its identity, ``SHA-256("plntui-actor-v1" + certificate fingerprint)[:16]``, so a change can be
+traced to the key peers pinned. A profile is single-writer (``write.lock``), so one actor per
+profile is safe. A new profile gets its identity at creation; a profile made by an older plntui
+keeps its random ``device_id`` as actor until it has an identity (``plntui id`` or the first sync
+makes one), and from its next opening on writes with the derived actor.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -35,6 +45,12 @@ from .store import DocumentStore, atomic_write
 
 FORMAT_VERSION = 1
 APP_NAME = "plntui"
+ACTOR_CONTEXT = b"plntui-actor-v1"
+
+
+def actor_from_fingerprint(fingerprint: bytes) -> bytes:
+    """The Automerge actor id of the device whose certificate has this fingerprint."""
+    return hashlib.sha256(ACTOR_CONTEXT + fingerprint).digest()[:16]
 
 
 def default_home() -> Path:
@@ -111,10 +127,16 @@ class Profile:
     """An opened profile: its metadata, its two documents and its locks."""
 
     def __init__(self, home: Path, meta: ProfileMeta) -> None:
+        from .peersync import public_fingerprint
+
         self.home = home
         self.meta = meta
-        self.shared = DocumentStore(home, "network", meta.actor)
-        self.private = DocumentStore(home, "private", meta.actor)
+        self.fingerprint = public_fingerprint(home)
+        self.actor = (
+            actor_from_fingerprint(self.fingerprint) if self.fingerprint is not None else meta.actor
+        )
+        self.shared = DocumentStore(home, "network", self.actor)
+        self.private = DocumentStore(home, "private", self.actor)
         self._write_lock = _FileLock(home / "write.lock")
         self._session_lock = _FileLock(home / "session.lock")
         self._write_depth = 0
@@ -142,6 +164,7 @@ class Profile:
         except OSError as err:
             raise ProfileError(f"cannot create the profile folder {home}: {err.strerror}") from None
         meta = ProfileMeta(name=display, device_id=secrets.token_hex(16), created=now_stamp())
+        _make_identity(home)
         profile = cls(home, meta)
         with profile._write_lock_held():
             profile.shared.create()
@@ -319,6 +342,18 @@ class Profile:
 
     def notify_remote(self) -> None:
         self._notify("remote")
+
+
+def _make_identity(home: Path) -> None:
+    """Give a new profile its identity now, so its actor id derives from it from the start."""
+    from sync.errors import SyncError
+
+    from .peersync import load_identity
+
+    try:
+        load_identity(home)
+    except (SyncError, OSError) as err:
+        raise ProfileError(f"cannot create this device's identity in {home}: {err}") from None
 
 
 def meta_dict(meta: ProfileMeta) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Provides PlntuiApp: the Textual app over one profile's learning network.
 
-Screens are modes (contacts, notes, who knows, follow-ups). Every screen reads through the
+Screens are modes (contacts, notes, who knows, follow-ups...). Every screen reads through the
 domain API (``plntui.network``) and never touches Automerge or files. The app owns the
 ``Network`` and a lock around it: quick edits run on the UI thread (a commit is a few
 milliseconds), slow work (first load of the documents, reloading after another process wrote,
@@ -71,6 +71,7 @@ class PlntuiApp(App[None]):
         Binding("2", "switch_mode('notes')", "Notes", id="mode-notes", show=False),
         Binding("3", "switch_mode('who')", "Who knows", id="mode-who", show=False),
         Binding("4", "switch_mode('followups')", "Follow-ups", id="mode-followups", show=False),
+        Binding("5", "switch_mode('whatsnew')", "What's new", id="mode-whatsnew", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -91,6 +92,7 @@ class PlntuiApp(App[None]):
         "notes": "notes:NotesScreen",
         "who": "who:WhoScreen",
         "followups": "followups:FollowupsScreen",
+        "whatsnew": "whatsnew:WhatsNewScreen",
     }
 
     @classmethod

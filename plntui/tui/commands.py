@@ -116,6 +116,11 @@ class PlntuiCommands(Provider):
                 lambda: _in_mode(app, "followups", None),
             ),
             (
+                "What's new",
+                "What colleagues added or changed since you last looked",
+                lambda: _in_mode(app, "whatsnew", None),
+            ),
+            (
                 "Import contacts from a file…",
                 "vCard, CSV (LinkedIn, Google) or plntui JSON",
                 lambda: start_import(app),

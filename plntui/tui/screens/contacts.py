@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Input, Static
 
 from ...catalog import Catalog, contact_columns
-from ...model import FIELDS, Record, display_value, safe_text
+from ...model import FIELDS, PROVENANCE_FIELDS, Record, display_value, safe_text
 from ..app import PlntuiScreen
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
@@ -38,13 +38,15 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         super().__init__()
         self.catalog = Catalog(contact_columns())
         self.catalog.sort_key = "name"
+        self.catalog.resolve_by = self._actors_named
         self._deleted: list[Record] = []
+        self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield ModeBar("contacts")
         yield Input(
-            placeholder="Filter contacts: name, organisation, topic…  ( / )",
+            placeholder="Filter contacts: name, organisation, topic, by:colleague…  ( / )",
             id="filter",
             classes="filter-bar",
         )
@@ -75,8 +77,11 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         if net is None:
             return
         with self.papp.net_lock:
+            from ...provenance import device_names
+
             self._index = net.index()
             rows = self._index.lazy_rows("contacts")
+            self._device_names = device_names(net)
         self.catalog.load_lazy(rows, sorted_by="name")
         self.table.refresh_rows()
         self._show_detail(self.table.current)
@@ -105,6 +110,12 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
 
     def action_focus_filter(self) -> None:
         self.start_filter()
+
+    def _actors_named(self, text: str) -> set[str]:
+        from ...provenance import actors_named
+
+        net = self.papp.net
+        return actors_named(net, text, self._device_names) if net is not None else set()
 
     def action_leave_filter(self) -> None:
         if self.query_one("#filter", Input).has_focus:
@@ -145,18 +156,22 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
             text.append("private contact (never shared)\n", style="italic")
         for spec in FIELDS["contacts"].values():
             value = record.values.get(spec.name)
-            if spec.name == "name" or value in (None, "", []):
+            if spec.name == "name" or spec.name in PROVENANCE_FIELDS or value in (None, "", []):
                 continue
             if spec.name == "introduced_by":
                 other = self._index.get("contacts", str(value))
                 value = other.label if other else value
-            elif spec.name == "added_by" and net is not None:
-                value = net.device_name(str(value))
             text.append(f"{spec.label}: ", style="bold")
             text.append(safe_text(display_value(value)))
             if record.is_private(spec.name) and not record.private_item:
                 text.append("  (private)", style="italic dim")
             text.append("\n")
+        if net is not None:
+            from ...provenance import provenance
+
+            who = provenance(net, record, self._device_names).line()
+            if who:
+                text.append(who + "\n", style="dim")
         for source in record.sources:
             values = source.get("values") or {}
             differing = source.get("differing") or []

@@ -43,6 +43,12 @@ CONCEPTS = (
         "is due. Logging a talk moves their last-talked date and they drop off until next time.",
     ),
     (
+        "Who changed what",
+        "Each contact and note says which device added it and which last changed it. Type "
+        "by:NAME in a filter to keep what a colleague added. What's new (5) lists what "
+        "colleagues added or changed since you last looked; m or leaving it marks it seen.",
+    ),
+    (
         "Command palette",
         "{palette} opens the palette: jump to any contact or note by typing its name, add a "
         "contact or note, import contacts (vCard, CSV, JSON), export notes or contacts.",

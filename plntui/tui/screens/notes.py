@@ -275,6 +275,7 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
     def __init__(self) -> None:
         super().__init__()
         self.catalog = Catalog(note_columns())
+        self.catalog.resolve_by = self._actors_named
         self.catalog.sort_key = "title"
         self._deleted: list[Record] = []
         self._note_id: str | None = None
@@ -287,12 +288,15 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         self._reload_timer: Timer | None = None
         self._wanted: str | None = None  # show_item() before the list was loaded
         self._names: dict[str, str] = {}  # contact id -> name, for the "Linked:" line
+        self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield ModeBar("notes")
         yield Input(
-            placeholder="Filter notes: title, tag, text…  ( / )", id="filter", classes="filter-bar"
+            placeholder="Filter notes: title, tag, text, by:colleague…  ( / )",
+            id="filter",
+            classes="filter-bar",
         )
         with Horizontal():
             yield RecordTable(self.catalog, "No notes match. Press a to add one.", id="table")
@@ -349,8 +353,11 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
             return
         try:
             self._write_orphans()
+            from ...provenance import device_names
+
             self._names.clear()
             records = net.index().list("notes")
+            self._device_names = device_names(net)
             fresh = next((r for r in records if r.id == self._note_id), None)
             if self._note_id is not None and fresh is None:
                 self._note_gone()
@@ -494,7 +501,20 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         if kind:
             text.append("   Kind: ", style="bold")
             text.append(safe_text(kind))
+        net = self.papp.net
+        if net is not None:
+            from ...provenance import provenance
+
+            who = provenance(net, record, self._device_names).line()
+            if who:
+                text.append("\n" + who, style="dim")
         links.update(text)
+
+    def _actors_named(self, text: str) -> set[str]:
+        from ...provenance import actors_named
+
+        net = self.papp.net
+        return actors_named(net, text, self._device_names) if net is not None else set()
 
     def _contact_name(self, contact_id: str) -> str:
         name = self._names.get(contact_id)
