@@ -471,6 +471,7 @@ class Discovery:
         self._again: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pairing: str | None = None
+        self._announced: asyncio.Future[Any] | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -522,7 +523,8 @@ class Discovery:
             if info is not None:
                 announced = await aiozc.async_register_service(info, allow_name_change=True)
                 self._info = info
-                self._spawn(self._await_announcement(announced))
+                self._announced = asyncio.ensure_future(announced)
+                self._spawn(self._await_announcement(self._announced))
         except BaseException:
             await self.stop()
             raise
@@ -532,6 +534,10 @@ class Discovery:
         if nameplate is not None:
             txt_properties(self.name, self.fingerprint, nameplate)  # checks the nameplate
         self._pairing = nameplate
+        announced = self._announced
+        if announced is not None and not announced.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(announced)  # an update sent while probing is lost
         info, aiozc = self._info, self._aiozc
         if info is None or aiozc is None:
             return

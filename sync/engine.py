@@ -1208,19 +1208,42 @@ class SyncEngine:
             paired = await pairlink.serve(
                 channel, reader, start, machine, 3 * self.timeouts.handshake
             )
-            self.trust.trust(paired.fingerprint, paired.name or None)
-            self.trust.learn_cert(paired.fingerprint, paired.cert)
-            self._check_trust(force=True)
-            await pairlink.finish(channel)
+            from .identity import check_peer_certificate
+
+            check_peer_certificate(paired.cert)  # before trusting: a usable certificate
         except (SyncError, ValueError, ssl.SSLError, OSError) as exc:
             channel.abort()
             reason = exc.message if isinstance(exc, SyncError) else _describe(exc)
             self._emit(PairingRefused(reason, address))
             return
+        try:
+            self.trust.trust(paired.fingerprint, paired.name or None)
+            self.trust.learn_cert(paired.fingerprint, paired.cert)
+            self._check_trust(force=True)
+        except (SyncError, ValueError) as exc:
+            channel.abort()
+            reason = exc.message if isinstance(exc, SyncError) else str(exc)
+            self._emit(PairingRefused(f"cannot store the new peer: {reason}", address))
+            return
+        try:
+            await pairlink.finish(channel)
+        except (ssl.SSLError, OSError) as exc:
+            channel.abort()
+            self._emit(
+                PairingRefused(
+                    f"{self._name(paired.fingerprint)} left before the end of pairing "
+                    f"({_describe(exc)}): it is trusted here but may not trust this device; "
+                    "check plntui peer list, or revoke it and pair again",
+                    address,
+                )
+            )
+            return
         await channel.aclose()
         host = channel.peer_host
-        if paired.port is not None and host:
-            self._add_target(paired.fingerprint, host, paired.port)
+        if paired.port is not None and host and self._loop is not None:
+            # the joiner dials us once it has pinned us; our own dial waits a moment, so it does
+            # not arrive before the joiner has read PAIR_DONE
+            self._loop.call_later(2.0, self._add_target, paired.fingerprint, host, paired.port)
         self._emit(
             PairingSucceeded(
                 paired.fingerprint,

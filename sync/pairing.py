@@ -77,6 +77,8 @@ INVITE_TTL: Final = 600.0
 """Seconds an invite stays open."""
 SECRET_CHARS: Final = 8
 """Crockford base32 characters of secret: 40 bits."""
+MAX_CERT: Final = 16 * 1024
+"""Largest certificate a joiner may send (as ``trust`` stores)."""
 MAX_PAIR_MESSAGE: Final = 24 * 1024
 """Largest pairing frame payload (a certificate is about 350 bytes)."""
 _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -187,12 +189,13 @@ class Invite:
 
     def is_open(self, now: float | None = None) -> bool:
         """Open for its one attempt: not spent and not past its lifetime."""
-        if self.state is InviteState.OPEN and (now or time.time()) >= self.expires_at:
+        now = time.time() if now is None else now
+        if self.state is InviteState.OPEN and now >= self.expires_at:
             self.state = InviteState.EXPIRED
         return self.state is InviteState.OPEN
 
     def seconds_left(self, now: float | None = None) -> float:
-        return max(0.0, self.expires_at - (now or time.time()))
+        return max(0.0, self.expires_at - (time.time() if now is None else now))
 
 
 def new_invite(ttl: float = INVITE_TTL, code: PairingCode | None = None) -> Invite:
@@ -334,8 +337,8 @@ class InviterPairing:
         try:
             msg_b = _bytes_field(obj, "spake", "pairing request", 33)
             cert = _bytes_field(obj, "cert", "pairing request")
-            if len(cert) > MAX_PAIR_MESSAGE:
-                raise RemoteProtocolError("the certificate is too large")
+            if len(cert) > MAX_CERT:
+                raise RemoteProtocolError(f"the certificate is over {MAX_CERT:,} bytes")
             port = obj.get("port")
             if not (port is None or (type(port) is int and 0 < port < 65536)):
                 raise RemoteProtocolError("the pairing request has an impossible port")
