@@ -1,4 +1,4 @@
-"""Provides ModeBar: the tabs of the app's screens (1-4), clickable, with the active one lit."""
+"""Provides ModeBar: the tabs of the app's screens (1-5), clickable, with the active one lit."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ MODES = (
     ("notes", "2 Notes"),
     ("who", "3 Who knows"),
     ("followups", "4 Follow-ups"),
+    ("peers", "5 Peers"),
 )
 
 

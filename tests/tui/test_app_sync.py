@@ -1,0 +1,217 @@
+"""Pilot tests of sync inside the app: the app's engine against a headless peer (another profile
+running the same ``SyncService``) over real TLS sockets on loopback, with LAN discovery off.
+
+Connect and the status line shows the peer; an edit on the peer appears in the app's list
+without moving the cursor and is announced ("Bob brought 1 new contact"); the peer leaves and
+the status and peers screen follow; a note open in the editor with unsaved typing merges a
+colleague's concurrent edit character by character on both sides; ``--offline`` starts no
+engine; the session lock refuses a second long-running process either way round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, TextArea
+
+from plntui.errors import ProfileLockedError
+from plntui.network import Network
+from plntui.peersync import load_identity, open_trust
+from plntui.tui.app import PlntuiApp
+from plntui.tui.screens.notes import NotesScreen
+from plntui.tui.screens.peers import PeersScreen
+from plntui.tui.sync_service import SyncOptions, SyncService
+from plntui.tui.widgets.sync_status import SyncStatus
+
+SIZE = (110, 32)
+LOOPBACK = SyncOptions(listen_host="127.0.0.1", port=0, discovery=False)
+
+
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 4.0
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 4.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    assert condition()
+
+
+class Peer:
+    """A colleague's plntui without a screen: a profile and the app's sync service."""
+
+    def __init__(self, home: Path, name: str) -> None:
+        self.net = Network.create(home, name)
+        self.lock = threading.RLock()
+        self.messages: list[object] = []
+        self.service = SyncService(self.net, self.lock, LOOPBACK, self.messages.append)
+        self.fingerprint = load_identity(home).fingerprint
+
+    def start(self) -> int:
+        self.service.start()
+        wait_until(lambda: self.service.snapshot.state == "running")
+        return int(self.service.runner.engine.port)
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+@pytest.fixture
+def bob(sample: Network, home: Path, tmp_path: Path) -> Iterator[Peer]:
+    """Bob, trusted by Alice (the app's profile) and trusting her, listening on loopback."""
+    peer = Peer(tmp_path / "bob", "Bob")
+    alice = load_identity(home).fingerprint
+    open_trust(home).trust(peer.fingerprint, "Bob")
+    open_trust(peer.net.profile.home).trust(alice, "Alice")
+    port = peer.start()
+    open_trust(home).add_address(peer.fingerprint, f"127.0.0.1:{port}")  # where Alice dials
+    yield peer
+    peer.stop()
+
+
+def status(app: PlntuiApp) -> str:
+    return str(app.screen.query_one(SyncStatus).render())
+
+
+def contact_names(net: Network) -> set[str]:
+    return {c.label for c in net.contacts()}
+
+
+def notifications(app: PlntuiApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> None:
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        assert "synced" in status(app)
+        # Bob received Alice's network (one snapshot), then adds a contact of his own
+        await asyncio.to_thread(wait_until, lambda: "Ada Lovelace" in contact_names(bob.net))
+        await pilot.press("down")  # the cursor on Grace Hopper
+        await pilot.pause()
+        screen = app.screen
+        assert screen.table.current.label == "Grace Hopper"  # type: ignore[attr-defined]
+        with bob.lock:
+            bob.net.add("contacts", {"name": "Aaron Swartz", "org": "Demand Progress"})
+        await wait_for(
+            pilot,
+            lambda: "Aaron Swartz" in [row.record.label for row in screen.catalog.visible],  # type: ignore[attr-defined]
+        )
+        assert screen.table.current.label == "Grace Hopper"  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: "Bob brought 1 new contact" in notifications(app))
+        # the peers screen lists Bob as in sync, with counters
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        table = app.screen.query_one("#trusted", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert row[0] == "Bob" and row[1] in ("in sync", "connected, syncing")
+        assert row[3] != "0 / 0"
+        # Bob goes away: the status and the peers screen follow
+        await asyncio.to_thread(bob.stop)
+        await wait_for(pilot, lambda: "0 of 1 peers" in status(app))
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[1]) != "in sync")
+        assert str(table.get_row_at(0)[1]) in ("not connected", "connecting…", "failed")
+
+
+async def test_a_local_edit_reaches_the_peer_at_once(home: Path, bob: Peer) -> None:
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        assert app.net is not None
+        app.run_edit(app.net.add, "contacts", {"name": "Barbara Liskov"})
+        started = time.monotonic()
+        await asyncio.to_thread(wait_until, lambda: "Barbara Liskov" in contact_names(bob.net), 2.0)
+        assert time.monotonic() - started < 1.0
+
+
+async def test_an_open_note_merges_a_colleagues_edit_on_both_sides(
+    home: Path, bob: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(NotesScreen, "SAVE_DELAY", 60.0)  # Alice's typing stays unsaved
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        await pilot.press("2")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, NotesScreen) and bool(app.screen.catalog.visible),
+        )
+        screen = app.screen
+        assert isinstance(screen, NotesScreen)
+        await pilot.press("down", "enter")  # "Rust notes": "Ownership."
+        await pilot.pause()
+        body = screen.query_one("#body", TextArea)
+        assert body.text == "Ownership."
+        await pilot.press(*(["right"] * 5), "4", "2")  # "Owner42|ship.", not saved yet
+        await pilot.pause()
+        rust = next(n.id for n in bob.net.notes() if n.label == "Rust notes")
+        with bob.lock:
+            bob.net.splice_note(rust, 0, 0, "Hello ")  # Bob types at the start
+        await wait_for(pilot, lambda: body.text == "Hello Owner42ship.")
+        assert body.cursor_location == (0, 13)  # still just before "ship."
+        assert screen.focused is body
+        await pilot.press("!")
+        screen.flush()  # Alice's words are saved and pushed to Bob
+        assert body.text == "Hello Owner42!ship."
+
+        def bob_body() -> str:
+            with bob.lock:
+                return str(bob.net.get("notes", rust).values["body"])
+
+        await asyncio.to_thread(wait_until, lambda: bob_body() == "Hello Owner42!ship.")
+
+
+async def test_offline_starts_no_engine(home: Path, sample: Network) -> None:
+    app = PlntuiApp(home, watch_interval=0.1)  # what plntui --offline builds
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.sync_service is None
+        assert status(app) == "offline"
+        assert not any(t.name == "plntui-sync" for t in threading.enumerate())
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        assert "Offline" in str(app.screen.query_one("#identity").render())
+
+
+def test_the_cli_offline_flag_is_for_the_app_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from plntui.cli import main
+
+    assert main(["--offline", "search", "x"]) == 2
+    assert "--offline is for the app" in capsys.readouterr().err
+
+
+async def test_a_second_process_is_refused_either_way(home: Path, sample: Network) -> None:
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        with pytest.raises(ProfileLockedError, match="already open in the plntui app"):
+            Network.open(home).profile.claim_session("plntui sync")
+    # and the app is refused while plntui sync holds the profile
+    other = Network.open(home)
+    other.profile.claim_session("plntui sync")
+    try:
+        app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+        assert app.return_code and app.return_code != 0
+        assert app.sync_service is None
+    finally:
+        other.profile.release_session()
