@@ -85,16 +85,14 @@ class SyncRunner:
         interfaces: list[str] | None = None,
         log: Any = print,
         host: ProfileHost | None = None,
-        on_event: Any = None,
         on_seen: Any = None,
     ) -> None:
-        """``host`` shares a lock with the caller's edits (the app's); ``on_event`` and ``on_seen``
-        receive the engine's and discovery's events too, on the engine's event loop."""
+        """``host`` shares a lock with the caller's edits (the app's); ``on_seen`` receives
+        discovery's events too, on the engine's event loop."""
         from sync.engine import SyncEngine
 
         self.net = net
         self.log = log
-        self.on_event = on_event
         self.on_seen = on_seen
         self.identity = load_identity(net.profile.home)
         self.trust = open_trust(net.profile.home)
@@ -106,7 +104,10 @@ class SyncRunner:
             listen_host=listen_host,
             port=port,
             on_event=self._event,
+            name=net.profile.meta.name,
         )
+        self.listeners: list[Any] = []
+        """Called with every engine event (on the engine's loop) after it is logged."""
         self.use_discovery = discovery
         if interfaces is None and listen_host not in ("0.0.0.0", "::"):
             interfaces = [listen_host]  # announce the address we listen on, and only it
@@ -115,8 +116,8 @@ class SyncRunner:
 
     def _event(self, event: Any) -> None:
         self.log(self.engine.describe(event))
-        if self.on_event is not None:
-            self.on_event(event)
+        for listener in list(self.listeners):
+            listener(event)
 
     def _seen(self, event: Any) -> None:
         """Discovery hints: dial trusted fingerprints there (the handshake proves who answers)."""
@@ -158,6 +159,46 @@ class SyncRunner:
                 prefer=self.trust.is_trusted,
             )
             await self.discovery.start()
+
+    # -- pairing by code ----------------------------------------------------------------------
+
+    async def open_invite(self, ttl: float | None = None) -> Any:
+        """Open an invite on the engine and announce its nameplate on the LAN."""
+        invite = self.engine.open_invite() if ttl is None else self.engine.open_invite(ttl)
+        if self.discovery is not None:
+            await self.discovery.set_pairing(invite.nameplate)
+        return invite
+
+    async def close_invite(self) -> None:
+        self.engine.cancel_invite()
+        if self.discovery is not None:
+            await self.discovery.set_pairing(None)
+
+    async def find_inviter(self, nameplate: str, timeout: float) -> list[Any]:
+        """The devices announcing an open invite with ``nameplate``, waiting up to ``timeout``."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = [] if self.discovery is None else self.inviters(nameplate)
+            if found or loop.time() >= deadline:
+                return found
+            await asyncio.sleep(0.1)
+
+    def inviters(self, nameplate: str) -> list[Any]:
+        if self.discovery is None:
+            return []
+        own = self.identity.fingerprint
+        return [
+            peer
+            for peer in self.discovery.peers().values()
+            if peer.pairing == nameplate and peer.fingerprint != own
+        ]
+
+    async def pair(self, code: str, host: str, port: int, remember: bool = False) -> Any:
+        """Pair with the device at ``host:port`` (``sync.engine.SyncEngine.pair``)."""
+        return await self.engine.pair(code, host, port, remember_address=remember)
 
     async def stop(self) -> None:
         if self.discovery is not None:

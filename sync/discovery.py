@@ -130,6 +130,7 @@ class SeenPeer:
     addresses: tuple[str, ...]  # IPv4/IPv6 literals, at least one, at most MAX_ADDRESSES
     version: int  # the claimed protocol version
     seen_at: float = field(default=0.0, compare=False)  # event-loop time of the last sighting
+    pairing: str | None = None  # the nameplate of an open pairing invite (``pairing``), if any
 
     @property
     def fingerprint_text(self) -> str:
@@ -181,14 +182,29 @@ def instance_label(display_name: str, fingerprint: bytes) -> str:
     return f"{name or _FALLBACK_LABEL} {short}"
 
 
-def txt_properties(display_name: str, fingerprint: bytes) -> dict[str, str]:
-    """The TXT record we announce: hints only (version, display name, full fingerprint)."""
+def txt_properties(
+    display_name: str, fingerprint: bytes, pairing: str | None = None
+) -> dict[str, str]:
+    """The TXT record we announce: hints only (version, display name, full fingerprint).
+
+    ``pairing`` is the nameplate of an open invite (two digits, not secret): the joining device
+    finds the inviter by it.
+    """
     _check_fingerprint(fingerprint)
-    return {
+    props = {
         "v": str(PROTOCOL_VERSION),
         "n": sanitize_name(display_name),
         "fp": format_fingerprint(fingerprint),
     }
+    if pairing is not None:
+        if not _is_nameplate(pairing.encode("ascii", "replace")):
+            raise DiscoveryError(f"{pairing!r} is not a pairing nameplate (two digits)")
+        props["pair"] = pairing
+    return props
+
+
+def _is_nameplate(raw: bytes) -> bool:
+    return len(raw) == 2 and raw.isdigit() and not raw.startswith(b"0")
 
 
 def _check_fingerprint(fingerprint: bytes) -> None:
@@ -228,8 +244,15 @@ def parse_peer(
     kept = _parse_addresses(addresses)
     if not kept:
         raise MalformedAnnouncement("no usable IPv4 or IPv6 address")
+    pair = properties.get(b"pair")
     return SeenPeer(
-        key=key, name=name, fingerprint=fingerprint, port=port, addresses=kept, version=version
+        key=key,
+        name=name,
+        fingerprint=fingerprint,
+        port=port,
+        addresses=kept,
+        version=version,
+        pairing=pair.decode("ascii") if pair is not None and _is_nameplate(pair) else None,
     )
 
 
@@ -442,6 +465,7 @@ class Discovery:
         self._queued: OrderedDict[str, None] = OrderedDict()
         self._again: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pairing: str | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -478,7 +502,7 @@ class Discovery:
                 SERVICE_TYPE,
                 f"{label}.{SERVICE_TYPE}",
                 port=self.port,
-                properties=txt_properties(self.name, self.fingerprint),
+                properties=txt_properties(self.name, self.fingerprint, self._pairing),
                 parsed_addresses=addresses,
             )
         except (BadTypeInNameException, ValueError) as exc:  # pragma: no cover - label is clean
@@ -504,6 +528,25 @@ class Discovery:
         except BaseException:
             await self.stop()
             raise
+
+    async def set_pairing(self, nameplate: str | None) -> None:
+        """Announce (or stop announcing) the nameplate of an open pairing invite."""
+        if nameplate is not None:
+            txt_properties(self.name, self.fingerprint, nameplate)  # checks the nameplate
+        self._pairing = nameplate
+        info, aiozc = self._info, self._aiozc
+        if info is None or aiozc is None:
+            return
+        updated = AsyncServiceInfo(
+            SERVICE_TYPE,
+            info.name,
+            port=self.port,
+            properties=txt_properties(self.name, self.fingerprint, nameplate),
+            parsed_addresses=info.parsed_addresses(),
+            server=info.server,
+        )
+        await aiozc.async_update_service(updated)
+        self._info = updated
 
     async def stop(self) -> None:
         """Say goodbye (peers see us ``removed``), stop browsing and forget every hint."""

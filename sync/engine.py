@@ -43,9 +43,23 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias
 
+from . import pairlink
 from .errors import LocalProtocolError, RemoteProtocolError, SyncError, UntrustedPeer
 from .fingerprint import fingerprint_of, format_fingerprint, short_fingerprint
-from .framing import MAX_FRAME, FrameKind
+from .framing import MAX_FRAME, Frame, FrameKind
+from .pairing import (
+    INVITE_TTL,
+    MAX_PAIR_MESSAGE,
+    PAIR_START,
+    Invite,
+    InviterPairing,
+    InviteState,
+    JoinerPairing,
+    PairingCode,
+    PairingFailed,
+    new_invite,
+    parse_code,
+)
 from .session import (
     ChangesApplied,
     Closed,
@@ -59,6 +73,7 @@ from .session import (
 )
 from .tls import (
     HANDSHAKE_TIMEOUT,
+    MAX_PRESENT,
     PRESENT,
     PRESENT_OK,
     AnonymousPeer,
@@ -86,6 +101,9 @@ __all__ = [
     "ChangesStored",
     "DocumentHost",
     "EngineEvent",
+    "PairingRefused",
+    "PairingResult",
+    "PairingSucceeded",
     "PeerConnected",
     "PeerLost",
     "PeerRefused",
@@ -219,6 +237,25 @@ class StoreFailed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class PairingSucceeded:
+    """A colleague paired by code and is now trusted; both screens show ``safety_number``."""
+
+    fingerprint: bytes
+    name: str
+    address: str
+    safety_number: str
+    role: Literal["inviter", "joiner"]
+
+
+@dataclass(frozen=True, slots=True)
+class PairingRefused:
+    """A pairing attempt failed or was refused (no invite open, wrong code, broken exchange)."""
+
+    reason: str
+    address: str = ""
+
+
 EngineEvent: TypeAlias = (
     PeerConnected
     | PeerSynced
@@ -227,6 +264,8 @@ EngineEvent: TypeAlias = (
     | ChangesStored
     | CertificateLearned
     | StoreFailed
+    | PairingSucceeded
+    | PairingRefused
 )
 
 
@@ -268,6 +307,16 @@ class PeerResult:
     @property
     def ok(self) -> bool:
         return self.outcome == "in-sync"
+
+
+@dataclass(frozen=True, slots=True)
+class PairingResult:
+    """The colleague ``pair`` trusted: its proven fingerprint, its name and the safety number."""
+
+    fingerprint: bytes
+    name: str
+    safety_number: str
+    address: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,8 +534,12 @@ class SyncEngine:
         auto_dial: bool = True,
         max_frame: int = MAX_FRAME,
         timeouts: Timeouts = Timeouts(),
+        name: str = "",
     ) -> None:
-        """``listen=False`` only dials (``sync --once``); ``auto_dial`` dials stored addresses."""
+        """``listen=False`` only dials (``sync --once``); ``auto_dial`` dials stored addresses.
+
+        ``name`` is our display name, told to a colleague we pair with.
+        """
         self.host = host
         self.identity = identity
         self.trust = trust
@@ -514,6 +567,8 @@ class SyncEngine:
         self._ctx_version = -1
         self._trust_error: str | None = None
         self._persist_failed = False
+        self.name = name
+        self._invite: Invite | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -615,6 +670,77 @@ class SyncEngine:
         """Trust changed: rebuild the TLS contexts and cut links of peers no longer trusted."""
         self._call(self._check_trust, True)
 
+    # -- pairing by code (see ``pairing``) ------------------------------------------------------
+
+    @property
+    def invite(self) -> Invite | None:
+        """The current invite (open, or how the last one ended), or ``None``."""
+        return self._invite
+
+    def open_invite(self, ttl: float = INVITE_TTL) -> Invite:
+        """Open an invite: its code lets ONE device pair within ``ttl`` seconds.
+
+        A new invite replaces the previous one (whose code stops working).
+        """
+        self._invite = new_invite(ttl)
+        return self._invite
+
+    def cancel_invite(self) -> None:
+        invite = self._invite
+        if invite is not None and invite.is_open():
+            invite.state = InviteState.CANCELLED
+
+    async def pair(
+        self, code: str | PairingCode, host: str, port: int, *, remember_address: bool = False
+    ) -> PairingResult:
+        """Pair with the device at ``host:port`` that shows ``code``; pin it on success.
+
+        Raises ``PairingFailed`` with the reason (a wrong code, a device in the middle, no
+        invite open there, an unreachable address). On success the peer is trusted, its
+        certificate pinned, and (when running) it is dialled with mutual TLS at once.
+        ``remember_address`` also stores ``host:port`` as the peer's manual address.
+        """
+        parsed = parse_code(code) if isinstance(code, str) else code
+        address = format_hostport(host, port)
+        try:
+            channel = await self._open(host, port, client_context_anonymous())
+        except _DialFailed as exc:
+            self._emit(PairingRefused(exc.message, address))
+            raise PairingFailed(exc.message) from None
+        try:
+            server_der = channel.peer_certificate()
+            if server_der is None:
+                raise PairingFailed(f"{address} presented no certificate: not a plntui device")
+            server_fp = fingerprint_of(server_der)
+            if server_fp == self.identity.fingerprint:
+                raise PairingFailed(f"{address} is this device; pair with your colleague's")
+            machine = JoinerPairing(
+                parsed,
+                self.identity.cert_der,
+                server_fp,
+                self.name,
+                self._port if self.listen and self._running else None,
+            )
+            name, number = await pairlink.join(channel, machine, 3 * self.timeouts.handshake)
+        except PairingFailed as exc:
+            self._emit(PairingRefused(exc.message, address))
+            raise
+        finally:
+            await channel.aclose(timeout=0.5)
+        try:
+            self.trust.trust(server_fp, name or None)
+            self.trust.learn_cert(server_fp, server_der)
+            if remember_address:
+                self.trust.add_address(server_fp, address)
+        except (ValueError, SyncError) as exc:
+            message = exc.message if isinstance(exc, SyncError) else str(exc)
+            raise PairingFailed(f"cannot store the new peer: {message}") from None
+        self._check_trust(force=True)
+        if self._running:
+            self._add_target(server_fp, host, port)
+        self._emit(PairingSucceeded(server_fp, self._name(server_fp), address, number, "joiner"))
+        return PairingResult(server_fp, self._name(server_fp), number, address)
+
     def status(self) -> list[PeerStatus]:
         """Every trusted peer, and any peer with a live link, as the engine sees it now.
 
@@ -712,10 +838,19 @@ class SyncEngine:
             return f"stored {event.n} change(s) from {who(event.fingerprint)}"
         if isinstance(event, CertificateLearned):
             return f"learned the certificate of {who(event.fingerprint)} at {event.address}"
+        if isinstance(event, PairingSucceeded):
+            return (
+                f"paired with {who(event.fingerprint)} at {event.address}; safety number "
+                f"{event.safety_number}"
+            )
+        if isinstance(event, PairingRefused):
+            where = f" from {event.address}" if event.address else ""
+            return f"pairing{where} failed: {event.reason}"
         return f"cannot store changes from {who(event.fingerprint)}: {event.reason}"
 
     def _emit(self, event: EngineEvent) -> None:
-        level = logging.WARNING if isinstance(event, PeerRefused | StoreFailed) else logging.INFO
+        warn = PeerRefused | StoreFailed | PairingRefused
+        level = logging.WARNING if isinstance(event, warn) else logging.INFO
         if log.isEnabledFor(level):
             log.log(level, "%s", self.describe(event))
         if self.on_event is not None:
@@ -854,13 +989,19 @@ class SyncEngine:
         await self._run_link(link)
 
     async def _serve_anonymous(self, channel: TlsChannel, address: str) -> None:
-        """The anonymous path: one PRESENT of a trusted certificate, or nothing at all."""
+        """The anonymous path: one PRESENT of a trusted certificate, pairing, or nothing at all."""
+        reader = pairlink.FrameReader(channel, max(MAX_PRESENT, MAX_PAIR_MESSAGE))
         fp: bytes | None = None
         try:
             async with asyncio.timeout(self.timeouts.handshake):
-                frame = await read_one_frame(channel)
+                frame = await reader.next()
+            if frame is not None and frame.kind == PAIR_START:
+                await self._serve_pairing(channel, reader, frame, address)
+                return
             if frame is None or frame.kind != PRESENT:
                 raise _DialFailed("it sent no certificate on the anonymous path")
+            if reader.buffered:
+                raise RemoteProtocolError("the peer sent more than one frame on the anonymous path")
             fp = fingerprint_of(frame.payload)
             if fp == self.identity.fingerprint or fp not in self._trusted():
                 raise UntrustedPeer(fp)
@@ -882,6 +1023,43 @@ class SyncEngine:
         wake = self._wake.get(fp)
         if wake is not None:
             wake.set()  # it trusts us: our own dialer may stop waiting
+
+    async def _serve_pairing(
+        self, channel: TlsChannel, reader: pairlink.FrameReader, start: Frame, address: str
+    ) -> None:
+        """A device without a certificate we trust asks to pair: only an open invite answers."""
+        invite = self._invite
+        if invite is None or not invite.is_open():
+            await channel.aclose()
+            self._emit(PairingRefused("a device asked to pair, but no invite is open", address))
+            return
+        machine = InviterPairing(invite, self.identity.fingerprint, self.name)
+        try:
+            paired = await pairlink.serve(
+                channel, reader, start, machine, 3 * self.timeouts.handshake
+            )
+            self.trust.trust(paired.fingerprint, paired.name or None)
+            self.trust.learn_cert(paired.fingerprint, paired.cert)
+            self._check_trust(force=True)
+            await pairlink.finish(channel)
+        except (SyncError, ValueError, ssl.SSLError, OSError) as exc:
+            channel.abort()
+            reason = exc.message if isinstance(exc, SyncError) else _describe(exc)
+            self._emit(PairingRefused(reason, address))
+            return
+        await channel.aclose()
+        host = channel.peer_host
+        if paired.port is not None and host:
+            self._add_target(paired.fingerprint, host, paired.port)
+        self._emit(
+            PairingSucceeded(
+                paired.fingerprint,
+                self._name(paired.fingerprint),
+                address,
+                paired.safety_number,
+                "inviter",
+            )
+        )
 
     # -- dialling -----------------------------------------------------------------------------
 

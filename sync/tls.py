@@ -363,6 +363,14 @@ class TlsChannel:
             return f"[{host}]:{info[1]}" if ":" in host else f"{host}:{info[1]}"
         return "?"
 
+    @property
+    def peer_host(self) -> str | None:
+        """The other end's IP address, or ``None`` when unknown."""
+        info = self._writer.get_extra_info("peername")
+        if isinstance(info, tuple) and info:
+            return str(info[0])
+        return None
+
     def peer_certificate(self) -> bytes | None:
         return peer_certificate(self.ssl_object)
 

@@ -336,7 +336,7 @@ class SyncService:
         from ..peersync import SyncRunner
 
         opts = self.options
-        return SyncRunner(
+        runner = SyncRunner(
             self.net,
             listen_host=opts.listen_host,
             port=port,
@@ -344,9 +344,10 @@ class SyncService:
             interfaces=list(opts.interfaces) if opts.interfaces is not None else None,
             log=lambda line: log.info("%s", line),
             host=self.host,
-            on_event=self._event,
             on_seen=lambda event: self._poke(),
         )
+        runner.listeners.append(self._event)
+        return runner
 
     async def _start_runner(self) -> None:
         from sync.errors import SyncError
