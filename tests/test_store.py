@@ -795,4 +795,6 @@ def test_catching_up_keeps_the_live_document_object(tmp_path: Path) -> None:
     assert [c.label for c in a.contacts()] == ["From another process"]
     a.add("contacts", {"name": "Local"})
     assert sorted(c.label for c in Network.open(tmp_path / "p").contacts()) == [
-        "From another process", "Local"]
+        "From another process",
+        "Local",
+    ]

@@ -317,8 +317,14 @@ class PlntuiApp(App[None]):
 
     @on(SyncNotice)
     def _sync_notice(self, message: SyncNotice) -> None:
+        from .dialogs.pairing import InviteDialog
         from .sync_notices import notice
 
+        if message.kind.startswith("Pairing"):
+            for screen in self.screen_stack:
+                if isinstance(screen, InviteDialog):
+                    screen.pairing_event(message.kind, message.event)
+                    return
         shown = notice(message)
         if shown is not None:
             text, title, severity = shown

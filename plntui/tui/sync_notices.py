@@ -20,6 +20,8 @@ def notice(message: SyncNotice) -> Shown | None:
     if message.kind == "ChangesStored" and message.new_contacts > 0:
         who = message.name or "A colleague"
         return f"{who} brought {plural(message.new_contacts, 'new contact')}", "Sync", "information"
+    if message.kind == "PairingSucceeded":
+        return f"Paired with {message.name or 'a colleague'}", "Pairing", "information"
     if message.kind == "StoreFailed":
         return message.text, "Sync: not stored", "error"
     return None

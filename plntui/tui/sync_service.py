@@ -28,7 +28,7 @@ import errno
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from textual.message import Message
@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.5
 """How often the peer table is re-read from the engine (events refresh it at once too)."""
 STOP_TIMEOUT = 4.0
+INVITE_SECONDS = 600.0
+"""How long a pairing code shown by the app works (once)."""
+FIND_SECONDS = 8.0
+"""How long the joining side looks for the device announcing the code's nameplate."""
 
 ServiceState = Literal["offline", "starting", "running", "failed"]
 
@@ -104,8 +108,10 @@ class SyncSnapshot:
     discovery: bool = False
     trusted: tuple[TrustedPeer, ...] = ()
     nearby: tuple[NearbyPeer, ...] = ()
-    extra: tuple[tuple[str, Any], ...] = field(default=())
-    """Room for later additions (the pairing invite) without changing the constructor."""
+    invite: str = ""
+    """The code of this device's open pairing invite, if one is open."""
+    invite_expires: float = 0.0
+    """When it closes (``time.time()``)."""
 
     @property
     def connected(self) -> int:
@@ -309,6 +315,52 @@ class SyncService:
 
         return self.call(revoke)
 
+    # -- pairing by code (see sync.pairing) ----------------------------------------------------
+
+    def open_invite(self, ttl: float = INVITE_SECONDS) -> concurrent.futures.Future[Any]:
+        """Open an invite (announced on the LAN); the future holds the ``Invite``."""
+        return self.call(lambda: self.runner.open_invite(ttl))
+
+    def close_invite(self) -> concurrent.futures.Future[Any]:
+        return self.call(lambda: self.runner.close_invite())
+
+    def pair(
+        self,
+        code: str,
+        *,
+        fingerprint: bytes | None = None,
+        address: tuple[str, int] | None = None,
+        find_seconds: float = FIND_SECONDS,
+    ) -> concurrent.futures.Future[Any]:
+        """Join a colleague's invite: at ``address``, else the device announcing the code's
+        nameplate (``fingerprint``, the one picked under Nearby, settles a tie). The future holds
+        the ``PairingResult`` or raises ``PairingFailed`` with the reason."""
+        from sync.pairing import PairingFailed, parse_code
+
+        async def pair() -> Any:
+            parsed = parse_code(code)
+            runner = self.runner
+            if address is not None:
+                host, port = address
+            else:
+                found = await runner.find_inviter(parsed.nameplate, find_seconds)
+                if fingerprint is not None and any(p.fingerprint == fingerprint for p in found):
+                    found = [p for p in found if p.fingerprint == fingerprint]
+                if not found:
+                    raise PairingFailed(
+                        f"no device nearby shows a code starting with {parsed.nameplate}; check "
+                        "the code, or give your colleague's address (HOST:PORT)"
+                    )
+                if len(found) > 1:
+                    raise PairingFailed(
+                        f"several devices show a code starting with {parsed.nameplate}; give "
+                        "your colleague's address (HOST:PORT)"
+                    )
+                host, port = found[0].endpoints()[0]
+            return await runner.pair(parsed.text, host, port, remember=address is not None)
+
+        return self.call(pair)
+
     # -- from the profile (any thread) --------------------------------------------------------
 
     def _profile_changed(self, origin: str) -> None:
@@ -450,7 +502,11 @@ class SyncService:
                         pairing=getattr(seen, "pairing", None),
                     ),
                 )
+        invite = engine.invite
+        is_open = invite is not None and invite.is_open()
         return SyncSnapshot(
+            invite=invite.text if is_open else "",
+            invite_expires=invite.expires_at if is_open else 0.0,
             state="running",
             name=self.net.profile.meta.name,
             fingerprint=runner.identity.fingerprint_text,

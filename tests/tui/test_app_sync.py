@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, TextArea
+from textual.widgets import DataTable, Input, TextArea
 
 from plntui.errors import ProfileLockedError
 from plntui.network import Network
@@ -26,7 +26,7 @@ from plntui.peersync import load_identity, open_trust
 from plntui.tui.app import PlntuiApp
 from plntui.tui.screens.notes import NotesScreen
 from plntui.tui.screens.peers import PeersScreen
-from plntui.tui.sync_service import SyncOptions, SyncService
+from plntui.tui.sync_service import SyncNotice, SyncOptions, SyncService
 from plntui.tui.widgets.sync_status import SyncStatus
 
 SIZE = (110, 32)
@@ -215,3 +215,97 @@ async def test_a_second_process_is_refused_either_way(home: Path, sample: Networ
         assert app.sync_service is None
     finally:
         other.profile.release_session()
+
+
+# -- pairing through the UI -------------------------------------------------------------------
+
+
+@pytest.fixture
+def carol(sample: Network, tmp_path: Path) -> Iterator[Peer]:
+    """Carol: a colleague nobody trusts yet, listening on loopback."""
+    peer = Peer(tmp_path / "carol", "Carol")
+    peer.start()
+    yield peer
+    peer.stop()
+
+
+def result_text(app: PlntuiApp) -> str:
+    return str(app.screen.query_one("#result").render())
+
+
+async def test_pair_by_typing_the_code_a_colleague_shows(home: Path, carol: Peer) -> None:
+    from plntui.tui.dialogs.pairing import JoinDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        invite = await asyncio.to_thread(lambda: carol.service.open_invite().result(5))
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, JoinDialog))
+        port = carol.service.runner.engine.port
+        await pilot.press(*"4x-0000", "enter")  # a typo: refused before any network use
+        await pilot.pause()
+        assert "not a pairing code" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#code-input", Input).value = invite.text.lower().replace("-", " ")
+        app.screen.query_one("#address", Input).value = f"127.0.0.1:{port}"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Paired with Carol" in result_text(app))
+        number = next(
+            m.event.safety_number
+            for m in carol.messages
+            if isinstance(m, SyncNotice) and m.kind == "PairingSucceeded"
+        )
+        assert number in result_text(app)  # the same safety number on both sides
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        # now they sync: Carol received Alice's network
+        await asyncio.to_thread(wait_until, lambda: "Ada Lovelace" in contact_names(carol.net))
+
+
+async def test_pair_by_showing_a_code(home: Path, carol: Peer) -> None:
+    from plntui.tui.dialogs.pairing import InviteDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InviteDialog))
+        dialog = app.screen
+        await wait_for(pilot, lambda: "-" in str(dialog.query_one("#code").render()))
+        code = str(dialog.query_one("#code").render()).strip()
+        assert "Expires in 9:5" in str(dialog.query_one("#left").render())
+        port = app.sync_service.runner.engine.port
+        result = await asyncio.to_thread(
+            lambda: carol.service.pair(code, address=("127.0.0.1", port)).result(10)
+        )
+        await wait_for(pilot, lambda: "Paired with Carol" in result_text(app))
+        assert result.safety_number in result_text(app)
+        assert result.name == "Alice"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+
+
+async def test_a_wrong_code_fails_on_both_sides(home: Path, carol: Peer) -> None:
+    from plntui.tui.dialogs.pairing import InviteDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press("5", "i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InviteDialog))
+        dialog = app.screen
+        await wait_for(pilot, lambda: "-" in str(dialog.query_one("#code").render()))
+        code = str(dialog.query_one("#code").render()).strip()
+        wrong = code[:3] + ("AAAA" if code[3:7] != "AAAA" else "BBBB") + code[7:]
+        port = app.sync_service.runner.engine.port
+        with pytest.raises(Exception, match="(?i)code|fail"):
+            await asyncio.to_thread(
+                lambda: carol.service.pair(wrong, address=("127.0.0.1", port)).result(10)
+            )
+        await wait_for(pilot, lambda: "Pairing failed" in result_text(app))
+        assert "Carol" not in {p.name for p in app.sync_snapshot.trusted}

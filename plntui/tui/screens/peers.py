@@ -79,7 +79,10 @@ class PeersScreen(PlntuiScreen):
     """The colleagues you sync with, devices nearby, pairing; see the module docstring."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "pair", "Pair", id="pair", tooltip="Pair with the nearby device (enter code)"),
+        Binding(
+            "i", "invite", "Pair a colleague", id="invite", tooltip="Show a code to a colleague"
+        ),
+        Binding("p", "pair", "Enter code", id="pair", tooltip="Type the code a colleague shows"),
         Binding("r", "revoke", "Revoke", id="revoke", tooltip="Stop syncing with this peer"),
     ]
     DEFAULT_CSS = """
@@ -264,13 +267,18 @@ class PeersScreen(PlntuiScreen):
         fingerprint = fingerprint or self._selected("nearby")
         self.pair_with(fingerprint)
 
+    def action_invite(self) -> None:
+        from ..dialogs.pairing import InviteDialog
+
+        self.app.push_screen(InviteDialog())
+
     def pair_with(self, fingerprint: bytes | None) -> None:
-        """Pair with a nearby device: the code flow (see ``dialogs.pairing``)."""
-        self.papp.safe_notify(
-            "Ask your colleague to open an invite in their plntui and read you the code; "
-            "pairing in the app comes with the pairing engine.",
-            title="Pair",
-        )
+        """Type the code a nearby colleague shows (any device when ``fingerprint`` is None)."""
+        from ..dialogs.pairing import JoinDialog
+
+        nearby = self.papp.sync_snapshot.nearby
+        peer = next((p for p in nearby if p.fingerprint == fingerprint), None)
+        self.app.push_screen(JoinDialog(peer.name if peer else "", fingerprint if peer else None))
 
     @on(DataTable.RowSelected, "#nearby, #pending")
     def _nearby_selected(self, event: DataTable.RowSelected) -> None:
