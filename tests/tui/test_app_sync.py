@@ -56,11 +56,11 @@ def wait_until(condition: Callable[[], object], seconds: float = 4.0) -> None:
 class Peer:
     """A colleague's plntui without a screen: a profile and the app's sync service."""
 
-    def __init__(self, home: Path, name: str) -> None:
+    def __init__(self, home: Path, name: str, options: SyncOptions = LOOPBACK) -> None:
         self.net = Network.create(home, name)
         self.lock = threading.RLock()
         self.messages: list[object] = []
-        self.service = SyncService(self.net, self.lock, LOOPBACK, self.messages.append)
+        self.service = SyncService(self.net, self.lock, options, self.messages.append)
         self.fingerprint = load_identity(home).fingerprint
 
     def start(self) -> int:

@@ -43,6 +43,15 @@ CONCEPTS = (
         "is due. Logging a talk moves their last-talked date and they drop off until next time.",
     ),
     (
+        "Syncing with colleagues",
+        "The app syncs by itself with the colleagues you paired with, whenever you are on the "
+        "same network (not when started with --offline). The top right says how many are "
+        "connected and when you last synced. Peers (5): press i to show a pairing code to a "
+        "colleague, or select them under Nearby and press p to type theirs; both screens then "
+        "show the same safety number. r revokes a colleague. Their edits appear as you work, and "
+        "a note you both edit keeps both sets of words.",
+    ),
+    (
         "Command palette",
         "{palette} opens the palette: jump to any contact or note by typing its name, add a "
         "contact or note, import contacts (vCard, CSV, JSON), export notes or contacts.",
