@@ -309,3 +309,97 @@ async def test_a_wrong_code_fails_on_both_sides(home: Path, carol: Peer) -> None
             )
         await wait_for(pilot, lambda: "Pairing failed" in result_text(app))
         assert "Carol" not in {p.name for p in app.sync_snapshot.trusted}
+
+
+# -- smaller pieces -------------------------------------------------------------------------------
+
+
+def test_status_text_says_offline_or_peers_and_time_since_the_last_sync() -> None:
+    import datetime as dt
+
+    from plntui.tui.sync_service import SyncSnapshot, TrustedPeer, ago, status_text
+
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+    def peer(n: int, state: str, seconds: int | None) -> TrustedPeer:
+        last = None if seconds is None else now - dt.timedelta(seconds=seconds)
+        return TrustedPeer(bytes([n]) * 32, f"P{n}", state, "", last, 0, 0, 0, 0, "")
+
+    assert status_text(SyncSnapshot()) == "offline"
+    assert status_text(SyncSnapshot(state="running")) == "no peers yet"
+    two = (peer(1, "in-sync", 12), peer(2, "connected", 300))
+    assert (
+        status_text(SyncSnapshot(state="running", trusted=two), now) == "2 peers · synced 12 s ago"
+    )
+    away = (peer(1, "offline", 7200), peer(2, "in-sync", None))
+    assert status_text(SyncSnapshot(state="running", trusted=away), now) == (
+        "1 of 2 peers · synced 2 h ago"
+    )
+    assert status_text(SyncSnapshot(state="running", trusted=(peer(1, "offline", None),))) == (
+        "0 of 1 peers · never synced"
+    )
+    assert [ago(s) for s in (0, 59, 60, 3599, 3600, 86400 * 3)] == [
+        "just now",
+        "59 s ago",
+        "1 min ago",
+        "59 min ago",
+        "1 h ago",
+        "3 days ago",
+    ]
+
+
+def test_notices_name_the_colleague_and_count_the_new_contacts() -> None:
+    from plntui.tui.sync_notices import notice, pairing_requests
+    from plntui.tui.sync_service import NearbyPeer, SyncSnapshot
+
+    shown = notice(SyncNotice("ChangesStored", "", "Bob", new_contacts=12))
+    assert shown is not None and shown[0] == "Bob brought 12 new contacts"
+    assert notice(SyncNotice("ChangesStored", "", "Bob", new_contacts=0)) is None
+    assert notice(SyncNotice("PeerConnected", "connected to Bob", "Bob")) is None
+    quiet = NearbyPeer(b"\x01" * 32, "Dave", "AAAAAAA", "10.0.0.2:47600")
+    asking = NearbyPeer(b"\x01" * 32, "Dave", "AAAAAAA", "10.0.0.2:47600", pairing="42")
+    before, after = SyncSnapshot(nearby=(quiet,)), SyncSnapshot(nearby=(asking,))
+    assert pairing_requests(before, after) == ["Dave"]
+    assert pairing_requests(after, after) == []  # told once
+
+
+def test_a_taken_port_falls_back_to_a_free_one(sample: Network, home: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        service = SyncService(
+            sample,
+            threading.RLock(),
+            SyncOptions(listen_host="127.0.0.1", port=port, discovery=False),
+            lambda message: None,
+        )
+        service.start()
+        try:
+            wait_until(lambda: service.snapshot.state == "running")
+            assert service.runner.engine.port not in (0, port)
+        finally:
+            service.stop()
+    assert not service._thread.is_alive()  # type: ignore[union-attr]
+
+
+async def test_plntui_sync_is_refused_while_the_app_syncs(home: Path, sample: Network) -> None:
+    import contextlib
+    import io
+
+    from plntui.cli import main
+
+    def plntui_sync() -> tuple[int, str]:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["--home", str(home), "sync", "--once", "--no-discovery", "--port", "0"])
+        return code, err.getvalue()
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        code, err = await asyncio.to_thread(plntui_sync)
+        assert code != 0
+        assert "already open in the plntui app" in err
