@@ -217,6 +217,25 @@ async def test_a_second_process_is_refused_either_way(home: Path, sample: Networ
         other.profile.release_session()
 
 
+async def test_revoke_from_the_peers_screen_cuts_the_link(home: Path, bob: Peer) -> None:
+    from plntui.tui.dialogs.confirm import ConfirmDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        table = app.screen.query_one("#trusted", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "no peers yet" in status(app))
+        assert not open_trust(home).is_trusted(bob.fingerprint)
+        await wait_for(pilot, lambda: not table.display)
+        assert any("Revoked Bob" in n for n in notifications(app))
+
+
 # -- pairing through the UI -------------------------------------------------------------------
 
 
