@@ -207,7 +207,8 @@ def human_bytes(n: int) -> str:
 
 
 class AppHost(ProfileHost):
-    """The profile's host under the app's lock; counts the contacts each stored batch added."""
+    """The profile's host under the app's lock; counts the contacts each stored batch added
+    (net of any it removed: the notification is about what the colleague brought)."""
 
     def __init__(self, net: Network, lock: threading.RLock) -> None:
         super().__init__(net, lock)
@@ -222,8 +223,9 @@ class AppHost(ProfileHost):
             doc = self.document()
             try:
                 contacts = crdt.top(doc, "contacts")
-                old = set(doc.keys(contacts, before)) if before else set()
-                added = len(set(doc.keys(contacts)) - old)
+                # the map's length before and after: well under a millisecond on 10,000
+                old = doc.length(contacts, before) if before else 0
+                added = max(0, doc.length(contacts) - old)
             except Exception:  # a count for a notification: never fail the store for it
                 added = 0
             self.new_contacts += added
