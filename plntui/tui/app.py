@@ -307,7 +307,7 @@ class PlntuiApp(App[None]):
 
         for name in pairing_requests(self.sync_snapshot, message.snapshot):
             self.safe_notify(
-                f"{name} wants to pair: open Peers (5) and type the code {name} reads out.",
+                f"{name} wants to pair: open Peers and type the code {name} reads out.",
                 title="Pairing request",
                 timeout=12,
             )

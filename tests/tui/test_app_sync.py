@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, TextArea
 
@@ -31,6 +32,9 @@ from plntui.tui.widgets.sync_status import SyncStatus
 
 SIZE = (110, 32)
 LOOPBACK = SyncOptions(listen_host="127.0.0.1", port=0, discovery=False)
+PEERS_KEY = next(
+    b.key for b in PlntuiApp.BINDINGS if isinstance(b, Binding) and "'peers'" in b.action
+)
 
 
 async def wait_for(
@@ -117,7 +121,7 @@ async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> 
         assert screen.table.current.label == "Grace Hopper"  # type: ignore[attr-defined]
         await wait_for(pilot, lambda: "Bob brought 1 new contact" in notifications(app))
         # the peers screen lists Bob as in sync, with counters
-        await pilot.press("5")
+        await pilot.press(PEERS_KEY)
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         table = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
@@ -186,7 +190,7 @@ async def test_offline_starts_no_engine(home: Path, sample: Network) -> None:
         assert app.sync_service is None
         assert status(app) == "offline"
         assert not any(t.name == "plntui-sync" for t in threading.enumerate())
-        await pilot.press("5")
+        await pilot.press(PEERS_KEY)
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         assert "Offline" in str(app.screen.query_one("#identity").render())
 
@@ -223,7 +227,7 @@ async def test_revoke_from_the_peers_screen_cuts_the_link(home: Path, bob: Peer)
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "1 peer ·" in status(app))
-        await pilot.press("5")
+        await pilot.press(PEERS_KEY)
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         table = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
@@ -258,7 +262,7 @@ async def test_pair_by_typing_the_code_a_colleague_shows(home: Path, carol: Peer
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
-        await pilot.press("5")
+        await pilot.press(PEERS_KEY)
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         invite = await asyncio.to_thread(lambda: carol.service.open_invite().result(5))
         await pilot.press("p")
@@ -290,7 +294,7 @@ async def test_pair_by_showing_a_code(home: Path, carol: Peer) -> None:
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
-        await pilot.press("5")
+        await pilot.press(PEERS_KEY)
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         await pilot.press("i")
         await wait_for(pilot, lambda: isinstance(app.screen, InviteDialog))
@@ -315,7 +319,7 @@ async def test_a_wrong_code_fails_on_both_sides(home: Path, carol: Peer) -> None
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
-        await pilot.press("5", "i")
+        await pilot.press(PEERS_KEY, "i")
         await wait_for(pilot, lambda: isinstance(app.screen, InviteDialog))
         dialog = app.screen
         await wait_for(pilot, lambda: "-" in str(dialog.query_one("#code").render()))

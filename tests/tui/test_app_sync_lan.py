@@ -23,6 +23,7 @@ from plntui.tui.screens.peers import PeersScreen
 from plntui.tui.sync_service import SyncOptions
 from tests.lan import ENV_MARKER, assert_in_lan, run_in_lan
 from tests.tui.test_app_sync import (
+    PEERS_KEY,
     SIZE,
     Peer,
     contact_names,
@@ -61,7 +62,7 @@ async def test_pair_with_a_nearby_colleague_from_the_peers_screen(
     try:
         app = PlntuiApp(home, watch_interval=0.1, sync=LAN)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("5")
+            await pilot.press(PEERS_KEY)
             await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
             screen = app.screen
             nearby = screen.query_one("#nearby", DataTable)

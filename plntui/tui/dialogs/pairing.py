@@ -149,7 +149,7 @@ class InviteDialog(PairingDialog):
         name = safe_text(self.papp.sync_snapshot.name) or "you"
         self.query_one("#intro", Static).update(
             Text(
-                "Read this code to your colleague. In their plntui they open Peers (5), select "
+                "Read this code to your colleague. In their plntui they open Peers, select "
                 f"{name} under Nearby and type it (or use “Enter a pairing code” in the palette). "
                 "It works once."
             )

@@ -46,10 +46,10 @@ CONCEPTS = (
         "Syncing with colleagues",
         "The app syncs by itself with the colleagues you paired with, whenever you are on the "
         "same network (not when started with --offline). The top right says how many are "
-        "connected and when you last synced. Peers (5): press i to show a pairing code to a "
-        "colleague, or select them under Nearby and press p to type theirs; both screens then "
-        "show the same safety number. r revokes a colleague. Their edits appear as you work, and "
-        "a note you both edit keeps both sets of words.",
+        "connected and when you last synced; click it for the Peers screen. There, press i to "
+        "show a pairing code to a colleague, or select them under Nearby and press p to type "
+        "theirs; both screens then show the same safety number. r revokes a colleague. Their "
+        "edits appear as you work, and a note you both edit keeps both sets of words.",
     ),
     (
         "Command palette",

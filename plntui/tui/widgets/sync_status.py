@@ -41,7 +41,7 @@ class SyncStatus(Static):
         self.set_class(snapshot.state == "offline", "-offline")
         self.set_class(snapshot.state == "failed", "-failed")
         self.set_class(snapshot.state == "running" and snapshot.connected > 0, "-connected")
-        self.tooltip = snapshot.error or "Peers and sync: press 5"
+        self.tooltip = snapshot.error or "Peers and sync: click to open"
         self.update(Text(("● " if snapshot.state == "running" else "") + text))
 
     async def on_click(self, event: Click) -> None:
