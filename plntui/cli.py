@@ -106,6 +106,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="use a throwaway profile filled with a sample network"
     )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="open the app without syncing (no listening, no LAN announcement)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
 
     p = sub.add_parser("init", help="create your profile")
@@ -1055,10 +1060,13 @@ def cmd_app(args: argparse.Namespace) -> int:
     """Open the Textual app; on a profile that does not exist yet it asks your name first."""
     from .profile import resolve_home
     from .tui.app import PlntuiApp
+    from .tui.sync_service import SyncOptions
 
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise ValidationError("the app needs a terminal; for scripts use a command (see --help)")
-    app = PlntuiApp(resolve_home(args.home))
+    # The app syncs with trusted colleagues unless --offline; a throwaway demo never does.
+    sync = None if args.offline or args.demo else SyncOptions()
+    app = PlntuiApp(resolve_home(args.home), sync=sync)
     app.run()
     return app.return_code or 0
 
@@ -1641,6 +1649,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
     demo_folder: Path | None = None
     try:
+        if args.offline and args.command:
+            raise ValidationError("--offline is for the app (plntui with no command)")
         if args.demo:
             if args.home:
                 raise ValidationError("--demo makes its own throwaway profile: drop --home")

@@ -107,14 +107,19 @@ class SyncRunner:
         discovery: bool = True,
         interfaces: list[str] | None = None,
         log: Any = print,
+        host: ProfileHost | None = None,
+        on_seen: Any = None,
     ) -> None:
+        """``host`` shares a lock with the caller's edits (the app's); ``on_seen`` receives
+        discovery's events too, on the engine's event loop."""
         from sync.engine import SyncEngine
 
         self.net = net
         self.log = log
+        self.on_seen = on_seen
         self.identity = load_identity(net.profile.home)
         self.trust = open_trust(net.profile.home)
-        self.host = ProfileHost(net)
+        self.host = host or ProfileHost(net)
         self.engine = SyncEngine(
             self.host,
             self.identity,
@@ -140,6 +145,8 @@ class SyncRunner:
     def _seen(self, event: Any) -> None:
         """Discovery hints: dial trusted fingerprints there (the handshake proves who answers)."""
         peer = event.peer
+        if self.on_seen is not None:
+            self.on_seen(event)
         if not self.trust.is_trusted(peer.fingerprint):
             if event.kind == "added":
                 self.log(f"found {peer.name} ({peer.short_fingerprint}), not trusted: ignored")

@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -27,6 +28,7 @@ from ..model import safe_text
 from ..network import Network
 from ..profile import Profile
 from .messages import DataChanged, ShowItem
+from .sync_service import OFFLINE, SyncNotice, SyncOptions, SyncSnapshot, SyncUpdated
 
 POLL_SECONDS = 0.5
 
@@ -57,6 +59,15 @@ class PlntuiScreen(Screen[None]):
     def show_item(self, item_id: str) -> None:
         """Move the cursor to ``item_id`` (for jumps from the palette or another screen)."""
 
+    def on_mount(self) -> None:
+        """Every mode screen shows the sync status in its header (subclasses' on_mount too)."""
+        from textual.widgets import Header
+
+        from .widgets.sync_status import SyncStatus
+
+        for header in self.query(Header):
+            header.mount(SyncStatus())
+
 
 class PlntuiApp(App[None]):
     """Browse, edit and search your learning network."""
@@ -72,11 +83,24 @@ class PlntuiApp(App[None]):
         Binding("3", "switch_mode('who')", "Who knows", id="mode-who", show=False),
         Binding("4", "switch_mode('followups')", "Follow-ups", id="mode-followups", show=False),
         Binding("5", "switch_mode('whatsnew')", "What's new", id="mode-whatsnew", show=False),
+        Binding("6", "switch_mode('peers')", "Peers", id="mode-peers", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
-    def __init__(self, home: Path, *, watch_interval: float = POLL_SECONDS) -> None:
+    sync_snapshot: var[SyncSnapshot] = var(OFFLINE)
+    """What the sync engine reports (peers, counters); ``OFFLINE`` when it does not run."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        watch_interval: float = POLL_SECONDS,
+        sync: SyncOptions | None = None,
+    ) -> None:
+        """``sync``: run the sync engine in the app with these options (None: offline)."""
         super().__init__()
+        self.sync_options = sync
+        self.sync_service: Any = None
         self.home = home
         self.net: Network | None = None
         self.net_lock = threading.RLock()
@@ -93,6 +117,7 @@ class PlntuiApp(App[None]):
         "who": "who:WhoScreen",
         "followups": "followups:FollowupsScreen",
         "whatsnew": "whatsnew:WhatsNewScreen",
+        "peers": "peers:PeersScreen",
     }
 
     @classmethod
@@ -147,6 +172,7 @@ class PlntuiApp(App[None]):
         self._unsubscribe = self.net.profile.subscribe(self._on_profile_change)
         self.switch_mode("contacts")
         self.set_interval(self.watch_interval, self._poll_external)
+        self._start_sync()
         # The Automerge documents load on the first edit: browsing reads the search index
         # only, which keeps start-up and memory small on a large network.
 
@@ -264,7 +290,52 @@ class PlntuiApp(App[None]):
         except OSError:
             pass
 
+    # -- sync with colleagues (sync_service runs the engine on its own thread) -----------------
+
+    def _start_sync(self) -> None:
+        if self.sync_options is None or self.net is None:
+            return
+        from .sync_service import SyncService
+
+        self.sync_service = SyncService(
+            self.net, self.net_lock, self.sync_options, self.post_message
+        )
+        self.sync_snapshot = self.sync_service.snapshot
+        self.sync_service.start()
+
+    @on(SyncUpdated)
+    def _sync_updated(self, message: SyncUpdated) -> None:
+        from .sync_notices import pairing_requests
+
+        for name in pairing_requests(self.sync_snapshot, message.snapshot):
+            self.safe_notify(
+                f"{name} wants to pair: open Peers and type the code {name} reads out.",
+                title="Pairing request",
+                timeout=12,
+            )
+        if message.snapshot.state == "failed" and self.sync_snapshot.state != "failed":
+            self.safe_notify(message.snapshot.error, title="Sync", severity="error", timeout=10)
+        self.sync_snapshot = message.snapshot
+
+    @on(SyncNotice)
+    def _sync_notice(self, message: SyncNotice) -> None:
+        from .dialogs.pairing import InviteDialog
+        from .sync_notices import notice
+
+        if message.kind.startswith("Pairing"):
+            for screen in self.screen_stack:
+                if isinstance(screen, InviteDialog):
+                    screen.pairing_event(message.kind, message.event)
+                    return
+        shown = notice(message)
+        if shown is not None:
+            text, title, severity = shown
+            self.safe_notify(text, title=title, severity=severity, timeout=8)
+
     def on_unmount(self) -> None:
+        if self.sync_service is not None:
+            self.sync_service.stop()
+            self.sync_service = None
         if self.net is not None:
             self.net.profile.release_session()
 

@@ -121,6 +121,21 @@ class PlntuiCommands(Provider):
                 lambda: _in_mode(app, "whatsnew", None),
             ),
             (
+                "Peers",
+                "Colleagues you sync with, and those nearby",
+                lambda: _in_mode(app, "peers", None),
+            ),
+            (
+                "Pair a colleague (show a code)",
+                "Open an invite: your colleague types its code",
+                lambda: _in_mode(app, "peers", "invite"),
+            ),
+            (
+                "Enter a pairing code",
+                "Join the invite a colleague opened",
+                lambda: _in_mode(app, "peers", "pair"),
+            ),
+            (
                 "Import contacts from a file…",
                 "vCard, CSV (LinkedIn, Google) or plntui JSON",
                 lambda: start_import(app),

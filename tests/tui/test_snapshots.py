@@ -126,3 +126,49 @@ def test_screen(name: str, keys: tuple[str, ...], fixed_home: Path, snap_compare
 def test_80x24(fixed_home: Path, snap_compare: Any) -> None:
     app = PlntuiApp(fixed_home, watch_interval=60)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_before())
+
+
+def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peers screen on fixed fake sync data (no engine runs): trusted colleagues with their
+    state and counters, a pairing request, nearby devices, a name that looks like markup."""
+    from plntui.tui.sync_service import NearbyPeer, SyncSnapshot, TrustedPeer
+
+    now = dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr("plntui.tui.sync_service.utcnow", lambda: now)
+
+    def trusted(n: int, name: str, state: str, seconds: int | None, address: str) -> TrustedPeer:
+        return TrustedPeer(
+            fingerprint=bytes([n]) * 32,
+            name=name,
+            state=state,
+            address=address,
+            last_sync=None if seconds is None else now - dt.timedelta(seconds=seconds),
+            changes_in=n * 120,
+            changes_out=n * 7,
+            bytes_in=n * 48_000,
+            bytes_out=n * 2_100,
+            last_error="",
+        )
+
+    snapshot = SyncSnapshot(
+        state="running",
+        name="Alice",
+        fingerprint="AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD-EEEEEEE-FFFFFFF-GGGGGGG-HHHH",
+        listen="0.0.0.0:47600",
+        discovery=True,
+        trusted=(
+            trusted(1, "Bob", "in-sync", 12, "192.168.1.20:47600"),
+            trusted(2, "Carol", "offline", 3 * 3600, ""),
+        ),
+        nearby=(
+            NearbyPeer(bytes([9]) * 32, "Dave", "BEBEBEB", "192.168.1.31:47600", pairing="42"),
+            NearbyPeer(bytes([8]) * 32, "[bold red]Mallory[/]", "CACACAC", "192.168.1.66:47600"),
+        ),
+    )
+
+    async def run_before(pilot: Any) -> None:
+        pilot.app.sync_snapshot = snapshot
+        await _before("5")(pilot)
+
+    app = PlntuiApp(fixed_home, watch_interval=60)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

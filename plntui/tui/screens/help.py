@@ -49,6 +49,15 @@ CONCEPTS = (
         "colleagues added or changed since you last looked; m or leaving it marks it seen.",
     ),
     (
+        "Syncing with colleagues",
+        "The app syncs by itself with the colleagues you paired with, whenever you are on the "
+        "same network (not when started with --offline). The top right says how many are "
+        "connected and when you last synced; click it for the Peers screen. There, press i to "
+        "show a pairing code to a colleague, or select them under Nearby and press p to type "
+        "theirs; both screens then show the same safety number. r revokes a colleague. Their "
+        "edits appear as you work, and a note you both edit keeps both sets of words.",
+    ),
+    (
         "Command palette",
         "{palette} opens the palette: jump to any contact or note by typing its name, add a "
         "contact or note, import contacts (vCard, CSV, JSON), export notes or contacts.",

@@ -11,6 +11,7 @@ MODES = (
     ("who", "3 Who knows"),
     ("followups", "4 Follow-ups"),
     ("whatsnew", "5 What's new"),
+    ("peers", "6 Peers"),
 )
 
 

@@ -1,0 +1,33 @@
+"""Provides what the app tells the user about sync as notifications (pure functions).
+
+A colleague bringing new contacts, a colleague asking to pair (their device announces an open
+pairing invite), a store failure. Names are peer data: the app shows these texts literally.
+"""
+
+from __future__ import annotations
+
+from .sync_service import SyncNotice, SyncSnapshot
+
+Shown = tuple[str, str, str]  # text, title, severity
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def notice(message: SyncNotice) -> Shown | None:
+    """The notification for an engine event, or None for those the status line shows."""
+    if message.kind == "ChangesStored" and message.new_contacts > 0:
+        who = message.name or "A colleague"
+        return f"{who} brought {plural(message.new_contacts, 'new contact')}", "Sync", "information"
+    if message.kind == "PairingSucceeded":
+        return f"Paired with {message.name or 'a colleague'}", "Pairing", "information"
+    if message.kind == "StoreFailed":
+        return message.text, "Sync: not stored", "error"
+    return None
+
+
+def pairing_requests(old: SyncSnapshot, new: SyncSnapshot) -> list[str]:
+    """Names of the nearby devices that started announcing a pairing invite since ``old``."""
+    before = {p.fingerprint for p in old.nearby if p.pairing}
+    return [p.name for p in new.nearby if p.pairing and p.fingerprint not in before]

@@ -1,0 +1,556 @@
+"""Provides SyncService: the sync engine and LAN discovery running inside the app.
+
+The app (``plntui`` with no command) syncs by itself unless started with ``--offline``: this
+module runs a ``SyncRunner`` (``plntui.peersync``: the engine over the profile's shared document,
+plus discovery) on a thread of its own with its own asyncio loop, so building or storing a large
+snapshot never freezes the screen. The engine's document host shares the app's ``net_lock``:
+every use of the document, by the engine or by an edit on screen, holds it.
+
+What crosses the thread boundary, and how:
+
+* to the app: Textual messages (``post_message`` is thread-safe and never waits for the UI,
+  which may be waiting for the lock): ``SyncUpdated`` carries an immutable ``SyncSnapshot`` (peer
+  states, counters, nearby devices), posted when it changed; ``SyncNotice`` carries one engine
+  event as plain text, with the number of contacts it brought;
+* to the engine: ``local_change`` after every commit of this process (a local edit is pushed at
+  once), ``call(fn)`` to run anything else on the engine's loop (revoke, pair).
+
+The app keeps the profile's session lock, so ``plntui sync`` on the same profile is refused
+while the app runs (and the app is refused while ``plntui sync`` runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as _dt
+import errno
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from textual.message import Message
+
+from ..model import safe_text
+from ..peersync import DEFAULT_PORT, ProfileHost
+
+if TYPE_CHECKING:
+    from ..network import Network
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 0.5
+"""How often the peer table is re-read from the engine (events refresh it at once too)."""
+STOP_TIMEOUT = 4.0
+INVITE_SECONDS = 600.0
+"""How long a pairing code shown by the app works (once)."""
+FIND_SECONDS = 8.0
+"""How long the joining side looks for the device announcing the code's nameplate."""
+
+ServiceState = Literal["offline", "starting", "running", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """Where the app's engine listens and whether it uses LAN discovery."""
+
+    listen_host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    discovery: bool = True
+    interfaces: tuple[str, ...] | None = None
+    fallback_port: bool = True
+    """When ``port`` is taken (another profile syncs on this machine), listen on a free one."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedPeer:
+    """A trusted peer as the peers screen shows it (from the engine's ``PeerStatus``)."""
+
+    fingerprint: bytes
+    name: str
+    state: str  # connecting, connected, in-sync, offline, failed
+    address: str
+    last_sync: _dt.datetime | None
+    changes_in: int
+    changes_out: int
+    bytes_in: int
+    bytes_out: int
+    last_error: str
+
+    @property
+    def connected(self) -> bool:
+        return self.state in ("connected", "in-sync")
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyPeer:
+    """A device seen on the LAN that is not trusted (an unverified hint: see sync.discovery)."""
+
+    fingerprint: bytes
+    name: str
+    short: str
+    address: str
+    pairing: str | None = None
+    """The nameplate it announces while it waits for a colleague to type its pairing code."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSnapshot:
+    """What the app shows of sync: immutable, safe to read on the UI thread."""
+
+    state: ServiceState = "offline"
+    error: str = ""
+    name: str = ""
+    fingerprint: str = ""
+    listen: str = ""
+    discovery: bool = False
+    trusted: tuple[TrustedPeer, ...] = ()
+    nearby: tuple[NearbyPeer, ...] = ()
+    invite: str = ""
+    """The code of this device's open pairing invite, if one is open."""
+    invite_expires: float = 0.0
+    """When it closes (``time.time()``)."""
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for p in self.trusted if p.connected)
+
+    @property
+    def last_sync(self) -> _dt.datetime | None:
+        return max((p.last_sync for p in self.trusted if p.last_sync is not None), default=None)
+
+
+OFFLINE = SyncSnapshot()
+
+
+class SyncUpdated(Message):
+    """The sync state changed (peers connected or lost, counters, nearby devices)."""
+
+    def __init__(self, snapshot: SyncSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SyncUpdated)
+
+
+class SyncNotice(Message):
+    """One engine event: ``kind`` is its class name, ``text`` a plain line about it, ``name`` the
+    peer's display name, ``new_contacts`` how many contacts it brought (ChangesStored)."""
+
+    def __init__(
+        self, kind: str, text: str, name: str = "", new_contacts: int = 0, event: Any = None
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self.text = text
+        self.name = name
+        self.new_contacts = new_contacts
+        self.event = event
+
+
+# -- pure helpers ---------------------------------------------------------------------------------
+
+
+def utcnow() -> _dt.datetime:
+    """The time "ago" texts count from (snapshot tests fix it)."""
+    return _dt.datetime.now(_dt.UTC)
+
+
+def ago(seconds: float) -> str:
+    """``12`` -> "12 s ago", ``300`` -> "5 min ago", ``7200`` -> "2 h ago"."""
+    seconds = max(0.0, seconds)
+    if seconds < 2:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds)} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400 * 2:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def status_text(snapshot: SyncSnapshot, now: _dt.datetime | None = None) -> str:
+    """The one-line sync status: "offline", or connected peers and the time since the last sync."""
+    if snapshot.state == "offline":
+        return "offline"
+    if snapshot.state == "starting":
+        return "starting sync…"
+    if snapshot.state == "failed":
+        return "sync off: error"
+    connected, trusted = snapshot.connected, len(snapshot.trusted)
+    if trusted == 0:
+        return "no peers yet"
+    peers = f"{connected} peer{'' if connected == 1 else 's'}"
+    if connected < trusted:
+        peers = f"{connected} of {trusted} peers"
+    last = snapshot.last_sync
+    if last is None:
+        return f"{peers} · never synced"
+    now = now or utcnow()
+    return f"{peers} · synced {ago((now - last).total_seconds())}"
+
+
+def human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+# -- the document host ----------------------------------------------------------------------------
+
+
+class AppHost(ProfileHost):
+    """The profile's host under the app's lock; counts the contacts each stored batch added
+    (net of any it removed: the notification is about what the colleague brought)."""
+
+    def __init__(self, net: Network, lock: threading.RLock) -> None:
+        super().__init__(net, lock)
+        self.new_contacts = 0
+
+    def persist(self, origin: str) -> None:
+        from .. import crdt
+
+        with self.lock:
+            before = self.net.profile.shared.saved_heads
+            super().persist(origin)
+            doc = self.document()
+            try:
+                contacts = crdt.top(doc, "contacts")
+                # the map's length before and after: well under a millisecond on 10,000
+                old = doc.length(contacts, before) if before else 0
+                added = max(0, doc.length(contacts) - old)
+            except Exception:  # a count for a notification: never fail the store for it
+                added = 0
+            self.new_contacts += added
+
+
+# -- the service ----------------------------------------------------------------------------------
+
+
+class SyncService:
+    """Runs the engine and discovery on their own thread; see the module docstring."""
+
+    def __init__(
+        self,
+        net: Network,
+        lock: threading.RLock,
+        options: SyncOptions,
+        post: Callable[[Message], Any],
+    ) -> None:
+        self.net = net
+        self.lock = lock
+        self.options = options
+        self.post = post
+        self.host = AppHost(net, lock)
+        self.runner: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._snapshot = SyncSnapshot(state="starting", name=net.profile.meta.name)
+        self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def snapshot(self) -> SyncSnapshot:
+        return self._snapshot
+
+    # -- life cycle (UI thread) ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._unsubscribe = self.net.profile.subscribe(self._profile_changed)
+        self._thread = threading.Thread(target=self._run, name="plntui-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Say goodbye to the peers and stop (waits at most ``timeout`` seconds)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the loop already ended
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def call(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        """Run ``fn`` on the engine's loop; the future holds its result or exception."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        loop = self._loop
+        if loop is None or loop.is_closed() or self.runner is None:
+            future.set_exception(RuntimeError("sync is not running"))
+            return future
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn()
+                if asyncio.iscoroutine(result):
+                    task = asyncio.ensure_future(result)
+                    task.add_done_callback(lambda t: _settle(future, t))
+                    return
+                future.set_result(result)
+            except BaseException as exc:  # handed to the caller
+                future.set_exception(exc)
+            self._poke()
+
+        loop.call_soon_threadsafe(run)
+        return future
+
+    def revoke(self, fingerprint: bytes) -> concurrent.futures.Future[Any]:
+        """Stop trusting a peer: its live link is cut and it can no longer connect."""
+
+        def revoke() -> Any:
+            peer = self.runner.trust.revoke(fingerprint)
+            self.runner.engine.trust_changed()
+            return peer
+
+        return self.call(revoke)
+
+    # -- pairing by code (see sync.pairing) ----------------------------------------------------
+
+    def open_invite(self, ttl: float = INVITE_SECONDS) -> concurrent.futures.Future[Any]:
+        """Open an invite (announced on the LAN); the future holds the ``Invite``."""
+        return self.call(lambda: self.runner.open_invite(ttl))
+
+    def close_invite(self) -> concurrent.futures.Future[Any]:
+        return self.call(lambda: self.runner.close_invite())
+
+    def pair(
+        self,
+        code: str,
+        *,
+        fingerprint: bytes | None = None,
+        address: tuple[str, int] | None = None,
+        find_seconds: float = FIND_SECONDS,
+    ) -> concurrent.futures.Future[Any]:
+        """Join a colleague's invite: at ``address``, else the device announcing the code's
+        nameplate (``fingerprint``, the one picked under Nearby, settles a tie). The future holds
+        the ``PairingResult`` or raises ``PairingFailed`` with the reason."""
+        from sync.pairing import PairingFailed, parse_code
+
+        async def pair() -> Any:
+            parsed = parse_code(code)
+            runner = self.runner
+            if address is not None:
+                host, port = address
+            else:
+                found = await runner.find_inviter(parsed.nameplate, find_seconds)
+                if fingerprint is not None and any(p.fingerprint == fingerprint for p in found):
+                    found = [p for p in found if p.fingerprint == fingerprint]
+                if not found:
+                    raise PairingFailed(
+                        f"no device nearby shows a code starting with {parsed.nameplate}; check "
+                        "the code, or give your colleague's address (HOST:PORT)"
+                    )
+                if len(found) > 1:
+                    raise PairingFailed(
+                        f"several devices show a code starting with {parsed.nameplate}; give "
+                        "your colleague's address (HOST:PORT)"
+                    )
+                host, port = found[0].endpoints()[0]
+            return await runner.pair(parsed.text, host, port, remember=address is not None)
+
+        return self.call(pair)
+
+    # -- from the profile (any thread) --------------------------------------------------------
+
+    def _profile_changed(self, origin: str) -> None:
+        # A commit of this process, or one another process made that the app caught up with
+        # first (the engine's own poll would then see nothing new): push it to the peers.
+        if origin in ("local", "external") and self.runner is not None:
+            engine = self.runner.engine
+            if engine.running:
+                engine.local_change()
+
+    # -- the engine's thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except Exception as exc:  # never kill the app from here
+            log.exception("the sync thread failed")
+            self._publish(SyncSnapshot(state="failed", error=safe_text(exc)))
+        finally:
+            loop.close()
+
+    def _make_runner(self, port: int) -> Any:
+        from ..peersync import SyncRunner
+
+        opts = self.options
+        runner = SyncRunner(
+            self.net,
+            listen_host=opts.listen_host,
+            port=port,
+            discovery=opts.discovery,
+            interfaces=list(opts.interfaces) if opts.interfaces is not None else None,
+            log=lambda line: log.info("%s", line),
+            host=self.host,
+            on_seen=lambda event: self._poke(),
+        )
+        runner.listeners.append(self._event)
+        return runner
+
+    async def _start_runner(self) -> None:
+        from sync.errors import SyncError
+
+        port = self.options.port
+        try:
+            self.runner = self._make_runner(port)
+            await self.runner.start()
+        except OSError as exc:
+            if not (exc.errno == errno.EADDRINUSE and self.options.fallback_port and port):
+                raise
+            # Another profile syncs on this port: any free port will do, discovery announces it.
+            await self._stop_runner()
+            self.runner = self._make_runner(0)
+            await self.runner.start()
+        except SyncError:
+            await self._stop_runner()
+            raise
+
+    async def _stop_runner(self) -> None:
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            try:
+                await runner.stop()
+            except Exception:  # stopping a half-started runner
+                log.exception("stopping the sync engine failed")
+
+    async def _main(self) -> None:
+        from sync.errors import SyncError
+
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        try:
+            await self._start_runner()
+        except (SyncError, OSError) as exc:
+            self.runner = None
+            self._publish(
+                SyncSnapshot(
+                    state="failed",
+                    name=self.net.profile.meta.name,
+                    error=f"cannot start syncing: {safe_text(exc)}",
+                )
+            )
+            await self._stop.wait()
+            return
+        try:
+            while not self._stop.is_set():
+                self._publish(self._read_snapshot())
+                self._wake.clear()
+                waiters = [
+                    asyncio.ensure_future(self._stop.wait()),
+                    asyncio.ensure_future(self._wake.wait()),
+                ]
+                await asyncio.wait(
+                    waiters, timeout=REFRESH_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            await self._stop_runner()
+            self._publish(OFFLINE)
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def _read_snapshot(self) -> SyncSnapshot:
+        runner = self.runner
+        engine = runner.engine
+        trust = runner.trust
+        trusted = tuple(
+            TrustedPeer(
+                fingerprint=s.fingerprint,
+                name=safe_text(s.name),
+                state=s.state,
+                address=s.address or "",
+                last_sync=s.last_sync,
+                changes_in=s.changes_in,
+                changes_out=s.changes_out,
+                bytes_in=s.bytes_in,
+                bytes_out=s.bytes_out,
+                last_error=safe_text(s.last_error or ""),
+            )
+            for s in engine.status()
+        )
+        nearby: dict[bytes, NearbyPeer] = {}
+        if runner.discovery is not None:
+            own = runner.identity.fingerprint
+            for seen in runner.discovery.peers().values():
+                if seen.fingerprint == own or trust.is_trusted(seen.fingerprint):
+                    continue
+                address = ", ".join(f"{a}:{seen.port}" for a in seen.addresses[:2])
+                nearby.setdefault(
+                    seen.fingerprint,
+                    NearbyPeer(
+                        fingerprint=seen.fingerprint,
+                        name=safe_text(seen.name) or seen.short_fingerprint,
+                        short=seen.short_fingerprint,
+                        address=address,
+                        pairing=getattr(seen, "pairing", None),
+                    ),
+                )
+        invite = engine.invite
+        is_open = invite is not None and invite.is_open()
+        return SyncSnapshot(
+            invite=invite.text if is_open else "",
+            invite_expires=invite.expires_at if is_open else 0.0,
+            state="running",
+            name=self.net.profile.meta.name,
+            fingerprint=runner.identity.fingerprint_text,
+            listen=f"{engine.listen_host}:{engine.port}",
+            discovery=runner.discovery is not None,
+            trusted=trusted,
+            nearby=tuple(sorted(nearby.values(), key=lambda p: (p.name.casefold(), p.short))),
+        )
+
+    def _publish(self, snapshot: SyncSnapshot) -> None:
+        if snapshot != self._snapshot:
+            self._snapshot = snapshot
+            self.post(SyncUpdated(snapshot))
+
+    def _event(self, event: Any) -> None:
+        """An engine event (on the engine's loop): tell the app, refresh the peer table."""
+        from sync.engine import ChangesStored
+
+        runner = self.runner
+        if runner is None:
+            return
+        new_contacts = 0
+        if isinstance(event, ChangesStored):
+            new_contacts, self.host.new_contacts = self.host.new_contacts, 0
+        fingerprint = getattr(event, "fingerprint", None)
+        name = runner.engine._name(fingerprint) if isinstance(fingerprint, bytes) else ""
+        self.post(
+            SyncNotice(
+                type(event).__name__,
+                safe_text(runner.engine.describe(event)),
+                safe_text(name),
+                new_contacts,
+                event,
+            )
+        )
+        self._poke()
+
+
+def _settle(future: concurrent.futures.Future[Any], task: asyncio.Future[Any]) -> None:
+    if task.cancelled():
+        future.cancel()
+    elif task.exception() is not None:
+        future.set_exception(task.exception())  # type: ignore[arg-type]
+    else:
+        future.set_result(task.result())

@@ -1,0 +1,428 @@
+"""Pilot tests of sync inside the app: the app's engine against a headless peer (another profile
+running the same ``SyncService``) over real TLS sockets on loopback, with LAN discovery off.
+
+Connect and the status line shows the peer; an edit on the peer appears in the app's list
+without moving the cursor and is announced ("Bob brought 1 new contact"); the peer leaves and
+the status and peers screen follow; a note open in the editor with unsaved typing merges a
+colleague's concurrent edit character by character on both sides; ``--offline`` starts no
+engine; the session lock refuses a second long-running process either way round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from textual.binding import Binding
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, TextArea
+
+from plntui.errors import ProfileLockedError
+from plntui.network import Network
+from plntui.peersync import load_identity, open_trust
+from plntui.tui.app import PlntuiApp
+from plntui.tui.screens.notes import NotesScreen
+from plntui.tui.screens.peers import PeersScreen
+from plntui.tui.sync_service import SyncNotice, SyncOptions, SyncService
+from plntui.tui.widgets.sync_status import SyncStatus
+
+SIZE = (110, 32)
+LOOPBACK = SyncOptions(listen_host="127.0.0.1", port=0, discovery=False)
+PEERS_KEY = next(
+    b.key for b in PlntuiApp.BINDINGS if isinstance(b, Binding) and "'peers'" in b.action
+)
+
+
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 4.0
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 4.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    assert condition()
+
+
+class Peer:
+    """A colleague's plntui without a screen: a profile and the app's sync service."""
+
+    def __init__(self, home: Path, name: str, options: SyncOptions = LOOPBACK) -> None:
+        self.net = Network.create(home, name)
+        self.lock = threading.RLock()
+        self.messages: list[object] = []
+        self.service = SyncService(self.net, self.lock, options, self.messages.append)
+        self.fingerprint = load_identity(home).fingerprint
+
+    def start(self) -> int:
+        self.service.start()
+        wait_until(lambda: self.service.snapshot.state == "running")
+        return int(self.service.runner.engine.port)
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+@pytest.fixture
+def bob(sample: Network, home: Path, tmp_path: Path) -> Iterator[Peer]:
+    """Bob, trusted by Alice (the app's profile) and trusting her, listening on loopback."""
+    peer = Peer(tmp_path / "bob", "Bob")
+    alice = load_identity(home).fingerprint
+    open_trust(home).trust(peer.fingerprint, "Bob")
+    open_trust(peer.net.profile.home).trust(alice, "Alice")
+    port = peer.start()
+    open_trust(home).add_address(peer.fingerprint, f"127.0.0.1:{port}")  # where Alice dials
+    yield peer
+    peer.stop()
+
+
+def status(app: PlntuiApp) -> str:
+    return str(app.screen.query_one(SyncStatus).render())
+
+
+def contact_names(net: Network) -> set[str]:
+    return {c.label for c in net.contacts()}
+
+
+def notifications(app: PlntuiApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> None:
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        assert "synced" in status(app)
+        # Bob received Alice's network (one snapshot), then adds a contact of his own
+        await asyncio.to_thread(wait_until, lambda: "Ada Lovelace" in contact_names(bob.net))
+        await pilot.press("down")  # the cursor on Grace Hopper
+        await pilot.pause()
+        screen = app.screen
+        assert screen.table.current.label == "Grace Hopper"  # type: ignore[attr-defined]
+        with bob.lock:
+            bob.net.add("contacts", {"name": "Aaron Swartz", "org": "Demand Progress"})
+        await wait_for(
+            pilot,
+            lambda: "Aaron Swartz" in [row.record.label for row in screen.catalog.visible],  # type: ignore[attr-defined]
+        )
+        assert screen.table.current.label == "Grace Hopper"  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: "Bob brought 1 new contact" in notifications(app))
+        # the peers screen lists Bob as in sync, with counters
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        table = app.screen.query_one("#trusted", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert row[0] == "Bob" and row[1] in ("in sync", "connected, syncing")
+        assert row[3] != "0 / 0"
+        # Bob goes away: the status and the peers screen follow
+        await asyncio.to_thread(bob.stop)
+        await wait_for(pilot, lambda: "0 of 1 peers" in status(app))
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[1]) != "in sync")
+        assert str(table.get_row_at(0)[1]) in ("not connected", "connecting…", "failed")
+
+
+async def test_a_local_edit_reaches_the_peer_at_once(home: Path, bob: Peer) -> None:
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        assert app.net is not None
+        app.run_edit(app.net.add, "contacts", {"name": "Barbara Liskov"})
+        started = time.monotonic()
+        await asyncio.to_thread(wait_until, lambda: "Barbara Liskov" in contact_names(bob.net), 2.0)
+        assert time.monotonic() - started < 1.0
+
+
+async def test_an_open_note_merges_a_colleagues_edit_on_both_sides(
+    home: Path, bob: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(NotesScreen, "SAVE_DELAY", 60.0)  # Alice's typing stays unsaved
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        await pilot.press("2")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, NotesScreen) and bool(app.screen.catalog.visible),
+        )
+        screen = app.screen
+        assert isinstance(screen, NotesScreen)
+        await pilot.press("down", "enter")  # "Rust notes": "Ownership."
+        await pilot.pause()
+        body = screen.query_one("#body", TextArea)
+        assert body.text == "Ownership."
+        await pilot.press(*(["right"] * 5), "4", "2")  # "Owner42|ship.", not saved yet
+        await pilot.pause()
+        rust = next(n.id for n in bob.net.notes() if n.label == "Rust notes")
+        with bob.lock:
+            bob.net.splice_note(rust, 0, 0, "Hello ")  # Bob types at the start
+        await wait_for(pilot, lambda: body.text == "Hello Owner42ship.")
+        assert body.cursor_location == (0, 13)  # still just before "ship."
+        assert screen.focused is body
+        await pilot.press("!")
+        screen.flush()  # Alice's words are saved and pushed to Bob
+        assert body.text == "Hello Owner42!ship."
+
+        def bob_body() -> str:
+            with bob.lock:
+                return str(bob.net.get("notes", rust).values["body"])
+
+        await asyncio.to_thread(wait_until, lambda: bob_body() == "Hello Owner42!ship.")
+
+
+async def test_offline_starts_no_engine(home: Path, sample: Network) -> None:
+    app = PlntuiApp(home, watch_interval=0.1)  # what plntui --offline builds
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.sync_service is None
+        assert status(app) == "offline"
+        assert not any(t.name == "plntui-sync" for t in threading.enumerate())
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        assert "Offline" in str(app.screen.query_one("#identity").render())
+
+
+def test_the_cli_offline_flag_is_for_the_app_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from plntui.cli import main
+
+    assert main(["--offline", "search", "x"]) == 2
+    assert "--offline is for the app" in capsys.readouterr().err
+
+
+async def test_a_second_process_is_refused_either_way(home: Path, sample: Network) -> None:
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        with pytest.raises(ProfileLockedError, match="already open in the plntui app"):
+            Network.open(home).profile.claim_session("plntui sync")
+    # and the app is refused while plntui sync holds the profile
+    other = Network.open(home)
+    other.profile.claim_session("plntui sync")
+    try:
+        app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+        assert app.return_code and app.return_code != 0
+        assert app.sync_service is None
+    finally:
+        other.profile.release_session()
+
+
+async def test_revoke_from_the_peers_screen_cuts_the_link(home: Path, bob: Peer) -> None:
+    from plntui.tui.dialogs.confirm import ConfirmDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        table = app.screen.query_one("#trusted", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "no peers yet" in status(app))
+        assert not open_trust(home).is_trusted(bob.fingerprint)
+        await wait_for(pilot, lambda: not table.display)
+        assert any("Revoked Bob" in n for n in notifications(app))
+
+
+# -- pairing through the UI -------------------------------------------------------------------
+
+
+@pytest.fixture
+def carol(sample: Network, tmp_path: Path) -> Iterator[Peer]:
+    """Carol: a colleague nobody trusts yet, listening on loopback."""
+    peer = Peer(tmp_path / "carol", "Carol")
+    peer.start()
+    yield peer
+    peer.stop()
+
+
+def result_text(app: PlntuiApp) -> str:
+    return str(app.screen.query_one("#result").render())
+
+
+async def test_pair_by_typing_the_code_a_colleague_shows(home: Path, carol: Peer) -> None:
+    from plntui.tui.dialogs.pairing import JoinDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        invite = await asyncio.to_thread(lambda: carol.service.open_invite().result(5))
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, JoinDialog))
+        port = carol.service.runner.engine.port
+        await pilot.press(*"4x-0000", "enter")  # a typo: refused before any network use
+        await pilot.pause()
+        assert "not a pairing code" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#code-input", Input).value = invite.text.lower().replace("-", " ")
+        app.screen.query_one("#address", Input).value = f"127.0.0.1:{port}"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Paired with Carol" in result_text(app))
+        number = next(
+            m.event.safety_number
+            for m in carol.messages
+            if isinstance(m, SyncNotice) and m.kind == "PairingSucceeded"
+        )
+        assert number in result_text(app)  # the same safety number on both sides
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        # now they sync: Carol received Alice's network
+        await asyncio.to_thread(wait_until, lambda: "Ada Lovelace" in contact_names(carol.net))
+
+
+async def test_pair_by_showing_a_code(home: Path, carol: Peer) -> None:
+    from plntui.tui.dialogs.pairing import InviteDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InviteDialog))
+        dialog = app.screen
+        await wait_for(pilot, lambda: "-" in str(dialog.query_one("#code").render()))
+        code = str(dialog.query_one("#code").render()).strip()
+        assert "Expires in 9:5" in str(dialog.query_one("#left").render())
+        port = app.sync_service.runner.engine.port
+        result = await asyncio.to_thread(
+            lambda: carol.service.pair(code, address=("127.0.0.1", port)).result(10)
+        )
+        await wait_for(pilot, lambda: "Paired with Carol" in result_text(app))
+        assert result.safety_number in result_text(app)
+        assert result.name == "Alice"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+
+
+async def test_a_wrong_code_fails_on_both_sides(home: Path, carol: Peer) -> None:
+    from plntui.tui.dialogs.pairing import InviteDialog
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press(PEERS_KEY, "i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InviteDialog))
+        dialog = app.screen
+        await wait_for(pilot, lambda: "-" in str(dialog.query_one("#code").render()))
+        code = str(dialog.query_one("#code").render()).strip()
+        wrong = code[:3] + ("AAAA" if code[3:7] != "AAAA" else "BBBB") + code[7:]
+        port = app.sync_service.runner.engine.port
+        with pytest.raises(Exception, match="(?i)code|fail"):
+            await asyncio.to_thread(
+                lambda: carol.service.pair(wrong, address=("127.0.0.1", port)).result(10)
+            )
+        await wait_for(pilot, lambda: "Pairing failed" in result_text(app))
+        assert "Carol" not in {p.name for p in app.sync_snapshot.trusted}
+
+
+# -- smaller pieces -------------------------------------------------------------------------------
+
+
+def test_status_text_says_offline_or_peers_and_time_since_the_last_sync() -> None:
+    import datetime as dt
+
+    from plntui.tui.sync_service import SyncSnapshot, TrustedPeer, ago, status_text
+
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+    def peer(n: int, state: str, seconds: int | None) -> TrustedPeer:
+        last = None if seconds is None else now - dt.timedelta(seconds=seconds)
+        return TrustedPeer(bytes([n]) * 32, f"P{n}", state, "", last, 0, 0, 0, 0, "")
+
+    assert status_text(SyncSnapshot()) == "offline"
+    assert status_text(SyncSnapshot(state="running")) == "no peers yet"
+    two = (peer(1, "in-sync", 12), peer(2, "connected", 300))
+    assert (
+        status_text(SyncSnapshot(state="running", trusted=two), now) == "2 peers · synced 12 s ago"
+    )
+    away = (peer(1, "offline", 7200), peer(2, "in-sync", None))
+    assert status_text(SyncSnapshot(state="running", trusted=away), now) == (
+        "1 of 2 peers · synced 2 h ago"
+    )
+    assert status_text(SyncSnapshot(state="running", trusted=(peer(1, "offline", None),))) == (
+        "0 of 1 peers · never synced"
+    )
+    assert [ago(s) for s in (0, 59, 60, 3599, 3600, 86400 * 3)] == [
+        "just now",
+        "59 s ago",
+        "1 min ago",
+        "59 min ago",
+        "1 h ago",
+        "3 days ago",
+    ]
+
+
+def test_notices_name_the_colleague_and_count_the_new_contacts() -> None:
+    from plntui.tui.sync_notices import notice, pairing_requests
+    from plntui.tui.sync_service import NearbyPeer, SyncSnapshot
+
+    shown = notice(SyncNotice("ChangesStored", "", "Bob", new_contacts=12))
+    assert shown is not None and shown[0] == "Bob brought 12 new contacts"
+    assert notice(SyncNotice("ChangesStored", "", "Bob", new_contacts=0)) is None
+    assert notice(SyncNotice("PeerConnected", "connected to Bob", "Bob")) is None
+    quiet = NearbyPeer(b"\x01" * 32, "Dave", "AAAAAAA", "10.0.0.2:47600")
+    asking = NearbyPeer(b"\x01" * 32, "Dave", "AAAAAAA", "10.0.0.2:47600", pairing="42")
+    before, after = SyncSnapshot(nearby=(quiet,)), SyncSnapshot(nearby=(asking,))
+    assert pairing_requests(before, after) == ["Dave"]
+    assert pairing_requests(after, after) == []  # told once
+
+
+def test_a_taken_port_falls_back_to_a_free_one(sample: Network, home: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        service = SyncService(
+            sample,
+            threading.RLock(),
+            SyncOptions(listen_host="127.0.0.1", port=port, discovery=False),
+            lambda message: None,
+        )
+        service.start()
+        try:
+            wait_until(lambda: service.snapshot.state == "running")
+            assert service.runner.engine.port not in (0, port)
+        finally:
+            service.stop()
+    assert not service._thread.is_alive()  # type: ignore[union-attr]
+
+
+async def test_plntui_sync_is_refused_while_the_app_syncs(home: Path, sample: Network) -> None:
+    import contextlib
+    import io
+
+    from plntui.cli import main
+
+    def plntui_sync() -> tuple[int, str]:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["--home", str(home), "sync", "--once", "--no-discovery", "--port", "0"])
+        return code, err.getvalue()
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        code, err = await asyncio.to_thread(plntui_sync)
+        assert code != 0
+        assert "already open in the plntui app" in err
