@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import PlntuiError, ValidationError
+from .errors import PlntuiError, ProfileLockedError, ValidationError
 from .model import (
     FIELDS,
     INTERACTION_KINDS,
@@ -1272,7 +1272,13 @@ def cmd_pair(args: argparse.Namespace) -> int:
     if code is not None and address is None and args.no_discovery:
         raise ValidationError("without LAN discovery, give the inviter's --address HOST:PORT")
     net = Network.open(args.home)
-    net.profile.claim_session("plntui pair")
+    try:
+        net.profile.claim_session("plntui pair")
+    except ProfileLockedError as err:
+        raise ProfileLockedError(
+            f"{err.message}. In the app, pair from the Peers screen (6, then i to show a code "
+            "or p to type one)"
+        ) from None
     events: asyncio.Queue[Any] = asyncio.Queue()
 
     def log(line: str) -> None:

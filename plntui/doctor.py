@@ -335,7 +335,7 @@ def judge_port(state: PortState, own_fingerprint: bytes) -> Finding:
                 topic,
                 f"{where} is free, but nothing syncs on this profile right now: colleagues "
                 "cannot reach you",
-                ("start plntui sync (it syncs until stopped) and keep it running",),
+                ("open the app (plntui), or run plntui sync, and keep it running",),
             )
         return Finding(
             "WARN",

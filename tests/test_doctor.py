@@ -135,7 +135,7 @@ def info(fp: bytes = FP_A, **kw: Any) -> PeerInfo:
 def test_port_free_without_a_running_sync_warns_to_start_one() -> None:
     finding = judge_port(PortState("0.0.0.0", 47600, None), FP_A)
     assert finding.status == "WARN" and "free" in finding.message
-    assert finding.advice == ("start plntui sync (it syncs until stopped) and keep it running",)
+    assert finding.advice == ("open the app (plntui), or run plntui sync, and keep it running",)
 
 
 def test_port_free_while_the_app_holds_the_profile_warns() -> None:
