@@ -1,7 +1,8 @@
 """Provides what the app tells the user about sync as notifications (pure functions).
 
 A colleague bringing new contacts, a colleague asking to pair (their device announces an open
-pairing invite), a store failure. Names are peer data: the app shows these texts literally.
+pairing invite), an introducer offering a peer (or, with auto-accept, bringing one), a store
+failure. Names are peer data: the app shows these texts literally.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def notice(message: SyncNotice) -> Shown | None:
         return f"{who} brought {plural(message.new_contacts, 'new contact')}", "Sync", "information"
     if message.kind == "PairingSucceeded":
         return f"Paired with {message.name or 'a colleague'}", "Pairing", "information"
+    if message.kind == "IntroductionOffered":
+        who, by = message.name or "a device", message.introducer or "An introducer"
+        return f"{by} introduces {who}: approve on the Peers screen", "Introduction", "information"
+    if message.kind == "PeerIntroduced":
+        who, by = message.name or "A device", message.introducer or "an introducer"
+        return f"{who} was trusted (introduced by {by})", "Introduction", "information"
     if message.kind == "StoreFailed":
         return message.text, "Sync: not stored", "error"
     return None

@@ -13,7 +13,13 @@ What crosses the thread boundary, and how:
   states, counters, nearby devices), posted when it changed; ``SyncNotice`` carries one engine
   event as plain text, with the number of contacts it brought;
 * to the engine: ``local_change`` after every commit of this process (a local edit is pushed at
-  once), ``call(fn)`` to run anything else on the engine's loop (revoke, pair).
+  once), ``call(fn)`` to run anything else on the engine's loop (pair; and every change of trust:
+  revoke, approve or reject an introduction, make a peer an introducer, each followed by
+  ``engine.trust_changed()`` so the links follow at once).
+
+The snapshot also carries what the trust store says about introducers (see ``sync.trust``): which
+trusted peer is one, who introduced whom, and the introductions waiting for approval; offline,
+``introducer_fields`` and ``offers_of`` read the same from the store directly.
 
 The app keeps the profile's session lock, so ``plntui sync`` on the same profile is refused
 while the app runs (and the app is refused while ``plntui sync`` runs).
@@ -78,10 +84,29 @@ class TrustedPeer:
     bytes_in: int
     bytes_out: int
     last_error: str
+    introducer: bool = False
+    """It offers this device the peers it trusts (``plntui peer introducer``)."""
+    auto_accept: bool = False
+    """... and they are trusted without asking."""
+    introduced_by: str = ""
+    """The display name of the introducer that brought it, if one did."""
 
     @property
     def connected(self) -> bool:
         return self.state in ("connected", "in-sync")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedPeer:
+    """A peer an introducer offered, waiting for the user's approval (``PendingIntroduction``)."""
+
+    fingerprint: bytes
+    name: str
+    short: str
+    fingerprint_text: str
+    introducer: bytes
+    introducer_name: str
+    offered: _dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +133,8 @@ class SyncSnapshot:
     discovery: bool = False
     trusted: tuple[TrustedPeer, ...] = ()
     nearby: tuple[NearbyPeer, ...] = ()
+    introductions: tuple[OfferedPeer, ...] = ()
+    """Peers introducers offered, waiting for approval (oldest first)."""
     invite: str = ""
     """The code of this device's open pairing invite, if one is open."""
     invite_expires: float = 0.0
@@ -138,10 +165,17 @@ class SyncUpdated(Message):
 
 class SyncNotice(Message):
     """One engine event: ``kind`` is its class name, ``text`` a plain line about it, ``name`` the
-    peer's display name, ``new_contacts`` how many contacts it brought (ChangesStored)."""
+    peer's display name, ``new_contacts`` how many contacts it brought (ChangesStored),
+    ``introducer`` the display name of the introducer (IntroductionOffered, PeerIntroduced)."""
 
     def __init__(
-        self, kind: str, text: str, name: str = "", new_contacts: int = 0, event: Any = None
+        self,
+        kind: str,
+        text: str,
+        name: str = "",
+        new_contacts: int = 0,
+        event: Any = None,
+        introducer: str = "",
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -149,6 +183,7 @@ class SyncNotice(Message):
         self.name = name
         self.new_contacts = new_contacts
         self.event = event
+        self.introducer = introducer
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
@@ -192,6 +227,46 @@ def status_text(snapshot: SyncSnapshot, now: _dt.datetime | None = None) -> str:
         return f"{peers} · never synced"
     now = now or utcnow()
     return f"{peers} · synced {ago((now - last).total_seconds())}"
+
+
+def peer_label(trust: Any, fingerprint: bytes | None) -> str:
+    """A known peer's display name, else the first group of its fingerprint (plain text)."""
+    from sync.fingerprint import short_fingerprint
+
+    if fingerprint is None:
+        return ""
+    peer = trust.get(fingerprint)
+    return safe_text(peer.display_name if peer is not None else short_fingerprint(fingerprint))
+
+
+def introducer_fields(trust: Any, fingerprint: bytes) -> dict[str, Any]:
+    """``TrustedPeer``'s introducer fields for a peer of the trust store ``trust``."""
+    peer = trust.get(fingerprint)
+    if peer is None:
+        return {}
+    return {
+        "introducer": peer.introducer,
+        "auto_accept": peer.auto_accept,
+        "introduced_by": peer_label(trust, peer.introduced_by),
+    }
+
+
+def offers_of(trust: Any) -> tuple[OfferedPeer, ...]:
+    """The introductions waiting in the trust store ``trust``, names made safe to show."""
+    from sync.fingerprint import short_fingerprint
+
+    return tuple(
+        OfferedPeer(
+            fingerprint=o.fingerprint,
+            name=safe_text(o.display_name),
+            short=short_fingerprint(o.fingerprint),
+            fingerprint_text=o.fingerprint_text,
+            introducer=o.introducer,
+            introducer_name=peer_label(trust, o.introducer),
+            offered=o.offered,
+        )
+        for o in trust.pending()
+    )
 
 
 def human_bytes(n: int) -> str:
@@ -307,15 +382,39 @@ class SyncService:
         loop.call_soon_threadsafe(run)
         return future
 
+    def change_trust(self, change: Callable[[Any], Any]) -> concurrent.futures.Future[Any]:
+        """Run ``change(trust_store)`` on the engine's loop, then let the engine apply it (cut
+        the links of peers no longer trusted, dial new ones, ask a new introducer); the future
+        holds what ``change`` returned, or its exception."""
+
+        def run() -> Any:
+            result = change(self.runner.trust)
+            self.runner.engine.trust_changed()
+            return result
+
+        return self.call(run)
+
     def revoke(self, fingerprint: bytes) -> concurrent.futures.Future[Any]:
         """Stop trusting a peer: its live link is cut and it can no longer connect."""
+        return self.change_trust(lambda trust: trust.revoke(fingerprint))
 
-        def revoke() -> Any:
-            peer = self.runner.trust.revoke(fingerprint)
-            self.runner.engine.trust_changed()
-            return peer
+    def approve(self, fingerprint: bytes) -> concurrent.futures.Future[Any]:
+        """Trust a peer an introducer offered (``UnknownIntroduction`` if none waits)."""
+        return self.change_trust(lambda trust: trust.approve(fingerprint))
 
-        return self.call(revoke)
+    def reject(self, fingerprint: bytes) -> concurrent.futures.Future[Any]:
+        """Refuse a peer an introducer offered: kept as revoked, never offered again."""
+        return self.change_trust(lambda trust: trust.reject(fingerprint))
+
+    def set_introducer(
+        self, fingerprint: bytes, *, introducer: bool, auto_accept: bool = False
+    ) -> concurrent.futures.Future[Any]:
+        """Make a trusted peer an introducer (or no longer one); see ``TrustStore``."""
+        return self.change_trust(
+            lambda trust: trust.set_introducer(
+                fingerprint, introducer=introducer, auto_accept=auto_accept
+            )
+        )
 
     # -- pairing by code (see sync.pairing) ----------------------------------------------------
 
@@ -484,6 +583,7 @@ class SyncService:
                 bytes_in=s.bytes_in,
                 bytes_out=s.bytes_out,
                 last_error=safe_text(s.last_error or ""),
+                **introducer_fields(trust, s.fingerprint),
             )
             for s in engine.status()
         )
@@ -516,6 +616,7 @@ class SyncService:
             discovery=runner.discovery is not None,
             trusted=trusted,
             nearby=tuple(sorted(nearby.values(), key=lambda p: (p.name.casefold(), p.short))),
+            introductions=offers_of(trust),
         )
 
     def _publish(self, snapshot: SyncSnapshot) -> None:
@@ -525,7 +626,7 @@ class SyncService:
 
     def _event(self, event: Any) -> None:
         """An engine event (on the engine's loop): tell the app, refresh the peer table."""
-        from sync.engine import ChangesStored
+        from sync.engine import ChangesStored, IntroductionOffered, PeerIntroduced
 
         runner = self.runner
         if runner is None:
@@ -535,6 +636,10 @@ class SyncService:
             new_contacts, self.host.new_contacts = self.host.new_contacts, 0
         fingerprint = getattr(event, "fingerprint", None)
         name = runner.engine._name(fingerprint) if isinstance(fingerprint, bytes) else ""
+        introducer = ""
+        if isinstance(event, IntroductionOffered | PeerIntroduced):
+            name = event.name or name  # not trusted yet: the name the introducer gave
+            introducer = peer_label(runner.trust, event.introducer)
         self.post(
             SyncNotice(
                 type(event).__name__,
@@ -542,6 +647,7 @@ class SyncService:
                 safe_text(name),
                 new_contacts,
                 event,
+                introducer=safe_text(introducer),
             )
         )
         self._poke()

@@ -5,7 +5,9 @@ Connect and the status line shows the peer; an edit on the peer appears in the a
 without moving the cursor and is announced ("Bob brought 1 new contact"); the peer leaves and
 the status and peers screen follow; a note open in the editor with unsaved typing merges a
 colleague's concurrent edit character by character on both sides; ``--offline`` starts no
-engine; the session lock refuses a second long-running process either way round.
+engine; the session lock refuses a second long-running process either way round. Introductions:
+approve and reject from the peers screen (offline, and through the running engine), make a
+colleague an introducer through its dialog, and the notifications of introduction events.
 """
 
 from __future__ import annotations
@@ -334,6 +336,157 @@ async def test_a_wrong_code_fails_on_both_sides(home: Path, carol: Peer) -> None
         assert "Carol" not in {p.name for p in app.sync_snapshot.trusted}
 
 
+# -- introductions through the UI --------------------------------------------------------------
+
+BOB, CAROL, DAVE = bytes([0xB0]) * 32, bytes([0xCA]) * 32, bytes([0xDA]) * 32
+
+
+def introduced_by_bob(home: Path, *offers: tuple[bytes, str]) -> None:
+    """Bob is a trusted introducer of Alice's; he offered ``offers`` (fingerprint, name)."""
+    from sync.trust import Introduction
+
+    trust = open_trust(home)
+    trust.trust(BOB, "Bob")
+    trust.set_introducer(BOB, introducer=True)
+    entries = [Introduction(fp, name) for fp, name in offers]
+    outcomes = trust.receive_introductions(BOB, entries, own=load_identity(home).fingerprint)
+    assert [outcome for _, outcome in outcomes] == ["offered"] * len(offers)
+
+
+def cells(table: DataTable[object]) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_approve_and_reject_introductions_offline(home: Path, sample: Network) -> None:
+    from plntui.tui.dialogs.confirm import ConfirmDialog
+    from sync.fingerprint import format_fingerprint
+
+    introduced_by_bob(home, (CAROL, "Carol"), (DAVE, "[bold]Dave[/bold]"))
+    app = PlntuiApp(home, watch_interval=0.1)  # --offline: the trust store is edited directly
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        screen = app.screen
+        offers = screen.query_one("#introduced", DataTable)
+        trusted = screen.query_one("#trusted", DataTable)
+        await wait_for(pilot, lambda: offers.row_count == 2)
+        assert [row[0] for row in cells(offers)] == ["Carol", "[bold]Dave[/bold]"]  # not markup
+        assert all(row[2] == "Bob" for row in cells(offers))
+        assert cells(trusted)[0][0] == "Bob" and cells(trusted)[0][3] == "introducer"
+        # a: a confirmation with the full fingerprint and who introduced Carol
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        question = app.screen.question  # type: ignore[attr-defined]
+        assert "introduced by Bob" in question
+        assert format_fingerprint(CAROL) == question.split("\n")[3] + "-" + question.split("\n")[4]
+        assert "must trust you too" in question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: open_trust(home).is_trusted(CAROL))
+        carol = open_trust(home).get(CAROL)
+        assert carol is not None and carol.introduced_by == BOB and carol.name == "Carol"
+        await wait_for(pilot, lambda: offers.row_count == 1)
+        await wait_for(
+            pilot, lambda: ["Carol", "introduced by Bob"] in [[r[0], r[3]] for r in cells(trusted)]
+        )
+        assert any("Trusted Carol, introduced by Bob" in n for n in notifications(app))
+        # x: Dave is refused, kept as revoked, and no longer waits
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "never offered again" in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not open_trust(home).pending())
+        dave = open_trust(home).get(DAVE)
+        assert dave is not None and dave.state == "revoked"
+        await wait_for(pilot, lambda: not offers.display)
+        assert any("Rejected [bold]Dave[/bold]" in n for n in notifications(app))
+        assert "None." in str(screen.query_one("#introduced-empty").render())
+
+
+async def test_introducer_dialog_and_approval_through_the_engine(
+    home: Path, sample: Network
+) -> None:
+    from plntui.tui.dialogs.confirm import ConfirmDialog
+    from plntui.tui.screens.peers import IntroducerDialog
+    from sync.trust import Introduction
+
+    open_trust(home).trust(BOB, "Bob")  # no address, no discovery: nobody is dialled
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        trusted = app.screen.query_one("#trusted", DataTable)
+        await wait_for(pilot, lambda: trusted.row_count == 1)
+        assert cells(trusted)[0][3] == "—"
+        engine = app.sync_service.runner.engine
+        applied: list[None] = []  # every change of trust is handed to the engine to apply
+        real_trust_changed = engine.trust_changed
+        engine.trust_changed = lambda: (applied.append(None), real_trust_changed())[1]
+
+        async def choose(*keys: str) -> None:
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, IntroducerDialog))
+            await pilot.press(*keys, "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+
+        def flags() -> tuple[bool, bool]:
+            bob = open_trust(home).get(BOB)
+            assert bob is not None
+            return bob.introducer, bob.auto_accept
+
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, IntroducerDialog))
+        assert "add devices to your network" in str(app.screen.query_one("#warning").render())
+        await pilot.press("escape")  # leaves it as it is
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        assert flags() == (False, False)
+        await choose("down", "down")  # off -> accept automatically
+        await wait_for(pilot, lambda: flags() == (True, True))
+        await wait_for(pilot, lambda: cells(trusted)[0][3] == "introducer, auto-accept")
+        await choose("up")  # -> ask me each time
+        await wait_for(pilot, lambda: flags() == (True, False))
+        await wait_for(pilot, lambda: cells(trusted)[0][3] == "introducer")
+        # Bob offers Carol (as the engine stores it, on its own thread): approve through the engine
+        service = app.sync_service
+        own = load_identity(home).fingerprint
+        await asyncio.to_thread(
+            lambda: service.change_trust(
+                lambda t: t.receive_introductions(BOB, [Introduction(CAROL, "Carol")], own=own)
+            ).result(5)
+        )
+        offers = app.screen.query_one("#introduced", DataTable)
+        await wait_for(pilot, lambda: offers.row_count == 1)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: open_trust(home).is_trusted(CAROL))
+        await wait_for(pilot, lambda: not offers.display)
+        assert service.runner.trust.is_trusted(CAROL)  # the engine's own view follows
+        await choose("up")  # -> off
+        await wait_for(pilot, lambda: flags() == (False, False))
+        assert len(applied) == 5  # auto, ask, the offer, the approval, off
+
+
+async def test_introduction_events_are_announced(home: Path, sample: Network) -> None:
+    from sync.engine import IntroductionOffered, PeerIntroduced
+
+    open_trust(home).trust(BOB, "Bob")
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        service = app.sync_service
+        offered = IntroductionOffered(BOB, CAROL, "Carol")
+        service.call(lambda: service._event(offered))  # the path engine events take
+        await wait_for(
+            pilot,
+            lambda: "Bob introduces Carol: approve on the Peers screen" in notifications(app),
+        )
+        service.call(lambda: service._event(PeerIntroduced(BOB, DAVE, "[red]Dave")))
+        await wait_for(
+            pilot, lambda: "[red]Dave was trusted (introduced by Bob)" in notifications(app)
+        )
+
+
 # -- smaller pieces -------------------------------------------------------------------------------
 
 
@@ -384,6 +537,10 @@ def test_notices_name_the_colleague_and_count_the_new_contacts() -> None:
     before, after = SyncSnapshot(nearby=(quiet,)), SyncSnapshot(nearby=(asking,))
     assert pairing_requests(before, after) == ["Dave"]
     assert pairing_requests(after, after) == []  # told once
+    offered = notice(SyncNotice("IntroductionOffered", "", "Carol", introducer="Bob"))
+    assert offered is not None and offered[0] == "Bob introduces Carol: approve on the Peers screen"
+    brought = notice(SyncNotice("PeerIntroduced", "", "Carol", introducer="Bob"))
+    assert brought is not None and brought[0] == "Carol was trusted (introduced by Bob)"
 
 
 def test_a_taken_port_falls_back_to_a_free_one(sample: Network, home: Path) -> None:

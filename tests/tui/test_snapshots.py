@@ -130,13 +130,16 @@ def test_80x24(fixed_home: Path, snap_compare: Any) -> None:
 
 def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The peers screen on fixed fake sync data (no engine runs): trusted colleagues with their
-    state and counters, a pairing request, nearby devices, a name that looks like markup."""
-    from plntui.tui.sync_service import NearbyPeer, SyncSnapshot, TrustedPeer
+    state, counters and introducer role, introductions waiting for approval, a pairing request,
+    nearby devices, names that look like markup."""
+    from plntui.tui.sync_service import NearbyPeer, OfferedPeer, SyncSnapshot, TrustedPeer
 
     now = dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
     monkeypatch.setattr("plntui.tui.sync_service.utcnow", lambda: now)
 
-    def trusted(n: int, name: str, state: str, seconds: int | None, address: str) -> TrustedPeer:
+    def trusted(
+        n: int, name: str, state: str, seconds: int | None, address: str, **role: Any
+    ) -> TrustedPeer:
         return TrustedPeer(
             fingerprint=bytes([n]) * 32,
             name=name,
@@ -148,6 +151,18 @@ def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.M
             bytes_in=n * 48_000,
             bytes_out=n * 2_100,
             last_error="",
+            **role,
+        )
+
+    def offered(n: int, name: str, short: str, by: str) -> OfferedPeer:
+        return OfferedPeer(
+            fingerprint=bytes([n]) * 32,
+            name=name,
+            short=short,
+            fingerprint_text=f"{short}-AAAAAAA-BBBBBBB-CCCCCCC-DDDDDDD-EEEEEEE-FFFFFFF-GGG",
+            introducer=bytes([1]) * 32,
+            introducer_name=by,
+            offered=now - dt.timedelta(hours=2),
         )
 
     snapshot = SyncSnapshot(
@@ -157,8 +172,12 @@ def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.M
         listen="0.0.0.0:47600",
         discovery=True,
         trusted=(
-            trusted(1, "Bob", "in-sync", 12, "192.168.1.20:47600"),
-            trusted(2, "Carol", "offline", 3 * 3600, ""),
+            trusted(1, "Bob", "in-sync", 12, "192.168.1.20:47600", introducer=True),
+            trusted(2, "Carol", "offline", 3 * 3600, "", introduced_by="Bob"),
+        ),
+        introductions=(
+            offered(5, "Erin", "EEEEEEE", "Bob"),
+            offered(6, "[blink]Frank[/blink]", "FAFAFAF", "Bob"),
         ),
         nearby=(
             NearbyPeer(bytes([9]) * 32, "Dave", "BEBEBEB", "192.168.1.31:47600", pairing="42"),
@@ -168,7 +187,7 @@ def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.M
 
     async def run_before(pilot: Any) -> None:
         pilot.app.sync_snapshot = snapshot
-        await _before("5")(pilot)
+        await _before("6")(pilot)
 
     app = PlntuiApp(fixed_home, watch_interval=60)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -54,7 +54,8 @@ CONCEPTS = (
         "same network (not when started with --offline). The top right says how many are "
         "connected and when you last synced; click it for the Peers screen. There, press i to "
         "show a pairing code to a colleague, or select them under Nearby and press p to type "
-        "theirs; both screens then show the same safety number. r revokes a colleague. Their "
+        "theirs; both screens then show the same safety number. r revokes a colleague; n makes "
+        "one an introducer, and a / x approve or reject the peers it introduces. Their "
         "edits appear as you work, and a note you both edit keeps both sets of words.",
     ),
     (

@@ -1,30 +1,47 @@
-"""Provides the peers screen: the colleagues you sync with, those nearby, and pairing.
+"""Provides the peers screen: the colleagues you sync with, those nearby, pairing, introductions.
 
-Three tables, refreshed from the app's ``sync_snapshot`` (see ``sync_service``) without moving
-the cursor: *Trusted* (state, last sync, changes and bytes in and out, address; ``r`` revokes
-after a confirmation), *Nearby* (devices seen on the LAN that you do not trust yet; ``p`` or
-Enter pairs with one), and *Pairing requests* (nearby devices announcing an open invite). Every
-name and address came from the network: cells are plain ``Text``, never markup.
+Four tables, refreshed from the app's ``sync_snapshot`` (see ``sync_service``) without moving
+the cursor: *Trusted* (state, last sync, introducer role, changes and bytes in and out, address;
+``r`` revokes after a confirmation, ``n`` makes the peer an introducer, see ``IntroducerDialog``),
+*Introduced, waiting for your approval* (peers an introducer offered: ``a`` approves after a
+confirmation that shows the full fingerprint, ``x`` rejects), *Pairing requests* (nearby devices
+announcing an open invite) and *Nearby* (devices seen on the LAN that you do not trust yet; ``p``
+or Enter pairs with one). Every name and address came from the network: cells are plain
+``Text``, never markup.
 
-Offline (``--offline``, or the engine could not start), the trusted peers are read from the
-trust store and shown as offline; revoking still works (the next start honours it).
+Every change of trust goes through the trust store on the engine's thread, which then applies
+it (``SyncService.change_trust``). Offline (``--offline``, or the engine could not start), the
+screen reads the trust store directly and edits it directly (the next start honours it).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Header, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from ...model import safe_text
 from .. import sync_service
 from ..app import PlntuiScreen
-from ..sync_service import NearbyPeer, SyncSnapshot, TrustedPeer, ago, human_bytes
+from ..sync_service import (
+    NearbyPeer,
+    OfferedPeer,
+    SyncSnapshot,
+    TrustedPeer,
+    ago,
+    human_bytes,
+    introducer_fields,
+    offers_of,
+)
 from ..widgets.mode_bar import ModeBar
 
 STATE_LABELS = {
@@ -40,6 +57,35 @@ def _cell(value: Any, style: str = "") -> Text:
     return Text(" ".join(safe_text(value).split()), style=style)
 
 
+IntroducerMode = Literal["off", "ask", "auto"]
+
+
+def introducer_mode(peer: TrustedPeer) -> IntroducerMode:
+    if not peer.introducer:
+        return "off"
+    return "auto" if peer.auto_accept else "ask"
+
+
+def role_text(peer: TrustedPeer) -> str:
+    """ "introducer", "introducer, auto-accept", "introduced by Bob", both, or nothing."""
+    parts = []
+    if peer.introducer:
+        parts.append("introducer, auto-accept" if peer.auto_accept else "introducer")
+    if peer.introduced_by:
+        parts.append(f"introduced by {peer.introduced_by}")
+    return " · ".join(parts)
+
+
+def offered_date(offer: OfferedPeer) -> str:
+    return "—" if offer.offered is None else offer.offered.astimezone().strftime("%Y-%m-%d")
+
+
+def two_lines(fingerprint_text: str) -> str:
+    """A full fingerprint on two lines of four groups (it fits a dialog, and reads aloud)."""
+    groups = fingerprint_text.split("-")
+    return "-".join(groups[:4]) + "\n" + "-".join(groups[4:])
+
+
 def trusted_row(peer: TrustedPeer) -> tuple[Text, ...]:
     state = STATE_LABELS.get(peer.state, peer.state)
     style = "green" if peer.connected else ("red" if peer.state == "failed" else "")
@@ -52,6 +98,7 @@ def trusted_row(peer: TrustedPeer) -> tuple[Text, ...]:
         _cell(peer.name, "bold"),
         _cell(state, style),
         _cell(last),
+        _cell(role_text(peer) or "—"),
         _cell(f"{peer.changes_in:,} / {peer.changes_out:,}"),
         _cell(f"{human_bytes(peer.bytes_in)} / {human_bytes(peer.bytes_out)}"),
         _cell(peer.address or peer.last_error or "—"),
@@ -64,6 +111,15 @@ def nearby_row(peer: NearbyPeer) -> tuple[Text, ...]:
         _cell(peer.short),
         _cell(peer.address),
         _cell("wants to pair" if peer.pairing else "not trusted", "yellow" if peer.pairing else ""),
+    )
+
+
+def offered_row(offer: OfferedPeer) -> tuple[Text, ...]:
+    return (
+        _cell(offer.name, "bold"),
+        _cell(offer.short),
+        _cell(offer.introducer_name),
+        _cell(offered_date(offer)),
     )
 
 
@@ -84,6 +140,27 @@ class PeersScreen(PlntuiScreen):
         ),
         Binding("p", "pair", "Enter code", id="pair", tooltip="Type the code a colleague shows"),
         Binding("r", "revoke", "Revoke", id="revoke", tooltip="Stop syncing with this peer"),
+        Binding(
+            "n",
+            "introducer",
+            "Introducer",
+            id="introducer",
+            tooltip="Let this trusted colleague offer you the peers they trust",
+        ),
+        Binding(
+            "a",
+            "approve",
+            "Approve",
+            id="approve",
+            tooltip="Trust the introduced peer selected under Introduced",
+        ),
+        Binding(
+            "x",
+            "reject",
+            "Reject",
+            id="reject",
+            tooltip="Refuse the introduced peer selected under Introduced (never offered again)",
+        ),
     ]
     DEFAULT_CSS = """
     PeersScreen #identity { height: auto; padding: 0 1; color: $text-muted; }
@@ -95,6 +172,8 @@ class PeersScreen(PlntuiScreen):
     def __init__(self) -> None:
         super().__init__()
         self._offline_trusted: tuple[TrustedPeer, ...] = ()
+        self._offline_offers: tuple[OfferedPeer, ...] = ()
+        self._shown_counts = (-1, -1)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -104,6 +183,9 @@ class PeersScreen(PlntuiScreen):
             yield Label("Trusted colleagues", classes="section")
             yield DataTable(id="trusted", cursor_type="row", zebra_stripes=True)
             yield Static("", id="trusted-empty", classes="empty")
+            yield Label("Introduced, waiting for your approval", classes="section")
+            yield DataTable(id="introduced", cursor_type="row")
+            yield Static("", id="introduced-empty", classes="empty")
             yield Label("Pairing requests", classes="section")
             yield DataTable(id="pending", cursor_type="row")
             yield Static("", id="pending-empty", classes="empty")
@@ -115,8 +197,15 @@ class PeersScreen(PlntuiScreen):
     def on_mount(self) -> None:
         self.sub_title = "Peers"
         self.table("trusted").add_columns(
-            "Name", "State", "Last sync", "Changes in / out", "Bytes in / out", "Address"
+            "Name",
+            "State",
+            "Last sync",
+            "Introducer",
+            "Changes in / out",
+            "Bytes in / out",
+            "Address",
         )
+        self.table("introduced").add_columns("Name", "Fingerprint", "Introduced by", "Offered")
         self.table("pending").add_columns("Name", "Fingerprint", "Request")
         self.table("nearby").add_columns("Name", "Fingerprint", "Address", "")
         self.watch(self.app, "sync_snapshot", self._show, init=True)
@@ -137,6 +226,7 @@ class PeersScreen(PlntuiScreen):
         from ...peersync import open_trust
 
         trust = open_trust(self.papp.home)
+        offers = offers_of(trust)
         peers = tuple(
             TrustedPeer(
                 fingerprint=p.fingerprint,
@@ -149,14 +239,18 @@ class PeersScreen(PlntuiScreen):
                 bytes_in=p.bytes_in,
                 bytes_out=p.bytes_out,
                 last_error="",
+                **introducer_fields(trust, p.fingerprint),
             )
             for p in trust.peers()
             if p.trusted
         )
-        self.app.call_from_thread(self._set_offline, peers)
+        self.app.call_from_thread(self._set_offline, peers, offers)
 
-    def _set_offline(self, peers: tuple[TrustedPeer, ...]) -> None:
+    def _set_offline(
+        self, peers: tuple[TrustedPeer, ...], offers: tuple[OfferedPeer, ...] = ()
+    ) -> None:
         self._offline_trusted = peers
+        self._offline_offers = offers
         self._show(self.papp.sync_snapshot)
 
     def _tick(self) -> None:
@@ -165,10 +259,15 @@ class PeersScreen(PlntuiScreen):
     def _trusted(self, snapshot: SyncSnapshot) -> tuple[TrustedPeer, ...]:
         return snapshot.trusted if snapshot.state == "running" else self._offline_trusted
 
+    def _offers(self, snapshot: SyncSnapshot) -> tuple[OfferedPeer, ...]:
+        return snapshot.introductions if snapshot.state == "running" else self._offline_offers
+
     def _show(self, snapshot: SyncSnapshot) -> None:
         self.query_one("#identity", Static).update(identity_text(snapshot))
         trusted = self._trusted(snapshot)
         self._fill("trusted", [(p.fingerprint.hex(), trusted_row(p)) for p in trusted])
+        offers = self._offers(snapshot)
+        self._fill("introduced", [(o.fingerprint.hex(), offered_row(o)) for o in offers])
         pending = [p for p in snapshot.nearby if p.pairing]
         self._fill("pending", [(p.fingerprint.hex(), pending_row(p)) for p in pending])
         self._fill("nearby", [(p.fingerprint.hex(), nearby_row(p)) for p in snapshot.nearby])
@@ -177,6 +276,12 @@ class PeersScreen(PlntuiScreen):
             "trusted",
             not trusted,
             "Nobody yet. Pair with a colleague: select them under Nearby and press p.",
+        )
+        self._empty(
+            "introduced",
+            not offers,
+            "None. Make a trusted colleague an introducer (select them, press n): the peers "
+            "they trust are then offered here.",
         )
         self._empty("pending", not pending, "None.")
         self._empty(
@@ -188,6 +293,10 @@ class PeersScreen(PlntuiScreen):
                 else "LAN discovery is off."
             ),
         )
+        counts = (len(trusted), len(offers))
+        if counts != self._shown_counts:  # the footer shows only the keys that apply
+            self._shown_counts = counts
+            self.refresh_bindings()
 
     def _empty(self, name: str, empty: bool, text: str) -> None:
         self.table(name).display = not empty
@@ -222,14 +331,28 @@ class PeersScreen(PlntuiScreen):
         value = row.key.value
         return bytes.fromhex(value) if value else None
 
+    def _selected_trusted(self) -> TrustedPeer | None:
+        fingerprint = self._selected("trusted")
+        trusted = self._trusted(self.papp.sync_snapshot)
+        return next((p for p in trusted if p.fingerprint == fingerprint), None)
+
+    def _selected_offer(self) -> OfferedPeer | None:
+        fingerprint = self._selected("introduced")
+        offers = self._offers(self.papp.sync_snapshot)
+        return next((o for o in offers if o.fingerprint == fingerprint), None)
+
     # -- actions --------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        snapshot = self.papp.sync_snapshot
+        if action in ("approve", "reject"):
+            return bool(self._offers(snapshot))
+        if action in ("introducer", "revoke"):
+            return bool(self._trusted(snapshot))
+        return True
+
     def action_revoke(self) -> None:
-        fingerprint = self._selected("trusted")
-        peer = next(
-            (p for p in self._trusted(self.papp.sync_snapshot) if p.fingerprint == fingerprint),
-            None,
-        )
+        peer = self._selected_trusted()
         if peer is None:
             self.papp.safe_notify("Select a trusted colleague first.", severity="warning")
             return
@@ -237,7 +360,11 @@ class PeersScreen(PlntuiScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self._revoke(peer.fingerprint, peer.name)
+                self._change_trust(
+                    "revoke",
+                    peer.fingerprint,
+                    lambda _: f"Revoked {peer.name}: you no longer sync with them.",
+                )
 
         self.app.push_screen(
             ConfirmDialog(
@@ -248,19 +375,109 @@ class PeersScreen(PlntuiScreen):
             answer,
         )
 
-    @work(thread=True, group="peers-revoke", exit_on_error=False)
-    def _revoke(self, fingerprint: bytes, name: str) -> None:
-        service = self.papp.sync_service
-        if service is not None and self.papp.sync_snapshot.state == "running":
-            service.revoke(fingerprint).result(timeout=10)
-        else:
-            from ...peersync import open_trust
+    def action_approve(self) -> None:
+        offer = self._selected_offer()
+        if offer is None:
+            self.papp.safe_notify("No introduced peer waits for approval.", severity="warning")
+            return
+        from ..dialogs.confirm import ConfirmDialog
 
-            open_trust(self.papp.home).revoke(fingerprint)
-            self.app.call_from_thread(self.reload)
-        self.app.call_from_thread(
-            self.papp.safe_notify, f"Revoked {name}: you no longer sync with them."
+        name, by = offer.name, offer.introducer_name
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._change_trust(
+                    "approve",
+                    offer.fingerprint,
+                    lambda peer: (
+                        f"Trusted {peer.display_name}, introduced by {by}. To sync, "
+                        f"{peer.display_name} must trust this device too."
+                    ),
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Trust {name}, introduced by {by}?\n\n"
+                f"Fingerprint of {name}:\n{two_lines(offer.fingerprint_text)}\n"
+                f"Offered on {offered_date(offer)}.\n\n"
+                f"If you can, compare it with the one at the top of {name}'s Peers screen. "
+                f"To sync, the other side must trust you too: {name} pairs with you, or marks "
+                f"{by} an introducer and approves you.",
+                yes="Approve",
+            ),
+            answer,
         )
+
+    def action_reject(self) -> None:
+        offer = self._selected_offer()
+        if offer is None:
+            self.papp.safe_notify("No introduced peer waits for approval.", severity="warning")
+            return
+        from ..dialogs.confirm import ConfirmDialog
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._change_trust(
+                    "reject",
+                    offer.fingerprint,
+                    lambda peer: f"Rejected {peer.display_name}: it will not be offered again.",
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Reject {offer.name} ({offer.short}), introduced by "
+                f"{offer.introducer_name}? It stays refused and is never offered again; you can "
+                "still pair with them later.",
+                yes="Reject",
+            ),
+            answer,
+        )
+
+    def action_introducer(self) -> None:
+        peer = self._selected_trusted()
+        if peer is None:
+            self.papp.safe_notify("Select a trusted colleague first.", severity="warning")
+            return
+        current = introducer_mode(peer)
+
+        def answer(mode: IntroducerMode | None) -> None:
+            if mode is None or mode == current:
+                return
+            self._change_trust(
+                "set_introducer",
+                peer.fingerprint,
+                lambda changed: introducer_done(changed.display_name, mode),
+                introducer=mode != "off",
+                auto_accept=mode == "auto",
+            )
+
+        self.app.push_screen(IntroducerDialog(peer.name, current), answer)
+
+    @work(thread=True, group="peers-trust", exit_on_error=False)
+    def _change_trust(
+        self, method: str, fingerprint: bytes, done: Callable[[Any], str], **options: Any
+    ) -> None:
+        """``TrustStore.<method>(fingerprint, **options)``: through the engine when it runs
+        (it applies the change at once), else on the trust store directly."""
+        from sync.errors import SyncError
+
+        from ...peersync import open_trust
+
+        service = self.papp.sync_service
+        try:
+            if service is not None and self.papp.sync_snapshot.state == "running":
+                peer = getattr(service, method)(fingerprint, **options).result(timeout=10)
+            else:
+                peer = getattr(open_trust(self.papp.home), method)(fingerprint, **options)
+                self.app.call_from_thread(self.reload)
+        except (LookupError, ValueError, SyncError, RuntimeError) as exc:
+            self.app.call_from_thread(self.papp.safe_notify, str(exc), severity="error")
+            return
+        except concurrent.futures.TimeoutError:
+            late = "The sync engine did not answer; try again."
+            self.app.call_from_thread(self.papp.safe_notify, late, severity="error")
+            return
+        self.app.call_from_thread(self.papp.safe_notify, done(peer))
 
     def action_pair(self) -> None:
         fingerprint = self._selected("pending") if self.table("pending").has_focus else None
@@ -284,6 +501,87 @@ class PeersScreen(PlntuiScreen):
     def _nearby_selected(self, event: DataTable.RowSelected) -> None:
         value = event.row_key.value
         self.pair_with(bytes.fromhex(value) if value else None)
+
+
+def introducer_done(name: str, mode: IntroducerMode) -> str:
+    if mode == "off":
+        return (
+            f"{name} is no longer an introducer; what it offered and you did not approve is gone."
+        )
+    text = (
+        f"{name} is now an introducer: the peers it trusts are offered to you when you next sync "
+        "with it"
+    )
+    return text + (", and trusted without asking." if mode == "auto" else ".")
+
+
+INTRODUCER_CHOICES: tuple[tuple[IntroducerMode, str], ...] = (
+    ("off", "Off: not an introducer"),
+    ("ask", "Ask me each time: its peers wait here for your approval"),
+    ("auto", "Accept automatically: its peers are trusted without asking"),
+)
+
+
+class IntroducerDialog(ModalScreen[IntroducerMode | None]):
+    """Whether a trusted colleague is an introducer: off, ask each time, accept automatically.
+
+    Dismisses with the chosen mode (Enter, or a click), or None (Escape).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    IntroducerDialog { align: center middle; }
+    IntroducerDialog > Vertical {
+        width: 70; max-width: 95%; height: auto; border: thick $primary; background: $surface;
+        padding: 1 2;
+    }
+    IntroducerDialog OptionList { height: auto; margin: 1 0; }
+    IntroducerDialog #warning { color: $warning; }
+    IntroducerDialog #keys { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self, name: str, current: IntroducerMode) -> None:
+        super().__init__()
+        self.peer_name = safe_text(name)
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        name = self.peer_name
+        with Vertical():
+            yield Static(Text(f"{name} as an introducer", style="bold"))
+            yield Static(
+                Text(
+                    f"An introducer offers you the peers it trusts each time you sync with it. "
+                    f"Both sides must still trust each other: the peers {name} introduces "
+                    "must trust you too."
+                )
+            )
+            yield OptionList(
+                *(Option(Text(label), id=mode) for mode, label in INTRODUCER_CHOICES),
+                id="modes",
+            )
+            yield Static(
+                Text(
+                    "Accept automatically lets "
+                    f"{name} add devices to your network: if that device is ever compromised, "
+                    "so is your network. Use it only for someone you would let vouch for "
+                    f"anyone; if it goes wrong, revoke {name} and the peers it introduced."
+                ),
+                id="warning",
+            )
+            yield Static(Text("Enter chooses · Escape leaves it as it is"), id="keys")
+
+    def on_mount(self) -> None:
+        modes = self.query_one("#modes", OptionList)
+        modes.highlighted = [mode for mode, _ in INTRODUCER_CHOICES].index(self.current)
+        modes.focus()
+
+    @on(OptionList.OptionSelected, "#modes")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)  # type: ignore[arg-type]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 def identity_text(snapshot: SyncSnapshot) -> Text:
