@@ -1363,7 +1363,7 @@ def cmd_pair(args: argparse.Namespace) -> int:
                 event = getting.result()
                 if isinstance(event, PairingSucceeded):
                     break
-                if isinstance(event, PairingRefused) and not opened.is_open():
+                if isinstance(event, PairingRefused) and event.spent:
                     raise PlntuiError(f"pairing failed: {safe_text(event.reason)}")
         finally:
             stopping.cancel()
@@ -1397,8 +1397,11 @@ def cmd_pair(args: argparse.Namespace) -> int:
                     "right one with --address HOST:PORT"
                 )
             host, port = found[0].endpoints()[0]
+        expect = None if address is not None else found[0].fingerprint
         try:
-            result = await runner.pair(code.text, host, port, remember=address is not None)
+            result = await runner.pair(
+                code.text, host, port, remember=address is not None, expect=expect
+            )
         except PairingFailed as err:
             raise PlntuiError(f"pairing failed: {safe_text(err.message)}") from None
         told(result.name, result.fingerprint, result.safety_number)

@@ -93,6 +93,8 @@ def open_trust(home: Path) -> Any:
 
 
 DEFAULT_PORT = 47600
+SETTLE_SECONDS = 1.0
+"""How long ``find_inviter`` keeps looking once one inviter is found."""
 
 
 class SyncRunner:
@@ -205,7 +207,12 @@ class SyncRunner:
         deadline = loop.time() + timeout
         while True:
             found = [] if self.discovery is None else self.inviters(nameplate)
-            if found or loop.time() >= deadline:
+            if found:
+                # a moment more, so that a second device announcing the same nameplate (a
+                # collision, or someone squatting it) is seen too and nothing is tried blindly
+                await asyncio.sleep(min(SETTLE_SECONDS, max(0.0, deadline - loop.time())))
+                return self.inviters(nameplate)
+            if loop.time() >= deadline:
                 return found
             await asyncio.sleep(0.1)
 
@@ -219,9 +226,19 @@ class SyncRunner:
             if peer.pairing == nameplate and peer.fingerprint != own
         ]
 
-    async def pair(self, code: str, host: str, port: int, remember: bool = False) -> Any:
-        """Pair with the device at ``host:port`` (``sync.engine.SyncEngine.pair``)."""
-        return await self.engine.pair(code, host, port, remember_address=remember)
+    async def pair(
+        self,
+        code: str,
+        host: str,
+        port: int,
+        remember: bool = False,
+        expect: bytes | None = None,
+    ) -> Any:
+        """Pair with the device at ``host:port`` (``sync.engine.SyncEngine.pair``).
+
+        ``expect``: the fingerprint the announcement that led there claimed.
+        """
+        return await self.engine.pair(code, host, port, remember_address=remember, expect=expect)
 
     async def stop(self) -> None:
         if self.discovery is not None:

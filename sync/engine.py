@@ -326,10 +326,16 @@ class PairingSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class PairingRefused:
-    """A pairing attempt failed or was refused (no invite open, wrong code, broken exchange)."""
+    """A pairing attempt failed or was refused (no invite open, wrong code, broken exchange).
+
+    ``spent``: the open invite's one attempt failed (its code no longer works). A request
+    refused without touching the invite (none open, another nameplate, a stranger knocking while
+    an attempt runs) has ``spent=False``: it must not end a dialog waiting for the real attempt.
+    """
 
     reason: str
     address: str = ""
+    spent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -824,23 +830,33 @@ class SyncEngine:
 
         A new invite replaces the previous one (whose code stops working).
         """
+        self.cancel_invite()
         self._invite = new_invite(ttl)
         return self._invite
 
     def cancel_invite(self) -> None:
+        """Close the invite; an attempt already running fails before anyone is pinned."""
         invite = self._invite
-        if invite is not None and invite.is_open():
+        if invite is not None and (invite.is_open() or invite.state is InviteState.BUSY):
             invite.state = InviteState.CANCELLED
 
     async def pair(
-        self, code: str | PairingCode, host: str, port: int, *, remember_address: bool = False
+        self,
+        code: str | PairingCode,
+        host: str,
+        port: int,
+        *,
+        remember_address: bool = False,
+        expect: bytes | None = None,
     ) -> PairingResult:
         """Pair with the device at ``host:port`` that shows ``code``; pin it on success.
 
         Raises ``PairingFailed`` with the reason (a wrong code, a device in the middle, no
         invite open there, an unreachable address). On success the peer is trusted, its
         certificate pinned, and (when running) it is dialled with mutual TLS at once.
-        ``remember_address`` also stores ``host:port`` as the peer's manual address.
+        ``remember_address`` also stores ``host:port`` as the peer's manual address. ``expect``
+        is the fingerprint a LAN announcement claimed: another certificate answering there is
+        refused before the code is tried, so a squatted nameplate costs no attempt.
         """
         parsed = parse_code(code) if isinstance(code, str) else code
         address = format_hostport(host, port)
@@ -856,6 +872,17 @@ class SyncEngine:
             server_fp = fingerprint_of(server_der)
             if server_fp == self.identity.fingerprint:
                 raise PairingFailed(f"{address} is this device; pair with your colleague's")
+            if expect is not None and server_fp != expect:
+                raise PairingFailed(
+                    f"the device at {address} is not the one that announced the invite (another "
+                    "certificate answered); nothing was tried: give your colleague's address"
+                )
+            from .identity import check_peer_certificate
+
+            try:
+                check_peer_certificate(server_der)
+            except ValueError as exc:
+                raise PairingFailed(f"the certificate at {address} is unusable: {exc}") from None
             machine = JoinerPairing(
                 parsed,
                 self.identity.cert_der,
@@ -1000,8 +1027,10 @@ class SyncEngine:
 
     def _emit(self, event: EngineEvent) -> None:
         event = _clean_event(event)
-        warn = PeerRefused | StoreFailed | PairingRefused
-        level = logging.WARNING if isinstance(event, warn) else logging.INFO
+        warn = isinstance(event, PeerRefused | StoreFailed) or (
+            isinstance(event, PairingRefused) and event.spent
+        )
+        level = logging.WARNING if warn else logging.INFO
         if log.isEnabledFor(level):
             log.log(level, "%s", self.describe(event))
         if self.on_event is not None:
@@ -1203,18 +1232,19 @@ class SyncEngine:
             await channel.aclose()
             self._emit(PairingRefused("a device asked to pair, but no invite is open", address))
             return
-        machine = InviterPairing(invite, self.identity.fingerprint, self.name)
+        from .identity import check_peer_certificate
+
+        machine = InviterPairing(
+            invite, self.identity.fingerprint, self.name, check_cert=check_peer_certificate
+        )
         try:
             paired = await pairlink.serve(
                 channel, reader, start, machine, 3 * self.timeouts.handshake
             )
-            from .identity import check_peer_certificate
-
-            check_peer_certificate(paired.cert)  # before trusting: a usable certificate
-        except (SyncError, ValueError, ssl.SSLError, OSError) as exc:
+        except PairingFailed as exc:
             channel.abort()
-            reason = exc.message if isinstance(exc, SyncError) else _describe(exc)
-            self._emit(PairingRefused(reason, address))
+            spent = invite.state is not InviteState.OPEN
+            self._emit(PairingRefused(exc.message, address, spent=spent))
             return
         try:
             self.trust.trust(paired.fingerprint, paired.name or None)
@@ -1223,7 +1253,7 @@ class SyncEngine:
         except (SyncError, ValueError) as exc:
             channel.abort()
             reason = exc.message if isinstance(exc, SyncError) else str(exc)
-            self._emit(PairingRefused(f"cannot store the new peer: {reason}", address))
+            self._emit(PairingRefused(f"cannot store the new peer: {reason}", address, True))
             return
         try:
             await pairlink.finish(channel)
@@ -1235,6 +1265,7 @@ class SyncEngine:
                     f"({_describe(exc)}): it is trusted here but may not trust this device; "
                     "check plntui peer list, or revoke it and pair again",
                     address,
+                    spent=True,
                 )
             )
             return

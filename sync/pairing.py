@@ -49,6 +49,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
@@ -231,7 +232,7 @@ def _decode(payload: bytes, what: str) -> dict[str, Any]:
         raise RemoteProtocolError(f"the {what} is {len(payload):,} bytes, over the limit")
     try:
         obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise RemoteProtocolError(f"the {what} is not valid JSON") from None
     if not isinstance(obj, dict):
         raise RemoteProtocolError(f"the {what} is not a JSON object")
@@ -311,8 +312,16 @@ class InviterPairing:
     paired peer; any error is final and marks the invite ``FAILED``.
     """
 
-    def __init__(self, invite: Invite, fingerprint: bytes, name: str) -> None:
+    def __init__(
+        self,
+        invite: Invite,
+        fingerprint: bytes,
+        name: str,
+        check_cert: Callable[[bytes], object] | None = None,
+    ) -> None:
+        """``check_cert`` refuses an unusable certificate (``ValueError``) before it is pinned."""
         self.invite = invite
+        self.check_cert = check_cert
         self.fingerprint = fingerprint
         self.name = clean_name(name)
         self._step = _Step.START
@@ -345,6 +354,12 @@ class InviterPairing:
             fp_b = fingerprint_of(cert)
             if fp_b == self.fingerprint:
                 raise PairingFailed("a device cannot pair with itself")
+            if self.check_cert is not None:
+                try:
+                    self.check_cert(cert)
+                except ValueError as exc:
+                    message = f"the other device's certificate is unusable: {exc}"
+                    raise PairingFailed(message) from None
             spake = _spake("A", self.invite.code.secret, self.fingerprint, fp_b)
             msg_a = bytes(spake.start())
             self._key = _spake_finish(spake, msg_b)
@@ -374,6 +389,8 @@ class InviterPairing:
         expected = _confirm(self._key, b"joiner", self._transcript)
         if not hmac.compare_digest(theirs, expected):
             raise self._fail(PairingFailed(_WRONG_CODE))
+        if self.invite.state is not InviteState.BUSY:  # cancelled or replaced meanwhile
+            raise self._fail(PairingFailed(f"the invite was {self.invite.state.value} meanwhile"))
         fp_b, cert, name, port = self._peer
         self._step = _Step.DONE
         self.invite.state = InviteState.USED

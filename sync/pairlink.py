@@ -92,6 +92,9 @@ async def serve(
     except (ssl.SSLError, OSError, TimeoutError) as exc:
         machine.abandon("the exchange broke off")
         raise PairingFailed(f"the pairing exchange broke off ({_describe(exc)})") from None
+    except Exception as exc:  # whatever else a hostile peer provokes spends the invite, cleanly
+        machine.abandon("the exchange failed")
+        raise PairingFailed(f"the pairing exchange failed ({_describe(exc)})") from None
 
 
 async def finish(channel: TlsChannel) -> None:
@@ -128,6 +131,8 @@ async def join(channel: TlsChannel, machine: JoinerPairing, timeout: float) -> t
         raise PairingFailed(f"the other device broke the pairing protocol: {exc.message}") from None
     except (ssl.SSLError, OSError, TimeoutError) as exc:
         raise PairingFailed(f"the pairing exchange broke off ({_describe(exc)})") from None
+    except Exception as exc:  # a hostile inviter must not crash the joiner
+        raise PairingFailed(f"the pairing exchange failed ({_describe(exc)})") from None
 
 
 def _describe(exc: BaseException) -> str:

@@ -94,6 +94,8 @@ FORMAT: Final = 1
 MAX_NAME: Final = 100
 MAX_ADDRESSES: Final = 16
 MAX_CERT: Final = 16 * 1024
+MAX_AUTO_ACCEPTED: Final = 256
+"""Peers one auto-accept introducer may bring; past that its offers wait for approval."""
 MAX_PENDING: Final = 256
 """At most this many introductions wait for approval; later offers are dropped until some go."""
 _COUNTERS: Final = ("changes_in", "changes_out", "bytes_in", "bytes_out")
@@ -332,7 +334,7 @@ def _introduce(data: _Data, source: Peer, entry: Introduction, own: bytes) -> In
             return "certificate"
         return None  # revoked (or rejected) stays so; a trusted peer keeps what it has
     offer = data.pending.get(fp)
-    if source.auto_accept:
+    if source.auto_accept and _introduced_by(data, source.fingerprint) < MAX_AUTO_ACCEPTED:
         if offer is None or offer.introducer != source.fingerprint:
             offer = PendingIntroduction(
                 fp, source.fingerprint, entry.name, entry.cert, entry.addresses, _now()
@@ -346,6 +348,10 @@ def _introduce(data: _Data, source: Peer, entry: Introduction, own: bytes) -> In
         fp, source.fingerprint, entry.name, entry.cert, entry.addresses, _now()
     )
     return "offered"
+
+
+def _introduced_by(data: _Data, introducer: bytes) -> int:
+    return sum(1 for peer in data.peers.values() if peer.introduced_by == introducer)
 
 
 def _trust_offer(data: _Data, offer: PendingIntroduction) -> Peer:

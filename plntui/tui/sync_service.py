@@ -458,7 +458,8 @@ class SyncService:
                         "your colleague's address (HOST:PORT)"
                     )
                 host, port = found[0].endpoints()[0]
-            return await runner.pair(parsed.text, host, port, remember=address is not None)
+                return await runner.pair(parsed.text, host, port, expect=found[0].fingerprint)
+            return await runner.pair(parsed.text, host, port, remember=True)
 
         return self.call(pair)
 

@@ -18,6 +18,7 @@ from sync.framing import FrameDecoder, FrameKind, encode_frame
 from sync.introduce import MAX_ENTRIES, MAX_INTRODUCE, encode_introductions, parse_introductions
 from sync.session import IntroductionsReceived, PeerHello, State, SyncSession
 from sync.trust import (
+    MAX_AUTO_ACCEPTED,
     MAX_PENDING,
     Introduction,
     TrustStore,
@@ -189,6 +190,16 @@ def test_a_damaged_pending_list_is_refused_and_kept(tmp_path: Path) -> None:
     with pytest.raises(TrustStoreError, match="does not match"):
         TrustStore(path)
     assert json.loads(path.read_text()) == bad
+
+
+def test_an_auto_accept_introducer_brings_a_bounded_number_of_peers(store: TrustStore) -> None:
+    store.set_introducer(B, introducer=True, auto_accept=True)
+    many = [offer(os.urandom(32), f"p{i}") for i in range(MAX_AUTO_ACCEPTED + 5)]
+    outcomes = store.receive_introductions(B, many, own=OWN)
+    trusted = [entry for entry, outcome in outcomes if outcome == "trusted"]
+    offered = [entry for entry, outcome in outcomes if outcome == "offered"]
+    assert len(trusted) == MAX_AUTO_ACCEPTED and len(offered) == 5
+    assert {p.fingerprint for p in store.pending()} == {e.fingerprint for e in offered}
 
 
 # -- the INTRODUCE payload ------------------------------------------------------------------------

@@ -881,3 +881,106 @@ async def test_a_tls_terminating_man_in_the_middle_pairs_nobody(
         # and the real code cannot be tried again on the burnt invite
         with pytest.raises(PairingFailed, match="no invite is open there"):
             await b.engine.pair(invite.text, "127.0.0.1", a.engine.port)
+
+
+# -- how an attempt ends: cancelled meanwhile, hostile input, strangers knocking -----------------
+
+
+def test_an_invite_cancelled_during_the_attempt_pins_nobody() -> None:
+    invite = new_invite(60)
+    ex = attempt(invite)
+    confirm = ex.joiner.receive_reply(ex.inviter.receive_start(ex.joiner.start()))
+    assert invite.state is InviteState.BUSY
+    invite.state = InviteState.CANCELLED  # what cancel_invite does to a running attempt
+    with pytest.raises(PairingFailed, match="cancelled meanwhile"):
+        ex.inviter.receive_confirm(confirm)
+    assert invite.state is InviteState.CANCELLED and invite.paired is None
+
+
+def test_deeply_nested_json_is_refused_as_bad_json() -> None:
+    invite = new_invite(60)
+    ex = attempt(invite)
+    ex.inviter.receive_start(ex.joiner.start())
+    with pytest.raises(RemoteProtocolError, match="not valid JSON"):
+        ex.inviter.receive_confirm(b"[" * 20000)
+    assert invite.state is InviteState.FAILED
+    with pytest.raises(RemoteProtocolError, match="not valid JSON"):
+        attempt(new_invite(60)).inviter.receive_start(b"[" * 20000)
+
+
+def test_an_unusable_certificate_is_refused_before_anything_is_pinned() -> None:
+    invite = new_invite(60)
+
+    def refuse(_der: bytes) -> None:
+        raise ValueError("the certificate expired")
+
+    inviter = InviterPairing(invite, ALICE.fingerprint, "Alice", check_cert=refuse)
+    joiner = JoinerPairing(invite.code, BOB.cert_der, ALICE.fingerprint, "Bob")
+    with pytest.raises(PairingFailed, match="certificate is unusable: the certificate expired"):
+        inviter.receive_start(joiner.start())
+    assert invite.state is InviteState.FAILED
+
+
+async def test_cancelling_while_an_attempt_runs_pins_nobody(tmp_path: Path) -> None:
+    async with nodes(tmp_path, "alice", "bob") as (a, b):
+        invite = a.engine.open_invite(60)
+        joiner = JoinerPairing(invite.code, b.identity.cert_der, a.fp, "bob")
+        channel = await _anonymous(a.engine.port)
+        decoder = FrameDecoder(max_frame=MAX_PAIR_MESSAGE + 1)
+        channel.write(encode_frame(PAIR_START, joiner.start(), max_frame=MAX_PAIR_MESSAGE + 1))
+        await channel.drain()
+        frames: list[Any] = []
+        while not frames:
+            frames = decoder.feed(await channel.read())
+        confirm = joiner.receive_reply(frames[0].payload)
+        assert invite.state is InviteState.BUSY
+        a.engine.cancel_invite()  # the user pressed Cancel while the colleague was typing
+        channel.write(encode_frame(PAIR_CONFIRM, confirm, max_frame=MAX_PAIR_MESSAGE + 1))
+        await channel.drain()
+        assert await _read_to_end(channel) == b""  # no PAIR_DONE
+        await channel.aclose()
+        await eventually(lambda: a.of(PairingRefused), 3, "the refusal")
+        assert a.of(PairingRefused)[0].spent
+        assert invite.state is InviteState.CANCELLED
+        assert a.trust.peers() == []
+
+
+async def test_deep_json_spends_the_invite_cleanly_and_a_strangers_knock_is_not_the_attempt(
+    tmp_path: Path,
+) -> None:
+    async with nodes(tmp_path, "alice", "bob", "mallory") as (a, b, m):
+        invite = a.engine.open_invite(60)
+        joiner = JoinerPairing(invite.code, b.identity.cert_der, a.fp, "bob")
+        channel = await _anonymous(a.engine.port)
+        channel.write(encode_frame(PAIR_START, joiner.start(), max_frame=MAX_PAIR_MESSAGE + 1))
+        await channel.drain()
+        decoder = FrameDecoder(max_frame=MAX_PAIR_MESSAGE + 1)
+        while not decoder.feed(await channel.read()):
+            pass
+        assert invite.state is InviteState.BUSY
+        # a stranger knocks while the attempt runs: refused, and not reported as the outcome
+        with pytest.raises(PairingFailed, match="no invite is open there"):
+            await m.engine.pair(invite.code, "127.0.0.1", a.engine.port)
+        await eventually(lambda: a.of(PairingRefused), 3, "the stranger's refusal")
+        assert not a.of(PairingRefused)[0].spent
+        assert invite.state is InviteState.BUSY
+        # hostile JSON as the confirmation: the attempt ends cleanly, the invite is spent
+        channel.write(encode_frame(PAIR_CONFIRM, b"[" * 20000, max_frame=MAX_PAIR_MESSAGE + 1))
+        await channel.drain()
+        assert await _read_to_end(channel) == b""
+        await channel.aclose()
+        await eventually(lambda: len(a.of(PairingRefused)) == 2, 3, "the attempt's refusal")
+        assert a.of(PairingRefused)[1].spent
+        assert invite.state is InviteState.FAILED
+        assert a.trust.peers() == [] and a.engine.running
+
+
+async def test_a_squatted_nameplate_costs_no_attempt(tmp_path: Path) -> None:
+    async with nodes(tmp_path, "alice", "bob", "mallory") as (a, b, m):
+        invite = a.engine.open_invite(60)
+        # the announcement claimed alice, but mallory listens at the address it gave
+        with pytest.raises(PairingFailed, match="not the one that announced the invite"):
+            await b.engine.pair(invite.code, "127.0.0.1", m.engine.port, expect=a.fp)
+        assert invite.is_open()
+        await b.engine.pair(invite.code, "127.0.0.1", a.engine.port, expect=a.fp)
+        assert b.trust.is_trusted(a.fp) and not b.trust.is_trusted(m.fp)

@@ -179,11 +179,9 @@ class InviteDialog(PairingDialog):
         if kind == "PairingSucceeded" and getattr(event, "role", "") == "inviter":
             self._expires = 0.0
             self.show_result(paired_text(event.name, event.safety_number), paired=True)
-        elif kind == "PairingRefused":
-            invite = self.service.runner.engine.invite if self.service.runner else None
-            if invite is None or not invite.is_open():  # the one attempt was spent
-                self._expires = 0.0
-                self.show_result(failed_text(event.reason), paired=False)
+        elif kind == "PairingRefused" and getattr(event, "spent", False):
+            self._expires = 0.0  # the one attempt was spent (a stranger's knock is not)
+            self.show_result(failed_text(event.reason), paired=False)
 
     @on(Button.Pressed, "#again")
     def _again(self) -> None:
