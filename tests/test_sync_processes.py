@@ -341,6 +341,6 @@ def test_a_kill_mid_sync_loses_nothing_and_the_next_sync_resumes(tmp_path: Path)
         proc.wait(timeout=10)
         got = len(names(bob[0]))  # the profile opens; what was stored is whole
         assert 0 <= got <= 3000
-        once = cli(bob[0], "sync", "--once", "--no-discovery", "--port", "0")
+        once = cli(bob[0], "sync", "--once", "--no-discovery", "--port", "0", "--timeout", "45")
         assert "1 of 1 peer(s) in sync" in once.stdout
         assert len(names(bob[0])) == 3000
