@@ -124,11 +124,23 @@ def delete_item(tx: am.Transaction, collection: str, item_id: str) -> bool:
     return True
 
 
+ALWAYS_PUT = frozenset({"updated", "changed_by"})
+"""Keys rewritten even when the stored value is equal: an edit's ``updated`` stamp and its
+``changed_by`` author must win or lose together against a concurrent edit. Automerge skips a put
+of an equal value, and a map conflict goes to the op with the highest (counter, actor); so both
+keys are always deleted and put again, in this order, in every edit: the two edits' ops then
+compare the same way for both keys."""
+
+
 def put_scalar(tx: am.Transaction, obj: bytes, key: str, value: Any) -> None:
     """Put a scalar unless the stored value is already equal (no needless ops, no conflicts)."""
     found = tx.get(obj, key)
     if found is not None and not isinstance(found[0], am.ObjType) and found[0][1] == value:
-        return
+        if key not in ALWAYS_PUT:
+            return
+        tx.delete(obj, key)
+    elif key in ALWAYS_PUT and found is not None and value is not None:
+        tx.delete(obj, key)
     if value is None:
         if found is not None:
             tx.delete(obj, key)

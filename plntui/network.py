@@ -162,7 +162,8 @@ class Network:
     @property
     def own_ids(self) -> frozenset[str]:
         """Every id this profile ever wrote with: its actor, and the random id of old profiles."""
-        return frozenset({self.device_id, self.profile.meta.device_id})
+        meta = self.profile.meta
+        return frozenset({self.device_id, meta.device_id, *meta.former_actors})
 
     def register_device(self) -> None:
         """Record this device in the shared document's registry (actor id -> display name,

@@ -19,16 +19,23 @@ CLI command can add a contact while the app is open and the app sees it appear. 
 long-running process may own a profile at a time (``session.lock``).
 
 Every change is signed, in Automerge terms, by an *actor*: this device's actor id is derived from
-its identity, ``SHA-256("plntui-actor-v1" + certificate fingerprint)[:16]``, so a change can be
-traced to the key peers pinned. A profile is single-writer (``write.lock``), so one actor per
-profile is safe. A new profile gets its identity at creation; a profile made by an older plntui
-keeps its random ``device_id`` as actor until it has an identity (``plntui id`` or the first sync
-makes one), and from its next opening on writes with the derived actor.
+its identity and the profile's random ``device_id``,
+``SHA-256("plntui-actor-v2" + certificate fingerprint + device_id)[:16]``, and the shared
+document's device registry maps it to the display name and the fingerprint peers pinned. The
+``device_id`` part matters: Automerge refuses two histories of one actor, so a profile created
+again in a folder that kept its ``identity/`` must not write as the old one did. A profile is
+single-writer (``write.lock``), so one actor per profile is safe. A new profile gets its identity
+at creation; a profile made by an older plntui keeps its random ``device_id`` as actor until it
+has an identity (``plntui id`` or the first sync makes one), and from its next opening on writes
+with the derived actor. ``plntui repair`` moves damaged files aside and may drop changes peers
+already hold, so it gives the profile a new ``device_id`` (a new actor); the ids written with
+before stay in ``profile.json`` (``former_actors``) and count as this device's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -45,12 +52,12 @@ from .store import DocumentStore, atomic_write
 
 FORMAT_VERSION = 1
 APP_NAME = "plntui"
-ACTOR_CONTEXT = b"plntui-actor-v1"
+ACTOR_CONTEXT = b"plntui-actor-v2"
 
 
-def actor_from_fingerprint(fingerprint: bytes) -> bytes:
-    """The Automerge actor id of the device whose certificate has this fingerprint."""
-    return hashlib.sha256(ACTOR_CONTEXT + fingerprint).digest()[:16]
+def actor_from_fingerprint(fingerprint: bytes, device_id: str) -> bytes:
+    """The Automerge actor id of the profile ``device_id`` whose certificate has ``fingerprint``."""
+    return hashlib.sha256(ACTOR_CONTEXT + fingerprint + bytes.fromhex(device_id)).digest()[:16]
 
 
 def default_home() -> Path:
@@ -75,6 +82,8 @@ class ProfileMeta:
     device_id: str
     created: str
     format: int = FORMAT_VERSION
+    former_actors: tuple[str, ...] = ()
+    """Actor ids (hex) this profile wrote with before ``plntui repair`` gave it a new one."""
 
     @property
     def actor(self) -> bytes:
@@ -133,7 +142,9 @@ class Profile:
         self.meta = meta
         self.fingerprint = public_fingerprint(home)
         self.actor = (
-            actor_from_fingerprint(self.fingerprint) if self.fingerprint is not None else meta.actor
+            actor_from_fingerprint(self.fingerprint, meta.device_id)
+            if self.fingerprint is not None
+            else meta.actor
         )
         self.shared = DocumentStore(home, "network", self.actor)
         self.private = DocumentStore(home, "private", self.actor)
@@ -191,8 +202,10 @@ class Profile:
                 device_id=str(data["device_id"]),
                 created=str(data.get("created", "")),
                 format=int(data.get("format", FORMAT_VERSION)),
+                former_actors=tuple(str(a) for a in data.get("former_actors", ())),
             )
-            bytes.fromhex(meta.device_id)
+            for actor in (meta.device_id, *meta.former_actors):
+                bytes.fromhex(actor)
         except (ValueError, KeyError, TypeError):
             raise StoreCorruptError(f"{path} is damaged (not the expected JSON)") from None
         if meta.format > FORMAT_VERSION:
@@ -204,7 +217,7 @@ class Profile:
 
     def rename(self, name: str) -> None:
         display = clean_text(name, "name", 100)
-        self.meta = ProfileMeta(display, self.meta.device_id, self.meta.created, self.meta.format)
+        self.meta = dataclasses.replace(self.meta, name=display)
         atomic_write(
             self.home / "profile.json", json.dumps(meta_dict(self.meta), indent=2).encode()
         )
@@ -321,6 +334,15 @@ class Profile:
             moved: list[Path] = []
             for store in (self.shared, self.private):
                 moved += store.repair()
+            if moved:  # changes peers hold may be gone: never write with that actor again
+                former = dict.fromkeys((*self.meta.former_actors, self.actor.hex()))
+                self.meta = dataclasses.replace(
+                    self.meta, device_id=secrets.token_hex(16), former_actors=tuple(former)
+                )
+                atomic_write(
+                    self.home / "profile.json",
+                    json.dumps(meta_dict(self.meta), indent=2).encode(),
+                )
         self._notify("external")
         return moved
 
@@ -362,4 +384,5 @@ def meta_dict(meta: ProfileMeta) -> dict[str, Any]:
         "name": meta.name,
         "device_id": meta.device_id,
         "created": meta.created,
+        **({"former_actors": list(meta.former_actors)} if meta.former_actors else {}),
     }

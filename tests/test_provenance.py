@@ -14,7 +14,7 @@ from plntui.catalog import Catalog, contact_columns
 from plntui.errors import ValidationError
 from plntui.network import Network
 from plntui.peersync import load_identity, public_fingerprint
-from plntui.profile import actor_from_fingerprint
+from plntui.profile import Profile, actor_from_fingerprint
 
 
 def exchange(src: Network, dst: Network) -> None:
@@ -32,7 +32,7 @@ def test_actor_id_derives_from_the_identity_fingerprint(tmp_path: Path) -> None:
     net = Network.create(tmp_path / "a", "Alice")
     identity = load_identity(net.profile.home)
     assert public_fingerprint(net.profile.home) == identity.fingerprint
-    expected = actor_from_fingerprint(identity.fingerprint)
+    expected = actor_from_fingerprint(identity.fingerprint, net.profile.meta.device_id)
     assert len(expected) == 16 and net.profile.actor == expected
     net.add("contacts", {"name": "Ada"})
     net.add("notes", {"title": "Reading list"}, private=True)
@@ -118,6 +118,41 @@ def test_a_profile_without_identity_keeps_its_random_actor(tmp_path: Path) -> No
     assert new.device_id != old.device_id and old.device_id in new.own_ids
     new.edit("contacts", record.id, {"org": "Engines"})
     assert provenance.whats_new(new, "") == []  # both ids are this device's own
+
+
+def test_a_profile_created_again_beside_a_kept_identity_gets_a_new_actor(tmp_path: Path) -> None:
+    home = tmp_path / "again"
+    first = Network.create(home, "Alice")
+    first.add("contacts", {"name": "Ada"})
+    bob = Network.create(tmp_path / "bob", "Bob")
+    exchange(first, bob)
+    for item in home.iterdir():  # start over, but keep the key and the pairings
+        if item.name not in ("identity", "peers.json"):
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    second = Network.create(home, "Alice")
+    assert second.profile.fingerprint == first.profile.fingerprint
+    assert second.profile.actor != first.profile.actor
+    second.add("contacts", {"name": "Grace"})
+    exchange(second, bob)  # Automerge would refuse a second history of one actor
+    assert {r.values["name"] for r in bob.list("contacts")} == {"Ada", "Grace"}
+
+
+def test_repair_gives_the_profile_a_new_actor_and_keeps_the_old_one_its_own(
+    tmp_path: Path,
+) -> None:
+    net = Network.create(tmp_path / "r", "Alice")
+    net.add("contacts", {"name": "Ada"})
+    before = net.device_id
+    snapshot = net.profile.home / "network.snapshot"
+    data = bytearray(snapshot.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a damaged snapshot of the shared document
+    snapshot.write_bytes(bytes(data))
+    assert Profile.open(net.profile.home).repair()
+    again = Network.open(net.profile.home)
+    assert again.device_id != before and before in again.own_ids
+    assert again.profile.meta.former_actors == (before,)
+    assert Profile.open(net.profile.home).repair() == []  # nothing damaged: the actor stays
+    assert Network.open(net.profile.home).device_id == again.device_id
 
 
 def test_added_by_filter_in_the_index_and_the_catalog(pair: tuple[Network, Network]) -> None:
@@ -233,3 +268,25 @@ def test_cli_show_list_added_by_and_whatsnew(
     assert "Renamed Alice to Alice Smith" in cli(home, capsys, "rename", "Alice Smith")
     assert "must not be empty" in cli(home, capsys, "rename", " ", code=2)
     assert "Alice Smith" in cli(home, capsys, "contact", "show", ada.id)
+
+
+def test_after_concurrent_edits_the_winning_stamp_and_author_agree(
+    pair: tuple[Network, Network], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plntui.network as network_module
+
+    alice, bob = pair
+    ada = alice.add("contacts", {"name": "Ada"})
+    exchange(alice, bob)
+    alice.edit("contacts", ada.id, {"org": "Engines"})  # Alice is already the last changer
+    exchange(alice, bob)
+    monkeypatch.setattr(network_module, "now_stamp", lambda: "2030-01-01T00:00:01Z")
+    alice.edit("contacts", ada.id, {"role": "Analyst"})  # both edit again, concurrently
+    monkeypatch.setattr(network_module, "now_stamp", lambda: "2030-01-01T00:00:02Z")
+    bob.edit("contacts", ada.id, {"topics": ["maths"]})
+    exchange(alice, bob)
+    exchange(bob, alice)
+    merged = alice.get("contacts", ada.id).values
+    assert merged == bob.get("contacts", ada.id).values
+    winner = alice if merged["updated"] == "2030-01-01T00:00:01Z" else bob
+    assert merged["changed_by"] == winner.device_id

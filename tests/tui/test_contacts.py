@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import automerge.core as am
 from textual.widgets import Input, Static
 
 from plntui.network import Network
@@ -209,3 +210,141 @@ async def test_letters_typed_before_the_filter_has_focus_go_into_it(app: PlntuiA
         box.focus()
         await pilot.pause()
         assert not screen._filter_pending
+
+
+# -- saving the form while a colleague's edit of the same contact merges in -------------------
+
+
+def exchange(src: Network, dst: Network) -> None:
+    """What a sync does: merge ``src``'s shared document into ``dst`` and store it."""
+    dst.shared_doc.merge(am.Document.load(src.shared_doc.save()))
+    dst.store_remote_changes()
+
+
+def colleague_edit(home: Path, tmp_path: Path, values: dict[str, object]) -> None:
+    """Bob, on his own device, edits Ada Lovelace; the change reaches this profile's documents
+    (committed on disk) while the app's form is open."""
+    here = Network.open(home)
+    bob = Network.create(tmp_path / "bob", "Bob")
+    exchange(here, bob)
+    bob.edit("contacts", bob.search("lovelace")["contacts"][0].id, values)
+    exchange(bob, here)
+
+
+async def edit_ada_while_bob_edits(  # type: ignore[no-untyped-def]
+    app: PlntuiApp, home: Path, tmp_path: Path, bob: dict[str, object], mine: dict[str, str]
+):
+    """Open the form on Ada, let Bob's edit merge in, fill ``mine`` and save. Returns Ada as
+    stored afterwards and the notifications shown."""
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, ContactForm)
+        colleague_edit(home, tmp_path, bob)
+        for name, text in mine.items():
+            form.query_one(f"#field-{name}", Input).value = text
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        notes = [str(n.message) for n in app._notifications]
+    return Network.open(home).search("lovelace")["contacts"][0], notes
+
+
+async def test_save_keeps_a_colleagues_concurrent_list_addition(
+    app: PlntuiApp, home: Path, tmp_path: Path
+) -> None:
+    ada, notes = await edit_ada_while_bob_edits(
+        app,
+        home,
+        tmp_path,
+        {"emails": ["ada@example.com", "bob-added@example.com"]},
+        {"emails": "ada@example.com, alice-added@example.com"},
+    )
+    assert ada.values["emails"] == [
+        "ada@example.com",
+        "bob-added@example.com",
+        "alice-added@example.com",
+    ]
+    assert not any("also changed" in n for n in notes)
+
+
+async def test_save_keeps_a_colleagues_removal_and_my_addition(
+    app: PlntuiApp, home: Path, tmp_path: Path
+) -> None:
+    ada, _ = await edit_ada_while_bob_edits(
+        app, home, tmp_path, {"topics": ["mathematics"]}, {"topics": "mathematics, rust, poetry"}
+    )
+    assert ada.values["topics"] == ["mathematics", "poetry"]
+
+
+async def test_save_keeps_a_colleagues_change_of_another_field(
+    app: PlntuiApp, home: Path, tmp_path: Path
+) -> None:
+    ada, notes = await edit_ada_while_bob_edits(
+        app, home, tmp_path, {"role": "Countess"}, {"org": "Babbage & Co"}
+    )
+    assert ada.values["role"] == "Countess" and ada.values["org"] == "Babbage & Co"
+    assert ada.values["topics"] == ["mathematics", "rust"]  # untouched by both
+    assert not any("also changed" in n for n in notes)
+
+
+async def test_both_change_one_short_field_mine_is_kept_and_said(
+    app: PlntuiApp, home: Path, tmp_path: Path
+) -> None:
+    ada, notes = await edit_ada_while_bob_edits(
+        app, home, tmp_path, {"role": "Countess"}, {"role": "Programmer"}
+    )
+    assert ada.values["role"] == "Programmer"
+    assert "Bob also changed Role; your value was kept." in notes
+
+
+async def test_a_field_i_left_alone_keeps_the_colleagues_value(
+    app: PlntuiApp, home: Path, tmp_path: Path
+) -> None:
+    ada, notes = await edit_ada_while_bob_edits(
+        app,
+        home,
+        tmp_path,
+        {"org": "Royal Society", "emails": []},
+        {"role": "Programmer"},
+    )
+    assert ada.values["org"] == "Royal Society"
+    assert ada.values.get("emails", []) == []  # the removal is not undone by a stale form
+    assert ada.values["role"] == "Programmer"
+    assert not any("also changed" in n for n in notes)
+
+
+async def test_long_text_edited_on_both_sides_merges_both(
+    app: PlntuiApp, home: Path, tmp_path: Path
+) -> None:
+    ada_id = Network.open(home).search("lovelace")["contacts"][0].id
+    Network.open(home).edit("contacts", ada_id, {"met": "At a salon in London."})
+    ada, notes = await edit_ada_while_bob_edits(
+        app,
+        home,
+        tmp_path,
+        {"met": "At a salon in London, 1833."},
+        {"met": "Through Babbage, at a salon in London."},
+    )
+    assert ada.values["met"] == "Through Babbage, at a salon in London, 1833."
+    assert "Bob also changed How you met; both edits were merged." in notes
+
+
+async def test_saving_a_contact_deleted_meanwhile_is_refused(app: PlntuiApp, home: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        other = Network.open(home)
+        ada = other.search("lovelace")["contacts"][0]
+        other.remove("contacts", ada.id)
+        form.query_one("#field-role", Input).value = "Programmer"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form  # kept open with the user's values
+        error = form.query_one("#error-form", Static)
+        assert error.display and "deleted meanwhile" in str(error.render())
+        assert any("deleted meanwhile" in str(n.message) for n in app._notifications)
+    assert Network.open(home).search("lovelace")["contacts"] == []

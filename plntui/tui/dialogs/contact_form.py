@@ -1,4 +1,10 @@
-"""Provides ContactForm: add or edit a contact, with validation messages beside each field."""
+"""Provides ContactForm: add or edit a contact, with validation messages beside each field.
+
+Colleagues' edits keep merging in while the form is open, so saving is a three-way merge per
+field (``merge_field``) between the record as the form opened (base), the form (mine) and the
+record now (theirs): fields I left alone are not written, list fields get my additions and
+removals, long texts merge both edits, and for short values mine wins with a notification.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ...errors import NotFoundError, PlntuiError, ValidationError
-from ...model import FIELDS, RELATIONSHIPS, Record, check_field, display_value
+from ...model import FIELDS, RELATIONSHIPS, Field, Record, check_field, display_value, empty_value
+from ...textdiff import merge_text
 
 if TYPE_CHECKING:
     from ..app import PlntuiApp
@@ -47,6 +54,32 @@ HINTS = {
     "cadence_days": "days",
     "rating": "1-5",
 }
+
+
+def _mergeable_text(spec: Field) -> bool:
+    """Long free text merges both edits; short values (names, dates, numbers, choices) do not."""
+    return spec.kind == "text" or (
+        spec.kind == "str" and spec.limit >= 1000 and not spec.choices and spec.check is None
+    )
+
+
+def merge_field(spec: Field, base: Any, mine: Any, theirs: Any) -> tuple[Any, str]:
+    """Three-way merge of one field the form changed (``mine != base``) with the value it has
+    now (``theirs``). Returns the value to write and what happened: ``""`` (no conflict),
+    ``"merged"`` (both edits of a long text kept) or ``"kept"`` (mine replaced theirs)."""
+    if spec.kind == "list":
+        base, mine, theirs = list(base or []), list(mine or []), list(theirs or [])
+        if theirs == base:
+            return mine, ""
+        removed = {v for v in base if v not in mine}
+        merged = [v for v in theirs if v not in removed]
+        merged += [v for v in mine if v not in base and v not in merged]
+        return list(dict.fromkeys(merged)), ""
+    if theirs in (base, mine):
+        return mine, ""
+    if _mergeable_text(spec):
+        return merge_text(str(base or ""), str(mine or ""), str(theirs or "")), "merged"
+    return mine, "kept"
 
 
 class ContactForm(ModalScreen[Record | None]):
@@ -223,6 +256,8 @@ class ContactForm(ModalScreen[Record | None]):
         item_private = self.query_one("#private-item", Checkbox).value
         net = self.papp.net
         assert net is not None
+        conflicts: list[tuple[str, str]] = []
+        changed_by = ""
         try:
             with self.papp.net_lock:
                 if self.record is None:
@@ -233,25 +268,18 @@ class ContactForm(ModalScreen[Record | None]):
                         private_fields=sorted(private_now),
                     )
                 else:
-                    was_private = {
-                        n
-                        for n in FORM_FIELDS
-                        if self.record.is_private(n) and not FIELDS["contacts"][n].private_only
-                    }
-                    record = net.edit(
-                        "contacts",
-                        self.record.id,
-                        values,
-                        make_private=sorted(private_now - was_private)
-                        if not self.record.private_item
-                        else [],
-                        make_shared=sorted(was_private - private_now)
-                        if not self.record.private_item
-                        else [],
-                        item_private=item_private
-                        if item_private != self.record.private_item
-                        else None,
-                    )
+                    # One write step (as Network.edit_note_body does): what another process or a
+                    # peer committed since the form opened is read and merged, then written.
+                    with net._writing():
+                        try:
+                            current = net.get("contacts", self.record.id)
+                        except NotFoundError:
+                            self._deleted_meanwhile()
+                            return
+                        values, conflicts = self._merge(values, current)
+                        changed_by = str(current.values.get("changed_by") or "")
+                        record = self._write(net, values, private_now, item_private)
+                who = self._who(changed_by) if conflicts else ""
         except ValidationError as err:
             self._show_errors(
                 {err.field or "": err.message} if err.field in FORM_FIELDS else {"": err.message}
@@ -260,7 +288,86 @@ class ContactForm(ModalScreen[Record | None]):
         except PlntuiError as err:
             self._show_errors({"": err.message})
             return
+        if conflicts:
+            self._report_conflicts(who, conflicts)
         self.dismiss(record)
+
+    def _deleted_meanwhile(self) -> None:
+        """The contact is gone (a colleague or another window deleted it): say so, keep the form
+        open with the user's values, and write nothing (no silent resurrection)."""
+        assert self.record is not None
+        message = (
+            f"{self.record.label} was deleted meanwhile (on another device or in another "
+            "window): your changes were not saved. Cancel to discard them."
+        )
+        self._show_errors({"": message})
+        self.papp.safe_notify(message, title="Contact deleted", severity="error", timeout=10)
+
+    def _merge(
+        self, values: dict[str, Any], current: Record
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Merge the fields the form changed (``values``, relative to the record as the form
+        opened) into ``current``; fields the form left alone are not written at all."""
+        assert self.record is not None
+        merged: dict[str, Any] = {}
+        conflicts: list[tuple[str, str]] = []
+        for name, mine in values.items():
+            spec = FIELDS["contacts"][name]
+            base = self.record.values.get(name)
+            theirs = current.values.get(name)
+            value, outcome = merge_field(
+                spec,
+                empty_value(spec) if base is None else base,
+                mine,
+                empty_value(spec) if theirs is None else theirs,
+            )
+            merged[name] = value
+            if outcome:
+                conflicts.append((spec.label, outcome))
+        return merged, conflicts
+
+    def _write(
+        self, net: Any, values: dict[str, Any], private_now: set[str], item_private: bool
+    ) -> Record:
+        record = self.record
+        assert record is not None
+        was_private = {
+            n
+            for n in FORM_FIELDS
+            if record.is_private(n) and not FIELDS["contacts"][n].private_only
+        }
+        result: Record = net.edit(
+            "contacts",
+            record.id,
+            values,
+            make_private=sorted(private_now - was_private) if not record.private_item else [],
+            make_shared=sorted(was_private - private_now) if not record.private_item else [],
+            item_private=item_private if item_private != record.private_item else None,
+        )
+        return result
+
+    def _who(self, changed_by: str) -> str:
+        """The colleague whose edit last changed the record, or "" for this device (another
+        window or the CLI) or an unknown one."""
+        net = self.papp.net
+        if not changed_by or net is None or changed_by in net.own_ids:
+            return ""
+        try:
+            return net.device_name(changed_by)
+        except PlntuiError:
+            return ""
+
+    def _report_conflicts(self, who: str, conflicts: list[tuple[str, str]]) -> None:
+        lines = []
+        for label, outcome in conflicts:
+            what = f"{who} also changed {label}" if who else f"{label} was also changed elsewhere"
+            if outcome == "kept":
+                lines.append(f"{what}; your value was kept.")
+            else:
+                lines.append(f"{what}; both edits were merged.")
+        self.papp.safe_notify(
+            "\n".join(lines), title="Changed meanwhile", severity="warning", timeout=10
+        )
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
