@@ -1106,7 +1106,7 @@ def cmd_id(args: argparse.Namespace) -> int:
 
 def cmd_whatsnew(args: argparse.Namespace) -> int:
     from .model import now_stamp
-    from .provenance import last_seen, mark_seen, newest_stamp, whats_new
+    from .provenance import last_seen, mark_seen, whats_new
 
     net = _open(args)
     started = now_stamp()
@@ -1131,7 +1131,7 @@ def cmd_whatsnew(args: argparse.Namespace) -> int:
                 f"{safe_text(item.record.label)} ({item.record.id})"
             )
     if args.mark_seen:
-        mark_seen(net.profile, max(started, newest_stamp(items)))
+        mark_seen(net.profile, started)
     return 0
 
 

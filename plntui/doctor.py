@@ -695,22 +695,27 @@ async def run_doctor(
     """Every check, in order. ``listen`` is the address ``plntui sync`` would listen on (and
     browse from, when it is not a wildcard); ``timeout`` the seconds to browse."""
     from sync.discovery import DiscoveryError
+    from sync.fingerprint import format_fingerprint
 
-    from .peersync import load_identity, open_trust
+    from .peersync import open_trust
     from .profile import Profile
 
     profile = Profile.open(home)
-    identity = load_identity(profile.home)
+    # read the certificate only: the doctor makes no key (a profile of an older plntui has none
+    # until its first sync or plntui id) and changes nothing
+    own = profile.fingerprint
     trust = open_trust(profile.home)
-    report = Report(profile.meta.name, identity.fingerprint_text, profile.home)
+    shown = format_fingerprint(own) if own is not None else "no identity yet: see plntui id"
+    report = Report(profile.meta.name, shown, profile.home)
+    own_fp = own if own is not None else bytes(32)
     report.findings.append(check_multicast())
     owner = profile.session_owner()
     report.findings.append(
-        await check_port(listen, port, owner, identity.fingerprint, probe_timeout)
+        await check_port(listen, port, owner, own_fp, probe_timeout)
     )
     interfaces = None if _is_wildcard(listen) else [listen]
     try:
-        seen = await browse(identity.fingerprint, timeout, interfaces)
+        seen = await browse(own_fp, timeout, interfaces)
     except DiscoveryError as err:
         report.findings.append(
             Finding(

@@ -17,7 +17,6 @@ not listed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -127,8 +126,11 @@ def last_seen(profile: Profile) -> str:
 
 def mark_seen(profile: Profile, stamp: str | None = None) -> str:
     """Remember that you looked at what's new up to ``stamp`` (default: now); the mark never
-    moves back."""
-    stamp = max(stamp or now_stamp(), last_seen(profile))
+    moves back, and never past this device's clock (a colleague's clock running ahead, or a
+    garbage stamp, must not hide what comes next)."""
+    now = now_stamp()
+    before = last_seen(profile)
+    stamp = min(max(stamp or now, before if before <= now else ""), now)
     atomic_write(profile.home / SEEN_FILE, json.dumps({"whatsnew": stamp}).encode())
     return stamp
 
@@ -161,7 +163,3 @@ def whats_new(net: Network, since: str | None = None, limit: int = 1000) -> list
             )
         )
     return items
-
-
-def newest_stamp(items: Iterable[NewItem]) -> str:
-    return max((i.when for i in items), default="")

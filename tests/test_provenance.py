@@ -204,11 +204,31 @@ def test_whats_new_lists_what_others_did_since_the_mark(pair: tuple[Network, Net
     }
     assert items == sorted(items, key=lambda i: i.when, reverse=True)
 
-    mark = provenance.mark_seen(alice.profile, provenance.newest_stamp(items))
+    mark = provenance.mark_seen(alice.profile)
     assert provenance.last_seen(alice.profile) == mark
     assert provenance.whats_new(alice) == []
     assert len(provenance.whats_new(alice, "")) == 3  # "ever" still lists them
     assert provenance.mark_seen(alice.profile, "2000-01-01T00:00:00Z") == mark  # never back
+
+
+def test_a_stamp_from_the_future_never_hides_what_comes_next(
+    pair: tuple[Network, Network], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plntui.network as network_module
+
+    alice, bob = pair
+    monkeypatch.setattr(network_module, "now_stamp", lambda: "2099-01-01T00:00:00Z")
+    bob.add("contacts", {"name": "From a clock far ahead"})
+    monkeypatch.undo()
+    exchange(bob, alice)
+    monkeypatch.setattr(provenance, "now_stamp", lambda: "2026-01-01T00:00:00Z")  # our clock
+    mark = provenance.mark_seen(alice.profile, "2099-01-01T00:00:00Z")
+    assert mark == "2026-01-01T00:00:00Z"  # clamped to our clock
+    monkeypatch.undo()
+    bob.add("contacts", {"name": "Grace"})
+    exchange(bob, alice)
+    names = {i.record.values["name"] for i in provenance.whats_new(alice)}
+    assert "Grace" in names
 
 
 def test_whats_new_since_a_stamp(pair: tuple[Network, Network]) -> None:

@@ -56,7 +56,6 @@ class WhatsNewScreen(PlntuiScreen):
         )
         self.since: str | None = None  # the mark in use while the screen is open
         self.loaded_at = ""
-        self.newest = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,7 +88,7 @@ class WhatsNewScreen(PlntuiScreen):
         self.reload()
 
     def reload(self) -> None:
-        from ...provenance import last_seen, newest_stamp, whats_new
+        from ...provenance import last_seen, whats_new
 
         net = self.papp.net
         if net is None:
@@ -99,7 +98,6 @@ class WhatsNewScreen(PlntuiScreen):
                 self.since = last_seen(net.profile)
             self.loaded_at = now_stamp()
             items = whats_new(net, self.since)
-        self.newest = newest_stamp(items)
         self._items = {f"{i.record.collection}:{i.record.id}": i for i in items}
         self.catalog.load([i.record for i in items])
         self.table.refresh_rows()
@@ -125,9 +123,13 @@ class WhatsNewScreen(PlntuiScreen):
         net = self.papp.net
         if net is None or not self.loaded_at:
             return
-        mark_seen(net.profile, max(self.loaded_at, self.newest))
+        mark_seen(net.profile, self.loaded_at)  # our clock: never a colleague's stamp
 
     def on_screen_suspend(self) -> None:
+        from textual.screen import ModalScreen
+
+        if isinstance(self.app.screen, ModalScreen):
+            return  # a dialog or the palette over the list: still looking
         self._mark()  # leaving the screen: what it showed has been seen
 
     @on(RecordTable.Selected)
