@@ -5,7 +5,8 @@ Usage: ``python bench/tui.py [--contacts 10000] [--notes 2000] [--runs 5] [--hom
 * Builds a profile (deterministic realistic data from ``bench/_profiles.py``: contacts imported
   in batches of 500, then all notes in one ``net._writing()`` commit) in a child process, so that
   this process stays small (a forked child inherits its parent's peak in ``ru_maxrss``).
-* **Time to interactive**: the installed ``plntui --home H`` is spawned on a pseudo-terminal of
+* **Time to interactive**: the installed ``plntui --home H --offline`` is spawned on a
+  pseudo-terminal of
   120x40 (``pty.fork``) and its output is read until the first row of the contacts table (the
   first name in sort order) is drawn; one warm-up start, then the median of ``--runs``. The
   in-process ``App.run_test()`` time until the contacts screen is mounted with rows is a second,
@@ -20,6 +21,11 @@ Usage: ``python bench/tui.py [--contacts 10000] [--notes 2000] [--runs 5] [--hom
   it waits for the process to go idle (20 ms sleeps) after each key.
 * **Peak memory**: ``VmHWM`` of the app process once its background load is done (CPU idle),
   and its ``ru_maxrss`` from ``wait4`` after quitting with ctrl+q.
+
+The app is started with ``--offline``: without it, it would announce itself and browse the LAN
+(zeroconf). ``--with-sync`` starts it as a user does, sync engine and discovery included; run
+that only inside an isolated network namespace (e.g. ``unshare -rn`` with a multicast-enabled
+loopback), never on a real network.
 
 Prints one table with targets and PASS/FAIL. When a target fails it also prints where the time
 or memory goes (each step of a start in a fresh process, the start without the background load
@@ -345,8 +351,12 @@ def start_once(argv: Sequence[str], home: Path, names: list[str]) -> Start:
     return result
 
 
+OFFLINE = ["--offline"]
+"""Appended to every app start unless ``--with-sync`` (see the module docstring)."""
+
+
 def measure_starts(home: Path, names: list[str], runs: int) -> list[Start]:
-    argv = [plntui_command(), "--home", str(home)]
+    argv = [plntui_command(), "--home", str(home), *OFFLINE]
     log(f"starting the app on a pseudo-terminal: 1 warm-up + {runs} timed starts ...")
     start_once(argv, home, names)
     starts = []
@@ -358,7 +368,17 @@ def measure_starts(home: Path, names: list[str], runs: int) -> list[Start]:
 
 def profile_start(home: Path, names: list[str], out: Path) -> str:
     """One start under cProfile (main thread; the load worker's thread is not profiled)."""
-    argv = [sys.executable, "-m", "cProfile", "-o", str(out), plntui_command(), "--home", str(home)]
+    argv = [
+        sys.executable,
+        "-m",
+        "cProfile",
+        "-o",
+        str(out),
+        plntui_command(),
+        "--home",
+        str(home),
+        *OFFLINE,
+    ]
     start_once(argv, home, names)
     return _top(pstats.Stats(str(out)), 30)
 
@@ -673,9 +693,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print cProfile output for the start and the filter keystrokes",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    parser.add_argument(
+        "--with-sync",
+        action="store_true",
+        help="start the app with sync and LAN discovery (inside a private network namespace)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.with_sync:
+        OFFLINE.clear()
 
     if args.build_only:
         print(json.dumps(build(args.home, args.contacts, args.notes, args.seed)))

@@ -710,9 +710,7 @@ async def run_doctor(
     own_fp = own if own is not None else bytes(32)
     report.findings.append(check_multicast())
     owner = profile.session_owner()
-    report.findings.append(
-        await check_port(listen, port, owner, own_fp, probe_timeout)
-    )
+    report.findings.append(await check_port(listen, port, owner, own_fp, probe_timeout))
     interfaces = None if _is_wildcard(listen) else [listen]
     try:
         seen = await browse(own_fp, timeout, interfaces)

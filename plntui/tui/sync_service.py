@@ -13,9 +13,19 @@ What crosses the thread boundary, and how:
   states, counters, nearby devices), posted when it changed; ``SyncNotice`` carries one engine
   event as plain text, with the number of contacts it brought;
 * to the engine: ``local_change`` after every commit of this process (a local edit is pushed at
-  once), ``call(fn)`` to run anything else on the engine's loop (pair; and every change of trust:
-  revoke, approve or reject an introduction, make a peer an introducer, each followed by
-  ``engine.trust_changed()`` so the links follow at once).
+  once, on the engine's loop), ``call(fn)`` to run anything else on the engine's loop (pair; and
+  every change of trust: revoke, approve or reject an introduction, make a peer an introducer,
+  each followed by ``engine.trust_changed()`` so the links follow at once).
+
+Stopping (the app quits) never leaves anyone waiting: every future ``call`` handed out and not
+settled yet fails at once with ``SyncStopped`` ("sync stopped"), and the tasks it started on the
+engine's loop (a pairing waiting for an answer) are cancelled before the engine stops.
+
+Starting is all or nothing for the engine: whatever fails after it listens stops it again, so
+the app never says "sync off" while an engine still syncs. LAN discovery is the exception: when
+only it cannot start (no multicast, a network namespace without interfaces), the engine keeps
+running without it (peers added by address still sync) and the snapshot's ``warning`` says
+"discovery off: <reason>".
 
 The snapshot also carries what the trust store says about introducers (see ``sync.trust``): which
 trusted peer is one, who introduced whom, and the introductions waiting for approval; offline,
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as _dt
 import errno
 import logging
@@ -56,6 +67,13 @@ FIND_SECONDS = 8.0
 """How long the joining side looks for the device announcing the code's nameplate."""
 
 ServiceState = Literal["offline", "starting", "running", "failed"]
+
+
+class SyncStopped(RuntimeError):
+    """The sync service stopped (the app quits) before a call to the engine was answered."""
+
+    def __init__(self) -> None:
+        super().__init__("sync stopped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +157,8 @@ class SyncSnapshot:
     """The code of this device's open pairing invite, if one is open."""
     invite_expires: float = 0.0
     """When it closes (``time.time()``)."""
+    warning: str = ""
+    """Something that works less well than asked while sync runs ("discovery off: <reason>")."""
 
     @property
     def connected(self) -> int:
@@ -331,6 +351,13 @@ class SyncService:
         self._wake: asyncio.Event | None = None
         self._snapshot = SyncSnapshot(state="starting", name=net.profile.meta.name)
         self._unsubscribe: Callable[[], None] | None = None
+        self._warning = ""
+        # what ``call`` handed out and has not settled yet (any thread: under ``_guard``), and
+        # the tasks it started (the engine's loop only)
+        self._guard = threading.Lock()
+        self._stopped = False
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     @property
     def snapshot(self) -> SyncSnapshot:
@@ -344,10 +371,12 @@ class SyncService:
         self._thread.start()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Say goodbye to the peers and stop (waits at most ``timeout`` seconds)."""
+        """Say goodbye to the peers and stop (waits at most ``timeout`` seconds); every call
+        not answered yet fails at once with ``SyncStopped``."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self._fail_pending()
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
             try:
@@ -358,29 +387,53 @@ class SyncService:
             self._thread.join(timeout)
 
     def call(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        """Run ``fn`` on the engine's loop; the future holds its result or exception."""
+        """Run ``fn`` on the engine's loop; the future holds its result or exception
+        (``SyncStopped`` if the service stops first)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         loop = self._loop
         if loop is None or loop.is_closed() or self.runner is None:
             future.set_exception(RuntimeError("sync is not running"))
             return future
+        with self._guard:
+            if self._stopped:
+                future.set_exception(SyncStopped())
+                return future
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
 
         def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
+            if future.done() or not future.set_running_or_notify_cancel():
+                return  # cancelled by the caller, or failed by stop()
             try:
                 result = fn()
                 if asyncio.iscoroutine(result):
                     task = asyncio.ensure_future(result)
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                     task.add_done_callback(lambda t: _settle(future, t))
                     return
-                future.set_result(result)
+                _resolve(future, result=result)
             except BaseException as exc:  # handed to the caller
-                future.set_exception(exc)
+                _resolve(future, error=exc)
             self._poke()
 
-        loop.call_soon_threadsafe(run)
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop closed in between
+            _resolve(future, error=SyncStopped())
         return future
+
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._guard:
+            self._pending.discard(future)
+
+    def _fail_pending(self) -> None:
+        """Stopping: no call is answered any more; those waiting learn it now."""
+        with self._guard:
+            self._stopped = True
+            pending, self._pending = list(self._pending), set()
+        for future in pending:
+            _resolve(future, error=SyncStopped())
 
     def change_trust(self, change: Callable[[Any], Any]) -> concurrent.futures.Future[Any]:
         """Run ``change(trust_store)`` on the engine's loop, then let the engine apply it (cut
@@ -468,10 +521,18 @@ class SyncService:
     def _profile_changed(self, origin: str) -> None:
         # A commit of this process, or one another process made that the app caught up with
         # first (the engine's own poll would then see nothing new): push it to the peers.
-        if origin in ("local", "external") and self.runner is not None:
-            engine = self.runner.engine
-            if engine.running:
-                engine.local_change()
+        # Always through the engine's loop: checked and pushed there, never on this thread
+        # (the engine may stop in between, and a stopped engine would push right here).
+        loop = self._loop
+        if origin not in ("local", "external") or loop is None or self.runner is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: nothing to push to
+            loop.call_soon_threadsafe(self._push_local)
+
+    def _push_local(self) -> None:
+        runner = self.runner
+        if runner is not None and runner.engine.running:
+            runner.engine.local_change()
 
     # -- the engine's thread ------------------------------------------------------------------
 
@@ -484,6 +545,8 @@ class SyncService:
             log.exception("the sync thread failed")
             self._publish(SyncSnapshot(state="failed", error=safe_text(exc)))
         finally:
+            self._fail_pending()
+            _cancel_leftovers(loop)
             loop.close()
 
     def _make_runner(self, port: int) -> Any:
@@ -504,22 +567,37 @@ class SyncService:
         return runner
 
     async def _start_runner(self) -> None:
-        from sync.errors import SyncError
-
+        """Start the engine (and discovery); on any failure nothing is left listening."""
         port = self.options.port
         try:
-            self.runner = self._make_runner(port)
-            await self.runner.start()
-        except OSError as exc:
-            if not (exc.errno == errno.EADDRINUSE and self.options.fallback_port and port):
-                raise
-            # Another profile syncs on this port: any free port will do, discovery announces it.
-            await self._stop_runner()
-            self.runner = self._make_runner(0)
-            await self.runner.start()
-        except SyncError:
+            try:
+                await self._start_at(port)
+            except OSError as exc:
+                if not (exc.errno == errno.EADDRINUSE and self.options.fallback_port and port):
+                    raise
+                # Another profile syncs on this port: any free port will do, discovery announces
+                # it.
+                await self._stop_runner()
+                await self._start_at(0)
+        except BaseException:
             await self._stop_runner()
             raise
+
+    async def _start_at(self, port: int) -> None:
+        self.runner = runner = self._make_runner(port)
+        try:
+            await runner.start()
+        except Exception as exc:
+            if not (runner.use_discovery and runner.engine.running):
+                raise
+            # Only discovery failed (the engine listens): sync on without it.
+            log.warning("LAN discovery could not start: %s", exc)
+            discovery, runner.discovery = runner.discovery, None
+            if discovery is not None:
+                with contextlib.suppress(Exception):
+                    await discovery.stop()
+            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self._warning = f"discovery off: {safe_text(reason)}"
 
     async def _stop_runner(self) -> None:
         runner, self.runner = self.runner, None
@@ -561,8 +639,18 @@ class SyncService:
                 for waiter in waiters:
                     waiter.cancel()
         finally:
+            await self._cancel_calls()
             await self._stop_runner()
             self._publish(OFFLINE)
+
+    async def _cancel_calls(self) -> None:
+        """Stopping: cancel what ``call`` started (a pairing waiting for an answer)."""
+        self._fail_pending()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT / 2)
 
     def _poke(self) -> None:
         if self._wake is not None:
@@ -618,6 +706,7 @@ class SyncService:
             trusted=trusted,
             nearby=tuple(sorted(nearby.values(), key=lambda p: (p.name.casefold(), p.short))),
             introductions=offers_of(trust),
+            warning=self._warning,
         )
 
     def _publish(self, snapshot: SyncSnapshot) -> None:
@@ -654,10 +743,34 @@ class SyncService:
         self._poke()
 
 
+def _resolve(
+    future: concurrent.futures.Future[Any], result: Any = None, error: BaseException | None = None
+) -> None:
+    """Settle ``future`` unless it already is (``stop`` may have failed it first)."""
+    if future.done():
+        return
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
 def _settle(future: concurrent.futures.Future[Any], task: asyncio.Future[Any]) -> None:
     if task.cancelled():
-        future.cancel()
+        _resolve(future, error=SyncStopped())
     elif task.exception() is not None:
-        future.set_exception(task.exception())  # type: ignore[arg-type]
+        _resolve(future, error=task.exception())
     else:
-        future.set_result(task.result())
+        _resolve(future, result=task.result())
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and finish every task still on ``loop`` (none is destroyed pending at close)."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    with contextlib.suppress(Exception):
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())

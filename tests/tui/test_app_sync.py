@@ -8,11 +8,15 @@ colleague's concurrent edit character by character on both sides; ``--offline`` 
 engine; the session lock refuses a second long-running process either way round. Introductions:
 approve and reject from the peers screen (offline, and through the running engine), make a
 colleague an introducer through its dialog, and the notifications of introduction events.
+Stopping and starting: quitting while a pairing waits ends at once (every outstanding call fails
+with "sync stopped"), discovery failing leaves the engine syncing with a warning, any other
+failure after listening stops the engine, errors in the tooltip are never markup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -583,3 +587,239 @@ async def test_plntui_sync_is_refused_while_the_app_syncs(home: Path, sample: Ne
         code, err = await asyncio.to_thread(plntui_sync)
         assert code != 0
         assert "already open in the plntui app" in err
+
+
+# -- stopping, failing to start, markup in errors ----------------------------------------------
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port on loopback that accepts connections and never answers."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_quitting_while_a_join_waits_exits_at_once(
+    home: Path, sample: Network, silent_server: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The pairing waits on a silent peer; quitting fails its future at once ("sync stopped"),
+    the worker returns quietly, and the whole asyncio.run ends in well under the 60 s the
+    dialog would wait. A second Enter while the first attempt runs starts nothing."""
+    import gc
+
+    from plntui.tui.dialogs.pairing import JoinDialog
+    from plntui.tui.sync_service import SyncStopped
+
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    futures: list[object] = []
+    quit_at: list[float] = []
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+            service = app.sync_service
+            pair = service.pair
+
+            def counted(*args: object, **kwargs: object) -> object:
+                futures.append(pair(*args, **kwargs))
+                return futures[-1]
+
+            service.pair = counted
+            app.push_screen(JoinDialog())
+            await wait_for(pilot, lambda: app.screen.query("#code-input"))
+            app.screen.query_one("#code-input", Input).value = "42-7KQM-D3XA"
+            app.screen.query_one("#address", Input).value = f"127.0.0.1:{silent_server}"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(futures) == 1)
+            await pilot.press("enter")  # still pairing: no second attempt
+            await pilot.pause(0.2)
+            assert len(futures) == 1
+            assert "Pairing…" in str(app.screen.query_one("#error").render())
+            quit_at.append(time.monotonic())
+            await pilot.press("ctrl+q")
+
+    caplog.set_level("ERROR", logger="asyncio")
+    asyncio.run(main())
+    gc.collect()
+    assert time.monotonic() - quit_at[0] < 5.0
+    assert isinstance(futures[0].exception(timeout=0), SyncStopped)  # type: ignore[attr-defined]
+    assert str(futures[0].exception(timeout=0)) == "sync stopped"  # type: ignore[attr-defined]
+    assert not any("pending" in r.getMessage() for r in caplog.records)
+    # the profile's session lock was released on the way out
+    assert Network.open(home).profile.session_owner() is None
+
+
+def test_every_outstanding_call_fails_fast_when_the_service_stops(sample: Network) -> None:
+    from plntui.tui.sync_service import SyncStopped
+
+    service = SyncService(sample, threading.RLock(), LOOPBACK, lambda message: None)
+    service.start()
+    wait_until(lambda: service.snapshot.state == "running")
+    waiting = service.call(lambda: asyncio.sleep(60))  # a coroutine that never ends in time
+    started = time.monotonic()
+    service.stop()
+    assert time.monotonic() - started < 3.0
+    with pytest.raises(SyncStopped, match="sync stopped"):
+        waiting.result(timeout=0)
+    with pytest.raises(RuntimeError):  # and nothing new is accepted
+        service.call(lambda: None).result(timeout=1)
+    assert not service._tasks
+    assert not service._thread.is_alive()  # type: ignore[union-attr]
+
+
+def test_when_discovery_cannot_start_the_engine_syncs_without_it(
+    sample: Network, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only discovery fails: the engine keeps running (a peer added by address syncs) and the
+    snapshot warns "discovery off: <reason>" instead of turning sync off."""
+    import errno
+
+    import sync.discovery
+
+    async def no_multicast(self: object) -> None:
+        raise OSError(errno.ENODEV, "No such device (multicast)")
+
+    monkeypatch.setattr(sync.discovery.Discovery, "start", no_multicast)
+    bob = Peer(tmp_path / "bob", "Bob")
+    alice = load_identity(home).fingerprint
+    open_trust(home).trust(bob.fingerprint, "Bob")
+    open_trust(bob.net.profile.home).trust(alice, "Alice")
+    port = bob.start()
+    open_trust(home).add_address(bob.fingerprint, f"127.0.0.1:{port}")
+    options = SyncOptions(listen_host="127.0.0.1", port=0, discovery=True)
+    service = SyncService(sample, threading.RLock(), options, lambda message: None)
+    service.start()
+    try:
+        wait_until(lambda: service.snapshot.state == "running")
+        snapshot = service.snapshot
+        assert snapshot.warning == "discovery off: [Errno 19] No such device (multicast)"
+        assert not snapshot.discovery and snapshot.error == ""
+        wait_until(lambda: "Ada Lovelace" in contact_names(bob.net))  # syncing by address
+    finally:
+        service.stop()
+        bob.stop()
+
+
+def test_a_failure_after_listening_stops_the_engine(
+    sample: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anything else that fails once the engine listens: it stops again, sync shows failed."""
+    import errno
+    import socket
+
+    from plntui.peersync import SyncRunner
+
+    started: list[object] = []
+    original = SyncRunner.start
+
+    async def start_then_fail(self: SyncRunner) -> None:
+        await original(self)
+        started.append(self.engine)
+        raise OSError(errno.EIO, "disk trouble")
+
+    monkeypatch.setattr(SyncRunner, "start", start_then_fail)
+    service = SyncService(sample, threading.RLock(), LOOPBACK, lambda message: None)
+    service.start()
+    try:
+        wait_until(lambda: service.snapshot.state == "failed")
+        assert "disk trouble" in service.snapshot.error
+        engine = started[0]
+        assert not engine.running  # type: ignore[attr-defined]
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", engine.port), 1).close()  # type: ignore[attr-defined]
+    finally:
+        service.stop()
+
+
+async def test_status_line_warns_and_its_tooltip_is_never_markup(
+    home: Path, sample: Network
+) -> None:
+    from plntui.tui.sync_service import SyncSnapshot
+
+    app = PlntuiApp(home, watch_interval=0.1)
+    async with app.run_test(size=SIZE, tooltips=True) as pilot:
+        await pilot.pause()
+        widget = app.screen.query_one(SyncStatus)
+        app.sync_snapshot = SyncSnapshot(state="running", warning="discovery off: [b]no[/b] [/]")
+        await pilot.pause()
+        assert status(app).startswith("⚠ ")
+        assert widget.has_class("-warning")
+        error = "cannot start syncing: [/] [@click=app.quit]x[/] [bold"
+        app.sync_snapshot = SyncSnapshot(state="failed", error=error)
+        await pilot.pause()
+        await pilot.hover(SyncStatus)
+        await pilot.pause(app.TOOLTIP_DELAY + 0.3)
+        tooltip = app.screen.query_one("#textual-tooltip")
+        assert tooltip.display
+        assert error in str(tooltip.render())  # shown as written, nothing parsed or run
+        assert app.is_running
+
+
+def test_join_says_why_sync_is_off() -> None:
+    from plntui.tui.dialogs.pairing import sync_off_reason
+    from plntui.tui.sync_service import SyncSnapshot
+
+    service = object()
+    assert "--offline or --demo" in sync_off_reason(None, SyncSnapshot())
+    assert "still starting" in sync_off_reason(service, SyncSnapshot(state="starting"))
+    failed = SyncSnapshot(state="failed", error="cannot start syncing: port busy")
+    assert sync_off_reason(service, failed) == "Sync failed: cannot start syncing: port busy."
+    assert sync_off_reason(service, SyncSnapshot(state="running")) == ""
+
+
+async def test_join_offline_says_offline(home: Path, sample: Network) -> None:
+    from plntui.tui.dialogs.pairing import JoinDialog
+
+    app = PlntuiApp(home, watch_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(JoinDialog())
+        await wait_for(pilot, lambda: isinstance(app.screen, JoinDialog))
+        await pilot.press(*"42-7KQM-D3XA", "enter")
+        await pilot.pause()
+        text = str(app.screen.query_one("#error").render())
+        assert "started with --offline or --demo" in text
+
+
+def test_a_local_change_is_pushed_on_the_engines_thread_only(
+    sample: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit pushes on the engine's loop; once the engine stopped, it pushes nowhere (never
+    on the committing thread)."""
+    service = SyncService(sample, threading.RLock(), LOOPBACK, lambda message: None)
+    service.start()
+    try:
+        wait_until(lambda: service.snapshot.state == "running")
+        engine = service.runner.engine
+        threads: list[str] = []
+        push_all = engine._push_all
+
+        def recorded(*args: object) -> None:
+            threads.append(threading.current_thread().name)
+            push_all(*args)
+
+        engine._push_all = recorded
+        service._profile_changed("local")
+        wait_until(lambda: threads == ["plntui-sync"])
+        service.call(engine.stop).result(timeout=5)  # the engine stops, the service not yet
+        # the race: the engine still said "running" when the commit looked, then stopped
+        monkeypatch.setattr(type(engine), "running", property(lambda self: True))
+        service._profile_changed("local")
+        service.call(lambda: None).result(timeout=5)  # the loop ran what was queued before
+        assert set(threads) == {"plntui-sync"}  # never on this (the committing) thread
+    finally:
+        service.stop()

@@ -221,7 +221,7 @@ def drive(tmux: Tmux, plntui: str, demo: Path, empty: Path) -> None:
     everyone = {str(p["name"]) for p in PEOPLE}
 
     # Browse: the first frame lists the demo network.
-    tmux.start("demo", [plntui, "--home", str(demo)])
+    tmux.start("demo", [plntui, "--home", str(demo), "--offline"])  # no zeroconf here
     tmux.wait(
         "demo", lambda s: "Priya Raman" in table_names(s), "the contacts table", START_SECONDS
     )
@@ -274,7 +274,7 @@ def drive(tmux: Tmux, plntui: str, demo: Path, empty: Path) -> None:
     assert everyone <= names
 
     # First run: a folder with no profile asks the name, then creates the profile.
-    tmux.start("first", [plntui, "--home", str(empty)])
+    tmux.start("first", [plntui, "--home", str(empty), "--offline"])
     tmux.wait("first", lambda s: "Welcome to plntui" in s, "the welcome dialog", START_SECONDS)
     assert not (empty / "profile.json").exists()
     tmux.type("first", "Ada Firstrun")

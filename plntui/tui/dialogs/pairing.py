@@ -34,6 +34,20 @@ WAIT_SECONDS = 60.0
 """How long the joining side waits for the whole exchange (the engine has its own deadlines)."""
 
 
+def sync_off_reason(service: Any, snapshot: Any) -> str:
+    """Why pairing cannot start now, or "" when sync runs: off by choice, starting, failed."""
+    if service is None:
+        return "Sync is off in this session (started with --offline or --demo)."
+    state = getattr(snapshot, "state", "offline")
+    if state == "running":
+        return ""
+    if state == "starting":
+        return "Sync is still starting: try again in a moment."
+    if state == "failed":
+        return f"Sync failed: {safe_text(snapshot.error) or 'it could not start'}."
+    return "Sync stopped."
+
+
 def countdown(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -77,6 +91,8 @@ class PairingDialog(ModalScreen[bool]):
     """
 
     paired = False
+    busy = False
+    """A pairing is in flight (JoinDialog): a second Enter does not start another."""
 
     @property
     def papp(self) -> PlntuiApp:
@@ -88,6 +104,7 @@ class PairingDialog(ModalScreen[bool]):
 
     def show_result(self, text: Text, *, paired: bool) -> None:
         self.paired = self.paired or paired
+        self.busy = False
         result = self.query_one("#result", Static)
         result.update(text)
         result.display = True
@@ -129,15 +146,17 @@ class InviteDialog(PairingDialog):
 
     @work(thread=True, exclusive=True, group="invite", exit_on_error=False)
     def _open(self) -> None:
-        if self.service is None:
-            self.app.call_from_thread(
-                self.show_result,
-                failed_text("sync is off in this session (--offline)"),
-                paired=False,
-            )
+        from ..sync_service import SyncStopped
+
+        service = self.service
+        off = sync_off_reason(service, self.papp.sync_snapshot)
+        if off:
+            self.app.call_from_thread(self.show_result, failed_text(off), paired=False)
             return
         try:
-            invite = self.service.open_invite().result(timeout=10)
+            invite = service.open_invite().result(timeout=10)
+        except SyncStopped:  # the app quits
+            return
         except Exception as exc:  # shown in the dialog
             reason = getattr(exc, "message", None) or str(exc)
             self.app.call_from_thread(self.show_result, failed_text(reason), paired=False)
@@ -240,9 +259,12 @@ class JoinDialog(PairingDialog):
         from sync.pairing import parse_code
         from sync.trust import parse_hostport
 
+        if self.busy:  # Enter in an input while the first attempt runs
+            return
         error = self.query_one("#error", Static)
-        if self.service is None or self.papp.sync_snapshot.state != "running":
-            error.update(Text("Sync is off in this session: restart plntui without --offline."))
+        off = sync_off_reason(self.service, self.papp.sync_snapshot)
+        if off:
+            error.update(Text(off))
             return
         try:
             code = parse_code(self.query_one("#code-input", Input).value).text
@@ -252,15 +274,20 @@ class JoinDialog(PairingDialog):
             error.update(Text(getattr(exc, "message", None) or str(exc)))
             return
         error.update(Text("Pairing…"))
+        self.busy = True
         self.query_one("#pair", Button).disabled = True
-        self._pair(code, address)
+        self._pair(self.service, code, address)
 
     @work(thread=True, exclusive=True, group="join", exit_on_error=False)
-    def _pair(self, code: str, address: tuple[str, int] | None) -> None:
+    def _pair(self, service: Any, code: str, address: tuple[str, int] | None) -> None:
+        from ..sync_service import SyncStopped
+
         try:
-            result = self.service.pair(code, fingerprint=self.fingerprint, address=address).result(
+            result = service.pair(code, fingerprint=self.fingerprint, address=address).result(
                 timeout=WAIT_SECONDS
             )
+        except SyncStopped:  # the app quits: nobody to tell
+            return
         except Exception as exc:  # PairingFailed, a timeout: shown in the dialog
             reason = getattr(exc, "message", None) or str(exc) or "no answer in time"
             self.app.call_from_thread(self.show_result, failed_text(reason), paired=False)

@@ -2,7 +2,9 @@
 
 "offline", or how many trusted peers are connected and how long ago the last sync was
 ("2 peers · synced 12 s ago"). It follows the app's ``sync_snapshot`` and ticks every second;
-a click opens the peers screen.
+a click opens the peers screen. A warning of a running sync ("discovery off: <reason>") marks
+the line "⚠" in the warning colour; the tooltip says it (or why sync failed). The tooltip is a
+plain ``Text`` too: an error may quote a peer's or the system's text, never markup.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class SyncStatus(Static):
     SyncStatus.-offline { color: $text-muted; }
     SyncStatus.-failed { color: $error; }
     SyncStatus.-connected { color: $success; }
+    SyncStatus.-warning { color: $warning; }
     """
 
     def on_mount(self) -> None:
@@ -40,9 +43,16 @@ class SyncStatus(Static):
         text = sync_service.status_text(snapshot, sync_service.utcnow())
         self.set_class(snapshot.state == "offline", "-offline")
         self.set_class(snapshot.state == "failed", "-failed")
-        self.set_class(snapshot.state == "running" and snapshot.connected > 0, "-connected")
-        self.tooltip = snapshot.error or "Peers and sync: click to open"
-        self.update(Text(("● " if snapshot.state == "running" else "") + text))
+        running = snapshot.state == "running"
+        warning = snapshot.warning if running else ""
+        self.set_class(running and snapshot.connected > 0 and not warning, "-connected")
+        self.set_class(bool(warning), "-warning")
+        tip = snapshot.error or warning
+        self.tooltip = Text(
+            f"{tip}\nPeers and sync: click to open" if tip else "Peers and sync: click to open"
+        )
+        mark = ("⚠ " if warning else "● ") if running else ""
+        self.update(Text(mark + text))
 
     async def on_click(self, event: Click) -> None:
         event.stop()
