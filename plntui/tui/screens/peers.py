@@ -587,15 +587,19 @@ class IntroducerDialog(ModalScreen[IntroducerMode | None]):
 def identity_text(snapshot: SyncSnapshot) -> Text:
     if snapshot.state == "offline":
         return Text(
-            "Offline: sync is off in this session (started with --offline). Restart plntui "
-            "without it to sync with your colleagues."
+            "Offline: sync is off in this session (started with --offline or --demo). Restart "
+            "plntui without it to sync with your colleagues."
         )
     if snapshot.state == "starting":
         return Text("Starting sync…")
     if snapshot.state == "failed":
         return Text(snapshot.error or "Sync could not start.", style="red")
     how = "LAN discovery on" if snapshot.discovery else "LAN discovery off"
-    return Text(
+    text = Text(
         f"You are {safe_text(snapshot.name)} · {snapshot.fingerprint} · listening on "
         f"{snapshot.listen} · {how}"
     )
+    warning = getattr(snapshot, "warning", "")
+    if warning:
+        text.append(f"\n⚠ {safe_text(warning)}: colleagues added by address still sync", "yellow")
+    return text
