@@ -28,12 +28,13 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import re
 import shutil
 import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -46,6 +47,7 @@ __all__ = [
     "isolation_problem",
     "lan_command",
     "lan_problem",
+    "reruns_in_lan",
     "run_in_lan",
 ]
 
@@ -254,3 +256,42 @@ if __name__ == "__main__":  # python tests/lan.py COMMAND...: the same as the la
         sys.exit("usage: python tests/lan.py COMMAND [ARG...]")
     ensure_lan(sys.argv[1:])
     os.execvp(sys.argv[1], sys.argv[1:])
+
+
+def reruns_in_lan(
+    timeout: float = 180.0,
+) -> Callable[[Callable[[Path], None]], Callable[[Path], None]]:
+    """Decorate a test taking ``tmp_path``: outside a namespace it re-runs itself inside a new
+    one (``run_in_lan``) and asserts that exactly it ran and passed there; inside, it checks the
+    isolation (``assert_in_lan``) and runs its body. It never skips."""
+
+    def decorate(test: Callable[[Path], None]) -> Callable[[Path], None]:
+        here = test.__code__.co_filename
+
+        @functools.wraps(test)
+        def wrapper(tmp_path: Path) -> None:
+            if os.environ.get(ENV_MARKER) != "1":
+                result = run_in_lan(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pytest",
+                        f"{here}::{test.__name__}",
+                        "-q",
+                        "-p",
+                        "no:cacheprovider",
+                        "-o",
+                        "addopts=--strict-markers",
+                    ],
+                    timeout=timeout,
+                )
+                output = (result.stdout + result.stderr)[-8000:]
+                assert result.returncode == 0, f"failed inside the namespace:\n{output}"
+                assert re.search(r"\b1 passed\b", result.stdout), f"no test ran:\n{output}"
+                return
+            assert_in_lan()
+            test(tmp_path)
+
+        return wrapper
+
+    return decorate

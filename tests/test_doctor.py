@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
-import os
 import re
 import socket
 import subprocess
@@ -59,7 +58,7 @@ from sync.tls import (
     server_context,
 )
 from sync.trust import Peer
-from tests.lan import ENV_MARKER, assert_in_lan, run_in_lan
+from tests.lan import reruns_in_lan
 
 HERE = Path(__file__).resolve()
 PLNTUI = [sys.executable, "-m", "plntui"]
@@ -436,32 +435,7 @@ def test_info_ok_frames_are_small_and_checked() -> None:
 
 def in_lan(test: Callable[[Path], None]) -> Callable[[Path], None]:
     """Run the test body inside a private namespace (re-running this test there)."""
-
-    def wrapper(tmp_path: Path) -> None:
-        if os.environ.get(ENV_MARKER) != "1":
-            result = run_in_lan(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    f"{HERE}::{test.__name__}",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "-o",
-                    "addopts=--strict-markers",
-                ],
-                timeout=120,
-            )
-            output = (result.stdout + result.stderr)[-8000:]
-            assert result.returncode == 0, f"failed inside the namespace:\n{output}"
-            assert re.search(r"\b1 passed\b", result.stdout), f"no test ran:\n{output}"
-            return
-        assert_in_lan()
-        test(tmp_path)
-
-    wrapper.__name__ = test.__name__
-    return wrapper
+    return reruns_in_lan(120)(test)
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

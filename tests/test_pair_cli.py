@@ -21,7 +21,7 @@ import pytest
 from plntui.cli import main
 from sync.identity import Identity
 from sync.trust import TrustStore
-from tests.lan import ENV_MARKER, assert_in_lan, run_in_lan
+from tests.lan import reruns_in_lan
 
 HERE = Path(__file__).resolve()
 PLNTUI = [sys.executable, "-m", "plntui"]
@@ -109,32 +109,7 @@ def test_joining_an_address_where_nobody_listens_fails_plainly(
 
 def in_lan(test: Callable[[Path], None]) -> Callable[[Path], None]:
     """Run the test body inside a private namespace (re-running this test there)."""
-
-    def wrapper(tmp_path: Path) -> None:
-        if os.environ.get(ENV_MARKER) != "1":
-            result = run_in_lan(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    f"{HERE}::{test.__name__}",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "-o",
-                    "addopts=--strict-markers",
-                ],
-                timeout=180,
-            )
-            output = (result.stdout + result.stderr)[-8000:]
-            assert result.returncode == 0, f"failed inside the namespace:\n{output}"
-            assert re.search(r"\b1 passed\b", result.stdout), f"no test ran:\n{output}"
-            return
-        assert_in_lan()
-        test(tmp_path)
-
-    wrapper.__name__ = test.__name__
-    return pytest.mark.slow(wrapper)
+    return pytest.mark.slow(reruns_in_lan(180)(test))
 
 
 def run(home: Path, *args: str) -> str:
