@@ -91,6 +91,23 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"plntui: error: {message} (see: {self.prog} --help)\n")
 
 
+def _listen_options(p: argparse.ArgumentParser, no_discovery_help: str) -> None:
+    """``--port``, ``--listen`` and ``--no-discovery``, as ``sync`` and ``pair`` take them."""
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on (default 47600; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--listen",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="address to listen on and announce (default: every interface)",
+    )
+    p.add_argument("--no-discovery", action="store_true", help=no_discovery_help)
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="plntui",
@@ -216,20 +233,7 @@ def build_parser() -> ArgumentParser:
         metavar="HOST:PORT",
         help="with CODE: the inviting device's address, when LAN discovery cannot find it",
     )
-    p.add_argument(
-        "--port", type=int, default=None, help="port to listen on (default 47600; 0: any free)"
-    )
-    p.add_argument(
-        "--listen",
-        default="0.0.0.0",
-        metavar="ADDRESS",
-        help="address to listen on and announce (default: every interface)",
-    )
-    p.add_argument(
-        "--no-discovery",
-        action="store_true",
-        help="do not announce or look for devices on the LAN (the joiner then needs --address)",
-    )
+    _listen_options(p, "do not announce or look for devices on the LAN (joining needs --address)")
     p.add_argument(
         "--timeout",
         type=float,
@@ -245,23 +249,7 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="sync with every reachable trusted peer, print a summary and exit",
     )
-    p.add_argument(
-        "--port",
-        type=int,
-        default=None,
-        help="port to listen on (default 47600; 0 picks a free one)",
-    )
-    p.add_argument(
-        "--listen",
-        default="0.0.0.0",
-        metavar="ADDRESS",
-        help="address to listen on and announce (default: every interface)",
-    )
-    p.add_argument(
-        "--no-discovery",
-        action="store_true",
-        help="do not announce or look for peers on the LAN (use peer add)",
-    )
+    _listen_options(p, "do not announce or look for peers on the LAN (use peer add)")
     p.add_argument(
         "--timeout",
         type=float,
@@ -1305,18 +1293,31 @@ def cmd_pair(args: argparse.Namespace) -> int:
         out(f"Safety number: {number}")
         out("  (the same number shows on both devices; compare them if you want to be sure)")
 
+    async def started(port: int) -> SyncRunner:
+        runner = SyncRunner(
+            net, listen_host=args.listen, port=port, discovery=not args.no_discovery, log=log
+        )
+        runner.listeners.append(events.put_nowait)
+        try:
+            await runner.start()
+        except BaseException:
+            await runner.stop()
+            raise
+        return runner
+
     async def run() -> int:
+        import errno
+
         loop = asyncio.get_running_loop()
         try:
-            runner = SyncRunner(
-                net,
-                listen_host=args.listen,
-                port=DEFAULT_PORT if args.port is None else args.port,
-                discovery=not args.no_discovery,
-                log=log,
-            )
-            runner.listeners.append(events.put_nowait)
-            await runner.start()
+            try:
+                runner = await started(DEFAULT_PORT if args.port is None else args.port)
+            except OSError as err:
+                if args.port is not None or err.errno != errno.EADDRINUSE:
+                    raise
+                # another profile on this machine syncs on the usual port: any free one will do
+                # (the joiner dials; the inviter's port is announced on the LAN)
+                runner = await started(0)
         except (SyncError, OSError) as err:
             raise PlntuiError(f"cannot start: {err}") from None
         stop = asyncio.Event()
