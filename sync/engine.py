@@ -726,16 +726,14 @@ class SyncEngine:
         return self._pending_by_address.get(address, 0)
 
     async def start(self) -> None:
-        """Listen (unless ``listen=False``), dial the known peers, start polling."""
+        """Listen (unless ``listen=False``), dial the known peers, start polling.
+
+        The document is not touched until the first link is admitted: an app that opens with
+        nobody around never pays for loading it.
+        """
         if self._running:
             raise LocalProtocolError("the sync engine is already running")
         self._loop = asyncio.get_running_loop()
-        with self.host.lock:
-            self._staging = StagingReplica(
-                self.host.document(),
-                max_queued_changes=self.limits.max_queued_changes,
-                max_queued_bytes=self.limits.max_queued_bytes,
-            )
         self._check_trust(force=True)
         if self.listen:
             self._server = await asyncio.start_server(
@@ -1537,7 +1535,13 @@ class SyncEngine:
                 log.info("duplicate link with %s from %s dropped", self._name(fp), address)
                 return None
             self._close_link(old, "replaced by another connection")
-        assert self._staging is not None
+        if self._staging is None:  # the first link: only now is the document needed
+            with self.host.lock:
+                self._staging = StagingReplica(
+                    self.host.document(),
+                    max_queued_changes=self.limits.max_queued_changes,
+                    max_queued_bytes=self.limits.max_queued_bytes,
+                )
         peer = self.trust.get(fp)
         session = SyncSession(
             self.host.document(),

@@ -39,6 +39,10 @@ def _commands() -> Any:
     return PlntuiCommands
 
 
+SYNC_START_DELAY = 0.4
+"""Seconds after opening the profile before sync starts (the first frame comes first)."""
+
+
 class PlntuiScreen(Screen[None]):
     """Base of the mode screens: ``reload()`` is called when the network changed."""
 
@@ -172,7 +176,11 @@ class PlntuiApp(App[None]):
         self._unsubscribe = self.net.profile.subscribe(self._on_profile_change)
         self.switch_mode("contacts")
         self.set_interval(self.watch_interval, self._poll_external)
-        self._start_sync()
+        if self.sync_options is not None:
+            # after the first rows are on screen: the engine's thread imports and starts while
+            # the user already reads the list
+            self.sync_snapshot = SyncSnapshot(state="starting", name=self.net.profile.meta.name)
+            self.set_timer(SYNC_START_DELAY, self._start_sync)
         # The Automerge documents load on the first edit: browsing reads the search index
         # only, which keeps start-up and memory small on a large network.
 
@@ -293,7 +301,7 @@ class PlntuiApp(App[None]):
     # -- sync with colleagues (sync_service runs the engine on its own thread) -----------------
 
     def _start_sync(self) -> None:
-        if self.sync_options is None or self.net is None:
+        if self.sync_options is None or self.net is None or self.sync_service is not None:
             return
         from .sync_service import SyncService
 
