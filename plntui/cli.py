@@ -1365,6 +1365,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 port=DEFAULT_PORT if args.port is None else args.port,
                 discovery=not args.no_discovery,
                 log=log,
+                preload=True,
             )
             await runner.start()
         except (SyncError, OSError) as err:

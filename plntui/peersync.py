@@ -111,14 +111,18 @@ class SyncRunner:
         log: Any = print,
         host: ProfileHost | None = None,
         on_seen: Any = None,
+        preload: bool = False,
     ) -> None:
         """``host`` shares a lock with the caller's edits (the app's); ``on_seen`` receives
-        discovery's events too, on the engine's event loop."""
+        discovery's events too, on the engine's event loop. ``preload`` loads the document at
+        start (a daemon that exists to sync; the engine would otherwise load it when the first
+        peer connects, which that peer would wait for)."""
         from sync.engine import SyncEngine
 
         self.net = net
         self.log = log
         self.on_seen = on_seen
+        self.preload = preload
         self.identity = load_identity(net.profile.home)
         self.trust = open_trust(net.profile.home)
         self.host = host or ProfileHost(net)
@@ -169,6 +173,9 @@ class SyncRunner:
     async def start(self) -> None:
         from sync.discovery import Discovery
 
+        if self.preload:
+            with self.host.lock:
+                self.host.document()
         await self.engine.start()
         self.log(
             f"listening on {self.engine.listen_host}:{self.engine.port} as "
