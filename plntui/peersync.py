@@ -47,7 +47,8 @@ def public_fingerprint(home: Path) -> bytes | None:
     yet or its certificate does not decode (``load_identity`` reports that, when syncing)."""
     import base64
     import binascii
-    import hashlib
+
+    from sync.fingerprint import fingerprint_of
 
     try:
         pem = (identity_folder(home) / "cert.pem").read_text("ascii")
@@ -61,7 +62,7 @@ def public_fingerprint(home: Path) -> bytes | None:
         der = base64.b64decode("".join(body.split()), validate=True)
     except (binascii.Error, ValueError):
         return None
-    return hashlib.sha256(der).digest()
+    return fingerprint_of(der)
 
 
 class ProfileHost:

@@ -541,27 +541,27 @@ class Discovery:
         info, aiozc = self._info, self._aiozc
         if info is None or aiozc is None:
             return
-        updated = AsyncServiceInfo(
-            SERVICE_TYPE,
-            info.name,
-            port=self.port,
-            properties=txt_properties(self.name, self.fingerprint, nameplate),
-            parsed_addresses=info.parsed_addresses(),
-            server=info.server,
-        )
+        updated = self._service_info(registered=info)
         await aiozc.async_update_service(updated)
         self._info = updated
 
-    def _service_info(self) -> AsyncServiceInfo:
-        addresses = self._announced_addresses()
-        label = instance_label(self.name, self.fingerprint)
+    def _service_info(self, registered: AsyncServiceInfo | None = None) -> AsyncServiceInfo:
+        """Our record, with the current TXT. ``registered``: the record zeroconf holds, whose
+        name (renamed on a conflict), addresses and host name an update must keep."""
+        if registered is None:
+            name = f"{instance_label(self.name, self.fingerprint)}.{SERVICE_TYPE}"
+            addresses, server = self._announced_addresses(), None
+        else:
+            name, addresses = registered.name, registered.parsed_addresses()
+            server = registered.server
         try:
             return AsyncServiceInfo(
                 SERVICE_TYPE,
-                f"{label}.{SERVICE_TYPE}",
+                name,
                 port=self.port,
                 properties=txt_properties(self.name, self.fingerprint, self._pairing),
                 parsed_addresses=addresses,
+                server=server,
             )
         except (BadTypeInNameException, ValueError) as exc:  # pragma: no cover - label is clean
             raise DiscoveryError(f"cannot build the service record: {exc}") from None

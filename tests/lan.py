@@ -43,6 +43,7 @@ __all__ = [
     "LanUnavailable",
     "assert_in_lan",
     "ensure_lan",
+    "inside_or_rerun",
     "in_lan",
     "isolation_problem",
     "lan_command",
@@ -258,39 +259,36 @@ if __name__ == "__main__":  # python tests/lan.py COMMAND...: the same as the la
     os.execvp(sys.argv[1], sys.argv[1:])
 
 
+def inside_or_rerun(test_file: str | os.PathLike[str], test_name: str, timeout: float) -> bool:
+    """The one way a test gets into a namespace. Inside one (the re-run): check the isolation
+    and return True, so the test runs its body. Outside: re-run exactly that test inside a new
+    namespace, assert that it ran and passed there, and return False (the test returns). It
+    never skips: no namespace is a failure naming what is missing."""
+    if os.environ.get(ENV_MARKER) == "1":
+        assert_in_lan()  # before any zeroconf socket exists
+        return True
+    argv = [sys.executable, "-m", "pytest", f"{test_file}::{test_name}", "-q", "-p"]
+    argv += ["no:cacheprovider", "-o", "addopts=--strict-markers"]
+    result = run_in_lan(argv, timeout=timeout)
+    output = (result.stdout + result.stderr)[-8000:]
+    assert result.returncode == 0, f"the test failed inside the namespace:\n{output}"
+    assert re.search(r"\b1 passed\b", result.stdout), f"the child ran no test:\n{output}"
+    return False
+
+
 def reruns_in_lan(
     timeout: float = 180.0,
 ) -> Callable[[Callable[[Path], None]], Callable[[Path], None]]:
-    """Decorate a test taking ``tmp_path``: outside a namespace it re-runs itself inside a new
-    one (``run_in_lan``) and asserts that exactly it ran and passed there; inside, it checks the
-    isolation (``assert_in_lan``) and runs its body. It never skips."""
+    """Decorate a test taking ``tmp_path`` so that its body runs inside a namespace
+    (``inside_or_rerun``)."""
 
     def decorate(test: Callable[[Path], None]) -> Callable[[Path], None]:
         here = test.__code__.co_filename
 
         @functools.wraps(test)
         def wrapper(tmp_path: Path) -> None:
-            if os.environ.get(ENV_MARKER) != "1":
-                result = run_in_lan(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pytest",
-                        f"{here}::{test.__name__}",
-                        "-q",
-                        "-p",
-                        "no:cacheprovider",
-                        "-o",
-                        "addopts=--strict-markers",
-                    ],
-                    timeout=timeout,
-                )
-                output = (result.stdout + result.stderr)[-8000:]
-                assert result.returncode == 0, f"failed inside the namespace:\n{output}"
-                assert re.search(r"\b1 passed\b", result.stdout), f"no test ran:\n{output}"
-                return
-            assert_in_lan()
-            test(tmp_path)
+            if inside_or_rerun(here, test.__name__, timeout):
+                test(tmp_path)
 
         return wrapper
 

@@ -9,9 +9,8 @@ import json
 import re
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,9 +58,10 @@ from sync.tls import (
 )
 from sync.trust import Peer
 from tests.lan import reruns_in_lan
+from tests.processes import PLNTUI
+from tests.processes import cli as run_cli
 
 HERE = Path(__file__).resolve()
-PLNTUI = [sys.executable, "-m", "plntui"]
 FP_A = bytes(range(32))
 FP_B = bytes(range(1, 33))
 
@@ -433,20 +433,8 @@ def test_info_ok_frames_are_small_and_checked() -> None:
 # -- real processes inside a private network namespace ---------------------------------------------
 
 
-def in_lan(test: Callable[[Path], None]) -> Callable[[Path], None]:
-    """Run the test body inside a private namespace (re-running this test there)."""
-    return reruns_in_lan(120)(test)
-
-
-def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*PLNTUI, "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+in_lan = reruns_in_lan(120)
+"""Run the test body inside a private namespace (re-running this test there)."""
 
 
 def make_home(root: Path, name: str) -> tuple[Path, str]:
@@ -486,7 +474,7 @@ def syncing(home: Path, port: int) -> Iterator[None]:
 
 def doctor(home: Path, port: int, seconds: str = "1.5") -> subprocess.CompletedProcess[str]:
     args = ["doctor", "--listen", "127.0.0.1", "--port", str(port), "--timeout", seconds]
-    return run(home, *args)
+    return run_cli(home, *args, check=False)
 
 
 @pytest.mark.slow
@@ -505,7 +493,7 @@ def test_doctor_lists_a_peer_as_untrusted_then_trusted(tmp_path: Path) -> None:
         ), first.stdout
         assert f"plntui peer trust {bob_fp}" in first.stdout
         assert re.search(r"^OK +discovery +1 plntui peer\(s\) seen", first.stdout, re.M)
-        assert run(alice, "peer", "trust", bob_fp, "--name", "Bobby").returncode == 0
+        assert run_cli(alice, "peer", "trust", bob_fp, "--name", "Bobby").returncode == 0
         second = doctor(alice, free_port())
         assert second.returncode == 0, second.stdout + second.stderr
         assert re.search(

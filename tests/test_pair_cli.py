@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from plntui.cli import main
 from sync.identity import Identity
 from sync.trust import TrustStore
 from tests.lan import reruns_in_lan
+from tests.processes import PLNTUI, cli
 
 HERE = Path(__file__).resolve()
-PLNTUI = [sys.executable, "-m", "plntui"]
 
 
 def pair(home: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -123,20 +122,6 @@ def run(home: Path, *args: str) -> str:
 def trusted(home: Path) -> dict[str, bytes | None]:
     """Who ``home`` trusts: name -> pinned certificate."""
     return {p.display_name: p.cert for p in TrustStore(home / "peers.json").peers() if p.trusted}
-
-
-def cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*PLNTUI, "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    if check:
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
 
 
 def start_inviter(home: Path) -> tuple[subprocess.Popen[str], str, int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,30 +17,15 @@ from pathlib import Path
 import pytest
 
 from tests.lan import reruns_in_lan
+from tests.processes import PLNTUI, cli
 
 HERE = Path(__file__).resolve()
-PLNTUI = [sys.executable, "-m", "plntui"]
 
 pytestmark = pytest.mark.slow
 
 
-def in_lan(test: Callable[[Path], None]) -> Callable[[Path], None]:
-    """Run the test body inside a private namespace (re-running this test there)."""
-    return reruns_in_lan(240)(test)
-
-
-def cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*PLNTUI, "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    if check:
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
+in_lan = reruns_in_lan(240)
+"""Run the test body inside a private namespace (re-running this test there)."""
 
 
 def free_port() -> int:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import re
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -43,7 +41,14 @@ from sync.discovery import (
 )
 from sync.fingerprint import fingerprint_of, format_fingerprint, short_fingerprint
 from sync.identity import Identity
-from tests.lan import ENV_MARKER, assert_in_lan, isolation_problem, lan_command, run_in_lan
+from tests.lan import (
+    ENV_MARKER,
+    assert_in_lan,
+    inside_or_rerun,
+    isolation_problem,
+    lan_command,
+    run_in_lan,
+)
 
 HERE = Path(__file__).resolve()
 LOOPBACK = ["127.0.0.1"]
@@ -379,27 +384,8 @@ def lan_test(body: Callable[[], Awaitable[None]]) -> Callable[[], None]:
     """Run ``body`` inside a private namespace: re-run this test there, or run it if inside."""
 
     def test() -> None:
-        if os.environ.get(ENV_MARKER) != "1":
-            result = run_in_lan(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    f"{HERE}::{body.__name__}",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "-o",
-                    "addopts=--strict-markers",
-                ],
-                timeout=CHILD_TIMEOUT,
-            )
-            output = (result.stdout + result.stderr)[-6000:]
-            assert result.returncode == 0, f"the test failed inside the namespace:\n{output}"
-            assert re.search(r"\b1 passed\b", result.stdout), f"the child ran no test:\n{output}"
-            return
-        assert_in_lan()  # before any zeroconf socket exists
-        asyncio.run(asyncio.wait_for(body(), BODY_TIMEOUT))
+        if inside_or_rerun(HERE, body.__name__, CHILD_TIMEOUT):
+            asyncio.run(asyncio.wait_for(body(), BODY_TIMEOUT))
 
     test.__name__ = test.__qualname__ = body.__name__
     test.__doc__ = body.__doc__

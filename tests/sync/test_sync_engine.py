@@ -104,6 +104,7 @@ class Cluster:
             trust,
             on_event=events.append,
             poll_interval=0.05,
+            name=name,
             **kwargs,  # type: ignore[arg-type]
         )
         node = Node(name, identity, trust, host, engine, events)

@@ -23,14 +23,13 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_helpers import GENESIS_HEADS, MemoryHost, contents, eventually, hello_frame
+from sync_helpers import GENESIS_HEADS, eventually, hello_frame
+from test_sync_engine import Node, cluster, has
 
 from sync.engine import (
-    EngineEvent,
     PairingRefused,
     PairingSucceeded,
     PeerRefused,
-    SyncEngine,
     Timeouts,
 )
 from sync.errors import RemoteProtocolError, SyncError
@@ -53,7 +52,6 @@ from sync.pairing import (
     safety_number,
 )
 from sync.tls import TlsChannel, client_context_anonymous, server_context
-from sync.trust import TrustStore
 
 pytestmark = pytest.mark.timeout(60)
 E = TypeVar("E")
@@ -623,54 +621,11 @@ def test_the_fuzz_fixtures_do_pair_when_untouched() -> None:
 FAST = Timeouts(handshake=1.0, partial_frame=1.0, idle=5.0, ping=1.0, connect=1.0)
 
 
-@dataclass
-class Node:
-    name: str
-    identity: Identity
-    trust: TrustStore
-    host: MemoryHost
-    engine: SyncEngine
-    events: list[EngineEvent] = field(default_factory=list)
-
-    @property
-    def fp(self) -> bytes:
-        return self.identity.fingerprint
-
-    def of(self, kind: type[E]) -> list[E]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    def edit(self, key: str, value: str) -> None:
-        self.host.put(key, value)
-        self.engine.local_change()
-
-    def has(self, key: str) -> Callable[[], bool]:
-        return lambda: key in contents(self.host.doc)["items"]
-
-
 @contextlib.asynccontextmanager
 async def nodes(tmp_path: Path, *names: str) -> AsyncIterator[list[Node]]:
-    made: list[Node] = []
-    try:
-        for name in names:
-            identity = Identity.load_or_create(tmp_path / name / "identity")
-            trust = TrustStore(tmp_path / name / "peers.json")
-            host = MemoryHost()
-            events: list[EngineEvent] = []
-            engine = SyncEngine(
-                host,
-                identity,
-                trust,
-                on_event=events.append,
-                poll_interval=0.05,
-                timeouts=FAST,
-                auto_dial=False,
-                name=name,
-            )
-            made.append(Node(name, identity, trust, host, engine, events))
-            await engine.start()
-        yield made
-    finally:
-        await asyncio.gather(*(n.engine.stop() for n in made), return_exceptions=True)
+    """Started engines on 127.0.0.1 that dial nobody by themselves, named for pairing."""
+    async with cluster(tmp_path) as c:
+        yield [await c.add(n, timeouts=FAST, auto_dial=False) for n in names]
 
 
 async def _anonymous(port: int) -> TlsChannel:
@@ -710,11 +665,11 @@ async def test_pairing_by_code_pins_both_sides_and_the_documents_converge(tmp_pa
         assert result.safety_number == safety_number(a.fp, b.fp)
         assert not a.of(PairingRefused) and not b.of(PairingRefused)
         # then mutual TLS: edits cross both ways
-        await eventually(b.has("before-pairing"), 4, "the first sync")
+        await eventually(has(b, "before-pairing"), 4, "the first sync")
         b.edit("from-bob", "2")
-        await eventually(a.has("from-bob"), 4, "bob's edit at alice")
+        await eventually(has(a, "from-bob"), 4, "bob's edit at alice")
         a.edit("from-alice", "3")
-        await eventually(b.has("from-alice"), 4, "alice's edit at bob")
+        await eventually(has(b, "from-alice"), 4, "alice's edit at bob")
         assert "paired with bob" in a.engine.describe(on_a)
 
 

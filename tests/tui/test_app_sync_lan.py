@@ -9,9 +9,6 @@ fails, never skips, when no namespace can be made.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import sys
 from pathlib import Path
 
 from textual.widgets import DataTable, Input
@@ -21,7 +18,7 @@ from plntui.tui.app import PlntuiApp
 from plntui.tui.dialogs.pairing import JoinDialog
 from plntui.tui.screens.peers import PeersScreen
 from plntui.tui.sync_service import SyncOptions
-from tests.lan import ENV_MARKER, assert_in_lan, run_in_lan
+from tests.lan import inside_or_rerun
 from tests.tui.test_app_sync import (
     PEERS_KEY,
     SIZE,
@@ -38,18 +35,8 @@ HERE = Path(__file__).resolve()
 
 
 def _in_namespace(name: str) -> bool:
-    """Outside: run test ``name`` inside a new namespace and check it passed (returns False)."""
-    if os.environ.get(ENV_MARKER) == "1":
-        assert_in_lan()  # before any zeroconf socket exists
-        return True
-    result = run_in_lan(
-        [sys.executable, "-m", "pytest", f"{HERE}::{name}", "-q", "-p", "no:cacheprovider"],
-        timeout=120,
-    )
-    output = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"the test failed inside the namespace:\n{output}"
-    assert re.search(r"\b1 passed\b", result.stdout), f"the child ran no test:\n{output}"
-    return False
+    """Inside a namespace: True. Outside: re-run test ``name`` in one, check it passed, False."""
+    return inside_or_rerun(HERE, name, 120)
 
 
 async def test_pair_with_a_nearby_colleague_from_the_peers_screen(
