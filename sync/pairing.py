@@ -50,7 +50,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
@@ -178,7 +178,6 @@ class Invite:
     """The joiner's fingerprint once ``USED``."""
     reason: str = ""
     """Why a ``FAILED`` invite failed."""
-    created_at: float = field(default_factory=time.time)
 
     @property
     def nameplate(self) -> str:
