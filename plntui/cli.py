@@ -189,6 +189,8 @@ def build_parser() -> ArgumentParser:
             help="include private items and fields (default: shared data only)",
         )
 
+    _circle_parsers(sub)
+
     p = sub.add_parser("id", help="show this device's fingerprint, to give to a colleague")
     p.add_argument("--json", action="store_true")
 
@@ -242,6 +244,12 @@ def build_parser() -> ArgumentParser:
         help="how long to look for the inviting device (default 10), or to keep an invite open "
         "(default 600)",
     )
+    p.add_argument(
+        "--circle",
+        metavar="NAME",
+        help="the circle the colleague joins (default: your default circle); joining with a "
+        "code, also add the inviter to this circle of yours",
+    )
 
     p = sub.add_parser("sync", help="sync with trusted colleagues until interrupted")
     p.add_argument(
@@ -263,6 +271,32 @@ def build_parser() -> ArgumentParser:
     sub.add_parser("compact", help="fold the change logs into fresh snapshots")
     _provenance_parsers(sub)
     return parser
+
+
+def _circle_parsers(sub: Any) -> None:
+    p = sub.add_parser("circle", help="the circles you share contacts and notes with")
+    csub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    csub.required = True
+    lst = csub.add_parser("list", help="your circles, their members and how many items each holds")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    c = csub.add_parser("create", help="create a circle (you are its first member)")
+    c.add_argument("name", metavar="NAME", help="the circle's name")
+    s = csub.add_parser("show", help="one circle: its members and devices")
+    s.add_argument("name", metavar="NAME", help="a circle's name or id")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    r = csub.add_parser("rename", help="rename a circle (its members see the new name)")
+    r.add_argument("name", metavar="NAME", help="a circle's name or id")
+    r.add_argument("new", metavar="NEW", help="the new name")
+    a = csub.add_parser("add", help="add a peer you trust to a circle: it syncs the circle")
+    a.add_argument("name", metavar="NAME", help="a circle's name or id")
+    a.add_argument("fingerprint", metavar="FINGERPRINT", help="the peer's fingerprint")
+    rm = csub.add_parser("remove", help="remove a member: the circle stops syncing with it")
+    rm.add_argument("name", metavar="NAME", help="a circle's name or id")
+    rm.add_argument("fingerprint", metavar="FINGERPRINT", help="the member's fingerprint")
+    lv = csub.add_parser("leave", help="leave a circle: its items stay here, read-only")
+    lv.add_argument("name", metavar="NAME", help="a circle's name or id")
+    d = csub.add_parser("default", help="the circle new contacts and notes go to")
+    d.add_argument("name", metavar="NAME", nargs="?", help="set it (none: show it)")
 
 
 def _provenance_parsers(sub: Any) -> None:
@@ -1059,6 +1093,93 @@ def cmd_app(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def cmd_circle(args: argparse.Namespace) -> int:
+    from sync.fingerprint import format_fingerprint
+
+    net = _open(args)
+    if args.action == "create":
+        circle = net.create_circle(args.name)
+        out(f"Created circle {safe_text(circle.name)} ({circle.id}); add members with: "
+            f"plntui circle add {_quote(circle.name)} FINGERPRINT")
+        return 0
+    if args.action == "rename":
+        circle = net.rename_circle(args.name, args.new)
+        out(f"Renamed the circle to {safe_text(circle.name)}")
+        return 0
+    if args.action == "add":
+        circle = net.add_member(args.name, _fingerprint(args.fingerprint))
+        out(f"Added {format_fingerprint(_fingerprint(args.fingerprint))} to circle "
+            f"{safe_text(circle.name)}: it syncs the circle's contacts and notes from now on")
+        return 0
+    if args.action == "remove":
+        circle = net.remove_member(args.name, _fingerprint(args.fingerprint))
+        out(f"Removed {format_fingerprint(_fingerprint(args.fingerprint))} from circle "
+            f"{safe_text(circle.name)}: it keeps what it already has, and gets nothing new")
+        return 0
+    if args.action == "leave":
+        circle = net.leave_circle(args.name)
+        out(f"You left circle {safe_text(circle.name)}: its items stay here, read-only, and "
+            "it no longer syncs")
+        return 0
+    if args.action == "default":
+        if args.name:
+            circle = net.set_default_circle(args.name)
+            out(f"New contacts and notes go to circle {safe_text(circle.name)}")
+        else:
+            out(safe_text(net.default_circle().name))
+        return 0
+    counts = net.index().circle_counts()
+    if args.action == "show":
+        circle = net.circle(args.name)
+        if args.json:
+            print_json({**circle.to_json(), **counts.get(circle.id, {"contacts": 0, "notes": 0})})
+            return 0
+        for line in _circle_lines(net, circle, counts):
+            out(line)
+        return 0
+    circles = sorted(net.circles().values(), key=lambda c: (not c.member, c.name.casefold()))
+    if args.json:
+        print_json(
+            [{**c.to_json(), **counts.get(c.id, {"contacts": 0, "notes": 0})} for c in circles]
+        )
+        return 0
+    default = net.default_circle().id
+    rows = [
+        [
+            safe_text(c.name) + (" (default)" if c.id == default else ""),
+            c.id,
+            str(len(c.members)),
+            str(counts.get(c.id, {}).get("contacts", 0)),
+            str(counts.get(c.id, {}).get("notes", 0)),
+            "member" if c.member else "left",
+        ]
+        for c in circles
+    ]
+    _table(rows, ["CIRCLE", "ID", "MEMBERS", "CONTACTS", "NOTES", "YOU"])
+    return 0
+
+
+def _circle_lines(net: Any, circle: Any, counts: dict[str, Any]) -> list[str]:
+    from sync.fingerprint import format_fingerprint
+
+    held = counts.get(circle.id, {"contacts": 0, "notes": 0})
+    lines = [
+        safe_text(circle.name),
+        f"  id: {circle.id}",
+        f"  {held['contacts']} contact(s), {held['notes']} note(s)"
+        + ("" if circle.member else "  (you are not a member: read-only, not synced)"),
+        "  members:",
+    ]
+    for fp, name in sorted(circle.members.items(), key=lambda kv: kv[1].casefold()):
+        you = "  (you)" if fp == circle.me else ""
+        lines.append(f"    {safe_text(name):24} {format_fingerprint(bytes.fromhex(fp))}{you}")
+    return lines
+
+
+def _quote(text: str) -> str:
+    return f'"{text}"' if " " in text else text
+
+
 def _fingerprint(text: str) -> bytes:
     from sync.fingerprint import parse_fingerprint
 
@@ -1359,13 +1480,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         try:
+            port = DEFAULT_PORT if args.port is None else args.port
             runner = SyncRunner(
                 net,
                 listen_host=args.listen,
-                port=DEFAULT_PORT if args.port is None else args.port,
+                port=0 if args.once and args.port is None else port,
                 discovery=not args.no_discovery,
                 log=log,
-                preload=True,
+                fallback_port=args.port is None,
             )
             await runner.start()
         except (SyncError, OSError) as err:
@@ -1463,6 +1585,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "peer": cmd_peer,
     "sync": cmd_sync,
     "pair": cmd_pair,
+    "circle": cmd_circle,
     "doctor": cmd_doctor,
     "compact": cmd_compact,
     "whatsnew": cmd_whatsnew,

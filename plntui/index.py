@@ -1,15 +1,18 @@
 """Provides the search index: a SQLite FTS5 copy of the network, derived and disposable.
 
-The documents are the truth; ``index.sqlite3`` in the profile is a cache of the merged records
-with a full-text index, so ``plntui search`` answers without loading Automerge at all. It is keyed
-by the token of the profile's files (inode, size, mtime of each snapshot and log): when any
-process commits, the token changes and the next reader rebuilds the index, unless the writer
-updated it in the same locked step (``apply_write``), which every edit through the domain API
-does. Deleting the file is always safe.
+The documents are the truth; ``index.sqlite3`` in the profile is a cache of the assembled
+records with a full-text index, so lists and ``plntui search`` answer without loading Automerge.
+Freshness is kept per document and keyed on content: the index remembers, for every document,
+the digest of the heads it indexed (``docs``), and a reader compares that with the repository's
+(``ensure_fresh``): only documents whose digest differs are read again. A copied or restored
+profile keeps a fresh index; another process's write costs a re-read of what it wrote. Every
+write through the domain API updates the index in the same locked step (``apply_write``), and
+the sync host does the same for what peers send. Deleting the file is always safe.
 
-Each item row also keeps its provenance (``created_by``, ``changed_by`` actor ids and the
-``changed`` stamp, indexed) for "what's new" and the "added by" filter, and the meta table keeps a
-copy of the shared document's device registry, so names are shown without loading a document.
+Each item row also keeps its circle, its provenance (``created_by``, ``changed_by`` actor ids
+and the ``changed`` stamp, indexed) for "what's new" and the "added by" filter; the circles
+table keeps each circle's name, members and device registry, so names are shown without loading
+a document.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 import re
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from .network import Network
     from .profile import Profile
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     "contacts": (
         "emails",
@@ -55,7 +58,16 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
     collection TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, data TEXT NOT NULL,
     sort_key TEXT NOT NULL, haystack TEXT NOT NULL, created_by TEXT NOT NULL,
-    changed_by TEXT NOT NULL, changed TEXT NOT NULL, PRIMARY KEY (collection, id)
+    changed_by TEXT NOT NULL, changed TEXT NOT NULL, circle TEXT NOT NULL,
+    sdoc TEXT, pdoc TEXT, PRIMARY KEY (collection, id)
+);
+CREATE INDEX IF NOT EXISTS items_sdoc ON items (sdoc);
+CREATE INDEX IF NOT EXISTS items_pdoc ON items (pdoc);
+CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS redirects (old TEXT PRIMARY KEY, new TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS redirects_doc ON redirects (doc);
+CREATE TABLE IF NOT EXISTS circles (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, member INTEGER NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_changed ON items (changed);
 CREATE TABLE IF NOT EXISTS topics (id TEXT NOT NULL, topic TEXT NOT NULL);
@@ -75,10 +87,6 @@ class Ranked:
     record: Record
     score: int
     reason: str
-
-
-def _token_text(token: Any) -> str:
-    return json.dumps([INDEX_VERSION, token])
 
 
 def _flatten(value: Any) -> str:
@@ -104,6 +112,7 @@ class SearchIndex:
         self._profile = weakref.ref(profile)
         self.path = profile.home / "index.sqlite3"
         self._db: sqlite3.Connection | None = None
+        self._names: dict[str, str] | None = None
 
     @property
     def profile(self) -> Profile:
@@ -154,80 +163,152 @@ class SearchIndex:
 
     # -- freshness --------------------------------------------------------------------------------
 
-    def stored_token(self) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'token'").fetchone()
-        return row[0] if row else None
+    def stale_docs(self, net: Network) -> set[str]:
+        """The documents whose indexed digest is not the stored one (or gone, or new)."""
+        stored = net.repo.storage.manifest()
+        indexed = dict(self.db.execute("SELECT id, digest FROM docs").fetchall())
+        stale = {d for d, digest in stored.items() if indexed.get(d) != digest}
+        return stale | (indexed.keys() - stored.keys())
 
-    def is_fresh(self) -> bool:
-        return self.stored_token() == _token_text(self.profile.token())
+    def is_fresh(self, net: Network) -> bool:
+        return not self.stale_docs(net)
 
     def ensure_fresh(self, net: Network) -> SearchIndex:
-        if not self.is_fresh():
-            self.rebuild(net)
+        stale = self.stale_docs(net)
+        if stale:
+            self.reindex(net, stale)
         return self
 
     def rebuild(self, net: Network) -> None:
-        token = self.profile.token()
-        self.profile.refresh()
-        records = [r for c in ("contacts", "notes", "interactions") for r in net.list(c)]  # type: ignore[arg-type]
+        """Index everything again (``reindex`` of every document)."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DELETE FROM items")
-            db.execute("DELETE FROM topics")
-            db.execute("DELETE FROM links")
-            db.execute("DELETE FROM fts")
-            self._insert(records)
-            self._store_devices(net)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('token', ?)", (_token_text(token),))
+            for table in ("items", "topics", "links", "fts", "docs", "redirects", "circles"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.reindex(net, set(net.repo.storage.manifest()))
+
+    def reindex(self, net: Network, doc_ids: Iterable[str], batch: int = 200) -> None:
+        """Read these documents again and update what they feed: their items, redirects and
+        circles; then remember their digests. In batches, so memory stays bounded."""
+        ordered = sorted(doc_ids, key=lambda d: (not d.startswith("c:"), d))
+        for start in range(0, len(ordered), batch):
+            part = ordered[start : start + batch]
+            with net.lock:
+                loaded_before = set(net.repo.loaded())
+                try:
+                    self._reindex_docs(net, part)
+                finally:
+                    net.repo.drop(set(net.repo.loaded()) - loaded_before)
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _reindex_docs(self, net: Network, doc_ids: list[str]) -> None:
+        keys: set[tuple[str, str]] = set()
+        circles_changed = False
+        digests: dict[str, str | None] = {}
+        for doc_id in doc_ids:
+            digests[doc_id] = net.repo.digest(doc_id)
+            if doc_id.startswith("c:"):
+                circles_changed = True
+                continue
+            keys.update(net.items_of(doc_id))
+            keys.update(
+                self.db.execute(
+                    "SELECT collection, id FROM items WHERE sdoc = ? OR pdoc = ?", (doc_id, doc_id)
+                ).fetchall()
+            )
+        located = {key: net.locate(key[0], key[1]) for key in keys}  # type: ignore[arg-type]
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if circles_changed:
+                self._store_circles(net)
+            self._upsert(located)
+            for doc_id in doc_ids:
+                if doc_id.startswith("s:"):
+                    db.execute("DELETE FROM redirects WHERE doc = ?", (doc_id,))
+                    db.executemany(
+                        "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
+                        [(old, new, doc_id) for old, new in net.redirects_of(doc_id).items()],
+                    )
+            for doc_id, digest in digests.items():
+                if digest is None:
+                    db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
+                else:
+                    db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?)", (doc_id, digest))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _upsert(self, located: Mapping[tuple[str, str], Any]) -> None:
+        self._delete(located.keys())
+        self._insert([found for found in located.values() if found is not None])
 
     def apply_write(
         self,
         net: Network,
-        before: Any,
+        before: Mapping[str, str | None],
         touched: Iterable[tuple[str, str]],
         removed: Iterable[tuple[str, str]],
     ) -> None:
-        """Called under the write lock after a commit: if the index matched the files before
-        the edit, update the touched items and the token, so the index stays fresh."""
+        """Called under the repository lock after a write: update the items it touched, and
+        the digests of the documents it wrote that the index held fresh before."""
         try:
-            if self.stored_token() != _token_text(before):
-                return
-            records = []
-            gone = set(removed)
-            for collection, item_id in set(touched) - gone:
-                try:
-                    records.append(net._read(collection, item_id))  # type: ignore[arg-type]
-                except Exception:
-                    gone.add((collection, item_id))
+            indexed = {
+                doc_id: digest
+                for doc_id, digest in self.db.execute(
+                    "SELECT id, digest FROM docs WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(before)),),
+                )
+            }
+            fresh = [d for d, digest in before.items() if indexed.get(d) == digest]
+            keys = set(touched) | set(removed)
+            located = {key: net.locate(key[0], key[1]) for key in keys}  # type: ignore[arg-type]
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
-                self._delete(gone | {(r.collection, r.id) for r in records})
-                self._insert(records)
-                self._store_devices(net)
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('token', ?)",
-                    (_token_text(self.profile.token()),),
-                )
+                if any(d.startswith("c:") for d in before):
+                    self._store_circles(net)
+                self._upsert(located)
+                for doc_id in fresh:
+                    if doc_id.startswith("s:"):
+                        db.execute("DELETE FROM redirects WHERE doc = ?", (doc_id,))
+                        db.executemany(
+                            "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
+                            [(o, n, doc_id) for o, n in net.redirects_of(doc_id).items()],
+                        )
+                    digest = net.repo.digest(doc_id)
+                    if digest is not None:
+                        db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?)", (doc_id, digest))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.Error:
-            # The edit is durable already; a stale index is rebuilt by the next reader.
+            # The edit is durable already; a stale index is brought up to date by its next reader.
             self.close()
 
-    def _store_devices(self, net: Network) -> None:
+    def _store_circles(self, net: Network) -> None:
+        self.db.execute("DELETE FROM circles")
+        registry: dict[str, Any] = {}
+        for circle in net.circles().values():
+            data = {"members": dict(circle.members), "devices": dict(circle.devices)}
+            self.db.execute(
+                "INSERT INTO circles VALUES (?, ?, ?, ?)",
+                (circle.id, circle.name, int(circle.member), json.dumps(data, ensure_ascii=False)),
+            )
+            for actor, info in circle.devices.items():
+                registry.setdefault(actor, info)
         self.db.execute(
             "INSERT OR REPLACE INTO meta VALUES ('devices', ?)",
-            (json.dumps(net.device_registry(), ensure_ascii=False),),
+            (json.dumps(registry, ensure_ascii=False),),
         )
+        self._names = None
 
     def _delete(self, keys: Iterable[tuple[str, str]]) -> None:
         for collection, item_id in keys:
@@ -244,14 +325,15 @@ class SearchIndex:
             else:
                 self.db.execute("DELETE FROM links WHERE item = ?", (item_id,))
 
-    def _insert(self, records: Iterable[Record]) -> None:
+    def _insert(self, found: Iterable[tuple[Record, str | None, str | None]]) -> None:
         items, fts, topics, links = [], [], [], []
-        for r in records:
+        for r, sdoc, pdoc in found:
             data = {
                 "values": r.values,
                 "private": sorted(r.private),
                 "private_item": r.private_item,
                 "sources": r.sources,
+                "circle": r.circle,
             }
             creator = str(r.values.get(CREATOR_FIELD[r.collection]) or "")
             items.append(
@@ -265,6 +347,9 @@ class SearchIndex:
                     creator,
                     str(r.values.get("changed_by") or creator),
                     str(r.values.get("updated") or r.values.get("created") or ""),
+                    r.circle,
+                    sdoc,
+                    pdoc,
                 )
             )
             body = " ".join(_flatten(r.values.get(k)) for k in _TEXT_KEYS[r.collection])
@@ -276,7 +361,9 @@ class SearchIndex:
             elif r.values.get("contact"):
                 links.append((r.id, r.values["contact"]))
         rowids = [
-            self.db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", item).lastrowid
+            self.db.execute(
+                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", item
+            ).lastrowid
             for item in items
         ]
         self.db.executemany(
@@ -288,17 +375,102 @@ class SearchIndex:
 
     # -- queries ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _record(collection: str, item_id: str, data: str) -> Record:
+    def _record(self, collection: str, item_id: str, data: str) -> Record:
         raw = json.loads(data)
+        circle = str(raw.get("circle") or "")
         return Record(
-            collection,
+            collection,  # type: ignore[arg-type]
             item_id,
             raw["values"],
-            frozenset(raw["private"]),  # type: ignore[arg-type]
+            frozenset(raw["private"]),
             raw["private_item"],
             raw.get("sources", []),
+            circle,
+            self.circle_names().get(circle, circle[:8]) if circle else "",
         )
+
+    def circle_names(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = dict(self.db.execute("SELECT id, name FROM circles").fetchall())
+        return self._names
+
+    def circles(self) -> list[dict[str, Any]]:
+        """Every circle as of the last index update: id, name, member, members, devices."""
+        out = []
+        for circle_id, name, member, data in self.db.execute(
+            "SELECT id, name, member, data FROM circles ORDER BY name"
+        ):
+            raw = json.loads(data)
+            out.append({"id": circle_id, "name": name, "member": bool(member), **raw})
+        return out
+
+    def circle_counts(self) -> dict[str, dict[str, int]]:
+        """Circle id -> {"contacts": n, "notes": n}: the shared items each circle holds."""
+        out: dict[str, dict[str, int]] = {}
+        for circle, collection, count in self.db.execute(
+            "SELECT circle, collection, count(*) FROM items WHERE circle != '' "
+            "AND collection IN ('contacts', 'notes') GROUP BY circle, collection"
+        ):
+            out.setdefault(circle, {"contacts": 0, "notes": 0})[collection] = count
+        return out
+
+    def circle_of(self, collection: str, item_id: str) -> str | None:
+        """The circle the index last saw an item in ("" when private), or ``None``."""
+        row = self.db.execute(
+            "SELECT circle FROM items WHERE collection = ? AND id = ?", (collection, item_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def ids_with_prefix(self, collection: str, prefix: str) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM items WHERE collection = ? AND id LIKE ? ESCAPE '\\' "
+                "ORDER BY id LIMIT 50",
+                (collection, escaped + "%"),
+            )
+        ]
+
+    def redirect(self, ref: str) -> str | None:
+        """Where a contact id merged away (a whole id, or a unique prefix of one) went now."""
+        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.db.execute(
+            "SELECT old, new FROM redirects WHERE old LIKE ? ESCAPE '\\' LIMIT 2",
+            (escaped + "%",),
+        ).fetchall()
+        if len(rows) != 1:
+            exact = [r for r in rows if r[0] == ref]
+            if not exact:
+                return None
+            rows = exact
+        seen: set[str] = set()
+        target = rows[0][1]
+        while target not in seen:
+            seen.add(target)
+            if self.db.execute(
+                "SELECT 1 FROM items WHERE collection = 'contacts' AND id = ?", (target,)
+            ).fetchone():
+                return str(target)
+            row = self.db.execute("SELECT new FROM redirects WHERE old = ?", (target,)).fetchone()
+            if row is None:
+                return None
+            target = row[0]
+        return None
+
+    def referrers(self, contact_id: str) -> list[tuple[str, str]]:
+        """``(collection, id)`` of the notes, interactions and contacts that point at a contact."""
+        rows = self.db.execute(
+            "SELECT items.collection, items.id FROM links JOIN items ON items.id = links.item "
+            "WHERE links.contact = ?",
+            (contact_id,),
+        ).fetchall()
+        rows += self.db.execute(
+            "SELECT collection, id FROM items WHERE collection = 'contacts' "
+            "AND json_extract(data, '$.values.introduced_by') = ?",
+            (contact_id,),
+        ).fetchall()
+        return [(str(c), str(i)) for c, i in rows]
 
     def get(self, collection: Collection, item_id: str) -> Record | None:
         row = self.db.execute(

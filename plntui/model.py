@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from .errors import ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The document layout: 1 was one network document, 2 the repository (see ``layout``)."""
 
 RELATIONSHIPS = ("colleague", "mentor", "mentee", "peer", "professional", "friend", "other")
 NOTE_KINDS = ("note", "resource", "template", "review")
@@ -367,8 +368,9 @@ def check_new(collection: Collection, values: Mapping[str, Any]) -> dict[str, An
 class Record:
     """One contact, note or interaction as the API returns it: both documents merged.
 
-    ``private`` names the fields whose value lives in the device's private document; every other
-    field is shared with trusted colleagues. ``private_item`` means the whole item is private.
+    ``private`` names the fields whose value lives in the device's private documents; every
+    other field is shared with the members of the item's ``circle`` (its id; ``circle_name`` is
+    its name). ``private_item`` means the whole item is private (it has no circle).
     """
 
     collection: Collection
@@ -377,6 +379,8 @@ class Record:
     private: frozenset[str] = frozenset()
     private_item: bool = False
     sources: list[dict[str, Any]] = field(default_factory=list)
+    circle: str = ""
+    circle_name: str = ""
 
     def __getitem__(self, name: str) -> Any:
         if name == "id":
@@ -412,6 +416,8 @@ class Record:
             FIELDS[self.collection] if self.private_item else self.private
         )
         out["private"] = self.private_item
+        out["circle"] = None if self.private_item else (self.circle_name or None)
+        out["circle_id"] = None if self.private_item else (self.circle or None)
         if self.sources:
             out["sources"] = self.sources
         return out
@@ -437,6 +443,8 @@ def shared_view(records: list[Record], include_private: bool) -> tuple[list[Reco
                 frozenset(),
                 False,
                 record.sources,
+                record.circle,
+                record.circle_name,
             )
         kept.append(record)
     return kept, hidden

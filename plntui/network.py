@@ -1,10 +1,12 @@
-"""Provides the domain API of plntui: contacts, notes and interactions over both documents.
+"""Provides the domain API of plntui: contacts, notes, interactions and circles.
 
-The UI and the CLI call this module and nothing below it. Every item is assembled from the
-shared network document (what syncs with trusted colleagues) and the private document (what never
-leaves the device), field by field: a shared contact can carry private fields, and a private item
-lives in the private document alone. Writes go where the field lives; ``make_private`` and
-``make_shared`` move fields between the two.
+The UI and the CLI call this module and nothing below it. Every item belongs to one circle (its
+shared fields live in that circle's documents and go to the circle's members) or is private (it
+lives in the private documents alone, which never leave the device); a shared item can also keep
+single fields private. Reads of one item load only its documents; lists and search read the
+search index. Writes go through the repository as one unit of work each (see ``repo``): they
+touch only the documents they change, commit as one transaction, and leave nothing behind when
+they fail.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import crdt
-from .errors import AmbiguousIdError, NotFoundError, ValidationError
+import automerge.core as am
+
+from . import circles as circles_mod
+from . import crdt, layout
+from .circles import Circle
+from .errors import AmbiguousIdError, NotFoundError, ProfileError, ValidationError
 from .model import (
     CREATOR_FIELD,
     FIELDS,
     PRIVATE_BY_DEFAULT_COLLECTIONS,
-    SCHEMA_VERSION,
     Collection,
     Record,
     check_field,
@@ -38,11 +43,7 @@ from .profile import Profile, resolve_home
 from .textdiff import merge_text
 
 Progress = Callable[[int, int], None]
-GENESIS_HEADS: list[bytes] = crdt.am.Document.load(crdt.GENESIS).get_heads()
-MIGRATIONS: dict[int, Callable[[Any], None]] = {}
-"""Schema migrations: ``MIGRATIONS[n]`` turns a version ``n`` document into version ``n + 1``
-inside a transaction. Migrations must be deterministic (same ops on every device), and new
-top-level objects must come from a shipped genesis-like change, never a local ``put_object``."""
+PRIVATE = layout.PRIVATE
 
 
 @dataclass(slots=True)
@@ -100,59 +101,75 @@ def _merge_values(
     return changes, differing
 
 
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The documents of one item: its shared document (in its circle) and its private one."""
+
+    shared: str | None
+    private: str | None
+
+    @property
+    def circle(self) -> str:
+        return layout.circle_of(self.shared) if self.shared else ""
+
+
 class Network:
-    """A profile's learning network: read and change contacts, notes and interactions."""
+    """A profile's learning network: read and change contacts, notes, interactions, circles."""
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
+        self.repo = profile.repo
         self._index: Any = None
         self._touched: set[tuple[str, str]] = set()
         self._removed: set[tuple[str, str]] = set()
-        self._schema_checked = False
-        self._devices_changed = False
+        self._work: Any = None
+        self._circles: dict[str, Circle] | None = None
+        self.repo.subscribe(self._docs_changed)
 
     # -- opening --------------------------------------------------------------------------------
 
     @classmethod
     def open(cls, home: str | Path | None = None) -> Network:
-        return cls(Profile.open(resolve_home(home)))
+        path = resolve_home(home)
+        if Profile.is_legacy(path):
+            from .migrate import migrate
+
+            migrate(path)
+        net = cls(Profile.open(path))
+        net.ensure_default_circle()
+        return net
 
     @classmethod
     def create(cls, home: str | Path | None, name: str) -> Network:
-        # The device registers its name with its first shared edit: until then the network
-        # document is the bare genesis, so a first sync can send it one snapshot.
-        return cls(Profile.create(resolve_home(home), name))
+        net = cls(Profile.create(resolve_home(home), name))
+        net.ensure_default_circle()
+        return net
 
     @property
-    def shared_doc(self) -> Any:
-        if not self._schema_checked:
-            self.check_schema()
-        return self.profile.shared.doc
+    def lock(self) -> Any:
+        """Held around every use of a live document (re-entrant; the sync engine holds it too)."""
+        return self.repo.lock
 
-    @property
-    def private_doc(self) -> Any:
-        if not self._schema_checked:
-            self.check_schema()
-        return self.profile.private.doc
+    def _docs_changed(self, origin: str, doc_ids: frozenset[str]) -> None:
+        if any(d.startswith("c:") for d in doc_ids):
+            self._circles = None
 
-    def check_schema(self) -> None:
-        """Refuse a document from a newer plntui; migrate an older one. Runs once, when the
-        documents are first needed (reading through the search index never loads them)."""
-        self._schema_checked = True
-        for store in (self.profile.shared, self.profile.private):
-            version = crdt.schema_version(store.doc)
-            if version > SCHEMA_VERSION:
-                from .errors import ProfileError
-
-                self._schema_checked = False
+    def _doc(self, doc_id: str) -> Any:
+        """A live (or, inside a write, staged) document, or ``None``; refuses a newer schema."""
+        doc = self.repo.get(doc_id)
+        if doc is not None:
+            found = doc.get(am.ROOT, "schema")
+            version = (
+                int(found[0][1]) if found and not isinstance(found[0], am.ObjType) else 0
+            )
+            if version > layout.SCHEMA_VERSION:
                 raise ProfileError(
-                    f"{store.snapshot_path.name} uses schema {version}, newer than this plntui "
-                    f"({SCHEMA_VERSION}); upgrade plntui"
+                    f"document {doc_id} uses schema {version}, newer than this plntui "
+                    f"({layout.SCHEMA_VERSION}); upgrade plntui"
                 )
-            if version < SCHEMA_VERSION:
-                with self.profile.writing(), store.doc.transaction() as tx:
-                    for step in range(version, SCHEMA_VERSION):
-                        MIGRATIONS[step](tx)
+        return doc
+
+    # -- this device ----------------------------------------------------------------------------
 
     @property
     def device_id(self) -> str:
@@ -165,50 +182,230 @@ class Network:
         meta = self.profile.meta
         return frozenset({self.device_id, meta.device_id, *meta.former_actors})
 
+    @property
+    def fingerprint_hex(self) -> str:
+        return self.profile.fingerprint.hex() if self.profile.fingerprint is not None else ""
+
+    # -- circles --------------------------------------------------------------------------------
+
+    def circles(self) -> dict[str, Circle]:
+        """Every circle this device holds (member or not), by id."""
+        with self.lock:
+            cached = self._circles
+            if cached is not None and self._work is None:
+                return cached
+            out: dict[str, Circle] = {}
+            for doc_id in self.repo.storage.ids("c:"):
+                doc = self._doc(doc_id)
+                if doc is not None:
+                    circle_id = doc_id[2:]
+                    out[circle_id] = circles_mod.read_circle(doc, circle_id, self.fingerprint_hex)
+            if self._work is not None:
+                for doc_id in self._work.staged:
+                    if doc_id.startswith("c:"):
+                        circle_id = doc_id[2:]
+                        out[circle_id] = circles_mod.read_circle(
+                            self._work.staged[doc_id].doc, circle_id, self.fingerprint_hex
+                        )
+            else:
+                self._circles = out
+            return out
+
+    def my_circles(self) -> list[Circle]:
+        """The circles this device is a member of, by name."""
+        return sorted(
+            (c for c in self.circles().values() if c.member), key=lambda c: c.name.casefold()
+        )
+
+    def circle(self, ref: str) -> Circle:
+        return circles_mod.resolve(self.circles(), ref)
+
+    def circle_name(self, circle_id: str) -> str:
+        if not circle_id or circle_id == PRIVATE:
+            return ""
+        found = self.circles().get(circle_id)
+        return found.name if found is not None else circle_id[:8]
+
+    def default_circle(self) -> Circle:
+        """Where new items go when no circle is named."""
+        mine = {c.id: c for c in self.my_circles()}
+        chosen = mine.get(self.profile.meta.default_circle)
+        if chosen is None:
+            chosen = self.ensure_default_circle()
+        return chosen
+
+    def ensure_default_circle(self) -> Circle:
+        """The default circle, made if this device is in none (a new profile)."""
+        mine = {c.id: c for c in self.my_circles()}
+        found = mine.get(self.profile.meta.default_circle)
+        if found is not None:
+            return found
+        if mine:
+            first = sorted(mine.values(), key=lambda c: c.name.casefold())[0]
+            self.profile.set_default_circle(first.id)
+            return first
+        circle = self.create_circle(f"{self.profile.meta.name}'s circle", _make_default=True)
+        return circle
+
+    def set_default_circle(self, ref: str) -> Circle:
+        circle = self._member_circle(ref)
+        self.profile.set_default_circle(circle.id)
+        return circle
+
+    def _member_circle(self, ref: str | None) -> Circle:
+        """The circle named ``ref`` (default: the default circle); this device must be in it."""
+        if ref is None or ref == "":
+            return self.default_circle()
+        circle = self.circle(ref)
+        if not circle.member:
+            raise ValidationError(
+                f"you are not a member of circle {circle.name!r}: its items can be read but not "
+                "changed, and nothing can move into it",
+                "circle",
+            )
+        return circle
+
+    def _taken_names(self, except_id: str = "") -> list[str]:
+        return [c.name for c in self.circles().values() if c.member and c.id != except_id]
+
+    def create_circle(self, name: str, *, _make_default: bool = False) -> Circle:
+        """A new circle with this device as its only member."""
+        if not self.fingerprint_hex:
+            raise ProfileError("this profile has no identity yet: run plntui id first")
+        text = circles_mod.check_name(name, self._taken_names())
+        circle_id = circles_mod.new_circle_id()
+        with self._writing() as work:
+            doc = work.doc(layout.circle_doc(circle_id), create=True)
+            with doc.transaction() as tx:
+                circles_mod.write_name(tx, text)
+                circles_mod.put_member(tx, self.fingerprint_hex, self.profile.meta.name)
+        self._circles = None
+        if _make_default or not self.profile.meta.default_circle:
+            self.profile.set_default_circle(circle_id)
+        return self.circles()[circle_id]
+
+    def rename_circle(self, ref: str, name: str) -> Circle:
+        circle = self._member_circle(ref)
+        text = circles_mod.check_name(name, self._taken_names(except_id=circle.id))
+        with self._writing() as work:
+            doc = work.doc(layout.circle_doc(circle.id))
+            with doc.transaction() as tx:
+                circles_mod.write_name(tx, text)
+        return self.circles()[circle.id]
+
+    def add_member(self, ref: str, fingerprint: bytes, name: str | None = None) -> Circle:
+        """Add a trusted peer to a circle (its certificate is needed to sync with it)."""
+        from .peersync import open_trust
+
+        circle = self._member_circle(ref)
+        peer = open_trust(self.profile.home).get(fingerprint)
+        if fingerprint.hex() == self.fingerprint_hex:
+            raise ValidationError("this is your own device; it is a member already", "fingerprint")
+        if peer is None or not peer.trusted:
+            from sync.fingerprint import format_fingerprint
+
+            raise ValidationError(
+                f"{format_fingerprint(fingerprint)} is not a peer you trust: pair with it first "
+                "(plntui pair), or pin it with plntui peer trust",
+                "fingerprint",
+            )
+        with self._writing() as work:
+            doc = work.doc(layout.circle_doc(circle.id))
+            with doc.transaction() as tx:
+                circles_mod.put_member(tx, fingerprint.hex(), name or peer.display_name)
+        return self.circles()[circle.id]
+
+    def remove_member(self, ref: str, fingerprint: bytes) -> Circle:
+        circle = self._member_circle(ref)
+        if not circle.has(fingerprint):
+            from sync.fingerprint import format_fingerprint
+
+            raise NotFoundError(
+                f"{format_fingerprint(fingerprint)} is not a member of circle {circle.name!r}"
+            )
+        if fingerprint.hex() == self.fingerprint_hex:
+            raise ValidationError(
+                f"to remove yourself, leave the circle: plntui circle leave {circle.name!r}"
+            )
+        with self._writing() as work:
+            doc = work.doc(layout.circle_doc(circle.id))
+            with doc.transaction() as tx:
+                circles_mod.delete_member(tx, fingerprint.hex())
+        return self.circles()[circle.id]
+
+    def leave_circle(self, ref: str) -> Circle:
+        """Stop being a member: the others stop syncing it with this device. Its items stay
+        here, read-only."""
+        circle = self._member_circle(ref)
+        with self._writing() as work:
+            doc = work.doc(layout.circle_doc(circle.id))
+            with doc.transaction() as tx:
+                circles_mod.delete_member(tx, self.fingerprint_hex)
+        if self.profile.meta.default_circle == circle.id:
+            self.profile.set_default_circle("")
+        return self.circles()[circle.id]
+
+    def circles_shared_with(self, fingerprint: bytes) -> set[str]:
+        """The circles this device syncs with a peer: both are members (as seen here)."""
+        key = fingerprint.hex()
+        return {c.id for c in self.circles().values() if c.member and key in c.members}
+
+    # -- devices ----------------------------------------------------------------------------------
+
     def register_device(self) -> None:
-        """Record this device in the shared document's registry (actor id -> display name,
-        certificate fingerprint, date registered), for attribution. Idempotent."""
-        with self._writing(remote=True):
-            doc = self.shared_doc
-            devices = crdt.top(doc, "devices")
-            found = doc.get(devices, self.device_id)
-            current = crdt.read_item(doc, found[1]) if found else {}
-            wanted: dict[str, Any] = {"name": self.profile.meta.name}
-            if self.profile.fingerprint is not None:
-                wanted["fingerprint"] = self.profile.fingerprint.hex()
-            if not current.get("registered"):
-                wanted["registered"] = today().isoformat()
-            if any(current.get(k) != v for k, v in wanted.items()):
-                with doc.transaction() as tx:
-                    obj = crdt.ensure_item(tx, "devices", self.device_id)
-                    for key, value in wanted.items():
-                        crdt.put_scalar(tx, obj, key, value)
+        """Record this device in the registry of every circle it is a member of. Idempotent."""
+        with self._writing(register=False) as work:
+            for circle in self.my_circles():
+                self._register_in(work, circle.id)
+
+    def _register_in(self, work: Any, circle_id: str) -> None:
+        doc_id = layout.circle_doc(circle_id)
+        current = self._doc(doc_id)
+        if current is None:
+            return
+        circle = circles_mod.read_circle(current, circle_id, self.fingerprint_hex)
+        if not circle.member:
+            return
+        entry = circle.devices.get(self.device_id, {})
+        wanted_fp = self.fingerprint_hex or None
+        if (
+            entry.get("name") == self.profile.meta.name
+            and entry.get("registered")
+            and (wanted_fp is None or entry.get("fingerprint") == wanted_fp)
+        ):
+            return
+        doc = work.doc(doc_id)
+        with doc.transaction() as tx:
+            circles_mod.register_device(tx, self.device_id, self.profile.meta.name, wanted_fp)
 
     def rename_device(self, name: str) -> None:
-        """Change this device's display name, in the profile and (once the device has edited
-        the shared network) in the registry colleagues read, under its old ids too."""
+        """Change this device's display name, in the profile and in the registry of every
+        circle it is in, under its old ids too; and its name in the member lists."""
         if not clean_text(name, "name", 100):
             raise ValidationError("your display name must not be empty", "name")
         self.profile.rename(name)
-        with self._writing(remote=True):
-            doc = self.shared_doc
-            devices = crdt.top(doc, "devices")
-            registered = [i for i in sorted(self.own_ids) if doc.get(devices, i) is not None]
-            if registered:
+        with self._writing(register=False) as work:
+            for circle in self.my_circles():
+                doc = work.doc(layout.circle_doc(circle.id))
                 with doc.transaction() as tx:
-                    for device in registered:
-                        obj = crdt.ensure_item(tx, "devices", device)
-                        crdt.put_scalar(tx, obj, "name", self.profile.meta.name)
-                self.register_device()
-            self._devices_changed = True
+                    circles_mod.put_member(tx, self.fingerprint_hex, self.profile.meta.name)
+                    devices = crdt.top(tx, "devices")
+                    for device in sorted(self.own_ids):
+                        found = tx.get(devices, device)
+                        if found is not None and found[0] == am.ObjType.Map:
+                            crdt.put_scalar(tx, found[1], "name", self.profile.meta.name)
+                self._register_in(work, circle.id)
 
     def device_registry(self) -> dict[str, dict[str, Any]]:
-        """Actor id -> {"name", "fingerprint", "registered"} for every device that registered."""
-        raw = crdt.read_map(self.shared_doc, "devices")
-        return {k: v for k, v in raw.items() if isinstance(v, dict)}
+        """Actor id -> {"name", "fingerprint", "registered"}, from every circle's registry."""
+        out: dict[str, dict[str, Any]] = {}
+        for circle in sorted(self.circles().values(), key=lambda c: c.id):
+            for actor, info in circle.devices.items():
+                out.setdefault(actor, dict(info))
+        return out
 
     def devices(self) -> dict[str, str]:
-        """Device id -> display name, for every device that ever edited the shared network."""
+        """Device id -> display name, for every device that ever edited a circle here."""
         return {k: str(v.get("name", "")) for k, v in self.device_registry().items()}
 
     def device_name(self, device_id: str) -> str:
@@ -218,7 +415,36 @@ class Network:
 
         return device_label(self, device_id)
 
-    # -- reading --------------------------------------------------------------------------------
+    # -- locating and reading ------------------------------------------------------------------
+
+    def _item_in(self, doc_id: str, collection: str, item_id: str) -> bool:
+        doc = self._doc(doc_id)
+        return doc is not None and crdt.item_obj(doc, collection, item_id) is not None
+
+    def _where(self, collection: Collection, item_id: str) -> _Where:
+        """The documents that hold an item now (either may be ``None``)."""
+        private_id = layout.item_doc(PRIVATE, collection, item_id)
+        private = private_id if self._item_in(private_id, collection, item_id) else None
+        return _Where(self._shared_doc(collection, item_id), private)
+
+    def _shared_doc(self, collection: str, item_id: str) -> str | None:
+        hint = self._index_hint(collection, item_id)
+        order = ([hint] if hint else []) + sorted(
+            self.circles(), key=lambda c: (not self.circles()[c].member, c)
+        )
+        for circle_id in dict.fromkeys(order):
+            doc_id = layout.item_doc(circle_id, collection, item_id)
+            if self._item_in(doc_id, collection, item_id):
+                return doc_id
+        return None
+
+    def _index_hint(self, collection: str, item_id: str) -> str | None:
+        try:
+            from .index import SearchIndex
+
+            return SearchIndex.for_profile(self.profile).circle_of(collection, item_id)
+        except Exception:  # the index is a cache: a hint, never needed
+            return None
 
     def _assemble(
         self,
@@ -226,6 +452,7 @@ class Network:
         item_id: str,
         shared: dict[str, Any] | None,
         private: dict[str, Any] | None,
+        circle: str,
     ) -> Record:
         values: dict[str, Any] = {}
         private_fields: set[str] = set()
@@ -244,24 +471,39 @@ class Network:
                     values[key] = value
                     private_fields.add(key)
             sources += private.get(crdt.SOURCES_KEY, [])
-        return Record(collection, item_id, values, frozenset(private_fields), private_item, sources)
+        circle = "" if private_item else circle
+        return Record(
+            collection,
+            item_id,
+            values,
+            frozenset(private_fields),
+            private_item,
+            sources,
+            circle,
+            self.circle_name(circle),
+        )
 
-    def _resolve_redirect(self, item_id: str) -> str:
-        seen = set()
-        for doc in (self.shared_doc, self.private_doc):
-            redirects = crdt.top(doc, "redirects")
-            while item_id not in seen:
-                seen.add(item_id)
-                found = doc.get(redirects, item_id)
-                if found is None or isinstance(found[0], crdt.am.ObjType):
-                    break
-                item_id = str(found[0][1])
-        return item_id
+    def _read_where(self, collection: Collection, item_id: str, where: _Where) -> Record:
+        shared = private = None
+        if where.shared:
+            doc = self._doc(where.shared)
+            obj = crdt.item_obj(doc, collection, item_id) if doc is not None else None
+            shared = crdt.read_item(doc, obj) if obj is not None else None
+        if where.private:
+            doc = self._doc(where.private)
+            obj = crdt.item_obj(doc, collection, item_id) if doc is not None else None
+            private = crdt.read_item(doc, obj) if obj is not None else None
+        if shared is None and private is None:
+            raise NotFoundError(f"no {collection[:-1]} with id {item_id!r}")
+        return self._assemble(collection, item_id, shared, private, where.circle)
 
-    def _ids(self, collection: Collection) -> set[str]:
-        ids = set(self.shared_doc.keys(crdt.top(self.shared_doc, collection)))
-        ids.update(self.private_doc.keys(crdt.top(self.private_doc, collection)))
-        return ids
+    def _read(self, collection: Collection, item_id: str) -> Record:
+        with self.lock:
+            return self._read_where(collection, item_id, self._where(collection, item_id))
+
+    def _exists(self, collection: Collection, item_id: str) -> bool:
+        where = self._where(collection, item_id)
+        return bool(where.shared or where.private)
 
     def resolve_id(self, collection: Collection, ref: str) -> str:
         """A full id, a unique prefix of at least 4 characters, or an id merged away."""
@@ -269,15 +511,13 @@ class Network:
         noun = collection[:-1]
         if len(ref) < 4:
             raise NotFoundError(f"{noun} id {ref!r} is too short: give at least 4 characters")
-        if len(ref) == 12 and any(
-            crdt.item_obj(doc, collection, ref) is not None
-            for doc in (self.shared_doc, self.private_doc)
-        ):
-            return ref  # a whole id: no need to list every item
-        ids = self._ids(collection)
-        if ref in ids:
+        with self.lock:
+            if len(ref) == 12 and self._exists(collection, ref):
+                return ref  # a whole id: no need to list every item
+        index = self.index()
+        matches = index.ids_with_prefix(collection, ref)
+        if ref in matches:
             return ref
-        matches = sorted(i for i in ids if i.startswith(ref))
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -285,8 +525,8 @@ class Network:
                 f"{noun} id {ref!r} matches {len(matches)} items ({', '.join(matches[:5])}); "
                 "give more characters"
             )
-        target = self._resolve_redirect(ref)
-        if target != ref and target in ids:
+        target = index.redirect(ref)
+        if target is not None:
             return target
         raise NotFoundError(f"no {noun} with id {ref!r} (see: plntui {noun} list)")
 
@@ -294,93 +534,126 @@ class Network:
         item_id = self.resolve_id(collection, ref)
         return self._read(collection, item_id)
 
-    def _read(self, collection: Collection, item_id: str) -> Record:
-        shared_obj = crdt.item_obj(self.shared_doc, collection, item_id)
-        private_obj = crdt.item_obj(self.private_doc, collection, item_id)
-        if shared_obj is None and private_obj is None:
-            raise NotFoundError(f"no {collection[:-1]} with id {item_id!r}")
-        return self._assemble(
-            collection,
-            item_id,
-            crdt.read_item(self.shared_doc, shared_obj) if shared_obj else None,
-            crdt.read_item(self.private_doc, private_obj) if private_obj else None,
-        )
-
-    def list(self, collection: Collection) -> list[Record]:
-        shared = crdt.read_collection(self.shared_doc, collection)
-        private = crdt.read_collection(self.private_doc, collection)
-        records = [
-            self._assemble(collection, item_id, shared.get(item_id), private.get(item_id))
-            for item_id in shared.keys() | private.keys()
-        ]
-        key = (
-            "date"
-            if collection == "interactions"
-            else ("name" if collection == "contacts" else "title")
-        )
-        records.sort(key=lambda r: (str(r.values.get(key, "")).casefold(), r.id))
+    def list(self, collection: Collection, circle: str | None = None) -> list[Record]:
+        """Every item of ``collection`` (of one circle, by name or id), sorted, from the index."""
+        circle_id = self.circle(circle).id if circle else None
+        records = self.index().list(collection)
+        if circle_id is not None:
+            records = [r for r in records if r.circle == circle_id and not r.private_item]
         return records
 
-    def contacts(self) -> list[Record]:
-        return self.list("contacts")
+    def contacts(self, circle: str | None = None) -> list[Record]:
+        return self.list("contacts", circle)
 
-    def notes(self) -> list[Record]:
-        return self.list("notes")
+    def notes(self, circle: str | None = None) -> list[Record]:
+        return self.list("notes", circle)
 
     def interactions(self, contact: str | None = None) -> list[Record]:
-        items = self.list("interactions")
-        if contact is not None:
-            contact_id = self.resolve_id("contacts", contact)
-            items = [i for i in items if i.values.get("contact") == contact_id]
-        return items
+        if contact is None:
+            return self.list("interactions")
+        contact_id = self.resolve_id("contacts", contact)
+        return self.index().linked_to("interactions", contact_id)
 
     # -- writing --------------------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self, remote: bool = False) -> Iterator[None]:
-        """One atomic, durable edit: on error nothing is kept (see ``Profile.writing``). A local
-        edit of the shared network also records this device's display name (for attribution)."""
-        from .index import SearchIndex
-
-        outermost = not self.profile._write_depth
-        if outermost:
+    def _writing(self, origin: str = "local", register: bool = True) -> Iterator[Any]:
+        """One atomic, durable edit (a unit of work of the repository). A local edit of a
+        circle's documents also records this device in that circle's registry."""
+        with self.repo.writing(origin) as work:
+            if self._work is not None:
+                yield work
+                return
+            self._work = work
             self._touched.clear()
             self._removed.clear()
-            self._devices_changed = False
-        before: list[Any] = []
+            try:
+                yield work
+                if register and origin == "local":
+                    for circle_id in {s.circle for s in work.staged.values()}:
+                        if circle_id != PRIVATE:
+                            self._register_in(work, circle_id)
+            finally:
+                self._work = None
+            before = {
+                doc_id: (staged.live.digest if staged.live is not None else None)
+                for doc_id, staged in work.staged.items()
+            }
+            touched, removed = set(self._touched), set(self._removed)
+            work.on_commit(lambda: self._after_write(before, touched, removed))
 
-        def after_commit() -> None:
-            if self._touched or self._removed or self._devices_changed:
-                SearchIndex.for_profile(self.profile).apply_write(
-                    self, before[0], self._touched, self._removed
-                )
+    def _after_write(
+        self,
+        before: dict[str, str | None],
+        touched: set[tuple[str, str]],
+        removed: set[tuple[str, str]],
+    ) -> None:
+        from .index import SearchIndex
 
-        with self.profile.writing(
-            after_commit=after_commit if outermost else None,
-            token_sink=before if outermost else None,
-        ):
-            yield
-            if outermost and not remote and self.profile.shared.dirty():
-                self.register_device()
+        self._circles = None
+        SearchIndex.for_profile(self.profile).apply_write(self, before, touched, removed)
 
-    def _where(
-        self, collection: Collection, item_id: str, spec_name: str, value_private: bool | None
+    def _circle_for_write(self, collection: Collection, item_id: str, where: _Where) -> None:
+        """Refuse an edit of an item in a circle this device is no longer a member of."""
+        if where.shared is None:
+            return
+        circle_id = where.circle
+        circle = self.circles().get(circle_id)
+        if circle is not None and not circle.member:
+            raise ValidationError(
+                f"this {collection[:-1]} belongs to circle {circle.name!r}, which you are no "
+                "longer a member of: it can be read but not changed",
+                "circle",
+            )
+
+    def _field_home(
+        self, collection: Collection, item_id: str, spec_name: str, where: _Where
     ) -> str:
-        """Which document a field of an item is written to: "shared" or "private"."""
-        private_obj = crdt.item_obj(self.private_doc, collection, item_id)
-        shared_obj = crdt.item_obj(self.shared_doc, collection, item_id)
+        """Which side a field of an item is written to: "shared" or "private"."""
         spec = FIELDS[collection][spec_name]
-        if spec.private_only:
+        if spec.private_only or where.shared is None:
             return "private"
-        if shared_obj is None:
-            return "private"
-        if value_private is not None:
-            return "private" if value_private else "shared"
-        if private_obj is not None and self.private_doc.get(private_obj, spec_name) is not None:
-            return "private"
-        if self.shared_doc.get(shared_obj, spec_name) is not None:
+        if where.private is not None:
+            doc = self._doc(where.private)
+            obj = crdt.item_obj(doc, collection, item_id)
+            if obj is not None and doc.get(obj, spec_name) is not None:
+                return "private"
+        doc = self._doc(where.shared)
+        obj = crdt.item_obj(doc, collection, item_id)
+        if obj is not None and doc.get(obj, spec_name) is not None:
             return "shared"
         return "private" if spec.private_default else "shared"
+
+    def _write(
+        self,
+        work: Any,
+        doc_id: str,
+        collection: Collection,
+        item_id: str,
+        values: Mapping[str, Any],
+    ) -> None:
+        doc = work.doc(doc_id, create=True)
+        with doc.transaction() as tx:
+            obj = crdt.ensure_item(tx, collection, item_id)
+            crdt.write_fields(tx, collection, obj, values)
+
+    def _write_split(
+        self,
+        collection: Collection,
+        item_id: str,
+        where: _Where,
+        shared_vals: Mapping[str, Any],
+        private_vals: Mapping[str, Any],
+    ) -> None:
+        work = self._work
+        if shared_vals:
+            assert where.shared is not None
+            self._write(work, where.shared, collection, item_id, shared_vals)
+        if private_vals:
+            self._write(
+                work, layout.item_doc(PRIVATE, collection, item_id), collection, item_id,
+                private_vals,
+            )
 
     def add(
         self,
@@ -390,9 +663,12 @@ class Network:
         private: bool | None = None,
         private_fields: Iterable[str] = (),
         allow_duplicate: bool = True,
+        circle: str | None = None,
     ) -> Record:
-        """Add a contact, note or interaction. ``private`` keeps the whole item on this device;
-        ``private_fields`` keeps those fields of a shared item on this device."""
+        """Add a contact, note or interaction to ``circle`` (name or id; default: the default
+        circle). ``private`` keeps the whole item on this device; ``private_fields`` keeps those
+        fields of a shared item on this device. A shared interaction goes to its contact's
+        circle."""
         raw = self._check_refs(collection, {k: v for k, v in values.items() if v is not None})
         checked = check_new(collection, raw)
         if private is None:
@@ -407,59 +683,77 @@ class Network:
                         "contact, or merge later with: plntui contact dupes",
                         "emails",
                     )
-        if collection == "notes":
-            checked.setdefault("kind", "note")
-        item_id = new_id()
-        stamp = now_stamp()
-        checked.setdefault("created", stamp)
-        if "updated" in FIELDS[collection]:
-            checked["updated"] = stamp
-        checked[CREATOR_FIELD[collection]] = self.device_id
-        if "changed_by" in FIELDS[collection]:
-            checked["changed_by"] = self.device_id
-        shared_vals: dict[str, Any] = {}
-        private_vals: dict[str, Any] = {}
-        for name, value in checked.items():
-            spec = FIELDS[collection][name]
-            if (
-                private
-                or spec.private_only
-                or name in private_names
-                or (spec.private_default and not spec.system)
-            ):
-                private_vals[name] = value
-            else:
-                shared_vals[name] = value
-        if private:
-            private_vals.update(shared_vals)
-            shared_vals = {}
-        else:
-            # Every shared list and text gets its object now, in the item's first change: two
-            # devices that each created it later would each make their own, and one would hide
-            # the other's words after a merge.
-            for name, spec in FIELDS[collection].items():
+        with self.lock:
+            circle_id = ""
+            if collection == "interactions" and not private:
+                contact = self._read("contacts", checked["contact"])
+                if contact.private_item:
+                    raise ValidationError(
+                        f"{contact.label} is private: a talk with them cannot be shared", "contact"
+                    )
+                if circle is not None:
+                    raise ValidationError("a shared talk goes to its contact's circle", "circle")
+                circle_id = contact.circle
+                self._member_circle(circle_id)
+            elif not private:
+                circle_id = self._member_circle(circle).id
+            elif circle is not None:
+                raise ValidationError("a private item belongs to no circle", "circle")
+            if collection == "notes":
+                checked.setdefault("kind", "note")
+            item_id = new_id()
+            stamp = now_stamp()
+            checked.setdefault("created", stamp)
+            if "updated" in FIELDS[collection]:
+                checked["updated"] = stamp
+            checked[CREATOR_FIELD[collection]] = self.device_id
+            if "changed_by" in FIELDS[collection]:
+                checked["changed_by"] = self.device_id
+            shared_vals: dict[str, Any] = {}
+            private_vals: dict[str, Any] = {}
+            for name, value in checked.items():
+                spec = FIELDS[collection][name]
                 if (
-                    spec.kind in ("list", "text")
-                    and name not in shared_vals
-                    and name not in private_vals
-                    and not spec.private_only
+                    private
+                    or spec.private_only
+                    or name in private_names
+                    or (spec.private_default and not spec.system)
                 ):
-                    shared_vals[name] = [] if spec.kind == "list" else ""
-        with self._writing():
-            if shared_vals:
-                with self.shared_doc.transaction() as tx:
-                    obj = crdt.ensure_item(tx, collection, item_id)
-                    crdt.write_fields(tx, collection, obj, shared_vals)
-            if private_vals or private:
-                with self.private_doc.transaction() as tx:
-                    obj = crdt.ensure_item(tx, collection, item_id)
-                    if private:
-                        crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
-                    crdt.write_fields(tx, collection, obj, private_vals)
-            self._touched.add((collection, item_id))
-            if collection == "interactions":
-                self._bump_last_contacted(checked["contact"], checked["date"])
-        return self._read(collection, item_id)
+                    private_vals[name] = value
+                else:
+                    shared_vals[name] = value
+            if private:
+                private_vals.update(shared_vals)
+                shared_vals = {}
+            else:
+                # Every shared list and text gets its object now, in the item's first change: two
+                # devices that each created it later would each make their own, and one would
+                # hide the other's words after a merge.
+                for name, spec in FIELDS[collection].items():
+                    if (
+                        spec.kind in ("list", "text")
+                        and name not in shared_vals
+                        and name not in private_vals
+                        and not spec.private_only
+                    ):
+                        shared_vals[name] = [] if spec.kind == "list" else ""
+            with self._writing() as work:
+                if shared_vals:
+                    self._write(
+                        work, layout.item_doc(circle_id, collection, item_id), collection,
+                        item_id, shared_vals,
+                    )
+                if private_vals or private:
+                    pdoc = work.doc(layout.item_doc(PRIVATE, collection, item_id), create=True)
+                    with pdoc.transaction() as tx:
+                        obj = crdt.ensure_item(tx, collection, item_id)
+                        if private:
+                            crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
+                        crdt.write_fields(tx, collection, obj, private_vals)
+                self._touched.add((collection, item_id))
+                if collection == "interactions":
+                    self._bump_last_contacted(checked["contact"], checked["date"])
+            return self._read(collection, item_id)
 
     def _check_field_names(self, collection: Collection, names: Iterable[str]) -> list[str]:
         out = []
@@ -499,8 +793,10 @@ class Network:
         make_private: Iterable[str] = (),
         make_shared: Iterable[str] = (),
         item_private: bool | None = None,
+        circle: str | None = None,
     ) -> Record:
-        """Change fields of an item. Fields not named keep their value."""
+        """Change fields of an item. Fields not named keep their value. ``circle`` moves a
+        shared item to that circle (and shares a private one there)."""
         item_id = self.resolve_id(collection, ref)
         checked = check_fields(collection, self._check_refs(collection, dict(values or {})))
         for name in checked:
@@ -515,71 +811,108 @@ class Network:
                 raise ValidationError(f"{name} is always private and cannot be shared", name)
         if to_private & to_shared:
             raise ValidationError("a field cannot be made private and shared at once")
-        with self._writing():
+        if circle is not None and item_private is True:
+            raise ValidationError("a private item belongs to no circle", "circle")
+        with self.lock, self._writing():
             current = self._read(collection, item_id)
+            where = self._where(collection, item_id)
+            self._circle_for_write(collection, item_id, where)
             if item_private is True and not current.private_item:
                 self._move_item(collection, item_id, to_private_doc=True)
-            elif item_private is False and current.private_item:
-                self._move_item(collection, item_id, to_private_doc=False)
-                current = self._read(collection, item_id)
-            if not self._read(collection, item_id).private_item:
+            elif (item_private is False or circle is not None) and current.private_item:
+                target = self._member_circle(circle).id
+                self._move_item(collection, item_id, to_private_doc=False, circle=target)
+            elif circle is not None and not current.private_item:
+                self._move_circle(collection, item_id, self._member_circle(circle).id)
+            where = self._where(collection, item_id)
+            current = self._read_where(collection, item_id, where)
+            if not current.private_item:
                 for name in to_private:
-                    self._move_field(collection, item_id, name, to_private_doc=True)
+                    self._move_field(collection, item_id, where, name, to_private_doc=True)
                 for name in to_shared:
-                    self._move_field(collection, item_id, name, to_private_doc=False)
+                    self._move_field(collection, item_id, where, name, to_private_doc=False)
             shared_vals: dict[str, Any] = {}
             private_vals: dict[str, Any] = {}
             for name, value in checked.items():
                 if current.values.get(name) == value and name not in to_private | to_shared:
                     continue
-                if self._where(collection, item_id, name, None) == "private":
+                if self._field_home(collection, item_id, name, where) == "private":
                     private_vals[name] = value
                 else:
                     shared_vals[name] = value
             if shared_vals or private_vals:
                 stamp = now_stamp()
-                target = (
-                    shared_vals
-                    if crdt.item_obj(self.shared_doc, collection, item_id)
-                    else private_vals
-                )
+                target_vals = shared_vals if where.shared else private_vals
                 if "updated" in FIELDS[collection]:
-                    target["updated"] = stamp
-                    target["changed_by"] = self.device_id
-            self._write_split(collection, item_id, shared_vals, private_vals)
+                    target_vals["updated"] = stamp
+                    target_vals["changed_by"] = self.device_id
+            self._write_split(collection, item_id, where, shared_vals, private_vals)
             self._touched.add((collection, item_id))
         return self._read(collection, item_id)
 
-    def _write_split(
+    def move(self, collection: Collection, ref: str, circle: str) -> Record:
+        """Move an item to another circle (a private one is shared there). Its history in the
+        old circle stays with that circle's members."""
+        return self.edit(collection, ref, circle=circle)
+
+    def _move_circle(self, collection: Collection, item_id: str, target: str) -> None:
+        where = self._where(collection, item_id)
+        if where.shared is None or where.circle == target:
+            return
+        work = self._work
+        src = work.doc(where.shared)
+        obj = crdt.item_obj(src, collection, item_id)
+        values = crdt.read_item(src, obj)
+        with src.transaction() as tx:
+            crdt.delete_item(tx, collection, item_id)
+        self._put_item(work, layout.item_doc(target, collection, item_id), collection, item_id,
+                       values)
+        self._removed.add((collection, item_id))
+        self._touched.add((collection, item_id))
+        if collection == "contacts":  # its shared talks follow it
+            from .index import SearchIndex
+
+            index = SearchIndex.for_profile(self.profile)
+            for talk in index.linked_to("interactions", item_id):
+                talk_where = self._where("interactions", talk.id)
+                if talk_where.shared and talk_where.circle == where.circle:
+                    self._move_circle("interactions", talk.id, target)
+
+    def _put_item(
+        self, work: Any, doc_id: str, collection: Collection, item_id: str, raw: dict[str, Any]
+    ) -> None:
+        """Write an item read with ``crdt.read_item`` (fields and merge sources) anew."""
+        fields = {k: v for k, v in raw.items() if k in FIELDS[collection]}
+        doc = work.doc(doc_id, create=True)
+        with doc.transaction() as tx:
+            obj = crdt.ensure_item(tx, collection, item_id)
+            crdt.write_fields(tx, collection, obj, fields)
+            if raw.get(crdt.PRIVATE_ITEM_KEY):
+                crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
+            for source in raw.get(crdt.SOURCES_KEY, []) or []:
+                if isinstance(source, dict):
+                    crdt.append_source(tx, obj, source)
+
+    def _move_field(
         self,
         collection: Collection,
         item_id: str,
-        shared_vals: Mapping[str, Any],
-        private_vals: Mapping[str, Any],
+        where: _Where,
+        name: str,
+        to_private_doc: bool,
     ) -> None:
-        if shared_vals:
-            with self.shared_doc.transaction() as tx:
-                obj = crdt.ensure_item(tx, collection, item_id)
-                crdt.write_fields(tx, collection, obj, shared_vals)
-        if private_vals:
-            with self.private_doc.transaction() as tx:
-                obj = crdt.ensure_item(tx, collection, item_id)
-                crdt.write_fields(tx, collection, obj, private_vals)
-
-    def _move_field(
-        self, collection: Collection, item_id: str, name: str, to_private_doc: bool
-    ) -> None:
-        src, dst = (
-            (self.shared_doc, self.private_doc)
-            if to_private_doc
-            else (self.private_doc, self.shared_doc)
-        )
-        src_obj = crdt.item_obj(src, collection, item_id)
+        work = self._work
+        private_id = layout.item_doc(PRIVATE, collection, item_id)
+        assert where.shared is not None
+        src_id, dst_id = (where.shared, private_id) if to_private_doc else (private_id, where.shared)
+        src = work.existing(src_id)
+        src_obj = crdt.item_obj(src, collection, item_id) if src is not None else None
+        spec = FIELDS[collection][name]
         if src_obj is None or src.get(src_obj, name) is None:
             if to_private_doc:  # nothing stored yet: mark the field private with an empty value
-                with self.private_doc.transaction() as tx:
+                doc = work.doc(private_id, create=True)
+                with doc.transaction() as tx:
                     obj = crdt.ensure_item(tx, collection, item_id)
-                    spec = FIELDS[collection][name]
                     crdt.write_fields(
                         tx, collection, obj, {name: [] if spec.kind == "list" else ""}
                     )
@@ -587,126 +920,130 @@ class Network:
                         crdt.put_scalar(tx, obj, name, "" if spec.kind != "int" else 0)
             return
         value = crdt.read_item(src, src_obj).get(name)
+        dst = work.doc(dst_id, create=True)
         with dst.transaction() as tx:
             obj = crdt.ensure_item(tx, collection, item_id)
             crdt.write_fields(tx, collection, obj, {name: value})
             if tx.get(obj, name) is None:  # empty values are normally not stored; keep the mark
-                crdt.put_list(tx, obj, name, []) if FIELDS[collection][
-                    name
-                ].kind == "list" else crdt.put_scalar(tx, obj, name, "")
+                if spec.kind == "list":
+                    crdt.put_list(tx, obj, name, [])
+                else:
+                    crdt.put_scalar(tx, obj, name, "")
         with src.transaction() as tx:
             crdt.delete_fields(tx, src_obj, [name])
 
-    def _move_item(self, collection: Collection, item_id: str, to_private_doc: bool) -> None:
+    def _move_item(
+        self,
+        collection: Collection,
+        item_id: str,
+        to_private_doc: bool,
+        circle: str = "",
+    ) -> None:
+        work = self._work
         current = self._read(collection, item_id)
-        values = {k: v for k, v in current.values.items()}
+        where = self._where(collection, item_id)
+        values = dict(current.values)
+        private_id = layout.item_doc(PRIVATE, collection, item_id)
         if to_private_doc:
-            with self.private_doc.transaction() as tx:
+            pdoc = work.doc(private_id, create=True)
+            with pdoc.transaction() as tx:
                 obj = crdt.ensure_item(tx, collection, item_id)
                 crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
                 crdt.write_fields(tx, collection, obj, values)
-            with self.shared_doc.transaction() as tx:
-                crdt.delete_item(tx, collection, item_id)
+            if where.shared is not None:
+                sdoc = work.doc(where.shared)
+                with sdoc.transaction() as tx:
+                    crdt.delete_item(tx, collection, item_id)
         else:
             keep_private = {
                 n
                 for n in current.values
                 if FIELDS[collection][n].private_only or FIELDS[collection][n].private_default
             }
-            with self.shared_doc.transaction() as tx:
-                obj = crdt.ensure_item(tx, collection, item_id)
-                crdt.write_fields(
-                    tx, collection, obj, {k: v for k, v in values.items() if k not in keep_private}
-                )
-            with self.private_doc.transaction() as tx:
+            self._write(
+                work, layout.item_doc(circle, collection, item_id), collection, item_id,
+                {k: v for k, v in values.items() if k not in keep_private},
+            )
+            pdoc = work.doc(private_id, create=True)
+            with pdoc.transaction() as tx:
                 pobj = crdt.ensure_item(tx, collection, item_id)
-                tx.delete(pobj, crdt.PRIVATE_ITEM_KEY) if tx.get(
-                    pobj, crdt.PRIVATE_ITEM_KEY
-                ) else None
+                if tx.get(pobj, crdt.PRIVATE_ITEM_KEY) is not None:
+                    tx.delete(pobj, crdt.PRIVATE_ITEM_KEY)
                 crdt.delete_fields(tx, pobj, [k for k in values if k not in keep_private])
 
     def remove(self, collection: Collection, ref: str) -> Record:
-        """Delete an item from both documents. It stays in the documents' history."""
+        """Delete an item from its documents. It stays in their history."""
         item_id = self.resolve_id(collection, ref)
-        with self._writing():
-            record = self._read(collection, item_id)
-            for doc in (self.shared_doc, self.private_doc):
-                if crdt.item_obj(doc, collection, item_id) is not None:
+        with self.lock, self._writing() as work:
+            where = self._where(collection, item_id)
+            self._circle_for_write(collection, item_id, where)
+            record = self._read_where(collection, item_id, where)
+            for doc_id in (where.shared, where.private):
+                if doc_id is not None:
+                    doc = work.doc(doc_id)
                     with doc.transaction() as tx:
                         crdt.delete_item(tx, collection, item_id)
             self._removed.add((collection, item_id))
         return record
 
     def restore(self, record: Record) -> Record:
-        """Put back a removed item with its id, values and privacy (the undo of ``remove``)."""
+        """Put back a removed item with its id, values, privacy and circle (undo ``remove``)."""
         specs = FIELDS[record.collection]
         values = {k: v for k, v in record.values.items() if k in specs}
         private_vals = {
             k: v for k, v in values.items() if record.private_item or k in record.private
         }
         shared_vals = {k: v for k, v in values.items() if k not in private_vals}
-        with self._writing():
-            self._write_split(record.collection, record.id, shared_vals, private_vals)
+        with self.lock, self._writing() as work:
+            shared_doc = None
+            if not record.private_item:
+                circle = self._member_circle(record.circle or None)
+                shared_doc = layout.item_doc(circle.id, record.collection, record.id)
+            where = _Where(shared_doc, None)
+            self._write_split(record.collection, record.id, where, shared_vals, private_vals)
             if record.private_item:
-                with self.private_doc.transaction() as tx:
+                pdoc = work.doc(layout.item_doc(PRIVATE, record.collection, record.id), True)
+                with pdoc.transaction() as tx:
                     obj = crdt.ensure_item(tx, record.collection, record.id)
                     crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
             self._touched.add((record.collection, record.id))
         return self._read(record.collection, record.id)
-
-    def store_remote_changes(self) -> int:
-        """Make durable what peers merged into the shared document in memory, and update the
-        search index for the items they touched. Returns the number of items touched (-1 when
-        the change was too large to list: the index is then rebuilt by its next reader)."""
-        from .index import SearchIndex
-
-        store = self.profile.shared
-        doc = self.shared_doc
-        with self._writing(remote=True):
-            before, after = store.saved_heads, doc.get_heads()
-            if before == after:
-                return 0
-            touched = None
-            # Listing the touched items diffs the document (its cost grows with the document):
-            # worth it only to keep a fresh index fresh, and not for a whole network received
-            # at once (a first sync), which the next reader indexes in one pass anyway.
-            first_sync = set(before) <= set(GENESIS_HEADS)
-            if first_sync:
-                store.compact()  # one snapshot, instead of a log record of every change
-            elif SearchIndex.for_profile(self.profile).is_fresh():
-                touched = crdt.touched_items(doc, before, after)
-            if touched is not None:
-                self._touched |= touched  # type: ignore[arg-type]
-        self.profile.notify_remote()
-        return -1 if touched is None else len(touched)
 
     # -- notes ----------------------------------------------------------------------------------
 
     def splice_note(self, ref: str, pos: int, delete: int, insert: str) -> Record:
         """Edit a note body in place: character-level, so concurrent edits merge."""
         item_id = self.resolve_id("notes", ref)
-        body = self._read("notes", item_id).values.get("body", "")
-        if not (0 <= pos <= len(body)) or delete < 0 or pos + delete > len(body):
-            raise ValidationError(
-                f"splice {pos}+{delete} is outside the body ({len(body)} characters)"
+        with self.lock:
+            where = self._where("notes", item_id)
+            body = self._read_where("notes", item_id, where).values.get("body", "")
+            if not (0 <= pos <= len(body)) or delete < 0 or pos + delete > len(body):
+                raise ValidationError(
+                    f"splice {pos}+{delete} is outside the body ({len(body)} characters)"
+                )
+            new_body = check_field("notes", "body", body[:pos] + insert + body[pos + delete :])
+            if len(new_body) != len(body) - delete + len(insert):
+                insert = new_body[pos : len(new_body) - (len(body) - pos - delete)]
+            self._circle_for_write("notes", item_id, where)
+            home = self._field_home("notes", item_id, "body", where)
+            doc_id = (
+                where.shared
+                if home == "shared" and where.shared
+                else layout.item_doc(PRIVATE, "notes", item_id)
             )
-        new_body = check_field("notes", "body", body[:pos] + insert + body[pos + delete :])
-        if len(new_body) != len(body) - delete + len(insert):
-            insert = new_body[pos : len(new_body) - (len(body) - pos - delete)]
-        where = "private" if self._where("notes", item_id, "body", None) == "private" else "shared"
-        doc = self.private_doc if where == "private" else self.shared_doc
-        with self._writing():
-            with doc.transaction() as tx:
-                obj = crdt.ensure_item(tx, "notes", item_id)
-                text = crdt.text_obj(tx, obj, "body")
-                if text is None:
-                    crdt.put_text(tx, obj, "body", insert)
-                else:
-                    crdt.splice_text(tx, text, pos, delete, insert)
-                crdt.put_scalar(tx, obj, "updated", now_stamp())
-                crdt.put_scalar(tx, obj, "changed_by", self.device_id)
-            self._touched.add(("notes", item_id))
-        return self._read("notes", item_id)
+            with self._writing() as work:
+                doc = work.doc(doc_id, create=True)
+                with doc.transaction() as tx:
+                    obj = crdt.ensure_item(tx, "notes", item_id)
+                    text = crdt.text_obj(tx, obj, "body")
+                    if text is None:
+                        crdt.put_text(tx, obj, "body", insert)
+                    else:
+                        crdt.splice_text(tx, text, pos, delete, insert)
+                stamps = {"updated": now_stamp(), "changed_by": self.device_id}
+                self._write(work, where.shared or doc_id, "notes", item_id, stamps)
+                self._touched.add(("notes", item_id))
+            return self._read("notes", item_id)
 
     def edit_note_body(
         self, ref: str, base: str, body: str, values: Mapping[str, Any] | None = None
@@ -716,7 +1053,7 @@ class Network:
         character by character, in the same locked step as the write, so neither side's words
         are lost. Other ``values`` (title, tags) are saved with it."""
         item_id = self.resolve_id("notes", ref)
-        with self._writing():
+        with self.lock, self._writing():
             current = str(self._read("notes", item_id).values.get("body", ""))
             merged = merge_text(base, body, current)
             return self.edit("notes", item_id, {**(values or {}), "body": merged})
@@ -736,13 +1073,15 @@ class Network:
         return self.add("interactions", values, private=not shared)
 
     def _bump_last_contacted(self, contact_id: str, date: str) -> None:
-        record = self._read("contacts", contact_id)
+        where = self._where("contacts", contact_id)
+        record = self._read_where("contacts", contact_id, where)
         if str(record.values.get("last_contacted") or "") < date:
             vals = {"last_contacted": date}
-            if self._where("contacts", contact_id, "last_contacted", None) == "private":
-                self._write_split("contacts", contact_id, {}, vals)
+            if self._field_home("contacts", contact_id, "last_contacted", where) == "private":
+                self._write_split("contacts", contact_id, where, {}, vals)
             else:
-                self._write_split("contacts", contact_id, vals, {})
+                self._circle_for_write("contacts", contact_id, where)
+                self._write_split("contacts", contact_id, where, vals, {})
             self._touched.add(("contacts", contact_id))
 
     def due(self, within_days: int = 0, on: _dt.date | None = None) -> list[DueItem]:
@@ -797,9 +1136,13 @@ class Network:
         other_id = self.resolve_id("contacts", other_ref)
         if keep_id == other_id:
             raise ValidationError("cannot merge a contact with itself")
-        with self._writing():
+        referrers = self.index().referrers(other_id)
+        with self.lock, self._writing() as work:
             keep = self._read("contacts", keep_id)
-            other = self._read("contacts", other_id)
+            other_where = self._where("contacts", other_id)
+            self._circle_for_write("contacts", keep_id, self._where("contacts", keep_id))
+            self._circle_for_write("contacts", other_id, other_where)
+            other = self._read_where("contacts", other_id, other_where)
             self._fold_into(
                 keep,
                 other.values,
@@ -811,13 +1154,15 @@ class Network:
                 },
                 other.sources,
             )
-            self._repoint(other_id, keep_id)
-            for doc in (self.shared_doc, self.private_doc):
-                if crdt.item_obj(doc, "contacts", other_id) is not None:
+            self._repoint(other_id, keep_id, referrers)
+            for doc_id in (other_where.shared, other_where.private):
+                if doc_id is not None:
+                    doc = work.doc(doc_id)
                     with doc.transaction() as tx:
                         crdt.delete_item(tx, "contacts", other_id)
-            doc = self.private_doc if other.private_item else self.shared_doc
-            with doc.transaction() as tx:
+            circle = PRIVATE if other.private_item else other_where.circle or PRIVATE
+            rdoc = work.doc(layout.shard_doc(circle, other_id), create=True)
+            with rdoc.transaction() as tx:
                 crdt.put_scalar(tx, crdt.top(tx, "redirects"), other_id, keep_id)
             self._removed.add(("contacts", other_id))
         return self._read("contacts", keep_id)
@@ -827,13 +1172,14 @@ class Network:
         keep: Record,
         incoming: Mapping[str, Any],
         source: dict[str, Any],
-        extra_sources: list[dict[str, Any]] = (),
-    ) -> bool:  # type: ignore[assignment]
+        extra_sources: Iterable[dict[str, Any]] = (),
+    ) -> bool:
         changes, differing = _merge_values("contacts", keep.values, incoming)
+        where = self._where("contacts", keep.id)
         shared_vals: dict[str, Any] = {}
         private_vals: dict[str, Any] = {}
         for name, value in changes.items():
-            if self._where("contacts", keep.id, name, None) == "private":
+            if self._field_home("contacts", keep.id, name, where) == "private":
                 private_vals[name] = value
             else:
                 shared_vals[name] = value
@@ -841,12 +1187,17 @@ class Network:
             target = private_vals if keep.private_item else shared_vals
             target["updated"] = now_stamp()
             target["changed_by"] = self.device_id
-        self._write_split("contacts", keep.id, shared_vals, private_vals)
+        self._write_split("contacts", keep.id, where, shared_vals, private_vals)
         kept_values = {
             k: v for k, v in incoming.items() if k in FIELDS["contacts"] and v not in (None, "", [])
         }
-        doc = self.private_doc if keep.private_item else self.shared_doc
         if differing or source.get("merged_id"):
+            doc_id = (
+                layout.item_doc(PRIVATE, "contacts", keep.id)
+                if keep.private_item or where.shared is None
+                else where.shared
+            )
+            doc = self._work.doc(doc_id, create=True)
             with doc.transaction() as tx:
                 obj = crdt.ensure_item(tx, "contacts", keep.id)
                 crdt.append_source(
@@ -867,35 +1218,45 @@ class Network:
         self._touched.add(("contacts", keep.id))
         return bool(changes or differing)
 
-    def _repoint(self, old: str, new: str) -> None:
-        for doc in (self.shared_doc, self.private_doc):
-            for collection, key in (
-                ("contacts", "introduced_by"),
-                ("notes", "contacts"),
-                ("interactions", "contact"),
-            ):
-                items = crdt.read_collection(doc, collection)
-                for item_id, values in items.items():
-                    value = values.get(key)
-                    if value == old or (isinstance(value, list) and old in value):
-                        with doc.transaction() as tx:
-                            obj = crdt.ensure_item(tx, collection, item_id)
-                            if isinstance(value, list):
-                                updated = [new if v == old else v for v in value]
-                                crdt.put_list(tx, obj, key, list(dict.fromkeys(updated)))
-                            else:
-                                crdt.put_scalar(tx, obj, key, new)
-                        self._touched.add((collection, item_id))
+    def _repoint(self, old: str, new: str, referrers: Iterable[tuple[str, str]]) -> None:
+        for collection, item_id in referrers:
+            where = self._where(collection, item_id)  # type: ignore[arg-type]
+            for doc_id in (where.shared, where.private):
+                if doc_id is None:
+                    continue
+                doc = self._work.doc(doc_id)
+                obj = crdt.item_obj(doc, collection, item_id)
+                if obj is None:
+                    continue
+                values = crdt.read_item(doc, obj)
+                key = {"contacts": "introduced_by", "notes": "contacts"}.get(
+                    collection, "contact"
+                )
+                value = values.get(key)
+                if value == old or (isinstance(value, list) and old in value):
+                    with doc.transaction() as tx:
+                        obj = crdt.ensure_item(tx, collection, item_id)
+                        if isinstance(value, list):
+                            updated = [new if v == old else v for v in value]
+                            crdt.put_list(tx, obj, key, list(dict.fromkeys(updated)))
+                        else:
+                            crdt.put_scalar(tx, obj, key, new)
+                    self._touched.add((collection, item_id))
 
     # -- import ---------------------------------------------------------------------------------
 
     def import_contacts(
-        self, drafts: Iterable[Any], source: str, progress: Progress | None = None
+        self,
+        drafts: Iterable[Any],
+        source: str,
+        progress: Progress | None = None,
+        circle: str | None = None,
     ) -> ImportSummary:
-        """Add drafts (``interop.Draft``). A draft with an e-mail or a profile link already known,
-        or the id of a contact already here (a plntui export imported back), is merged into that
-        contact. Introductions between contacts of the file are kept, and so is what plntui's
-        own files mark private. All of it is one commit: a rejected draft changes nothing."""
+        """Add drafts (``interop.Draft``) to ``circle``. A draft with an e-mail or a profile link
+        already known, or the id of a contact already here (a plntui export imported back), is
+        merged into that contact. Introductions between contacts of the file are kept, and so is
+        what plntui's own files mark private. All of it is one commit: a rejected draft changes
+        nothing."""
         from .dedupe import close_name_match
 
         drafts = list(drafts)
@@ -903,6 +1264,7 @@ class Network:
         by_email: dict[str, str] = {}
         by_link: dict[str, str] = {}
         by_org: dict[str, list[Record]] = {}
+        target = self._member_circle(circle).id
         existing = {c.id: c for c in self.contacts()}
 
         def remember(contact: Record) -> None:
@@ -918,7 +1280,7 @@ class Network:
                 by_org.setdefault(org, []).append(contact)
         file_ids: dict[str, str] = {}  # id in the file -> id here
         introductions: list[tuple[str, str]] = []  # (id here, introducer's id in the file)
-        with self._writing():
+        with self.lock, self._writing():
             for done, draft in enumerate(drafts, 1):
                 if progress:
                     progress(done, len(drafts))
@@ -959,6 +1321,11 @@ class Network:
                 if match is not None:
                     keep = self._read("contacts", match)
                     checked.pop("created", None)
+                    try:
+                        self._circle_for_write("contacts", match, self._where("contacts", match))
+                    except ValidationError as err:
+                        summary.rejected.append((draft.source, err.message))
+                        continue
                     self._fold_into(keep, checked, {"via": f"import of {draft.source}"})
                     summary.merged.append((self._read("contacts", match), draft.source))
                     record_id = match
@@ -968,6 +1335,7 @@ class Network:
                         checked,
                         private=True if draft.values.get("private") else None,
                         private_fields=private_fields,
+                        circle=None if draft.values.get("private") else target,
                     )
                     summary.added.append(record)
                     remember(record)
@@ -984,11 +1352,11 @@ class Network:
                 if introducer:
                     introductions.append((record_id, introducer))
             for record_id, introducer in introductions:
-                target = file_ids.get(introducer) or (
+                target_id = file_ids.get(introducer) or (
                     introducer if introducer in existing else None
                 )
-                if target and target != record_id:
-                    self.edit("contacts", record_id, {"introduced_by": target})
+                if target_id and target_id != record_id:
+                    self.edit("contacts", record_id, {"introduced_by": target_id})
         return summary
 
     # -- search ---------------------------------------------------------------------------------
@@ -1005,3 +1373,38 @@ class Network:
         if not normalise_topic(topic):
             raise ValidationError("give a topic, e.g. plntui who rust")
         return self.index().who(topic, limit)
+
+    # -- what the index reads -----------------------------------------------------------------------
+
+    def items_of(self, doc_id: str) -> list[tuple[Collection, str]]:
+        """The ``(collection, id)`` of every item a document holds now."""
+        doc = self._doc(doc_id)
+        if doc is None:
+            return []
+        kind = layout.kind_of(doc_id)
+        out: list[tuple[Collection, str]] = []
+        for collection in ("contacts", "interactions") if kind == "shard" else ("notes",):
+            if kind == "circle":
+                break
+            try:
+                coll = crdt.top(doc, collection)
+            except KeyError:
+                continue
+            out += [(collection, item_id) for item_id in doc.keys(coll)]  # type: ignore[misc]
+        return out
+
+    def redirects_of(self, doc_id: str) -> dict[str, str]:
+        doc = self._doc(doc_id)
+        if doc is None or layout.kind_of(doc_id) != "shard":
+            return {}
+        return {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
+
+    def locate(
+        self, collection: Collection, item_id: str
+    ) -> tuple[Record, str | None, str | None] | None:
+        """The item as it is now with its shared and private document ids; ``None`` when gone."""
+        with self.lock:
+            where = self._where(collection, item_id)
+            if where.shared is None and where.private is None:
+                return None
+            return self._read_where(collection, item_id, where), where.shared, where.private

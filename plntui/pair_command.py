@@ -57,13 +57,18 @@ def run_pair(args: argparse.Namespace) -> int:
             f"{err.message}. In the app, pair from the Peers screen (6, then i to show a code "
             "or p to type one)"
         ) from None
+    circle = None
+    if getattr(args, "circle", None):
+        circle = net.circle(args.circle).id
+        if not net.circle(circle).member:
+            raise ValidationError(f"you are not a member of circle {args.circle!r}", "circle")
     events: asyncio.Queue[Any] = asyncio.Queue()
 
     def log(line: str) -> None:
         pass  # pairing prints its own plain story below
 
     async def wait_in_sync(runner: SyncRunner, fp: bytes, seconds: float) -> bool:
-        from sync.engine import PeerSynced
+        from sync.events import PeerSynced
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
@@ -85,7 +90,13 @@ def run_pair(args: argparse.Namespace) -> int:
 
     async def started(port: int) -> SyncRunner:
         runner = SyncRunner(
-            net, listen_host=args.listen, port=port, discovery=not args.no_discovery, log=log
+            net,
+            listen_host=args.listen,
+            port=port,
+            discovery=not args.no_discovery,
+            log=log,
+            fallback_port=args.port is None,
+            pair_circle=circle,
         )
         runner.listeners.append(events.put_nowait)
         try:
@@ -96,18 +107,9 @@ def run_pair(args: argparse.Namespace) -> int:
         return runner
 
     async def run() -> int:
-        import errno
-
         loop = asyncio.get_running_loop()
         try:
-            try:
-                runner = await started(DEFAULT_PORT if args.port is None else args.port)
-            except OSError as err:
-                if args.port is not None or err.errno != errno.EADDRINUSE:
-                    raise
-                # another profile on this machine syncs on the usual port: any free one will do
-                # (the joiner dials; the inviter's port is announced on the LAN)
-                runner = await started(0)
+            runner = await started(DEFAULT_PORT if args.port is None else args.port)
         except (SyncError, OSError) as err:
             raise PlntuiError(f"cannot start: {err}") from None
         stop = asyncio.Event()
@@ -121,7 +123,7 @@ def run_pair(args: argparse.Namespace) -> int:
             await runner.stop()
 
     async def invite(runner: SyncRunner, stop: asyncio.Event) -> int:
-        from sync.engine import PairingRefused, PairingSucceeded
+        from sync.events import PairingRefused, PairingSucceeded
 
         ttl = 600.0 if args.timeout is None else args.timeout
         opened = await runner.open_invite(ttl)

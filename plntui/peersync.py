@@ -1,9 +1,11 @@
 """Provides the glue between a profile and the peer-to-peer layer (``sync``).
 
 ``sync`` moves Automerge documents between trusted peers and knows nothing of contacts; this
-module hands it the profile's shared network document (never the private one), its identity
-and its trust store, and stores what peers send through the domain API, so remote changes are
-as durable as local ones and the search index follows them.
+module runs its engine over the profile's repository (``sync_host.RepoHost``: the documents of
+the circles each peer shares, never the private side), with the profile's identity and trust
+store. ``SyncRunner`` is the one headless sync host, used alike by ``plntui sync``, ``plntui
+pair`` and the app: it falls back to a free port when another profile holds the default one,
+keeps syncing when LAN discovery cannot start, and adds a colleague paired by code to a circle.
 
 Files in the profile folder: ``identity/key.pem`` (mode 0600) and ``identity/cert.pem``, the
 device's long-term key and self-signed certificate; ``peers.json``, the peers you trust.
@@ -15,16 +17,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import automerge.core as am
-
-from . import crdt
-
 if TYPE_CHECKING:
     from .network import Network
-
-DOC_ID = "plntui-network-v1"
-GENESIS_HEADS: list[bytes] = am.Document.load(crdt.GENESIS).get_heads()
-
 
 def identity_folder(home: Path) -> Path:
     return home / "identity"
@@ -65,28 +59,6 @@ def public_fingerprint(home: Path) -> bytes | None:
     return fingerprint_of(der)
 
 
-class ProfileHost:
-    """The ``sync.engine.DocumentHost`` of a profile: its shared network document."""
-
-    doc_id = DOC_ID
-    genesis_heads = GENESIS_HEADS
-
-    def __init__(self, net: Network, lock: threading.RLock | None = None) -> None:
-        self.net = net
-        self.lock = lock or threading.RLock()
-
-    def document(self) -> am.Document:
-        return self.net.shared_doc  # type: ignore[no-any-return]
-
-    def persist(self, origin: str) -> None:
-        with self.lock:
-            self.net.store_remote_changes()
-
-    def poll_external(self) -> bool:
-        with self.lock:
-            return self.net.profile.refresh()
-
-
 def open_trust(home: Path) -> Any:
     from sync.trust import TrustStore
 
@@ -99,7 +71,7 @@ SETTLE_SECONDS = 1.0
 
 
 class SyncRunner:
-    """``plntui sync``: the engine over the profile, with LAN discovery, until stopped."""
+    """The engine over the profile, with LAN discovery, until stopped (see the docstring)."""
 
     def __init__(
         self,
@@ -110,23 +82,29 @@ class SyncRunner:
         discovery: bool = True,
         interfaces: list[str] | None = None,
         log: Any = print,
-        host: ProfileHost | None = None,
         on_seen: Any = None,
-        preload: bool = False,
+        fallback_port: bool = True,
+        listen: bool = True,
+        pair_circle: str | None = None,
     ) -> None:
-        """``host`` shares a lock with the caller's edits (the app's); ``on_seen`` receives
-        discovery's events too, on the engine's event loop. ``preload`` loads the document at
-        start (a daemon that exists to sync; the engine would otherwise load it when the first
-        peer connects, which that peer would wait for)."""
+        """``on_seen`` receives discovery's events too, on the engine's event loop.
+        ``fallback_port``: when ``port`` is taken, listen on any free port (discovery announces
+        it). ``pair_circle``: the circle a colleague paired by code joins (default: the default
+        circle)."""
         from sync.engine import SyncEngine
+
+        from .sync_host import RepoHost
 
         self.net = net
         self.log = log
         self.on_seen = on_seen
-        self.preload = preload
+        self.fallback_port = fallback_port
+        self.pair_circle = pair_circle
         self.identity = load_identity(net.profile.home)
         self.trust = open_trust(net.profile.home)
-        self.host = host or ProfileHost(net)
+        self.host = RepoHost(net)
+        self.host.listeners.append(self._repo_changed)
+        self.host.on_joined.append(self._joined)
         self.engine = SyncEngine(
             self.host,
             self.identity,
@@ -134,7 +112,10 @@ class SyncRunner:
             listen_host=listen_host,
             port=port,
             on_event=self._event,
+            poll=net.repo.poll,
             name=net.profile.meta.name,
+            on_paired=self._paired,
+            listen=listen,
         )
         self.listeners: list[Any] = []
         """Called with every engine event (on the engine's loop) after it is logged."""
@@ -143,11 +124,35 @@ class SyncRunner:
             interfaces = [listen_host]  # announce the address we listen on, and only it
         self.interfaces = interfaces
         self.discovery: Any = None
+        self.warning = ""
+        """What works less well than asked ("discovery off: <reason>", a fallback port)."""
 
     def _event(self, event: Any) -> None:
         self.log(self.engine.describe(event))
         for listener in list(self.listeners):
             listener(event)
+
+    def _repo_changed(self, origin: str, doc_ids: frozenset[str]) -> None:
+        # A write of this process (the app, a pairing): push it. Other processes' writes come
+        # through the engine's poll; a peer's changes are relayed by the synchronizer.
+        if origin == "local" and self.engine.running:
+            self.engine.changed(doc_ids)
+
+    def _joined(self, circle: Any, peer: bytes) -> None:
+        from .model import safe_text
+
+        self.log(
+            f"{safe_text(self.engine.name_of(peer))} added you to circle "
+            f"{safe_text(circle.name)}; leave it with: plntui circle leave {circle.id}"
+        )
+
+    def _paired(self, fingerprint: bytes, name: str, role: str) -> None:
+        """A colleague paired by code: the inviter adds it to the circle it invited into."""
+        if role != "inviter" and self.pair_circle is None:
+            return
+        with self.net.lock:
+            circle = self.pair_circle or self.net.default_circle().id
+            self.net.add_member(circle, fingerprint, name or None)
 
     def _seen(self, event: Any) -> None:
         """Discovery hints: dial trusted fingerprints there (the handshake proves who answers)."""
@@ -172,17 +177,31 @@ class SyncRunner:
             self.log(f"{peer.name} ({peer.short_fingerprint}) is gone from the network")
 
     async def start(self) -> None:
-        from sync.discovery import Discovery
+        """Start the engine (on a free port when the one asked for is taken and
+        ``fallback_port``), then discovery; when only discovery fails, sync goes on without it
+        (``warning`` says why). On any other failure nothing is left listening."""
+        import errno
 
-        if self.preload:
-            with self.host.lock:
-                self.host.document()
-        await self.engine.start()
+        try:
+            await self.engine.start()
+        except OSError as exc:
+            if not (exc.errno == errno.EADDRINUSE and self.fallback_port and self.engine.port):
+                raise
+            asked = self.engine.port
+            self.engine._port = 0
+            await self.engine.start()
+            self.warning = (
+                f"port {asked} is taken (another profile syncs on this machine): listening on "
+                f"{self.engine.port}"
+            )
+            self.log(self.warning)
         self.log(
             f"listening on {self.engine.listen_host}:{self.engine.port} as "
             f"{self.net.profile.meta.name} ({self.identity.fingerprint_text})"
         )
         if self.use_discovery:
+            from sync.discovery import Discovery
+
             self.discovery = Discovery(
                 self.net.profile.meta.name,
                 self.identity.fingerprint,
@@ -191,7 +210,17 @@ class SyncRunner:
                 interfaces=self.interfaces,
                 prefer=self.trust.is_trusted,
             )
-            await self.discovery.start()
+            try:
+                await self.discovery.start()
+            except Exception as exc:
+                discovery, self.discovery = self.discovery, None
+                try:
+                    await discovery.stop()
+                except Exception:  # noqa: S110 - stopping a half-started discovery
+                    pass
+                reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                self.warning = f"discovery off: {reason}"
+                self.log(f"LAN discovery could not start ({reason}); syncing without it")
 
     # -- pairing by code ----------------------------------------------------------------------
 
@@ -252,3 +281,4 @@ class SyncRunner:
         if self.discovery is not None:
             await self.discovery.stop()
         await self.engine.stop()
+        self.host.close()

@@ -1,35 +1,29 @@
-"""Provides the profile folder: where it is, what it holds, and who may write it.
+"""Provides the profile folder: where it is, what it holds, and who owns it.
 
 A profile is one folder (``--home DIR``, else ``$PLNTUI_HOME``, else the platform's user data dir)::
 
-    profile.json        display name, device id, format version
-    network.snapshot    the shared network document (syncs with trusted peers)
-    network.log
-    private.snapshot    the private document (never leaves this device)
-    private.log
+    profile.json        display name, device id, default circle, format version
+    repo.sqlite3        the repository: every document (circles, contact shards, notes, and the
+                        private side), see ``storage`` and ``layout``
     index.sqlite3       a derived search index; safe to delete, rebuilt on demand
     identity/           the device's key and certificate (see ``peersync``), made with the profile
+    peers.json          the peers you trust
     seen.json           when you last looked at what's new (local, never synced)
-    write.lock          held for the few milliseconds of each commit
     session.lock        held for its lifetime by a long-running process (the app, ``plntui sync``)
+    legacy/             the single network document of plntui 0.1, kept after its migration
 
-Any number of processes may read. Writes are serialised by ``write.lock``: the writer first catches
-up with what other processes committed, then applies its change and appends it with fsync, so a
-CLI command can add a contact while the app is open and the app sees it appear. Only one
-long-running process may own a profile at a time (``session.lock``).
+Any number of processes may read and write: each write is one SQLite transaction, and the
+repository of each process notices the others' writes (``refresh``). Only one long-running
+process may own a profile at a time (``session.lock``).
 
 Every change is signed, in Automerge terms, by an *actor*: this device's actor id is derived from
 its identity and the profile's random ``device_id``,
-``SHA-256("plntui-actor-v2" + certificate fingerprint + device_id)[:16]``, and the shared
-document's device registry maps it to the display name and the fingerprint peers pinned. The
-``device_id`` part matters: Automerge refuses two histories of one actor, so a profile created
-again in a folder that kept its ``identity/`` must not write as the old one did. A profile is
-single-writer (``write.lock``), so one actor per profile is safe. A new profile gets its identity
-at creation; a profile made by an older plntui keeps its random ``device_id`` as actor until it
-has an identity (``plntui id`` or the first sync makes one), and from its next opening on writes
-with the derived actor. ``plntui repair`` moves damaged files aside and may drop changes peers
-already hold, so it gives the profile a new ``device_id`` (a new actor); the ids written with
-before stay in ``profile.json`` (``former_actors``) and count as this device's own.
+``SHA-256("plntui-actor-v2" + certificate fingerprint + device_id)[:16]``, and each circle's
+device registry maps it to the display name and the fingerprint peers pinned. The ``device_id``
+part matters: Automerge refuses two histories of one actor, so a profile created again in a folder
+that kept its ``identity/`` must not write as the old one did. ``plntui repair`` may drop changes
+peers already hold, so it gives the profile a new ``device_id`` (a new actor); the ids written
+with before stay in ``profile.json`` (``former_actors``) and count as this device's own.
 """
 
 from __future__ import annotations
@@ -48,9 +42,10 @@ from typing import Any
 
 from .errors import ProfileError, ProfileLockedError, ProfileMissingError, StoreCorruptError
 from .model import clean_text, now_stamp
-from .store import DocumentStore, atomic_write
+from .store import atomic_write
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""1: the single network document (plntui 0.1); 2: the repository of documents."""
 APP_NAME = "plntui"
 ACTOR_CONTEXT = b"plntui-actor-v2"
 
@@ -84,6 +79,8 @@ class ProfileMeta:
     format: int = FORMAT_VERSION
     former_actors: tuple[str, ...] = ()
     """Actor ids (hex) this profile wrote with before ``plntui repair`` gave it a new one."""
+    default_circle: str = ""
+    """The circle new contacts and notes go to when none is named."""
 
     @property
     def actor(self) -> bytes:
@@ -133,10 +130,12 @@ ChangeListener = Callable[[str], None]
 
 
 class Profile:
-    """An opened profile: its metadata, its two documents and its locks."""
+    """An opened profile: its metadata, its repository of documents and its session lock."""
 
     def __init__(self, home: Path, meta: ProfileMeta) -> None:
         from .peersync import public_fingerprint
+        from .repo import Repository
+        from .storage import FILE_NAME, Storage
 
         self.home = home
         self.meta = meta
@@ -146,12 +145,9 @@ class Profile:
             if self.fingerprint is not None
             else meta.actor
         )
-        self.shared = DocumentStore(home, "network", self.actor)
-        self.private = DocumentStore(home, "private", self.actor)
-        self._write_lock = _FileLock(home / "write.lock")
+        self.storage = Storage(home / FILE_NAME)
+        self.repo = Repository(self.storage, self.actor)
         self._session_lock = _FileLock(home / "session.lock")
-        self._write_depth = 0
-        self._listeners: list[ChangeListener] = []
 
     # -- open / create ------------------------------------------------------------------------
 
@@ -159,9 +155,16 @@ class Profile:
     def exists(home: Path) -> bool:
         return (home / "profile.json").exists()
 
+    @staticmethod
+    def is_legacy(home: Path) -> bool:
+        """A profile of plntui 0.1 (one network document) that was not migrated yet."""
+        return (home / "profile.json").exists() and not (home / "repo.sqlite3").exists()
+
     @classmethod
     def create(cls, home: Path, name: str) -> Profile:
         """Create a new profile in ``home`` (which must not hold one already)."""
+        from .storage import FILE_NAME, Storage
+
         display = clean_text(name, "name", 100)
         if not display:
             from .errors import ValidationError
@@ -176,51 +179,37 @@ class Profile:
             raise ProfileError(f"cannot create the profile folder {home}: {err.strerror}") from None
         meta = ProfileMeta(name=display, device_id=secrets.token_hex(16), created=now_stamp())
         _make_identity(home)
+        Storage.create(home / FILE_NAME).close()
         profile = cls(home, meta)
-        with profile._write_lock_held():
-            profile.shared.create()
-            profile.private.create()
-            atomic_write(home / "profile.json", json.dumps(meta_dict(meta), indent=2).encode())
+        profile.save_meta()
         return profile
 
     @classmethod
     def open(cls, home: Path) -> Profile:
-        path = home / "profile.json"
-        try:
-            raw = path.read_text()
-        except FileNotFoundError:
-            raise ProfileMissingError(
-                f'no profile in {home}. Create one with: plntui init --name "Your Name"'
-                + ("" if "PLNTUI_HOME" in os.environ else "  (or pass --home DIR)")
-            ) from None
-        except OSError as err:
-            raise ProfileError(f"cannot read {path}: {err.strerror}") from None
-        try:
-            data = json.loads(raw)
-            meta = ProfileMeta(
-                name=str(data["name"]),
-                device_id=str(data["device_id"]),
-                created=str(data.get("created", "")),
-                format=int(data.get("format", FORMAT_VERSION)),
-                former_actors=tuple(str(a) for a in data.get("former_actors", ())),
-            )
-            for actor in (meta.device_id, *meta.former_actors):
-                bytes.fromhex(actor)
-        except (ValueError, KeyError, TypeError):
-            raise StoreCorruptError(f"{path} is damaged (not the expected JSON)") from None
+        meta = read_meta(home)
         if meta.format > FORMAT_VERSION:
             raise ProfileError(
                 f"the profile in {home} was written by a newer plntui (format {meta.format}); "
                 "upgrade plntui to open it"
             )
+        if not (home / "repo.sqlite3").exists():
+            raise StoreCorruptError(f"{home / 'repo.sqlite3'} is missing; the profile is incomplete")
         return cls(home, meta)
+
+    def save_meta(self) -> None:
+        atomic_write(self.home / "profile.json", json.dumps(meta_dict(self.meta), indent=2).encode())
 
     def rename(self, name: str) -> None:
         display = clean_text(name, "name", 100)
         self.meta = dataclasses.replace(self.meta, name=display)
-        atomic_write(
-            self.home / "profile.json", json.dumps(meta_dict(self.meta), indent=2).encode()
-        )
+        self.save_meta()
+
+    def set_default_circle(self, circle: str) -> None:
+        self.meta = dataclasses.replace(self.meta, default_circle=circle)
+        self.save_meta()
+
+    def close(self) -> None:
+        self.repo.close()
 
     # -- locks --------------------------------------------------------------------------------
 
@@ -252,118 +241,70 @@ class Profile:
     def release_session(self) -> None:
         self._session_lock.release()
 
-    @contextlib.contextmanager
-    def _write_lock_held(self) -> Iterator[None]:
-        self._write_lock.acquire(blocking=True)
-        try:
-            yield
-        finally:
-            self._write_lock.release()
+    # -- the repository -----------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def writing(
-        self,
-        after_commit: Callable[[], None] | None = None,
-        token_sink: list[Any] | None = None,
-    ) -> Iterator[None]:
-        """Hold the write lock, catch up with other processes, and commit on success.
+    def refresh(self) -> bool:
+        """Catch up with what another process stored. True if anything changed."""
+        return bool(self.repo.poll())
 
-        Nested uses commit once, at the outermost exit. If the body raises, nothing is committed
-        and the in-memory documents are reloaded from disk, so a failed edit leaves no trace.
-        ``token_sink`` receives the files' token before this edit; ``after_commit`` runs under
-        the lock once the edit is durable (the search index uses both to stay fresh).
-        """
-        if self._write_depth:
-            self._write_depth += 1
-            try:
-                yield
-            finally:
-                self._write_depth -= 1
-            return
-        with self._write_lock_held():
-            self._write_depth = 1
-            try:
-                caught_up = self.refresh(locked=True)
-                if token_sink is not None:
-                    token_sink.append(self.token())
-                try:
-                    yield
-                except BaseException:
-                    for store in (self.shared, self.private):
-                        if store.loaded and store.dirty():
-                            store.load()
-                    raise
-                changed = False
-                for store in (self.shared, self.private):
-                    if store.commit():
-                        changed = True
-                    if store.loaded and store.should_compact():
-                        store.compact()
-                if after_commit is not None:
-                    after_commit()
-            finally:
-                self._write_depth = 0
-        if caught_up:
-            self._notify("external")
-        if changed:
-            self._notify("local")
+    def compact(self) -> int:
+        return self.repo.compact()
 
-    def refresh(self, locked: bool = False) -> bool:
-        """Catch up with what another process committed. True if anything was read."""
-        reloaded = False
-        for store in (self.shared, self.private):
-            if store.changed_on_disk():
-                store.catch_up()
-                reloaded = True
-        if reloaded and not locked:
-            self._notify("external")
-        return reloaded
+    def generation(self) -> int:
+        """Bumped by every write of any process: cheap to poll."""
+        return self.storage.generation()
 
-    def compact(self) -> None:
-        with self._write_lock_held():
-            # Catch up first: the new snapshot is written from memory and replaces the log, so
-            # a stale document would drop what other processes committed since it was loaded.
-            caught_up = self.refresh(locked=True)
-            for store in (self.shared, self.private):
-                store.compact()
-        if caught_up:
-            self._notify("external")
-
-    def repair(self) -> list[Path]:
-        with self._write_lock_held():
-            moved: list[Path] = []
-            for store in (self.shared, self.private):
-                moved += store.repair()
-            if moved:  # changes peers hold may be gone: never write with that actor again
-                former = dict.fromkeys((*self.meta.former_actors, self.actor.hex()))
-                self.meta = dataclasses.replace(
-                    self.meta, device_id=secrets.token_hex(16), former_actors=tuple(former)
-                )
-                atomic_write(
-                    self.home / "profile.json",
-                    json.dumps(meta_dict(self.meta), indent=2).encode(),
-                )
-        self._notify("external")
-        return moved
-
-    def token(self) -> tuple[Any, ...]:
-        return (self.shared.token(), self.private.token())
+    def new_actor(self) -> None:
+        """Write with a new actor id from now on (after a repair dropped changes peers may
+        hold); the old ids stay this device's own."""
+        former = dict.fromkeys((*self.meta.former_actors, self.actor.hex()))
+        self.meta = dataclasses.replace(
+            self.meta, device_id=secrets.token_hex(16), former_actors=tuple(former)
+        )
+        self.save_meta()
+        self.actor = (
+            actor_from_fingerprint(self.fingerprint, self.meta.device_id)
+            if self.fingerprint is not None
+            else self.meta.actor
+        )
+        self.repo.actor = self.actor
+        self.repo.drop(self.repo.loaded())
 
     # -- change notification ------------------------------------------------------------------
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
-        """Call ``listener(origin)`` after every change: ``"local"`` (this process committed),
-        ``"external"`` (another process did; call :meth:`refresh` to notice), ``"remote"`` (a
-        peer's changes were applied). Returns a function that unsubscribes."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        """Call ``listener(origin)`` after every change: ``"local"`` (this process wrote),
+        ``"external"`` (another process did; noticed by :meth:`refresh`), ``"remote"`` (a
+        peer's changes were stored). Returns a function that unsubscribes."""
+        return self.repo.subscribe(lambda origin, _docs: listener(origin))
 
-    def _notify(self, origin: str) -> None:
-        for listener in list(self._listeners):
-            listener(origin)
 
-    def notify_remote(self) -> None:
-        self._notify("remote")
+def read_meta(home: Path) -> ProfileMeta:
+    path = home / "profile.json"
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        raise ProfileMissingError(
+            f'no profile in {home}. Create one with: plntui init --name "Your Name"'
+            + ("" if "PLNTUI_HOME" in os.environ else "  (or pass --home DIR)")
+        ) from None
+    except OSError as err:
+        raise ProfileError(f"cannot read {path}: {err.strerror}") from None
+    try:
+        data = json.loads(raw)
+        meta = ProfileMeta(
+            name=str(data["name"]),
+            device_id=str(data["device_id"]),
+            created=str(data.get("created", "")),
+            format=int(data.get("format", 1)),
+            former_actors=tuple(str(a) for a in data.get("former_actors", ())),
+            default_circle=str(data.get("default_circle", "")),
+        )
+        for actor in (meta.device_id, *meta.former_actors):
+            bytes.fromhex(actor)
+    except (ValueError, KeyError, TypeError):
+        raise StoreCorruptError(f"{path} is damaged (not the expected JSON)") from None
+    return meta
 
 
 def _make_identity(home: Path) -> None:
@@ -384,5 +325,6 @@ def meta_dict(meta: ProfileMeta) -> dict[str, Any]:
         "name": meta.name,
         "device_id": meta.device_id,
         "created": meta.created,
+        **({"default_circle": meta.default_circle} if meta.default_circle else {}),
         **({"former_actors": list(meta.former_actors)} if meta.former_actors else {}),
     }

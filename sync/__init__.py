@@ -8,11 +8,12 @@ Modules:
 ``fingerprint``  the human form of certificate fingerprints (format, parse, shorten)
 ``identity``     a profile's Ed25519 key and self-signed certificate (``Identity``)
 ``framing``      length-prefixed frames with a hard size limit (``FrameDecoder``)
-``session``      the sans-IO sync session of one document with one peer (``SyncSession``)
+``session``      the sans-IO sync session: one peer, many documents (``SyncSession``)
 ``tls``          TLS 1.3 contexts, the fingerprint check, certificate learning (``verify_peer``)
 ``trust``        the approved and revoked peers, in ``peers.json`` (``TrustStore``)
 ``introduce``    the INTRODUCE payload: the peers an introducer offers, strictly checked
-``engine``       the asyncio transport: one session per trusted peer link (``SyncEngine``)
+``engine``       the asyncio engine: one link per trusted peer (``SyncEngine``), put together
+                 from ``admission``, ``dialer``, ``link``, ``synchronizer``, ``events``, ``limits``
 
 Names are exported lazily, so ``import sync`` does not load ``cryptography`` until the identity
 is used.
@@ -24,24 +25,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import (
-        CertificateLearned,
-        ChangesStored,
-        DocumentHost,
-        EngineEvent,
-        IntroductionOffered,
-        PeerConnected,
-        PeerIntroduced,
-        PeerLost,
-        PeerRefused,
-        PeerResult,
-        PeerStatus,
-        PeerSynced,
-        StoreFailed,
-        SyncEngine,
-        SyncSummary,
-        Timeouts,
-    )
     from .errors import (
         FrameTooLarge,
         IdentityError,
@@ -56,23 +39,36 @@ if TYPE_CHECKING:
         parse_fingerprint,
         short_fingerprint,
     )
-    from .framing import MAX_FRAME, Frame, FrameDecoder, FrameKind, encode_frame
-    from .identity import Identity
+    from .framing import (
+        Frame,
+        FrameDecoder,
+        FrameKind,
+        MAX_FRAME,
+        encode_frame,
+    )
+    from .identity import (
+        Identity,
+    )
     from .session import (
-        ChangesApplied,
         Closed,
+        DocsReceived,
+        DocumentHost,
         Event,
+        Ignored,
         InSync,
         IntroductionsReceived,
         PeerHello,
+        Received,
+        Refused,
         SessionStats,
-        SnapshotReceived,
-        SnapshotSent,
-        StagingReplica,
         State,
         SyncSession,
     )
-    from .tls import AnonymousPeer, WrongPeer, verify_peer
+    from .tls import (
+        AnonymousPeer,
+        WrongPeer,
+        verify_peer,
+    )
     from .trust import (
         Introduction,
         Peer,
@@ -81,6 +77,29 @@ if TYPE_CHECKING:
         TrustStoreError,
         UnknownPeer,
         parse_hostport,
+    )
+    from .events import (
+        CertificateLearned,
+        ChangesRefused,
+        ChangesStored,
+        EngineEvent,
+        IntroductionOffered,
+        PeerConnected,
+        PeerIntroduced,
+        PeerLost,
+        PeerRefused,
+        PeerResult,
+        PeerStatus,
+        PeerSynced,
+        StoreFailed,
+        SyncSummary,
+    )
+    from .limits import (
+        Limits,
+        Timeouts,
+    )
+    from .engine import (
+        SyncEngine,
     )
 
 _EXPORTS: dict[str, str] = {
@@ -100,16 +119,17 @@ _EXPORTS: dict[str, str] = {
     "FrameKind": "framing",
     "encode_frame": "framing",
     "Identity": "identity",
-    "ChangesApplied": "session",
     "Closed": "session",
+    "DocsReceived": "session",
+    "DocumentHost": "session",
     "Event": "session",
+    "Ignored": "session",
     "InSync": "session",
     "IntroductionsReceived": "session",
     "PeerHello": "session",
+    "Received": "session",
+    "Refused": "session",
     "SessionStats": "session",
-    "SnapshotReceived": "session",
-    "SnapshotSent": "session",
-    "StagingReplica": "session",
     "State": "session",
     "SyncSession": "session",
     "AnonymousPeer": "tls",
@@ -122,30 +142,32 @@ _EXPORTS: dict[str, str] = {
     "TrustStoreError": "trust",
     "UnknownPeer": "trust",
     "parse_hostport": "trust",
-    "CertificateLearned": "engine",
-    "ChangesStored": "engine",
-    "DocumentHost": "engine",
-    "EngineEvent": "engine",
-    "IntroductionOffered": "engine",
-    "PeerIntroduced": "engine",
-    "PeerConnected": "engine",
-    "PeerLost": "engine",
-    "PeerRefused": "engine",
-    "PeerResult": "engine",
-    "PeerStatus": "engine",
-    "PeerSynced": "engine",
-    "StoreFailed": "engine",
+    "CertificateLearned": "events",
+    "ChangesRefused": "events",
+    "ChangesStored": "events",
+    "EngineEvent": "events",
+    "IntroductionOffered": "events",
+    "PeerConnected": "events",
+    "PeerIntroduced": "events",
+    "PeerLost": "events",
+    "PeerRefused": "events",
+    "PeerResult": "events",
+    "PeerStatus": "events",
+    "PeerSynced": "events",
+    "StoreFailed": "events",
+    "SyncSummary": "events",
+    "Limits": "limits",
+    "Timeouts": "limits",
     "SyncEngine": "engine",
-    "SyncSummary": "engine",
-    "Timeouts": "engine",
 }
 
 __all__ = [
     "AnonymousPeer",
     "CertificateLearned",
-    "ChangesApplied",
+    "ChangesRefused",
     "ChangesStored",
     "Closed",
+    "DocsReceived",
     "DocumentHost",
     "EngineEvent",
     "Event",
@@ -155,10 +177,12 @@ __all__ = [
     "FrameTooLarge",
     "Identity",
     "IdentityError",
+    "Ignored",
     "InSync",
     "Introduction",
     "IntroductionOffered",
     "IntroductionsReceived",
+    "Limits",
     "LocalProtocolError",
     "MAX_FRAME",
     "Peer",
@@ -171,11 +195,10 @@ __all__ = [
     "PeerStatus",
     "PeerSynced",
     "PendingIntroduction",
+    "Received",
+    "Refused",
     "RemoteProtocolError",
     "SessionStats",
-    "SnapshotReceived",
-    "SnapshotSent",
-    "StagingReplica",
     "State",
     "StoreFailed",
     "SyncEngine",

@@ -35,14 +35,30 @@ _COMPACT_AFTER: Final = 64 * 1024
 
 
 class FrameKind(IntEnum):
-    """The frame types of protocol version 1 (INTRODUCE only to a peer that asked for it)."""
+    """Every frame type plntui sends, in one registry.
+
+    The sync link (protocol 2, ``session``): HELLO, PING, BYE, INTRODUCE (only to a peer that
+    asked), MANIFEST, WANT, DOCS, DOC_SYNC. The anonymous path (``tls``, ``pairing``): PRESENT,
+    PRESENT_OK, INFO, INFO_OK and the four pairing frames. 2 and 3 were protocol 1's SNAPSHOT
+    and SYNC: retired, never reused.
+    """
 
     HELLO = 1
-    SNAPSHOT = 2
-    SYNC = 3
     PING = 4
     BYE = 5
-    INTRODUCE = 14  # 6-13 are the anonymous path's (``tls``)
+    PRESENT = 6
+    PRESENT_OK = 7
+    PAIR_START = 8
+    PAIR_REPLY = 9
+    PAIR_CONFIRM = 10
+    PAIR_DONE = 11
+    INFO = 12
+    INFO_OK = 13
+    INTRODUCE = 14
+    MANIFEST = 15
+    WANT = 16
+    DOCS = 17
+    DOC_SYNC = 18
 
 
 def kind_name(kind: int) -> str:

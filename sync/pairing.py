@@ -56,6 +56,7 @@ from typing import Any, Final
 
 from .errors import RemoteProtocolError, SyncError
 from .fingerprint import FINGERPRINT_SIZE, fingerprint_of
+from .framing import FrameKind
 from .text import clean_peer_text
 
 __all__ = [
@@ -496,9 +497,9 @@ class JoinerPairing:
         return exc
 
 
-# -- frame types on the anonymous path (``tls`` holds PRESENT = 6 and PRESENT_OK = 7) ----------
+# -- frame types on the anonymous path (all in ``framing.FrameKind``) ---------------------------
 
-PAIR_START: Final = 8
-PAIR_REPLY: Final = 9
-PAIR_CONFIRM: Final = 10
-PAIR_DONE: Final = 11
+PAIR_START: Final = FrameKind.PAIR_START
+PAIR_REPLY: Final = FrameKind.PAIR_REPLY
+PAIR_CONFIRM: Final = FrameKind.PAIR_CONFIRM
+PAIR_DONE: Final = FrameKind.PAIR_DONE

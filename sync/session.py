@@ -1,71 +1,59 @@
-"""Provides the sans-IO sync session: one Automerge document, one peer, bytes in, bytes out, events.
+"""Provides the sans-IO sync session: one peer, many documents, bytes in, bytes out, events.
 
 The session never touches a socket, a clock or a thread. The transport feeds it what the peer
 sent (``receive_data``), asks it what happened (``next_event``) and writes what it returns
-(``start``, ``data_to_send``, ``close``, ``ping``). Both ends run the same class: after the HELLO
-exchange the protocol is symmetric; ``role`` is only a label.
+(``start``, ``data_to_send``, ``close``, ``ping``). Both ends run the same class. The documents
+are the host's (``DocumentHost``): the session asks it which documents the peer may have
+(its share policy), for stored bytes, and to check and store what the peer sends.
 
-The protocol (version 1), in frames (see ``framing``):
+The protocol (version 2), in frames (see ``framing``):
 
-1. Both sides send HELLO, a small JSON object::
+1. Both sides send HELLO, a small JSON object ``{"protocol": 2, "versions": [2]}`` (plus
+   ``"wants_introductions": true`` to ask an introducer for its peers), then a MANIFEST.
+   A version-1 peer, which syncs one network document, is told to update (its own plntui
+   says "the peer speaks protocol 2 ... upgrade one of them").
+2. MANIFEST (``zlib`` of JSON ``{"docs": {id: digest}, "gone": [ids]}``): the documents this
+   side shares with the peer and the digest of their heads (16 hex digits). Sent whole at the
+   start and as a delta whenever a shared document appears or the sharing changes.
+3. For a document both share whose digests differ, each side runs Automerge's sync protocol,
+   one ``SyncState`` per document: DOC_SYNC frames (``uleb(len(id)) id message``). At most
+   ``max_in_flight`` documents wait for an answer at once; the others queue (the whole
+   repository is never in memory).
+4. Every MANIFEST is answered by a WANT (JSON ``{"want": [ids], "ack": 1}``; ``ack`` 0 when a
+   side asks again on its own): the documents the peer offers that this side lacks and accepts,
+   circle documents first. A document asked for arrives whole in DOCS frames (``zlib`` of
+   ``(uleb(len(id)) id uleb(len(digest)) digest uleb(len(data)) data)*``): its stored bytes,
+   snapshot plus change records, straight from disk; at most ``batch_bytes`` per frame, and a
+   frame is made only when the transport asks (``data_to_send``), so the transport's drain
+   paces the sender.
+5. PING keeps an idle link alive; BYE (a UTF-8 reason) ends it; INTRODUCE as in version 1.
 
-       {"protocol": 1, "versions": [1], "doc": "<document id>", "heads": ["<hex>", ...],
-        "empty": false}
+Every state change is one entry of ``TRANSITIONS``; a frame no entry allows in the current state
+is a ``RemoteProtocolError``.
 
-   ``empty`` means "I have no history beyond the shared genesis". No common version, or another
-   document id, is a ``RemoteProtocolError`` that says what to do.
-2. If exactly one side is empty, the other sends one SNAPSHOT: ``zlib`` (level 6) of
-   ``doc.save()``. The receiver inflates it under a hard cap, loads it and merges it, then sends
-   the first SYNC; the snapshot's sender sends no SYNC before that one arrives, so neither side
-   pays for the change-by-change exchange Automerge would otherwise start with (about 37x the
-   bytes of the compressed snapshot on a large network).
-3. Otherwise (and after the snapshot) the sides exchange Automerge sync messages in SYNC frames,
-   one ``SyncState`` per session, answering every received message and every ``local_change()``,
-   until both hold the same heads (``InSync``). The link stays open: a later local edit goes out
-   at once (live push).
-4. PING keeps an idle link alive (no answer is due). BYE (payload: a UTF-8 reason) ends it.
-5. Introductions: a side whose user marked the peer an introducer adds
-   ``"wants_introductions": true`` to its HELLO. Only then may the peer send INTRODUCE frames
-   (``introduce()``; the payload is ``introduce``'s JSON list of its trusted peers), any time
-   after the HELLOs; each one becomes ``IntroductionsReceived`` and never touches the
-   document. An INTRODUCE nobody asked for, or a malformed one, is a ``RemoteProtocolError``.
-   A peer that predates introducers ignores the HELLO field and never sends INTRODUCE.
+The peer's changes reach no stored document unchecked: the host applies a DOC_SYNC message to a
+fork of the document, or loads a DOCS entry, runs the guard on the result, and stores it only
+if it passes (``DocumentHost.receive_sync``, ``receive_docs``). A refusal (``Refused``) ends the
+link with its reason; nothing of the refused batch is stored, so nothing of it is relayed.
+A DOC_SYNC or DOCS entry for a document outside what this side shares with the peer is never
+applied (``Ignored``): the peer is not a member of its circle, here.
 
-Every state change is one entry of ``TRANSITIONS``; a frame that no entry allows in the current
-state is a ``RemoteProtocolError``.
-
-What Automerge does with bad input, and why the session stages the peer's changes
-------------------------------------------------------------------------------------
-``Message.decode`` rejects malformed bytes (bad type byte, truncated fields, undecodable change
-columns) before anything is applied. But a *well-formed* message can still fail halfway through
-``receive_sync_message``: its changes are applied one by one, and a later change that, say,
-reuses an actor's sequence number with different content raises ``duplicate seq`` after the
-earlier ones are already in the document (automerge 0.5.7, the engine of ``automerge==1.0.0rc1``;
-``tests/sync/test_sync_session.py`` shows it). So a message that carries changes is applied
-first to a private replica of the document (``StagingReplica``: one ``fork()``, kept and
-refreshed by cheap merges), and only after it succeeded are the new changes merged into the
-caller's document. A message without changes only updates the ``SyncState``, never the
-document, and is received directly. A snapshot is loaded into a fresh document, our document is
-merged into it (a conflict fails there), and only then is it merged into ours. Either way: when
-the session raises, the document's heads and contents are what they were.
-
-Errors: ``RemoteProtocolError`` (the peer broke the protocol; ``FrameTooLarge`` from
-``receive_data``, everything else from ``next_event``) closes the session and leaves a BYE with
-the reason in ``data_to_send()`` for the transport to flush before it drops the link.
-``LocalProtocolError`` means the caller misused the API (``next_event`` before ``start``,
-``start`` twice).
+Errors: ``RemoteProtocolError`` (the peer broke the protocol) closes the session and leaves a
+BYE with the reason in ``data_to_send()``. ``LocalProtocolError`` means the caller misused the
+API.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
+import threading
 import zlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, Protocol, TypeAlias
 
 import automerge.core as am
 
@@ -75,48 +63,107 @@ from .introduce import MAX_INTRODUCE, encode_introductions, parse_introductions
 from .text import TEXT_LIMIT, clean_peer_text
 from .trust import Introduction
 
-if TYPE_CHECKING:
-    from automerge.core import Document, Message, SyncState
-
 __all__ = [
-    "MAX_QUEUED_BYTES",
-    "MAX_QUEUED_CHANGES",
-    "MAX_SNAPSHOT",
+    "MAX_DOC_BYTES",
     "PROTOCOL_VERSION",
     "SUPPORTED_VERSIONS",
     "TRANSITIONS",
-    "ChangesApplied",
     "Closed",
+    "DocsReceived",
+    "DocumentHost",
     "Event",
+    "Ignored",
     "InSync",
     "IntroductionsReceived",
     "PeerHello",
-    "QueueOverflow",
+    "Received",
+    "Refused",
     "SessionStats",
-    "SnapshotReceived",
-    "SnapshotSent",
-    "StagingReplica",
     "State",
     "SyncSession",
     "Trigger",
 ]
 
-PROTOCOL_VERSION: Final = 1
-SUPPORTED_VERSIONS: Final[tuple[int, ...]] = (1,)
-MAX_SNAPSHOT: Final = 512 * 1024 * 1024
-"""Hard cap on a snapshot once inflated (a zip bomb stops here)."""
-SNAPSHOT_LEVEL: Final = 6
+PROTOCOL_VERSION: Final = 2
+SUPPORTED_VERSIONS: Final[tuple[int, ...]] = (2,)
 MAX_HELLO: Final = 64 * 1024
 MAX_PING: Final = 256
 MAX_BYE: Final = 4096
-MAX_DOC_ID: Final = 256
-HASH_SIZE: Final = 32
-MAX_QUEUED_CHANGES: Final = 10_000
-"""Changes a ``StagingReplica`` may hold back for missing dependencies (from every peer)."""
-MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
+MAX_WANT: Final = 4 * 1024 * 1024
+MAX_MANIFEST_RAW: Final = 64 * 1024 * 1024
+MAX_DOCS_RAW: Final = 256 * 1024 * 1024
+"""Hard cap on a DOCS frame once inflated (a zip bomb stops here)."""
+MAX_DOC_BYTES: Final = 64 * 1024 * 1024
+MAX_DOC_ID: Final = 64
+MAX_IN_FLIGHT: Final = 64
+BATCH_BYTES: Final = 1024 * 1024
+_DIGEST_RE = re.compile(r"^[0-9a-f]{16}$")
+_DOC_ID_RE = re.compile(r"^[a-z]:[0-9a-z:]{1,62}$")
 
 Role: TypeAlias = Literal["client", "server"]
-Heads: TypeAlias = tuple[bytes, ...]
+
+
+# -- what the session needs from the application ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What the host stored of a peer's batch for one document."""
+
+    changes: int
+    """Changes it added here (0: nothing new)."""
+    digest: str | None
+    """The document's digest here now."""
+    reshare: bool = False
+    """What this side shares with the peer changed (a circle arrived): send a new manifest."""
+
+
+class Refused(SyncError):
+    """The host's guard refused a peer's batch: nothing was stored, the link ends.
+
+    ``pause``: the peer is not wrong but newer (a schema this side does not know): stop
+    syncing with it until this side is updated."""
+
+    def __init__(self, message: str, *, pause: bool = False, doc_id: str = "") -> None:
+        super().__init__(message)
+        self.pause = pause
+        self.doc_id = doc_id
+
+
+class DocumentHost(Protocol):
+    """The documents as the session sees them (``plntui.sync_host`` implements it)."""
+
+    lock: threading.RLock
+    """Held by the session's caller around every call of the session."""
+
+    def manifest_for(self, peer: bytes) -> dict[str, str]:
+        """Document id -> digest of every document this side shares with ``peer``."""
+        ...
+
+    def accepts(self, peer: bytes, doc_id: str) -> bool:
+        """Whether a document the peer offers may come from it (a circle document of a circle
+        unknown here may: the guard then checks that the circle names both as members)."""
+        ...
+
+    def digest(self, doc_id: str) -> str | None:
+        """The document's digest here, ``None`` if this side lacks it."""
+        ...
+
+    def stored(self, doc_id: str) -> tuple[bytes, str] | None:
+        """The stored bytes and digest of a document (``Document.load`` input)."""
+        ...
+
+    def generate(self, doc_id: str, state: Any) -> bytes | None:
+        """Automerge's next sync message for the document, or ``None``."""
+        ...
+
+    def receive_sync(self, peer: bytes, doc_id: str, state: Any, message: bytes) -> Received:
+        """Check and store what a sync message brings (raise ``Refused``)."""
+        ...
+
+    def receive_docs(self, peer: bytes, docs: list[tuple[str, bytes]]) -> dict[str, Received]:
+        """Check and store whole documents, all or none (raise ``Refused``)."""
+        ...
 
 
 # -- events -------------------------------------------------------------------------------------
@@ -124,14 +171,36 @@ Heads: TypeAlias = tuple[bytes, ...]
 
 @dataclass(frozen=True, slots=True)
 class PeerHello:
-    """The peer introduced itself: the version both will speak, its document and heads."""
+    """The peer introduced itself: the version both will speak."""
 
     version: int
     versions: tuple[int, ...]
-    doc_id: str
-    heads: Heads
-    empty: bool
     wants_introductions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DocsReceived:
+    """Documents changed because of the peer (already stored by the host)."""
+
+    doc_ids: tuple[str, ...]
+    changes: int
+    whole: int
+    """How many arrived whole (DOCS) rather than as sync messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class InSync:
+    """Every document both share has the same heads on both sides."""
+
+    documents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """The peer sent changes to a document it does not share with this side here."""
+
+    doc_id: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,64 +211,20 @@ class IntroductionsReceived:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangesApplied:
-    """The document changed because of the peer: the caller must persist the new changes.
-
-    ``change_bytes(doc)`` returns them (``doc.get_changes(heads_before)``); after a snapshot
-    (``via_snapshot``) writing a fresh snapshot of the document is usually cheaper.
-    """
-
-    heads_before: Heads
-    heads_after: Heads
-    n_changes: int
-    via_snapshot: bool = False
-
-    def change_bytes(self, doc: Document) -> list[bytes]:
-        """The encoded changes that arrived (and any added since), oldest first."""
-        return [change.bytes for change in doc.get_changes(list(self.heads_before))]
-
-
-@dataclass(frozen=True, slots=True)
-class InSync:
-    """Both sides hold exactly these heads (sent again only when the heads move)."""
-
-    heads: Heads
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotReceived:
-    """The peer's snapshot arrived and was merged (``ChangesApplied`` follows if it added any)."""
-
-    bytes_len: int
-    raw_len: int
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotSent:
-    """This side sent its snapshot to an empty peer."""
-
-    bytes_len: int
-    raw_len: int
-
-
-@dataclass(frozen=True, slots=True)
 class Closed:
-    """The session ended; ``reason`` may quote the peer (show it as plain text)."""
+    """The session ended; ``reason`` may quote the peer (show it as plain text).
+
+    ``refused``: this side's guard refused a batch (``pause``: the peer is newer)."""
 
     reason: str
     by_peer: bool
     clean: bool
+    refused: str = ""
+    pause: bool = False
+    doc_id: str = ""
 
 
-Event: TypeAlias = (
-    PeerHello
-    | ChangesApplied
-    | InSync
-    | SnapshotReceived
-    | SnapshotSent
-    | IntroductionsReceived
-    | Closed
-)
+Event: TypeAlias = PeerHello | DocsReceived | InSync | Ignored | IntroductionsReceived | Closed
 
 
 # -- the state machine --------------------------------------------------------------------------
@@ -208,56 +233,54 @@ Event: TypeAlias = (
 class State(Enum):
     START = "START"  # nothing sent yet
     HELLO_SENT = "HELLO_SENT"  # our HELLO is out, the peer's is awaited
-    AWAIT_SNAPSHOT = "AWAIT_SNAPSHOT"  # we are empty, the peer is not: its SNAPSHOT is next
-    SNAPSHOT_SENT = "SNAPSHOT_SENT"  # we sent our snapshot; the peer's first SYNC is next
-    SYNCING = "SYNCING"  # Automerge sync messages both ways (in sync or not)
+    SYNCING = "SYNCING"  # manifests, documents and sync messages both ways
     CLOSED = "CLOSED"
 
 
 class Trigger(Enum):
     """What moves the state machine: a frame from the peer, or a call from the owner."""
 
-    # what the two HELLOs say decides which branch a received HELLO takes
-    HELLO_SYNC = "HELLO (no snapshot)"
-    HELLO_GIVE_SNAPSHOT = "HELLO (the peer is empty: send it our snapshot)"
-    HELLO_TAKE_SNAPSHOT = "HELLO (we are empty: the peer sends its snapshot)"
-    SNAPSHOT = "SNAPSHOT"
-    SYNC = "SYNC"
+    HELLO = "HELLO"
+    MANIFEST = "MANIFEST"
+    WANT = "WANT"
+    DOCS = "DOCS"
+    DOC_SYNC = "DOC_SYNC"
     PING = "PING"
     INTRODUCE = "INTRODUCE"
     BYE = "BYE"
     EOF = "end of stream"
-    # local
     SEND_HELLO = "start()"
     CLOSE = "close()"
     FAIL = "protocol error"
 
 
 _FRAME_OF: Final[dict[Trigger, FrameKind]] = {
-    Trigger.HELLO_SYNC: FrameKind.HELLO,
-    Trigger.HELLO_GIVE_SNAPSHOT: FrameKind.HELLO,
-    Trigger.HELLO_TAKE_SNAPSHOT: FrameKind.HELLO,
-    Trigger.SNAPSHOT: FrameKind.SNAPSHOT,
-    Trigger.SYNC: FrameKind.SYNC,
+    Trigger.HELLO: FrameKind.HELLO,
+    Trigger.MANIFEST: FrameKind.MANIFEST,
+    Trigger.WANT: FrameKind.WANT,
+    Trigger.DOCS: FrameKind.DOCS,
+    Trigger.DOC_SYNC: FrameKind.DOC_SYNC,
     Trigger.PING: FrameKind.PING,
     Trigger.INTRODUCE: FrameKind.INTRODUCE,
     Trigger.BYE: FrameKind.BYE,
 }
+_TRIGGER_OF: Final[dict[int, Trigger]] = {int(kind): trig for trig, kind in _FRAME_OF.items()}
 
-_OPEN: Final = (State.HELLO_SENT, State.AWAIT_SNAPSHOT, State.SNAPSHOT_SENT, State.SYNCING)
-_PAST_HELLO: Final = (State.AWAIT_SNAPSHOT, State.SNAPSHOT_SENT, State.SYNCING)
+_OPEN: Final = (State.HELLO_SENT, State.SYNCING)
+_SYNC_FRAMES: Final = (
+    Trigger.MANIFEST,
+    Trigger.WANT,
+    Trigger.DOCS,
+    Trigger.DOC_SYNC,
+    Trigger.PING,
+    Trigger.INTRODUCE,
+)
 
 TRANSITIONS: Final[dict[tuple[State, Trigger], State]] = {
     (State.START, Trigger.SEND_HELLO): State.HELLO_SENT,
     (State.START, Trigger.CLOSE): State.CLOSED,
-    (State.HELLO_SENT, Trigger.HELLO_SYNC): State.SYNCING,
-    (State.HELLO_SENT, Trigger.HELLO_GIVE_SNAPSHOT): State.SNAPSHOT_SENT,
-    (State.HELLO_SENT, Trigger.HELLO_TAKE_SNAPSHOT): State.AWAIT_SNAPSHOT,
-    (State.AWAIT_SNAPSHOT, Trigger.SNAPSHOT): State.SYNCING,
-    (State.SNAPSHOT_SENT, Trigger.SYNC): State.SYNCING,
-    (State.SYNCING, Trigger.SYNC): State.SYNCING,
-    **{(state, Trigger.PING): state for state in _PAST_HELLO},
-    **{(state, Trigger.INTRODUCE): state for state in _PAST_HELLO},
+    (State.HELLO_SENT, Trigger.HELLO): State.SYNCING,
+    **{(State.SYNCING, trigger): State.SYNCING for trigger in _SYNC_FRAMES},
     **{(state, Trigger.BYE): State.CLOSED for state in _OPEN},
     **{(state, Trigger.EOF): State.CLOSED for state in _OPEN},
     **{(state, Trigger.CLOSE): State.CLOSED for state in _OPEN},
@@ -265,22 +288,13 @@ TRANSITIONS: Final[dict[tuple[State, Trigger], State]] = {
 }
 """Every allowed (state, trigger) and the state it leads to; anything else is an error."""
 
-_ALLOWED_FRAMES: Final[dict[State, frozenset[FrameKind]]] = {
-    state: frozenset(
-        _FRAME_OF[trigger]
-        for (source, trigger) in TRANSITIONS
-        if source is state and trigger in _FRAME_OF
-    )
-    for state in State
-}
-
 
 # -- statistics ---------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class SessionStats:
-    """Bytes and frames each way (wire bytes, headers included) and changes applied."""
+    """Bytes and frames each way (wire bytes, headers included), changes and documents."""
 
     bytes_in: int = 0
     bytes_out: int = 0
@@ -288,198 +302,57 @@ class SessionStats:
     frames_out: int = 0
     bytes_in_by_kind: dict[str, int] = field(default_factory=dict)
     bytes_out_by_kind: dict[str, int] = field(default_factory=dict)
-    frames_in_by_kind: dict[str, int] = field(default_factory=dict)
-    frames_out_by_kind: dict[str, int] = field(default_factory=dict)
-    changes_applied: int = 0
+    changes_in: int = 0
+    changes_out: int = 0
+    docs_in: int = 0
+    docs_out: int = 0
 
     def _frame_in(self, frame: Frame, name: str) -> None:
         self.frames_in += 1
-        self.frames_in_by_kind[name] = self.frames_in_by_kind.get(name, 0) + 1
         self.bytes_in_by_kind[name] = self.bytes_in_by_kind.get(name, 0) + frame.wire_size
 
     def _frame_out(self, name: str, size: int) -> None:
         self.frames_out += 1
         self.bytes_out += size
-        self.frames_out_by_kind[name] = self.frames_out_by_kind.get(name, 0) + 1
         self.bytes_out_by_kind[name] = self.bytes_out_by_kind.get(name, 0) + size
-
-
-# -- the staging replica ------------------------------------------------------------------------
-
-
-class QueueOverflow(RemoteProtocolError):
-    """Too many changes wait for dependencies nobody sent (fabricated ones, most likely)."""
-
-
-class StagingReplica:
-    """A private replica of one document where a peer's changes land before they reach it.
-
-    The replica is a ``fork()`` made on first use and kept: before each use it catches up with
-    the document (a merge of what is new, usually nothing), and after a message applied cleanly
-    the document merges what is new in the replica. A failure drops the replica (it may hold
-    half a message) and leaves the document untouched. Sessions of one document can share one
-    instance (one fork in memory instead of one per peer) as long as they run on one thread.
-
-    Automerge keeps a change whose dependencies it lacks in a queue inside the replica (not in
-    the document) until they arrive; automerge 1.0.0rc1 does not show that queue. The replica
-    therefore tracks every change a message brought that was not applied (by hash; an
-    over-estimate, as a change it already held counts too) and, when the estimate passes
-    ``max_queued_changes`` or ``max_queued_bytes``, recounts against the replica's history. Still
-    over the bound, the message fails with ``QueueOverflow``: the replica, queue included, is
-    dropped and the document is unchanged by that message.
-    """
-
-    __slots__ = (
-        "_queued",
-        "_queued_bytes",
-        "_replica",
-        "doc",
-        "max_queued_bytes",
-        "max_queued_changes",
-    )
-
-    def __init__(
-        self,
-        doc: Document,
-        *,
-        max_queued_changes: int = MAX_QUEUED_CHANGES,
-        max_queued_bytes: int = MAX_QUEUED_BYTES,
-    ) -> None:
-        self.doc = doc
-        self.max_queued_changes = max_queued_changes
-        self.max_queued_bytes = max_queued_bytes
-        self._replica: Document | None = None
-        self._queued: dict[bytes, int] = {}
-        self._queued_bytes = 0
-
-    @property
-    def queued(self) -> int:
-        """Changes (at most) held back in the replica for missing dependencies."""
-        return len(self._queued)
-
-    @property
-    def active(self) -> bool:
-        """Whether a replica is held in memory (``release()`` frees it)."""
-        return self._replica is not None
-
-    def receive(self, state: SyncState, message: Message, changes: Iterable[bytes] = ()) -> None:
-        """``receive_sync_message`` on the replica, then merge the result into the document.
-
-        ``changes`` are the encoded changes the message carries (to bound the queue). Automerge's
-        exception, or ``QueueOverflow``, propagates when the message fails; the document is
-        unchanged then.
-        """
-        replica, self._replica = self._replica, None
-        if replica is None:
-            replica = self._fresh()
-        else:
-            try:
-                replica.merge(self.doc)
-            except BaseException as exc:  # pragma: no cover - the replica never holds more
-                if not _is_automerge_failure(exc):
-                    raise
-                replica = self._fresh()
-        before = replica.get_heads()
-        replica.receive_sync_message(state, message)
-        self._track(replica, before, changes)
-        self.doc.merge(replica)
-        self._replica = replica
-
-    def _fresh(self) -> Document:
-        self._queued.clear()
-        self._queued_bytes = 0
-        return self.doc.fork()
-
-    def _track(self, replica: Document, before: list[bytes], changes: Iterable[bytes]) -> None:
-        keys = [(_change_key(raw), len(raw)) for raw in changes]
-        if not keys and not self._queued:
-            return
-        applied = {change.hash for change in replica.get_changes(before)}
-        for key in [k for k in self._queued if k in applied]:
-            self._queued_bytes -= self._queued.pop(key)
-        for key, size in keys:
-            if key not in applied and key not in self._queued:
-                self._queued[key] = size
-                self._queued_bytes += size
-        if not self._over():
-            return
-        history = {change.hash for change in replica.get_changes([])}
-        prefixes = {h[:4] for h in history}
-        for key in list(self._queued):
-            if key in history or (len(key) == 4 and key in prefixes):
-                self._queued_bytes -= self._queued.pop(key)
-        if self._over():
-            count, size = len(self._queued), self._queued_bytes
-            self._queued.clear()
-            self._queued_bytes = 0
-            raise QueueOverflow(
-                f"the peer's changes leave {count:,} changes ({size:,} bytes) waiting for "
-                f"dependencies nobody sent; the limit is {self.max_queued_changes:,} changes or "
-                f"{self.max_queued_bytes:,} bytes; nothing was applied"
-            )
-
-    def _over(self) -> bool:
-        return (
-            len(self._queued) > self.max_queued_changes
-            or self._queued_bytes > self.max_queued_bytes
-        )
-
-    def adopt(self, replica: Document) -> None:
-        """Keep ``replica`` (a document holding no more than ``doc``) if none is held yet."""
-        if self._replica is None:
-            self._replica = replica
-
-    def release(self) -> None:
-        """Free the replica; the next message that carries changes forks a new one."""
-        self._replica = None
-        self._queued.clear()
-        self._queued_bytes = 0
 
 
 # -- the session --------------------------------------------------------------------------------
 
 
 class SyncSession:
-    """Sync one Automerge document with one peer, h11 style: bytes in, bytes out, events.
+    """Sync the documents two devices share, h11 style: bytes in, bytes out, events.
 
-    Single-threaded: call it from one thread (or one asyncio task) at a time, and do not swap
-    the document object under it (merge into it instead).
+    Single-threaded: call it from one thread (or one asyncio task) at a time, holding
+    ``host.lock``.
     """
 
     def __init__(
         self,
-        doc: Document,
-        doc_id: str,
-        genesis_heads: Iterable[bytes],
+        host: DocumentHost,
+        peer: bytes,
         role: Role,
         *,
         max_frame: int = MAX_FRAME,
-        max_snapshot: int = MAX_SNAPSHOT,
-        staging: StagingReplica | None = None,
         wants_introductions: bool = False,
+        skip: Iterable[str] = (),
+        max_in_flight: int = MAX_IN_FLIGHT,
+        batch_bytes: int = BATCH_BYTES,
     ) -> None:
-        """``wants_introductions``: ask the peer (an introducer here) for the peers it trusts."""
+        """``skip``: documents never synced on this link (refused from this peer before)."""
         if role not in ("client", "server"):
             raise LocalProtocolError(f"role must be 'client' or 'server', not {role!r}")
-        if not isinstance(doc_id, str) or not 0 < len(doc_id) <= MAX_DOC_ID:
-            raise LocalProtocolError(f"doc_id must be 1..{MAX_DOC_ID} characters of text")
-        genesis = tuple(genesis_heads)
-        if not all(isinstance(h, bytes) and len(h) == HASH_SIZE for h in genesis):
-            raise LocalProtocolError("genesis_heads must be 32-byte change hashes")
-        if staging is not None and staging.doc is not doc:
-            raise LocalProtocolError("the staging replica belongs to another document")
-        self.doc = doc
-        self.doc_id = doc_id
+        self.host = host
+        self.peer_fp = peer
         self.role: Role = role
-        self.genesis_heads: Heads = genesis
         self.max_frame = max_frame
-        self.max_snapshot = max_snapshot
         self.wants_introductions = bool(wants_introductions)
+        self.max_in_flight = max_in_flight
+        self.batch_bytes = min(batch_bytes, max_frame // 2)
         self.stats = SessionStats()
         self.peer: PeerHello | None = None
         self.error: SyncError | None = None
-        self._staging = staging if staging is not None else StagingReplica(doc)
-        self._sync_state = am.SyncState()
+        self._skip = set(skip)
         self._decoder = FrameDecoder(
             max_frame,
             limits={
@@ -487,6 +360,7 @@ class SyncSession:
                 FrameKind.PING: MAX_PING,
                 FrameKind.BYE: MAX_BYE,
                 FrameKind.INTRODUCE: MAX_INTRODUCE,
+                FrameKind.WANT: MAX_WANT,
             },
         )
         self._state = State.START
@@ -494,9 +368,16 @@ class SyncSession:
         self._events: deque[Event] = deque()
         self._outgoing = bytearray()
         self._eof = False
-        self._sent_empty = False
-        self._peer_heads: Heads | None = None
-        self._in_sync_heads: Heads | None = None
+        self._offered: dict[str, str] = {}  # what we told the peer we share (id -> digest)
+        self._theirs: dict[str, str] = {}  # what the peer shares with us (id -> digest)
+        self._states: dict[str, Any] = {}  # SyncState per document
+        self._queue: deque[str] = deque()  # documents to start syncing
+        self._queued: set[str] = set()
+        self._awaiting: set[str] = set()  # documents whose sync message awaits an answer
+        self._wanted: set[str] = set()  # asked for whole, not received yet
+        self._send_whole: deque[str] = deque()  # asked for by the peer, not sent yet
+        self._in_sync_reported = False
+        self._unanswered = 0  # manifests sent that no WANT answered yet
 
     # -- public state -------------------------------------------------------------------------
 
@@ -506,267 +387,321 @@ class SyncSession:
 
     @property
     def in_sync(self) -> bool:
-        """Whether the peer's last message showed exactly our current heads."""
-        return self._in_sync_heads is not None and self._in_sync_heads == _heads(self.doc)
+        """Every shared document matches, and nothing is queued or awaited."""
+        if self._state is not State.SYNCING or self._queue or self._wanted or self._send_whole:
+            return False
+        if self._unanswered:
+            return False  # the peer may still ask for something
+        for doc_id, digest in self._theirs.items():
+            if doc_id in self._skip or doc_id not in self._offered:
+                continue
+            if self.host.digest(doc_id) != digest:
+                return False
+        return True
 
     @property
-    def peer_heads(self) -> Heads | None:
-        """The heads the peer announced last (HELLO, then every SYNC)."""
-        return self._peer_heads
+    def shared(self) -> int:
+        """How many documents this side offers the peer."""
+        return len(self._offered)
 
     @property
-    def pending_frames(self) -> int:
-        """Frames received but not yet processed by ``next_event`` (each within ``max_frame``)."""
-        return len(self._frames)
-
-    @property
-    def is_empty(self) -> bool:
-        """Whether the document holds nothing beyond the shared genesis."""
-        return set(self.doc.get_heads()) <= set(self.genesis_heads)
+    def wants_to_send(self) -> bool:
+        """Whole documents are waiting to go out (the transport should ask again after drain)."""
+        return bool(self._send_whole) and self._state is State.SYNCING
 
     # -- calls from the owner -----------------------------------------------------------------
 
     def start(self) -> bytes:
-        """Begin: returns our HELLO (the first bytes to write)."""
+        """Begin: returns our HELLO and MANIFEST (the first bytes to write)."""
         if self._state is not State.START:
             raise LocalProtocolError(f"start() was already called (state {self._state.name})")
-        heads = _heads(self.doc)
-        empty = set(heads) <= set(self.genesis_heads)
-        hello = {
-            "protocol": PROTOCOL_VERSION,
-            "versions": list(SUPPORTED_VERSIONS),
-            "doc": self.doc_id,
-            "heads": [head.hex() for head in heads],
-            "empty": empty,
-        }
+        hello: dict[str, Any] = {"protocol": PROTOCOL_VERSION, "versions": list(SUPPORTED_VERSIONS)}
         if self.wants_introductions:
             hello["wants_introductions"] = True
         payload = json.dumps(hello, separators=(",", ":")).encode("utf-8")
-        if len(payload) > MAX_HELLO:
-            raise LocalProtocolError(f"HELLO of {len(payload):,} bytes exceeds {MAX_HELLO:,}")
         self._transition(Trigger.SEND_HELLO)
-        self._sent_empty = empty
         self._send(FrameKind.HELLO, payload)
+        self._offer_all()
         return self.data_to_send()
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes) -> int:
         """Store what the peer sent (``b""`` = the stream ended); ``next_event`` processes it.
+        Returns how many frames it completed.
 
-        Raises ``FrameTooLarge`` at once when a header announces a frame over the limit.
-        Data arriving after the session closed is ignored. Data may arrive before ``start()``
-        (the peer was quicker); it is processed once the session started.
-        """
+        Raises ``FrameTooLarge`` at once when a header announces a frame over the limit."""
         if self._state is State.CLOSED or self._eof:
-            return
+            return 0
         self.stats.bytes_in += len(data)
         if not data:
             self._eof = True
             self._frames.append(None)
-            return
+            return 0
         try:
-            self._frames.extend(self._decoder.feed(data))
+            frames = self._decoder.feed(data)
         except RemoteProtocolError as exc:
             self._fail(exc)
             raise
+        self._frames.extend(frames)
+        return len(frames)
+
+    @property
+    def partial_frame(self) -> bool:
+        """Whether the stream stopped inside a frame (the transport's stall deadline)."""
+        return self._decoder.buffered > 0
 
     def next_event(self) -> Event | None:
-        """The next event, processing stored frames one at a time; ``None`` when idle.
-
-        Raises ``RemoteProtocolError`` when a frame breaks the protocol; the session is then
-        closed, the document untouched by that frame, and a BYE waits in ``data_to_send()``.
-        """
+        """Process stored frames until an event is ready; ``None`` when more data is needed."""
         if self._state is State.START:
-            raise LocalProtocolError("call start() before next_event()")
-        while not self._events:
-            if not self._frames or self._state is State.CLOSED:
-                return None
+            if self._frames:
+                raise LocalProtocolError("call start() before processing the peer's data")
+            return None
+        while not self._events and self._frames and self._state is not State.CLOSED:
             frame = self._frames.popleft()
             try:
                 if frame is None:
                     self._on_eof()
                 else:
                     self._on_frame(frame)
+            except Refused as exc:
+                self._refused(exc)
             except SyncError as exc:
                 self._fail(exc)
                 raise
-        return self._events.popleft()
-
-    def local_change(self) -> None:
-        """The document changed here (a local edit, or another peer's changes): push it.
-
-        Does nothing until the sync phase (the change then goes out with the first messages)
-        and after the session closed.
-        """
-        if self._state is not State.SYNCING:
-            return
-        try:
-            self._generate()
-        except SyncError as exc:
-            self._fail(exc)
-            raise
-        self._check_in_sync()
+        if not self._events and self._state is State.SYNCING:
+            self._pump()
+            self._check_in_sync()
+        return self._events.popleft() if self._events else None
 
     def data_to_send(self) -> bytes:
-        """Drain and return the bytes waiting to be written to the peer."""
+        """The bytes to write now (possibly empty); whole documents go out one batch a call."""
+        if self._send_whole and self._state is State.SYNCING:
+            self._send_docs_batch()
         data = bytes(self._outgoing)
         self._outgoing.clear()
         return data
 
+    def local_change(self, doc_ids: Iterable[str]) -> None:
+        """These documents changed here: offer new ones, sync the others with the peer."""
+        if self._state is not State.SYNCING:
+            return
+        shared = self.host.manifest_for(self.peer_fp)
+        offer: dict[str, str] = {}
+        for doc_id in doc_ids:
+            digest = shared.get(doc_id)
+            if digest is None or doc_id in self._skip:
+                continue
+            if doc_id not in self._offered:
+                offer[doc_id] = digest
+            elif doc_id in self._theirs:
+                self._schedule(doc_id)
+            self._offered[doc_id] = digest
+        if offer:
+            self._send_manifest(offer, ())
+        self._pump()
+        self._in_sync_reported = False
+
+    def reshare(self) -> None:
+        """What this side shares with the peer changed: send the difference, and ask for what
+        the peer offered that this side now accepts."""
+        if self._state is not State.SYNCING:
+            return
+        self._offer_all()
+        self._consider(self._theirs, ack=0)
+        self._in_sync_reported = False
+
     def ping(self) -> bytes:
-        """A PING to keep an idle link alive (with anything else waiting to be sent)."""
-        if self._state is State.START:
-            raise LocalProtocolError("call start() before ping()")
-        if self._state is not State.CLOSED:
+        if self._state in _OPEN:
             self._send(FrameKind.PING, b"")
         return self.data_to_send()
 
-    def introduce(self, entries: Iterable[Introduction]) -> int:
-        """Send the peers this side trusts to a peer that asked for them; returns how many.
-
-        ``LocalProtocolError`` before the peer's HELLO, or if its HELLO did not ask; nothing
-        is sent after the session closed. Entries beyond the payload limit are left out.
-        """
-        if self._state is State.CLOSED:
-            return 0
-        if self.peer is None or self._state not in _PAST_HELLO:
-            raise LocalProtocolError("introduce() needs the peer's HELLO first")
-        if not self.peer.wants_introductions:
+    def introduce(self, entries: Iterable[Introduction]) -> None:
+        if self._state is not State.SYNCING:
+            raise LocalProtocolError("introductions go out once the HELLOs are exchanged")
+        if self.peer is None or not self.peer.wants_introductions:
             raise LocalProtocolError("the peer did not ask for introductions")
-        payload, count = encode_introductions(entries, limit=min(MAX_INTRODUCE, self.max_frame - 1))
+        payload = encode_introductions(entries)
+        if len(payload) > MAX_INTRODUCE:
+            raise LocalProtocolError(
+                f"the introductions take {len(payload):,} bytes; at most {MAX_INTRODUCE:,}"
+            )
         self._send(FrameKind.INTRODUCE, payload)
-        return count
 
-    def close(self, reason: str = "") -> bytes:
-        """End the session: returns what is still waiting to be sent, then a BYE."""
-        if self._state is State.CLOSED:
-            return self.data_to_send()
-        started = self._state is not State.START
-        self._transition(Trigger.CLOSE)
-        self._frames.clear()
-        if started:
+    def close(self, reason: str = "goodbye") -> bytes:
+        """End the link politely: returns what is pending plus a BYE."""
+        if self._state in _OPEN:
+            self._transition(Trigger.CLOSE)
             self._send(FrameKind.BYE, _bye_payload(reason))
-        self._events.append(Closed(reason or "closed", by_peer=False, clean=True))
+            self._events.append(Closed(reason, by_peer=False, clean=True))
+        elif self._state is State.START:
+            self._transition(Trigger.CLOSE)
+        self._send_whole.clear()
         return self.data_to_send()
 
-    # -- frames from the peer -----------------------------------------------------------------
+    # -- manifests ----------------------------------------------------------------------------
+
+    def _offer_all(self) -> None:
+        current = {
+            d: g for d, g in self.host.manifest_for(self.peer_fp).items() if d not in self._skip
+        }
+        added = {d: g for d, g in current.items() if self._offered.get(d) != g}
+        gone = [d for d in self._offered if d not in current]
+        for doc_id in gone:
+            self._offered.pop(doc_id, None)
+            self._states.pop(doc_id, None)
+        self._offered.update(current)
+        if added or gone or self._state is State.HELLO_SENT:
+            self._send_manifest(added, gone)
+
+    def _send_manifest(self, docs: Mapping[str, str], gone: Iterable[str]) -> None:
+        body = json.dumps({"docs": dict(docs), "gone": list(gone)}, separators=(",", ":"))
+        self._send(FrameKind.MANIFEST, zlib.compress(body.encode(), 6))
+        self._unanswered += 1
+
+    def _consider(self, offers: Mapping[str, str], ack: int) -> None:
+        """Decide, per document the peer offers: ask for it whole, sync it, or leave it."""
+        want: list[str] = []
+        for doc_id, digest in offers.items():
+            if doc_id in self._skip or not self.host.accepts(self.peer_fp, doc_id):
+                continue
+            mine = self.host.digest(doc_id)
+            if mine is None:
+                if doc_id not in self._wanted:
+                    want.append(doc_id)
+            elif mine != digest and doc_id in self._offered:
+                self._schedule(doc_id)
+        if want or ack:
+            want.sort(key=lambda d: (not d.startswith("c:"), d))
+            self._wanted.update(want)
+            body = json.dumps({"want": want, "ack": ack}, separators=(",", ":"))
+            self._send(FrameKind.WANT, body.encode())
+
+    # -- frames -------------------------------------------------------------------------------
 
     def _on_frame(self, frame: Frame) -> None:
-        try:
-            kind = FrameKind(frame.kind)
-        except ValueError:
-            self.stats._frame_in(frame, f"type {frame.kind}")
+        trigger = _TRIGGER_OF.get(frame.kind)
+        name = trigger.value if trigger is not None else f"type {frame.kind}"
+        self.stats._frame_in(frame, name)
+        if trigger is None:
+            raise RemoteProtocolError(f"the peer sent an unknown frame type {frame.kind}")
+        if (self._state, trigger) not in TRANSITIONS:
             raise RemoteProtocolError(
-                f"the peer sent a frame of unknown type {frame.kind}"
-            ) from None
-        self.stats._frame_in(frame, kind.name)
-        if kind not in _ALLOWED_FRAMES[self._state]:
-            raise RemoteProtocolError(
-                f"the peer sent a {kind.name} frame, which is not allowed in state "
-                f"{self._state.name}"
+                f"the peer sent {trigger.value} in state {self._state.name}, which is not allowed"
             )
-        if kind is FrameKind.HELLO:
-            self._on_hello(frame.payload)
-        elif kind is FrameKind.SNAPSHOT:
-            self._on_snapshot(frame.payload)
-        elif kind is FrameKind.SYNC:
-            self._on_sync(frame.payload)
-        elif kind is FrameKind.PING:
-            self._transition(Trigger.PING)
-        elif kind is FrameKind.INTRODUCE:
-            self._on_introduce(frame.payload)
-        else:
-            self._on_bye(frame.payload)
+        handler = getattr(self, f"_on_{trigger.name.lower()}")
+        handler(frame.payload)
 
     def _on_hello(self, payload: bytes) -> None:
-        hello = _parse_hello(payload, self.doc_id)
-        if hello.empty and not self._sent_empty:
-            trigger = Trigger.HELLO_GIVE_SNAPSHOT
-        elif self._sent_empty and not hello.empty:
-            trigger = Trigger.HELLO_TAKE_SNAPSHOT
-        else:
-            trigger = Trigger.HELLO_SYNC
-        snapshot = self._make_snapshot() if trigger is Trigger.HELLO_GIVE_SNAPSHOT else None
-        self._transition(trigger)
+        hello = _parse_hello(payload)
+        self._transition(Trigger.HELLO)
         self.peer = hello
-        self._peer_heads = hello.heads
         self._events.append(hello)
-        if snapshot is not None:
-            payload, raw_len = snapshot
-            self._send(FrameKind.SNAPSHOT, payload)
-            self._events.append(SnapshotSent(len(payload), raw_len))
-        elif trigger is Trigger.HELLO_SYNC:
-            self._generate()
 
-    def _make_snapshot(self) -> tuple[bytes, int]:
-        raw = self.doc.save()
-        payload = zlib.compress(raw, SNAPSHOT_LEVEL)
-        if len(payload) + 1 > self.max_frame:
-            raise SyncError(
-                f"this document's snapshot ({len(payload):,} bytes compressed) does not fit in "
-                f"one {self.max_frame:,}-byte frame"
+    def _on_manifest(self, payload: bytes) -> None:
+        raw = _inflate(payload, MAX_MANIFEST_RAW, "manifest")
+        try:
+            obj = json.loads(raw)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise RemoteProtocolError("the peer's manifest is not JSON") from None
+        docs, gone = (obj.get("docs"), obj.get("gone")) if isinstance(obj, dict) else (None, None)
+        if not isinstance(docs, dict) or not isinstance(gone, list):
+            raise RemoteProtocolError("the peer's manifest lacks its documents")
+        offers: dict[str, str] = {}
+        for doc_id, digest in docs.items():
+            if not _valid_doc_id(doc_id) or not isinstance(digest, str) or not _DIGEST_RE.match(
+                digest
+            ):
+                raise RemoteProtocolError(f"the peer's manifest has a malformed entry {_show(doc_id)}")
+            offers[doc_id] = digest
+        self._transition(Trigger.MANIFEST)
+        for doc_id in gone:
+            if isinstance(doc_id, str):
+                self._theirs.pop(doc_id, None)
+        self._theirs.update(offers)
+        self._consider(offers, ack=1)
+        self._in_sync_reported = False
+
+    def _on_want(self, payload: bytes) -> None:
+        try:
+            obj = json.loads(payload)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise RemoteProtocolError("the peer's WANT is not JSON") from None
+        wanted = obj.get("want") if isinstance(obj, dict) else None
+        ack = obj.get("ack") if isinstance(obj, dict) else None
+        if not isinstance(wanted, list) or not all(_valid_doc_id(d) for d in wanted):
+            raise RemoteProtocolError("the peer's WANT is not a list of document ids")
+        if ack not in (0, 1) or ack > self._unanswered:
+            raise RemoteProtocolError("the peer's WANT answers no manifest")
+        self._transition(Trigger.WANT)
+        self._unanswered -= ack
+        for doc_id in wanted:
+            if doc_id in self._offered and doc_id not in self._send_whole:
+                self._send_whole.append(doc_id)
+
+    def _on_docs(self, payload: bytes) -> None:
+        raw = _inflate(payload, MAX_DOCS_RAW, "documents")
+        entries = _parse_docs(raw)
+        self._transition(Trigger.DOCS)
+        changed: list[str] = []
+        changes = 0
+        reshare = False
+        batch: list[tuple[str, bytes]] = []
+        for doc_id, _digest_, data in entries:
+            if doc_id not in self._wanted:
+                self._events.append(Ignored(doc_id, "it was not asked for"))
+                continue
+            batch.append((doc_id, data))
+        results = self.host.receive_docs(self.peer_fp, batch) if batch else {}
+        for doc_id, digest, _data in entries:
+            received = results.get(doc_id)
+            if received is None or doc_id not in self._wanted:
+                continue
+            self._wanted.discard(doc_id)
+            self._theirs[doc_id] = digest
+            self.stats.docs_in += 1
+            if received.changes:
+                changed.append(doc_id)
+                changes += received.changes
+            reshare = reshare or received.reshare
+            if received.digest is not None and received.digest != digest:
+                self._schedule(doc_id)  # it changed here meanwhile: sync what differs
+        self.stats.changes_in += changes
+        if changed:
+            self._events.append(DocsReceived(tuple(changed), changes, len(changed)))
+        if reshare:
+            self.reshare()
+        self._in_sync_reported = False
+
+    def _on_doc_sync(self, payload: bytes) -> None:
+        doc_id, message = _split_doc_sync(payload)
+        self._transition(Trigger.DOC_SYNC)
+        if (
+            doc_id in self._skip
+            or doc_id not in self._offered
+            or not self.host.accepts(self.peer_fp, doc_id)
+        ):
+            self._events.append(Ignored(doc_id, "this device does not share it with the peer"))
+            return
+        peek = _peek_sync_message(message)
+        if peek is None:
+            raise RemoteProtocolError(
+                f"the peer sent a sync message for {_show(doc_id)} that is not Automerge's"
             )
-        return payload, len(raw)
+        state = self._states.get(doc_id)
+        if state is None:
+            state = self._states[doc_id] = am.SyncState()
+        self._awaiting.discard(doc_id)
+        received = self.host.receive_sync(self.peer_fp, doc_id, state, message)
+        self._theirs[doc_id] = _digest(peek[0])
+        if received.changes:
+            self.stats.changes_in += received.changes
+            self._events.append(DocsReceived((doc_id,), received.changes, 0))
+        if received.reshare:
+            self.reshare()
+        self._generate(doc_id)
+        self._in_sync_reported = False
 
-    def _on_snapshot(self, payload: bytes) -> None:
-        raw = _inflate(payload, self.max_snapshot)
-        try:
-            loaded = am.Document.load(raw)
-        except BaseException as exc:
-            _reraise_unless_automerge(exc)
-            raise RemoteProtocolError(
-                f"the peer's snapshot is not an Automerge document ({_why(exc)})"
-            ) from None
-        if self.genesis_heads:
-            try:
-                loaded.fork(list(self.genesis_heads))
-            except BaseException as exc:
-                _reraise_unless_automerge(exc)
-                raise RemoteProtocolError(
-                    "the peer's snapshot is of another network: it lacks the shared genesis"
-                ) from None
-        heads_before = _heads(self.doc)
-        try:
-            loaded.merge(self.doc)  # a conflict with what we hold fails here, not in our doc
-        except BaseException as exc:
-            _reraise_unless_automerge(exc)
-            raise RemoteProtocolError(
-                f"the peer's snapshot conflicts with this document ({_why(exc)})"
-            ) from None
-        self._transition(Trigger.SNAPSHOT)
-        self.doc.merge(loaded)  # loaded now holds all of doc, consistently: this cannot fail
-        self._staging.adopt(loaded)
-        self._events.append(SnapshotReceived(len(payload), len(raw)))
-        self._note_changes(heads_before, via_snapshot=True)
-        self._generate()
-
-    def _on_sync(self, payload: bytes) -> None:
-        try:
-            message = am.Message.decode(payload)
-        except BaseException as exc:
-            _reraise_unless_automerge(exc)
-            raise RemoteProtocolError(
-                f"the peer sent a sync message Automerge cannot decode ({_why(exc)})"
-            ) from None
-        peek = _peek_sync_message(payload)
-        heads_before = _heads(self.doc)
-        try:
-            if peek is not None and not peek[1]:
-                # no changes: only the SyncState moves; the document cannot change
-                self.doc.receive_sync_message(self._sync_state, message)
-            else:
-                changes = _changes_of(payload) if peek is not None else ()
-                self._staging.receive(self._sync_state, message, changes)
-        except BaseException as exc:
-            _reraise_unless_automerge(exc)
-            raise RemoteProtocolError(
-                f"the peer sent changes Automerge refused ({_why(exc)}); nothing was applied"
-            ) from None
-        self._transition(Trigger.SYNC)
-        if peek is not None:
-            self._peer_heads = peek[0]
-        self._note_changes(heads_before, via_snapshot=False)
-        self._generate()
-        self._check_in_sync()
+    def _on_ping(self, payload: bytes) -> None:
+        self._transition(Trigger.PING)
 
     def _on_introduce(self, payload: bytes) -> None:
         if not self.wants_introductions:
@@ -789,7 +724,84 @@ class SyncSession:
         self._transition(Trigger.EOF)
         self._events.append(Closed(reason, by_peer=True, clean=False))
 
+    # -- syncing ------------------------------------------------------------------------------
+
+    def _schedule(self, doc_id: str) -> None:
+        if doc_id not in self._queued and doc_id not in self._awaiting:
+            self._queued.add(doc_id)
+            self._queue.append(doc_id)
+
+    def _pump(self) -> None:
+        """Start queued documents while fewer than ``max_in_flight`` await an answer."""
+        while self._queue and len(self._awaiting) < self.max_in_flight:
+            doc_id = self._queue.popleft()
+            self._queued.discard(doc_id)
+            self._generate(doc_id)
+
+    def _generate(self, doc_id: str) -> None:
+        state = self._states.get(doc_id)
+        if state is None:
+            state = self._states[doc_id] = am.SyncState()
+        message = self.host.generate(doc_id, state)
+        if message is None:
+            return
+        if self.host.digest(doc_id) != self._theirs.get(doc_id):
+            self._awaiting.add(doc_id)  # not the last word: an answer is due
+        peek = _peek_sync_message(message)
+        if peek is not None and peek[1]:
+            self.stats.changes_out += _count_changes(message)
+        self._send(FrameKind.DOC_SYNC, _doc_sync_payload(doc_id, message))
+
+    def _send_docs_batch(self) -> None:
+        parts: list[bytes] = []
+        size = 0
+        while self._send_whole and (not parts or size < self.batch_bytes):
+            doc_id = self._send_whole.popleft()
+            found = self.host.stored(doc_id)
+            if found is None or doc_id not in self._offered:
+                continue
+            data, digest = found
+            if len(data) > MAX_DOC_BYTES:
+                raise LocalProtocolError(f"document {doc_id} is too large to send whole")
+            parts.append(_entry(doc_id, digest, data))
+            size += len(data)
+            self._offered[doc_id] = digest
+            self.stats.docs_out += 1
+        if parts:
+            payload = zlib.compress(b"".join(parts), 6)
+            if len(payload) + 1 > self.max_frame:
+                raise LocalProtocolError("a batch of documents does not fit in one frame")
+            self._send(FrameKind.DOCS, payload)
+
+    def _check_in_sync(self) -> None:
+        if self._in_sync_reported or not self._theirs_seen():
+            return
+        if self.in_sync:
+            self._in_sync_reported = True
+            self._events.append(InSync(len(self._offered)))
+
+    def _theirs_seen(self) -> bool:
+        return self.stats.bytes_in_by_kind.get("MANIFEST", 0) > 0
+
     # -- helpers ------------------------------------------------------------------------------
+
+    def _refused(self, exc: Refused) -> None:
+        self.error = exc
+        if self._state in _OPEN:
+            self._transition(Trigger.CLOSE)
+            self._frames.clear()
+            self._send_whole.clear()
+            self._send(FrameKind.BYE, _bye_payload(f"refused: {exc.message}"))
+        self._events.append(
+            Closed(
+                f"refused: {exc.message}",
+                by_peer=False,
+                clean=True,
+                refused=exc.message,
+                pause=exc.pause,
+                doc_id=exc.doc_id,
+            )
+        )
 
     def _transition(self, trigger: Trigger) -> None:
         try:
@@ -805,37 +817,6 @@ class SyncSession:
         self._outgoing += data
         self.stats._frame_out(kind.name, len(data))
 
-    def _generate(self) -> None:
-        if self._state is not State.SYNCING:
-            return
-        try:
-            message: Message | None = self.doc.generate_sync_message(self._sync_state)
-        except BaseException as exc:
-            # generate_sync_message reads only our document and what the peer told us
-            _reraise_unless_automerge(exc)
-            raise RemoteProtocolError(
-                f"the peer's sync state cannot be answered ({_why(exc)})"
-            ) from None
-        if message is not None:
-            self._send(FrameKind.SYNC, message.encode())
-
-    def _note_changes(self, heads_before: Heads, *, via_snapshot: bool) -> None:
-        heads_after = _heads(self.doc)
-        if heads_after == heads_before:
-            return
-        n_changes = len(self.doc.get_changes(list(heads_before)))
-        self.stats.changes_applied += n_changes
-        self._events.append(ChangesApplied(heads_before, heads_after, n_changes, via_snapshot))
-
-    def _check_in_sync(self) -> None:
-        heads = _heads(self.doc)
-        if self._peer_heads is not None and set(self._peer_heads) == set(heads):
-            if self._in_sync_heads != heads:
-                self._in_sync_heads = heads
-                self._events.append(InSync(heads))
-        else:
-            self._in_sync_heads = None
-
     def _fail(self, exc: SyncError) -> None:
         self.error = exc
         if self._state is State.CLOSED:
@@ -843,6 +824,7 @@ class SyncSession:
         started = self._state is not State.START
         self._transition(Trigger.FAIL)
         self._frames.clear()
+        self._send_whole.clear()
         if started:
             prefix = "protocol error" if isinstance(exc, RemoteProtocolError) else "cannot go on"
             self._send(FrameKind.BYE, _bye_payload(f"{prefix}: {exc.message}"))
@@ -851,24 +833,14 @@ class SyncSession:
 # -- pure helpers -------------------------------------------------------------------------------
 
 
-def _heads(doc: Document) -> Heads:
-    return tuple(sorted(doc.get_heads()))
+def _digest(heads: Iterable[bytes]) -> str:
+    import hashlib
+
+    return hashlib.sha256(b"".join(sorted(heads))).hexdigest()[:16]
 
 
-def _is_automerge_failure(exc: BaseException) -> bool:
-    """Automerge raises ``Exception``; a Rust panic surfaces as pyo3's ``PanicException``,
-    which derives from ``BaseException`` and must not escape as if it were Ctrl-C."""
-    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
-
-
-def _reraise_unless_automerge(exc: BaseException) -> None:
-    if not _is_automerge_failure(exc) or isinstance(exc, SyncError):
-        raise exc
-
-
-def _why(exc: BaseException) -> str:
-    text = _printable(str(exc), 200)
-    return text or type(exc).__name__
+def _valid_doc_id(doc_id: Any) -> bool:
+    return isinstance(doc_id, str) and len(doc_id) <= MAX_DOC_ID and bool(_DOC_ID_RE.match(doc_id))
 
 
 def _printable(text: str | bytes, limit: int = TEXT_LIMIT) -> str:
@@ -876,8 +848,8 @@ def _printable(text: str | bytes, limit: int = TEXT_LIMIT) -> str:
     return clean_peer_text(text, limit, ellipsis=True)
 
 
-def _show(text: str, limit: int = 60) -> str:
-    return clean_peer_text(repr(text[: limit * 2]), limit + 2, ellipsis=True)
+def _show(text: Any, limit: int = 60) -> str:
+    return clean_peer_text(repr(str(text)[: limit * 2]), limit + 2, ellipsis=True)
 
 
 def _bye_payload(reason: str) -> bytes:
@@ -887,18 +859,18 @@ def _bye_payload(reason: str) -> bytes:
     return data
 
 
-def _inflate(payload: bytes, limit: int) -> bytes:
+def _inflate(payload: bytes, limit: int, what: str) -> bytes:
     inflater = zlib.decompressobj()
     try:
         raw = inflater.decompress(payload, limit + 1)
     except zlib.error as exc:
-        raise RemoteProtocolError(f"the peer's snapshot is not zlib data ({exc})") from None
+        raise RemoteProtocolError(f"the peer's {what} is not zlib data ({exc})") from None
     if len(raw) > limit or inflater.unconsumed_tail:
-        raise RemoteProtocolError(f"the peer's snapshot inflates beyond the {limit:,}-byte limit")
+        raise RemoteProtocolError(f"the peer's {what} inflates beyond the {limit:,}-byte limit")
     if not inflater.eof:
-        raise RemoteProtocolError("the peer's snapshot is truncated")
+        raise RemoteProtocolError(f"the peer's {what} is truncated")
     if inflater.unused_data:
-        raise RemoteProtocolError("the peer's snapshot has bytes after its end")
+        raise RemoteProtocolError(f"the peer's {what} has bytes after its end")
     return raw
 
 
@@ -906,11 +878,11 @@ def _is_small_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
 
 
-def _parse_hello(payload: bytes, expected_doc: str) -> PeerHello:
+def _parse_hello(payload: bytes) -> PeerHello:
     try:
         obj = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise RemoteProtocolError(f"the peer's HELLO is not JSON ({_why(exc)})") from None
+        raise RemoteProtocolError(f"the peer's HELLO is not JSON ({_printable(str(exc))})") from None
     if not isinstance(obj, dict):
         raise RemoteProtocolError("the peer's HELLO is not a JSON object")
     protocol = obj.get("protocol")
@@ -923,35 +895,20 @@ def _parse_hello(payload: bytes, expected_doc: str) -> PeerHello:
         raise RemoteProtocolError("the peer's HELLO does not say which protocol it speaks")
     common = set(versions) & set(SUPPORTED_VERSIONS)
     if not common:
-        theirs = protocol if _is_small_int(protocol) else max(versions)
+        theirs = max(versions)
+        if theirs < PROTOCOL_VERSION:
+            raise RemoteProtocolError(
+                f"the peer runs an older plntui (sync protocol {theirs}); update plntui there "
+                "to sync with them"
+            )
         raise RemoteProtocolError(
-            f"the peer speaks protocol {theirs}; this plntui speaks {PROTOCOL_VERSION} "
-            "— upgrade one of them"
+            f"the peer runs a newer plntui (sync protocol {theirs}); update plntui here to "
+            "sync with them"
         )
-    doc = obj.get("doc")
-    if not isinstance(doc, str) or not 0 < len(doc) <= MAX_DOC_ID:
-        raise RemoteProtocolError("the peer's HELLO names no document")
-    if doc != expected_doc:
-        raise RemoteProtocolError(
-            f"the peer offers document {_show(doc)}, not {_show(expected_doc)}; "
-            "both sides must sync the same network"
-        )
-    raw_heads = obj.get("heads")
-    if not isinstance(raw_heads, list) or not all(
-        isinstance(h, str) and len(h) == 2 * HASH_SIZE for h in raw_heads
-    ):
-        raise RemoteProtocolError("the peer's HELLO has malformed heads")
-    try:
-        heads = tuple(sorted(bytes.fromhex(h) for h in raw_heads))
-    except ValueError:
-        raise RemoteProtocolError("the peer's HELLO has malformed heads") from None
-    empty = obj.get("empty")
-    if not isinstance(empty, bool):
-        raise RemoteProtocolError("the peer's HELLO does not say whether it is empty")
     wants = obj.get("wants_introductions", False)
     if not isinstance(wants, bool):
         raise RemoteProtocolError("the peer's HELLO has a malformed wants_introductions")
-    return PeerHello(max(common), tuple(versions), doc, heads, empty, wants)
+    return PeerHello(max(common), tuple(versions), wants)
 
 
 def _uleb(data: bytes, pos: int) -> tuple[int, int]:
@@ -966,47 +923,73 @@ def _uleb(data: bytes, pos: int) -> tuple[int, int]:
     raise ValueError("LEB128 too long")
 
 
-def _hash_list(data: bytes, pos: int) -> tuple[list[bytes], int]:
-    count, pos = _uleb(data, pos)
-    end = pos + count * HASH_SIZE
-    if end > len(data):
-        raise ValueError("hash list overruns the message")
-    return [data[i : i + HASH_SIZE] for i in range(pos, end, HASH_SIZE)], end
+def _put_uleb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
 
 
-def _change_key(raw: bytes) -> bytes:
-    """A change's hash (SHA-256 of the chunk after magic and checksum) when it is stored
-    uncompressed, as Automerge sends changes; else its 4-byte checksum (the hash's prefix)."""
-    if len(raw) > 9 and raw[8] == 1:
-        return hashlib.sha256(raw[8:]).digest()
-    return bytes(raw[4:8])
+def _entry(doc_id: str, digest: str, data: bytes) -> bytes:
+    ident, dig = doc_id.encode(), digest.encode()
+    return b"".join(
+        (_put_uleb(len(ident)), ident, _put_uleb(len(dig)), dig, _put_uleb(len(data)), data)
+    )
 
 
-def _changes_of(payload: bytes) -> list[bytes]:
-    """The encoded changes in a sync message (``_peek_sync_message`` accepted it); ``[]`` if the
-    layout is not the one expected."""
+def _parse_docs(raw: bytes) -> list[tuple[str, str, bytes]]:
+    out: list[tuple[str, str, bytes]] = []
+    pos = 0
     try:
-        _heads_list, pos = _hash_list(payload, 1)
-        _need, pos = _hash_list(payload, pos)
-        n_haves, pos = _uleb(payload, pos)
-        for _ in range(n_haves):
-            _last_sync, pos = _hash_list(payload, pos)
-            size, pos = _uleb(payload, pos)
-            pos += size
-        n_changes, pos = _uleb(payload, pos)
-        out: list[bytes] = []
-        for _ in range(n_changes):
-            size, pos = _uleb(payload, pos)
-            if pos + size > len(payload):
-                return out
-            out.append(payload[pos : pos + size])
-            pos += size
-    except (IndexError, ValueError):
-        return []
+        while pos < len(raw):
+            fields: list[bytes] = []
+            for limit in (MAX_DOC_ID, 64, MAX_DOC_BYTES):
+                size, pos = _uleb(raw, pos)
+                if size > limit or pos + size > len(raw):
+                    raise ValueError("an entry overruns the frame")
+                fields.append(raw[pos : pos + size])
+                pos += size
+            doc_id, digest = fields[0].decode(), fields[1].decode()
+            if not _valid_doc_id(doc_id) or not _DIGEST_RE.match(digest):
+                raise ValueError(f"a malformed entry {_show(doc_id)}")
+            out.append((doc_id, digest, fields[2]))
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise RemoteProtocolError(f"the peer's documents are malformed ({_printable(str(exc))})") from None
     return out
 
 
-def _peek_sync_message(payload: bytes) -> tuple[Heads, bool] | None:
+def _doc_sync_payload(doc_id: str, message: bytes) -> bytes:
+    ident = doc_id.encode()
+    return _put_uleb(len(ident)) + ident + message
+
+
+def _split_doc_sync(payload: bytes) -> tuple[str, bytes]:
+    try:
+        size, pos = _uleb(payload, 0)
+        if size > MAX_DOC_ID or pos + size > len(payload):
+            raise ValueError
+        doc_id = payload[pos : pos + size].decode()
+    except (IndexError, ValueError, UnicodeDecodeError):
+        raise RemoteProtocolError("the peer sent a DOC_SYNC frame without a document id") from None
+    if not _valid_doc_id(doc_id):
+        raise RemoteProtocolError(f"the peer sent a DOC_SYNC for a malformed id {_show(doc_id)}")
+    return doc_id, payload[pos + size :]
+
+
+def _hash_list(data: bytes, pos: int) -> tuple[list[bytes], int]:
+    count, pos = _uleb(data, pos)
+    end = pos + count * 32
+    if end > len(data):
+        raise ValueError("hash list overruns the message")
+    return [data[i : i + 32] for i in range(pos, end, 32)], end
+
+
+def _peek_sync_message(payload: bytes) -> tuple[tuple[bytes, ...], bool] | None:
     """(sender's heads, carries changes) from an Automerge sync message; ``None`` if unsure.
 
     The layout, shared by message types 0x42 and 0x43: type, heads, need, haves (each: last-sync
@@ -1029,3 +1012,42 @@ def _peek_sync_message(payload: bytes) -> tuple[Heads, bool] | None:
     except (IndexError, ValueError):
         return None
     return tuple(sorted(heads)), n_changes != 0
+
+
+def _count_changes(payload: bytes) -> int:
+    """How many changes a (well-formed) sync message carries."""
+    try:
+        _heads, pos = _hash_list(payload, 1)
+        _need, pos = _hash_list(payload, pos)
+        n_haves, pos = _uleb(payload, pos)
+        for _ in range(n_haves):
+            _last, pos = _hash_list(payload, pos)
+            size, pos = _uleb(payload, pos)
+            pos += size
+        n_changes, _ = _uleb(payload, pos)
+    except (IndexError, ValueError):
+        return 0
+    return n_changes
+
+
+def changes_of(payload: bytes) -> list[bytes]:
+    """The encoded changes in a sync message; ``[]`` if the layout is not the one expected."""
+    try:
+        _heads, pos = _hash_list(payload, 1)
+        _need, pos = _hash_list(payload, pos)
+        n_haves, pos = _uleb(payload, pos)
+        for _ in range(n_haves):
+            _last, pos = _hash_list(payload, pos)
+            size, pos = _uleb(payload, pos)
+            pos += size
+        n_changes, pos = _uleb(payload, pos)
+        out: list[bytes] = []
+        for _ in range(n_changes):
+            size, pos = _uleb(payload, pos)
+            if pos + size > len(payload):
+                return out
+            out.append(payload[pos : pos + size])
+            pos += size
+    except (IndexError, ValueError):
+        return []
+    return out

@@ -102,7 +102,7 @@ from typing import TYPE_CHECKING, Final
 
 from .errors import RemoteProtocolError, SyncError, UntrustedPeer
 from .fingerprint import fingerprint_of, format_fingerprint
-from .framing import Frame, FrameDecoder, encode_frame
+from .framing import Frame, FrameDecoder, FrameKind, encode_frame
 from .session import SUPPORTED_VERSIONS
 
 if TYPE_CHECKING:
@@ -133,13 +133,13 @@ __all__ = [
     "verify_peer",
 ]
 
-PRESENT: Final = 6
+PRESENT: Final = FrameKind.PRESENT
 """Frame type of the anonymous path: the client's DER certificate (see the module docstring)."""
-PRESENT_OK: Final = 7
+PRESENT_OK: Final = FrameKind.PRESENT_OK
 """Frame type of the server's answer to ``PRESENT``: the certificate was stored (empty)."""
-INFO: Final = 12
+INFO: Final = FrameKind.INFO
 """Frame type of the anonymous path: the client asks for the server's protocol and clock (empty)."""
-INFO_OK: Final = 13
+INFO_OK: Final = FrameKind.INFO_OK
 """Frame type of the server's answer to ``INFO``: JSON ``{"protocol": int, "time": float}``."""
 MAX_INFO: Final = 256
 """Largest ``INFO_OK`` payload."""

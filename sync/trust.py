@@ -152,6 +152,8 @@ class Peer:
     introducer: bool = False
     auto_accept: bool = False
     introduced_by: bytes | None = None
+    last_error: str = ""
+    """Why the last sync with it ended badly (a refused batch), for ``plntui peer list``."""
 
     @property
     def trusted(self) -> bool:
@@ -668,6 +670,16 @@ class TrustStore:
             {fingerprint: SyncRecord(changes_in, changes_out, bytes_in, bytes_out, synced_at)}
         )
 
+    def record_error(self, fingerprint: bytes, text: str) -> None:
+        """Remember why the last sync with a peer ended badly ("" clears it)."""
+        clean = clean_peer_text(text, 300, ellipsis=True)
+
+        def change(data: _Data) -> None:
+            if fingerprint in data.peers:
+                self._put(data, fingerprint, last_error=clean)
+
+        self._update(change, bump=False)
+
     def record_syncs(self, records: Mapping[bytes, SyncRecord]) -> None:
         """``record_sync`` for several peers in one write; unknown peers are skipped."""
         records = {fp: rec for fp, rec in records.items() if not rec.empty}
@@ -684,6 +696,7 @@ class TrustStore:
                     last = rec.synced_at.astimezone(_dt.UTC).replace(microsecond=0)
                 data.peers[fp] = replace(
                     peer,
+                    last_error="" if rec.synced_at is not None else peer.last_error,
                     last_sync=last,
                     changes_in=peer.changes_in + rec.changes_in,
                     changes_out=peer.changes_out + rec.changes_out,
@@ -830,6 +843,7 @@ def _dump(data: _Data) -> dict[str, Any]:
             "introducer": peer.introducer,
             "auto_accept": peer.auto_accept,
             "introduced_by": None if peer.introduced_by is None else peer.introduced_by.hex(),
+            **({"last_error": peer.last_error} if peer.last_error else {}),
         }
     pending = [
         {
@@ -983,6 +997,9 @@ def _parse_peer(fp: bytes, entry: object) -> Peer:
     if not isinstance(introducer, bool) or not isinstance(auto_accept, bool):
         raise _Damaged(f"the introducer settings of {who} are not true or false")
     by = entry.get("introduced_by")
+    last_error = entry.get("last_error", "")
+    if not isinstance(last_error, str):
+        raise _Damaged(f"the last error of {who} is not text")
     return Peer(
         fp,
         sanitize_name(name),
@@ -995,6 +1012,7 @@ def _parse_peer(fp: bytes, entry: object) -> Peer:
         introducer=introducer,
         auto_accept=introducer and auto_accept,
         introduced_by=None if by is None else _parse_fp(by, f"introduced_by of {who}"),
+        last_error=clean_peer_text(last_error, 300, ellipsis=True),
     )
 
 
