@@ -160,17 +160,24 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("search", help="search contacts and notes")
-    p.add_argument("query", nargs="+")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("query", nargs="+", help="words to find (each as a prefix)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many of each (50)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _circle_option(p, "only in this circle")
 
     p = sub.add_parser("who", help="who knows a topic, best first")
-    p.add_argument("topic", nargs="+")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("topic", nargs="+", help="the topic, e.g. rust or machine learning")
+    p.add_argument("--limit", type=int, default=50, help="at most this many people (50)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _circle_option(p, "only people in this circle")
 
-    p = sub.add_parser("import", help="import contacts from vCard, CSV (LinkedIn, Google) or JSON")
-    p.add_argument("file", type=Path)
+    p = sub.add_parser(
+        "import",
+        help="import contacts (vCard, CSV, LinkedIn, JSON) or notes (a folder of Markdown, "
+        "plntui's notes JSON)",
+    )
+    p.add_argument("file", type=Path, help="the file, or a folder of Markdown notes")
+    _circle_option(p, "the circle they go to (default: your default circle)")
 
     p = sub.add_parser("export", help="export notes or contacts")
     esub = p.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=ArgumentParser)
@@ -188,6 +195,7 @@ def build_parser() -> ArgumentParser:
             action="store_true",
             help="include private items and fields (default: shared data only)",
         )
+        _circle_option(e, f"only the {what} of this circle")
 
     _circle_parsers(sub)
 
@@ -199,8 +207,9 @@ def build_parser() -> ArgumentParser:
         dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
     )
     t = psub.add_parser("trust", help="trust a colleague's fingerprint (from their plntui id)")
-    t.add_argument("fingerprint", metavar="FINGERPRINT")
+    t.add_argument("fingerprint", metavar="FINGERPRINT", help="their fingerprint (plntui id)")
     t.add_argument("--name", help="a name for them (default: the first fingerprint group)")
+    t.add_argument("--circle", metavar="NAME", help="also add them to this circle of yours")
     lst = psub.add_parser("list", help="the peers you trust or revoked")
     lst.add_argument("--json", action="store_true")
     r = psub.add_parser("revoke", help="stop syncing with a peer; its live link is cut")
@@ -219,7 +228,8 @@ def build_parser() -> ArgumentParser:
     pend = psub.add_parser("pending", help="peers your introducers offered, awaiting approval")
     pend.add_argument("--json", action="store_true")
     ap = psub.add_parser("approve", help="trust a peer an introducer offered")
-    ap.add_argument("fingerprint", metavar="FINGERPRINT")
+    ap.add_argument("fingerprint", metavar="FINGERPRINT", help="the offered peer's fingerprint")
+    ap.add_argument("--circle", metavar="NAME", help="also add it to this circle of yours")
     rj = psub.add_parser("reject", help="refuse a peer an introducer offered (never offered again)")
     rj.add_argument("fingerprint", metavar="FINGERPRINT")
 
@@ -369,6 +379,10 @@ def _privacy_options(p: argparse.ArgumentParser, edit: bool) -> None:
         )
 
 
+def _circle_option(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--circle", metavar="NAME", help=text)
+
+
 def _contact_parsers(sub: Any) -> None:
     p = sub.add_parser("contact", help="add, edit, show, list, remove and merge contacts")
     csub = p.add_subparsers(
@@ -377,17 +391,23 @@ def _contact_parsers(sub: Any) -> None:
     a = csub.add_parser("add", help="add a contact")
     _add_field_options(a, CONTACT_OPTIONS, edit=False)
     _privacy_options(a, edit=False)
+    _circle_option(a, "the circle it goes to (default: your default circle)")
     e = csub.add_parser("edit", help="change a contact's fields")
     e.add_argument("id", metavar="ID")
     _add_field_options(e, CONTACT_OPTIONS, edit=True)
     _privacy_options(e, edit=True)
+    _circle_option(e, "move it to this circle (a private contact is shared there)")
+    mv = csub.add_parser("move", help="move a contact to another circle")
+    mv.add_argument("id", metavar="ID")
+    mv.add_argument("--circle", metavar="NAME", required=True, help="the circle it moves to")
     s = csub.add_parser("show", help="show one contact")
     s.add_argument("id", metavar="ID")
     s.add_argument("--json", action="store_true")
     lst = csub.add_parser("list", help="list contacts")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="print JSON")
     lst.add_argument("--topic", help="only contacts with this topic")
     lst.add_argument("--added-by", metavar="NAME", help="only contacts this device added")
+    _circle_option(lst, "only the contacts of this circle")
     r = csub.add_parser("rm", help="remove a contact")
     r.add_argument("id", metavar="ID")
     d = csub.add_parser("dupes", help="list contacts that look like the same person")
@@ -411,18 +431,24 @@ def _note_parsers(sub: Any) -> None:
         help="read the body from FILE (- for standard input)",
     )
     _privacy_options(a, edit=False)
+    _circle_option(a, "the circle it goes to (default: your default circle)")
     e = nsub.add_parser("edit", help="change a note; with no option, opens $EDITOR on the body")
     e.add_argument("id", metavar="ID")
     _add_field_options(e, NOTE_OPTIONS, edit=True)
-    e.add_argument("--body-file", type=Path, metavar="FILE")
+    e.add_argument("--body-file", type=Path, metavar="FILE", help="read the body from FILE")
     _privacy_options(e, edit=True)
+    _circle_option(e, "move it to this circle (a private note is shared there)")
+    mv = nsub.add_parser("move", help="move a note to another circle")
+    mv.add_argument("id", metavar="ID")
+    mv.add_argument("--circle", metavar="NAME", required=True, help="the circle it moves to")
     s = nsub.add_parser("show", help="show one note")
     s.add_argument("id", metavar="ID")
     s.add_argument("--json", action="store_true")
     lst = nsub.add_parser("list", help="list notes")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="print JSON")
     lst.add_argument("--tag", help="only notes with this tag")
     lst.add_argument("--added-by", metavar="NAME", help="only notes this device wrote")
+    _circle_option(lst, "only the notes of this circle")
     r = nsub.add_parser("rm", help="remove a note")
     r.add_argument("id", metavar="ID")
 
@@ -544,6 +570,8 @@ def render_record(net: Any, record: Record) -> list[str]:
         safe_text(record.label) + ("   [private]" if record.private_item else ""),
         f"  id: {record.id}",
     ]
+    if not record.private_item and record.collection != "interactions":
+        lines.append(f"  Circle: {safe_text(record.circle_name)}")
     for spec in FIELDS[record.collection].values():
         value = record.values.get(spec.name)
         if (
@@ -608,9 +636,14 @@ def _contact_rows(records: Sequence[Record]) -> list[list[str]]:
             safe_text(r.label),
             safe_text(r.values.get("org", "")),
             safe_text(", ".join(r.values.get("topics", []))),
+            _circle_cell(r),
         ]
         for r in records
     ]
+
+
+def _circle_cell(record: Record) -> str:
+    return "(private)" if record.private_item else safe_text(record.circle_name)
 
 
 def _note_rows(records: Sequence[Record]) -> list[list[str]]:
@@ -620,6 +653,7 @@ def _note_rows(records: Sequence[Record]) -> list[list[str]]:
             safe_text(r.label),
             safe_text(r.values.get("kind", "") or "note"),
             safe_text(", ".join(r.values.get("tags", []))),
+            _circle_cell(r),
         ]
         for r in records
     ]
@@ -651,7 +685,11 @@ def cmd_contact(args: argparse.Namespace) -> int:
         if "name" not in values:
             raise ValidationError("--name is required", "name")
         record = net.add(
-            "contacts", values, private=args.private or None, private_fields=args.private_field
+            "contacts",
+            values,
+            private=args.private or None,
+            private_fields=args.private_field,
+            circle=args.circle,
         )
         out(f"Added {safe_text(record.label)} ({record.id})")
         for email in record.values.get("emails", []):
@@ -665,7 +703,13 @@ def cmd_contact(args: argparse.Namespace) -> int:
     if action == "edit":
         current = net.get("contacts", args.id)
         values = _field_values(args, CONTACT_OPTIONS, current)
-        if not (values or args.private_field or args.share_field or args.item_private is not None):
+        if not (
+            values
+            or args.private_field
+            or args.share_field
+            or args.item_private is not None
+            or args.circle
+        ):
             raise ValidationError("nothing to change: give at least one option (see --help)")
         record = net.edit(
             "contacts",
@@ -674,6 +718,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
             make_private=args.private_field,
             make_shared=args.share_field,
             item_private=args.item_private,
+            circle=args.circle,
         )
         _warn_history(current, args.private_field, args.item_private)
         out(f"Updated {safe_text(record.label)} ({record.id})")
@@ -700,8 +745,12 @@ def cmd_contact(args: argparse.Namespace) -> int:
         if notes:
             out("  notes: " + ", ".join(f"{safe_text(n.label)} ({n.id})" for n in notes))
         return 0
+    if action == "move":
+        record = net.move("contacts", args.id, args.circle)
+        out(f"Moved {safe_text(record.label)} ({record.id}) to circle {safe_text(record.circle_name)}")
+        return 0
     if action == "list":
-        records = _added_by(net, "contacts", args.added_by)
+        records = _in_circle(net, _added_by(net, "contacts", args.added_by), args.circle)
         if args.topic:
             from .model import normalise_topic
 
@@ -710,7 +759,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
         if args.json:
             print_json([r.to_json() for r in records])
         else:
-            _table(_contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS"])
+            _table(_contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"])
             if not records:
                 out('No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"')
         return 0
@@ -756,6 +805,14 @@ def _added_by(net: Any, collection: str, name: str | None) -> list[Record]:
         known = ", ".join(sorted(set(names.values()), key=str.casefold)) or "none yet"
         raise ValidationError(f"no device is named {name!r} (devices: {known})", "added-by")
     return net.index().created_by(collection, actors)  # type: ignore[no-any-return]
+
+
+def _in_circle(net: Any, records: list[Record], circle: str | None) -> list[Record]:
+    """Only the records of one circle (``--circle NAME``), or all of them."""
+    if not circle:
+        return records
+    wanted = net.circle(circle).id
+    return [r for r in records if r.circle == wanted and not r.private_item]
 
 
 def _warn_history(before: Record, made_private: Sequence[str], item_private: bool | None) -> None:
@@ -814,7 +871,11 @@ def cmd_note(args: argparse.Namespace) -> int:
         if "title" not in values:
             raise ValidationError("--title is required", "title")
         record = net.add(
-            "notes", values, private=args.private or None, private_fields=args.private_field
+            "notes",
+            values,
+            private=args.private or None,
+            private_fields=args.private_field,
+            circle=args.circle,
         )
         out(f"Added note {safe_text(record.label)} ({record.id})")
         return 0
@@ -824,7 +885,11 @@ def cmd_note(args: argparse.Namespace) -> int:
         if args.body_file is not None:
             values["body"] = _read_body_file(args.body_file)
         nothing = not (
-            values or args.private_field or args.share_field or args.item_private is not None
+            values
+            or args.private_field
+            or args.share_field
+            or args.item_private is not None
+            or args.circle
         )
         if nothing:
             values["body"] = _edit_in_editor(current.values.get("body", ""))
@@ -838,6 +903,7 @@ def cmd_note(args: argparse.Namespace) -> int:
             make_private=args.private_field,
             make_shared=args.share_field,
             item_private=args.item_private,
+            circle=args.circle,
         )
         _warn_history(current, args.private_field, args.item_private)
         out(f"Updated note {safe_text(record.label)} ({record.id})")
@@ -850,8 +916,13 @@ def cmd_note(args: argparse.Namespace) -> int:
             for line in render_record(net, record):
                 out(line)
         return 0
+    if action == "move":
+        record = net.move("notes", args.id, args.circle)
+        out(f"Moved note {safe_text(record.label)} ({record.id}) to circle "
+            f"{safe_text(record.circle_name)}")
+        return 0
     if action == "list":
-        records = _added_by(net, "notes", args.added_by)
+        records = _in_circle(net, _added_by(net, "notes", args.added_by), args.circle)
         if args.tag:
             from .model import normalise_topic
 
@@ -860,7 +931,7 @@ def cmd_note(args: argparse.Namespace) -> int:
         if args.json:
             print_json([r.to_json() for r in records])
         else:
-            _table(_note_rows(records), ["ID", "TITLE", "KIND", "TAGS"])
+            _table(_note_rows(records), ["ID", "TITLE", "KIND", "TAGS", "CIRCLE"])
             if not records:
                 out('No notes yet. Add one with: plntui note add --title "Reading list"')
         return 0
@@ -912,7 +983,11 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     net = _open(args)
-    found = net.search(" ".join(args.query), args.limit)
+    if args.circle:
+        found = net.search(" ".join(args.query), max(args.limit * 20, 1000))
+        found = {k: _in_circle(net, v, args.circle)[: args.limit] for k, v in found.items()}
+    else:
+        found = net.search(" ".join(args.query), args.limit)
     return _print_found(found, args.json, "Nothing matches.")
 
 
@@ -946,12 +1021,21 @@ def cmd_who(args: argparse.Namespace) -> int:
     net = _open(args)
     topic = " ".join(args.topic)
     index = net.index()
-    ranked = index.who_ranked(topic, args.limit)
     from .model import normalise_topic
 
     if not normalise_topic(topic):
         raise ValidationError("give a topic, e.g. plntui who rust")
-    notes = index.who(topic, args.limit)["notes"]
+    if args.circle:
+        wanted = net.circle(args.circle).id
+        ranked = [
+            r
+            for r in index.who_ranked(topic, 5000)
+            if r.record.circle == wanted and not r.record.private_item
+        ][: args.limit]
+        notes = _in_circle(net, index.who(topic, 5000)["notes"], args.circle)[: args.limit]
+    else:
+        ranked = index.who_ranked(topic, args.limit)
+        notes = index.who(topic, args.limit)["notes"]
     if args.json:
         contacts = [{**r.record.to_json(), "score": r.score, "reason": r.reason} for r in ranked]
         print_json({"contacts": contacts, "notes": [n.to_json() for n in notes]})
@@ -979,11 +1063,17 @@ def cmd_who(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from .interop import read_contacts_file
+    from .interop.notes_import import is_notes_source, read_notes
 
     net = _open(args)
+    if args.circle:
+        net._member_circle(args.circle)  # refuse an unknown circle before reading the file
+    if is_notes_source(args.file):
+        return _import_notes(net, args, read_notes(args.file))
     drafts, rejected = read_contacts_file(args.file)
     summary = _with_progress(
-        "Importing", lambda tick: net.import_contacts(drafts, args.file.name, tick)
+        "Importing",
+        lambda tick: net.import_contacts(drafts, args.file.name, tick, circle=args.circle),
     )
     summary.rejected[:0] = [(r.source, r.reason) for r in rejected]
     out(
@@ -1000,6 +1090,22 @@ def cmd_import(args: argparse.Namespace) -> int:
             f" merge with: plntui contact merge {b.id} {a.id}"
         )
     if not summary.added and not summary.merged and summary.rejected:
+        return 2
+    return 0
+
+
+def _import_notes(net: Any, args: argparse.Namespace, found: Any) -> int:
+    summary = _with_progress(
+        "Importing", lambda tick: net.import_notes(found.drafts, args.circle, tick)
+    )
+    rejected = list(found.rejected) + list(summary.rejected)
+    out(
+        f"Imported {args.file.name}: {len(summary.added)} note(s) added, "
+        f"{len(summary.merged)} updated, {len(rejected)} rejected"
+    )
+    for source, reason in rejected[:200]:
+        out(f"  rejected {safe_text(source)}: {safe_text(reason)}")
+    if not summary.added and not summary.merged and rejected:
         return 2
     return 0
 
@@ -1023,9 +1129,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from . import interop
 
     net = _open(args)
-    contacts, hidden_c = shared_view(net.contacts(), args.include_private)
+    contacts, hidden_c = shared_view(
+        _in_circle(net, net.contacts(), args.circle), args.include_private
+    )
     if args.what == "notes":
-        notes, hidden = shared_view(net.notes(), args.include_private)
+        notes, hidden = shared_view(_in_circle(net, net.notes(), args.circle), args.include_private)
         by_id = {c.id: c for c in contacts}
         if args.format == "md":
             if args.out == "-":
@@ -1061,20 +1169,27 @@ def cmd_repair(args: argparse.Namespace) -> int:
     from .profile import Profile, resolve_home
 
     profile = Profile.open(resolve_home(args.home))
-    moved = profile.repair()
-    if not moved:
+    profile.claim_session("plntui repair")
+    try:
+        found = profile.repair()
+    finally:
+        profile.release_session()
+    if not found:
         out("Nothing damaged; the profile is fine.")
-    for path in moved:
-        out(f"Moved the damaged file aside: {path}")
-    if moved:
-        out("The profile now holds everything that could be read.")
+    for line in found:
+        out(f"Set aside: {line}")
+    if found:
+        out(
+            "The profile now holds everything that could be read (what was set aside stays in "
+            "repo.sqlite3's damaged table); colleagues' copies come back with the next sync."
+        )
     return 0
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
     net = _open(args)
-    net.profile.compact()
-    out("Compacted.")
+    count = net.profile.compact()
+    out(f"Compacted {count} document(s).")
     return 0
 
 
@@ -1274,6 +1389,7 @@ def cmd_peer(args: argparse.Namespace) -> int:
         raise PlntuiError(str(err)) from None
     if args.action == "list":
         peers = trust.peers()
+        shared = _circles_of_peers(args, peers)
         if args.json:
             print_json(
                 [
@@ -1286,6 +1402,8 @@ def cmd_peer(args: argparse.Namespace) -> int:
                         "introducer": p.introducer,
                         "auto_accept": p.auto_accept,
                         "introduced_by": _fp_text(p.introduced_by),
+                        "circles": shared.get(p.fingerprint, []),
+                        "last_error": p.last_error or None,
                     }
                     for p in peers
                 ]
@@ -1302,6 +1420,14 @@ def cmd_peer(args: argparse.Namespace) -> int:
                 f"{safe_text(p.display_name):20}  {p.state:8}  {last:16}  {p.fingerprint_text}"
                 + _introducer_columns(trust, p)
             )
+            circles = shared.get(p.fingerprint, [])
+            if p.trusted:
+                out(
+                    "    circles: "
+                    + (", ".join(safe_text(c) for c in circles) if circles else "none shared")
+                )
+            if p.last_error:
+                out(f"    last problem: {safe_text(p.last_error)}")
         return 0
     if args.action == "pending":
         return _peer_pending(trust, args.json)
@@ -1336,8 +1462,11 @@ def cmd_peer(args: argparse.Namespace) -> int:
         own = _identity(load_identity, profile.home)
         if fingerprint == own.fingerprint:
             raise ValidationError("that is this device's own fingerprint")
+        if args.circle:
+            _open(args)._member_circle(args.circle)  # refuse an unknown circle first
         peer = trust.trust(fingerprint, args.name)
         out(f"Trusted {safe_text(peer.display_name)} ({peer.fingerprint_text})")
+        _share_circle(args, peer)
         return 0
     try:
         peer = trust.revoke(fingerprint)
@@ -1411,6 +1540,30 @@ def _peer_pending(trust: Any, as_json: bool) -> int:
     return 0
 
 
+def _circles_of_peers(args: argparse.Namespace, peers: list[Any]) -> dict[bytes, list[str]]:
+    """The names of the circles this device shares with each peer (both members, as seen
+    here)."""
+    net = _open(args)
+    circles = net.circles()
+    out_: dict[bytes, list[str]] = {}
+    for peer in peers:
+        ids = net.circles_shared_with(peer.fingerprint)
+        out_[peer.fingerprint] = sorted((circles[c].name for c in ids), key=str.casefold)
+    return out_
+
+
+def _share_circle(args: argparse.Namespace, peer: Any) -> None:
+    """``--circle NAME`` of ``peer trust`` and ``peer approve``: add the peer to that circle."""
+    if getattr(args, "circle", None):
+        circle = _open(args).add_member(args.circle, peer.fingerprint, peer.display_name)
+        out(f"Added {safe_text(peer.display_name)} to circle {safe_text(circle.name)}")
+    else:
+        out(
+            f"To share a circle with {safe_text(peer.display_name)}: plntui circle add "
+            f"CIRCLE {peer.fingerprint_text}"
+        )
+
+
 def _peer_introductions(
     args: argparse.Namespace, trust: Any, fingerprint: bytes, home: Path
 ) -> int:
@@ -1443,6 +1596,7 @@ def _peer_introductions(
                 "compromised, revoke it and the peers it introduced."
             )
     elif args.action == "approve":
+        _share_circle(args, peer)
         own = _identity(load_identity, home)
         out(
             f"Trusted {name} ({peer.fingerprint_text}), introduced by "

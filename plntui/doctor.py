@@ -584,7 +584,7 @@ def judge_peer(check: PeerCheck) -> list[Finding]:
                 "peer",
                 f"{label} runs an older plntui (protocol {theirs}; this one speaks "
                 f"{', '.join(map(str, SUPPORTED_VERSIONS))})",
-                ("ask them to update plntui",),
+                ("update plntui there to sync with them",),
             )
         )
     elif theirs > max(SUPPORTED_VERSIONS):

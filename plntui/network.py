@@ -113,6 +113,25 @@ class _Where:
         return layout.circle_of(self.shared) if self.shared else ""
 
 
+def _new_identity(profile: Profile) -> Profile:
+    """A profile whose ``identity/`` is gone gets a new one (as ``plntui id`` would make); the
+    actor it wrote with stays its own (``former_actors``)."""
+    import dataclasses
+
+    from .peersync import load_identity
+
+    old = profile.actor.hex()
+    try:
+        load_identity(profile.home)
+    except Exception as err:
+        raise ProfileError(f"cannot make this device's identity in {profile.home}: {err}") from None
+    former = dict.fromkeys((*profile.meta.former_actors, old))
+    profile.meta = dataclasses.replace(profile.meta, former_actors=tuple(former))
+    profile.save_meta()
+    profile.close()
+    return Profile.open(profile.home)
+
+
 class Network:
     """A profile's learning network: read and change contacts, notes, interactions, circles."""
 
@@ -135,9 +154,50 @@ class Network:
             from .migrate import migrate
 
             migrate(path)
-        net = cls(Profile.open(path))
+        profile = Profile.open(path)
+        if profile.fingerprint is None:
+            profile = _new_identity(profile)
+        net = cls(profile)
+        net._rekey()
         net.ensure_default_circle()
         return net
+
+    def _rekey(self) -> None:
+        """After a lost identity was replaced: this device's circles list its old fingerprint
+        (the registry ties it to one of this profile's own actor ids); add the new one beside
+        it, under the same name, so the device is still a member. Colleagues must trust the new
+        fingerprint (pair again) before they sync with it."""
+        from .profile import actor_from_fingerprint
+
+        me = self.fingerprint_hex
+        if not me:
+            return
+        found: set[str] = set()
+        for circle in self.circles().values():
+            if me in circle.members:
+                continue
+            old = []
+            for actor, info in circle.devices.items():
+                fp = str(info.get("fingerprint") or "")
+                try:
+                    mine = actor_from_fingerprint(bytes.fromhex(fp), self.profile.meta.device_id)
+                except ValueError:
+                    continue
+                if mine.hex() == actor and fp in circle.members and fp != me:
+                    old.append(fp)
+                    found.add(actor)
+            if old:
+                with self._writing() as work:
+                    doc = work.doc(layout.circle_doc(circle.id))
+                    with doc.transaction() as tx:
+                        circles_mod.put_member(tx, me, self.profile.meta.name)
+        if found - self.own_ids:
+            import dataclasses
+
+            meta = self.profile.meta
+            former = dict.fromkeys((*meta.former_actors, *sorted(found - self.own_ids)))
+            self.profile.meta = dataclasses.replace(meta, former_actors=tuple(former))
+            self.profile.save_meta()
 
     @classmethod
     def create(cls, home: str | Path | None, name: str) -> Network:
@@ -1357,6 +1417,65 @@ class Network:
                 )
                 if target_id and target_id != record_id:
                     self.edit("contacts", record_id, {"introduced_by": target_id})
+        return summary
+
+    def import_notes(
+        self,
+        drafts: Iterable[Any],
+        circle: str | None = None,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Add notes read from files (``interop.notes_import.NoteDraft``) to ``circle``, as one
+        batch: every note its own document, all stored in one transaction.
+
+        A draft whose ``values["id"]`` is a note already here (plntui's own export imported
+        back) updates that note instead. Linked contacts (``contact_refs``: ids or names) are
+        kept when they resolve to exactly one contact; tags, kind and dates come along as the
+        draft has them. A draft the model refuses is listed under ``rejected``."""
+        drafts = list(drafts)
+        summary = ImportSummary()
+        target = self._member_circle(circle).id
+        by_name: dict[str, list[str]] = {}
+        contact_ids: set[str] = set()
+        for contact in self.contacts():
+            contact_ids.add(contact.id)
+            by_name.setdefault(contact.label.casefold(), []).append(contact.id)
+        existing = {note.id for note in self.notes()}
+        with self.lock, self._writing():
+            for done, draft in enumerate(drafts, 1):
+                if progress:
+                    progress(done, len(drafts))
+                values = {k: v for k, v in draft.values.items() if k in FIELDS["notes"]}
+                values = {
+                    k: v for k, v in values.items() if not FIELDS["notes"][k].system or k == "created"
+                }
+                links: list[str] = []
+                for ref in draft.values.get("contact_refs", []) or []:
+                    text = str(ref).strip()
+                    if text.lower() in contact_ids:
+                        links.append(text.lower())
+                    elif len(by_name.get(text.casefold(), [])) == 1:
+                        links.append(by_name[text.casefold()][0])
+                if links:
+                    values["contacts"] = list(dict.fromkeys(links))
+                own_id = str(draft.values.get("id") or "")
+                try:
+                    if own_id in existing:
+                        values.pop("created", None)
+                        record = self.edit("notes", own_id, values)
+                        summary.merged.append((record, draft.source))
+                        continue
+                    checked = check_new("notes", values)
+                except ValidationError as err:
+                    summary.rejected.append((draft.source, err.message))
+                    continue
+                record = self.add(
+                    "notes",
+                    checked,
+                    private=True if draft.values.get("private") else None,
+                    circle=None if draft.values.get("private") else target,
+                )
+                summary.added.append(record)
         return summary
 
     # -- search ---------------------------------------------------------------------------------

@@ -250,6 +250,31 @@ class Profile:
     def compact(self) -> int:
         return self.repo.compact()
 
+    def repair(self) -> list[str]:
+        """Set aside what cannot be read and keep the rest (see ``Repository.repair``); a file
+        SQLite itself cannot read is rebuilt from the rows it still gives, and kept beside the
+        new one. Anything set aside may be changes peers hold: this device then writes with a
+        new actor id."""
+        from .storage import FILE_NAME, Storage, salvage
+
+        found: list[str] = []
+        problem = self.storage.check_file()
+        if problem is not None:
+            self.repo.close()
+            aside, kept, lost = salvage(self.home / FILE_NAME)
+            found.append(
+                f"{FILE_NAME} was damaged ({problem}): moved aside to {aside.name}; "
+                f"{kept} document(s) rebuilt" + (f", {lost} unreadable row(s) lost" if lost else "")
+            )
+            from .repo import Repository
+
+            self.storage = Storage(self.home / FILE_NAME)
+            self.repo = Repository(self.storage, self.actor)
+        found += self.repo.repair()
+        if found:
+            self.new_actor()
+        return found
+
     def generation(self) -> int:
         """Bumped by every write of any process: cheap to poll."""
         return self.storage.generation()

@@ -143,7 +143,11 @@ class Repository:
         self._work: Work | None = None
         self._owner: int | None = None
         self._listeners: list[Listener] = []
-        self._seen_generation = storage.generation()
+        self._seen_generation: int | None = None
+        try:
+            self._seen_generation = storage.generation()
+        except Exception:  # noqa: S110 - a damaged file: reported when it is first read
+            pass
         self._known: dict[str, int] = {}
         self.writes = 0
 
@@ -154,11 +158,13 @@ class Repository:
         Hold ``lock`` while using it; do not keep it."""
         with self.lock:
             work = self._work
-            if work is not None and self._owner == threading.get_ident():
-                staged = work.staged.get(doc_id)
+            writing = work is not None and self._owner == threading.get_ident()
+            if writing:
+                staged = work.staged.get(doc_id)  # type: ignore[union-attr]
                 if staged is not None:
                     return staged.doc  # inside a write, reads see the write
-            live = self._current(doc_id)
+            # inside a write, a read also sees what other processes stored before it
+            live = self._current(doc_id, in_write=writing)
             return None if live is None else live.doc
 
     def live(self, doc_id: str) -> LiveDoc | None:
@@ -364,12 +370,71 @@ class Repository:
                 self.drop(ids[start : start + 200])
         return count
 
+    def repair(self) -> list[str]:
+        """Set aside what cannot be read (kept in the ``damaged`` table, never deleted) and
+        store each damaged document again from what can. Returns what was set aside."""
+        found: list[str] = []
+        with self.lock:
+            self._live.clear()
+            for doc_id in list(self.storage.manifest()):
+                found += self._repair_doc(doc_id)
+            self._live.clear()
+        return found
+
+    def _repair_doc(self, doc_id: str) -> list[str]:
+        import zlib
+
+        row, chunks = self.storage.raw_rows(doc_id)
+        if row is None:
+            return []
+        circle, kind, snapshot, snap_crc = row
+        base: am.Document | None = None
+        if zlib.crc32(snapshot) == snap_crc:
+            try:
+                base = am.Document.load(bytes(snapshot))
+            except Exception:
+                base = None
+        good: list[bytes] = []
+        bad: list[tuple[int, bytes]] = []
+        if base is None:
+            # the changes after a lost snapshot depend on it: keep them aside too
+            bad = [(seq, bytes(data)) for seq, data, _crc in chunks]
+        else:
+            for seq, data, crc in chunks:
+                data = bytes(data)
+                try:
+                    if zlib.crc32(data) != crc:
+                        raise ValueError("checksum")
+                    am.Document.load(base.save() + b"".join(good) + data)
+                except Exception:
+                    bad.append((seq, data))
+                    continue
+                good.append(data)
+        if base is not None and not bad:
+            return []
+        notes: list[str] = []
+        if base is None:
+            notes.append(f"document {doc_id}: its snapshot cannot be read")
+        if bad:
+            notes.append(f"document {doc_id}: {len(bad)} change record(s) set aside")
+        start = base if base is not None else layout.new_document(layout.kind_of(doc_id), self.actor)
+        doc = am.Document.load(start.save() + b"".join(good))
+        with self.storage.transaction() as writer:
+            if base is None:
+                writer.set_aside(doc_id, "snapshot", bytes(snapshot))
+            for seq, data in bad:
+                writer.set_aside(doc_id, f"change record {seq}", data)
+            writer.put(doc_id, circle, kind, doc.save(), doc.get_heads())
+        return notes
+
     # -- other processes ----------------------------------------------------------------------
 
     def poll(self) -> frozenset[str]:
         """Notice what other processes stored since the last poll: loaded documents catch up,
         listeners hear ``"external"``. Returns the ids of the documents they wrote."""
         with self.lock:
+            if self._seen_generation is None:
+                self._seen_generation = self.storage.generation()
             ids, generation = self.storage.changed_since(self._seen_generation)
             self._seen_generation = generation
             if not ids:

@@ -329,6 +329,87 @@ class Storage:
         """What ``repair`` set aside: ``(when, document, what)``."""
         return [tuple(r) for r in self.db.execute("SELECT at, doc, what FROM damaged")]  # type: ignore[misc]
 
+    def raw_rows(self, doc_id: str) -> tuple[tuple[str, str, bytes, int] | None, list[tuple[int, bytes, int]]]:
+        """A document's row ``(circle, kind, snapshot, snap_crc)`` and chunks ``(seq, data, crc)``
+        as stored, unchecked (for ``repair``)."""
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT circle, kind, snapshot, snap_crc FROM docs WHERE id = ?", (doc_id,)
+            ).fetchone()
+            chunks = db.execute(
+                "SELECT seq, data, crc FROM chunks WHERE doc = ? ORDER BY seq", (doc_id,)
+            ).fetchall()
+        return (tuple(row) if row else None), [tuple(c) for c in chunks]  # type: ignore[return-value]
+
+    def check_file(self) -> str | None:
+        """SQLite's own quick check of the file: ``None`` when sound, else what it found."""
+        try:
+            rows = self.db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as err:
+            return str(err)
+        except StoreCorruptError as err:
+            return err.message.split(". Run:")[0]
+        found = [r[0] for r in rows if r[0] != "ok"]
+        return "; ".join(found[:3]) or None
+
+
+def salvage(path: Path) -> tuple[Path, int, int]:
+    """Rebuild a damaged SQLite file: every document row and chunk that can still be read goes
+    to a fresh file in its place; the damaged file is kept beside it (``.damaged-DATE``).
+    Returns ``(where the damaged file went, rows kept, rows lost)``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+        n += 1
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        extra = Path(str(path) + suffix)
+        if extra.exists():
+            os.replace(extra, Path(str(aside) + suffix))
+    kept = lost = 0
+    fresh = Storage.create(path)
+    try:
+        old = sqlite3.connect(f"file:{aside}?mode=ro", uri=True, isolation_level=None)
+        try:
+            try:
+                ids = [r[0] for r in old.execute("SELECT id FROM docs")]
+            except sqlite3.DatabaseError:
+                ids = []
+            db = fresh.db
+            db.execute("BEGIN IMMEDIATE")
+            for doc_id in ids:
+                try:
+                    row = old.execute("SELECT * FROM docs WHERE id = ?", (doc_id,)).fetchone()
+                    marks = ",".join("?" * len(row))
+                    db.execute(f"INSERT INTO docs VALUES ({marks})", row)  # noqa: S608
+                    kept += 1
+                except (sqlite3.DatabaseError, TypeError):
+                    lost += 1
+                    continue
+                try:
+                    chunks = old.execute(
+                        "SELECT seq, doc, data, crc FROM chunks WHERE doc = ?", (doc_id,)
+                    ).fetchall()
+                    db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)", chunks)
+                except sqlite3.DatabaseError:
+                    lost += 1
+            try:
+                generation = old.execute(
+                    "SELECT value FROM meta WHERE key = 'generation'"
+                ).fetchone()
+                if generation:
+                    db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", generation)
+            except sqlite3.DatabaseError:
+                pass
+            db.execute("COMMIT")
+        finally:
+            old.close()
+    finally:
+        fresh.close()
+    return aside, kept, lost
+
 
 class Writer:
     """The writes of one storage transaction (see ``Storage.transaction``)."""

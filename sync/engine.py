@@ -39,13 +39,23 @@ from .admission import Admission
 from .dialer import Dialer, backoff_delay
 from .errors import LocalProtocolError, SyncError, UntrustedPeer
 from .events import (
+    CertificateLearned,
+    ChangesRefused,
+    ChangesStored,
     EngineEvent,
+    IntroductionOffered,
     PairingRefused,
     PairingResult,
     PairingSucceeded,
+    PeerConnected,
+    PeerIntroduced,
+    PeerLost,
+    PeerRefused,
     PeerResult,
     PeerStateName,
     PeerStatus,
+    PeerSynced,
+    StoreFailed,
     SyncSummary,
     clean_event,
     describe,
@@ -64,7 +74,32 @@ from .trust import SyncRecord, TrustStore, TrustStoreError, format_hostport, par
 if TYPE_CHECKING:
     from .identity import Identity
 
-__all__ = ["PairedHook", "SyncEngine", "backoff_delay"]
+__all__ = [
+    # the engine's own
+    "PairedHook",
+    "SyncEngine",
+    "backoff_delay",
+    # what it reports and how it is tuned (defined in ``events`` and ``limits``)
+    "CertificateLearned",
+    "ChangesRefused",
+    "ChangesStored",
+    "EngineEvent",
+    "IntroductionOffered",
+    "Limits",
+    "PairingRefused",
+    "PairingResult",
+    "PairingSucceeded",
+    "PeerConnected",
+    "PeerIntroduced",
+    "PeerLost",
+    "PeerRefused",
+    "PeerResult",
+    "PeerStatus",
+    "PeerSynced",
+    "StoreFailed",
+    "SyncSummary",
+    "Timeouts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -433,8 +468,6 @@ class SyncEngine:
         return describe(event, self.name_of)
 
     def emit(self, event: EngineEvent) -> None:
-        from .events import ChangesRefused, PeerRefused, StoreFailed
-
         event = clean_event(event)
         warn = isinstance(event, PeerRefused | StoreFailed | ChangesRefused) or (
             isinstance(event, PairingRefused) and event.spent

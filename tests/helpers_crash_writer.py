@@ -5,9 +5,10 @@ Network kept open, like the app) or ``cli`` (``plntui contact add`` through ``cl
 open per call). ``ACK <id>`` is printed and flushed only after the add returned, so every
 acknowledged id must survive a kill -9. Environment knobs (tests only):
 
-``PLNTUI_TEST_COMPACT_RECORDS``   compact after this many log records (default: the store's)
-``PLNTUI_TEST_PAUSE_AFTER_SNAPSHOT``  after a compaction wrote its new snapshot and before it
-                                  resets the log, print ``SNAPSHOT-WRITTEN`` and sleep this long
+``PLNTUI_TEST_COMPACT_RECORDS``   write a fresh snapshot of a document after this many change
+                                  records (default: the repository's)
+``PLNTUI_TEST_PAUSE_BEFORE_COMMIT``  once a write transaction holds a fresh snapshot and is not
+                                  committed yet, print ``UNCOMMITTED`` and sleep this long
 """
 
 from __future__ import annotations
@@ -18,26 +19,26 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
 
 
 def main() -> int:
     home, prefix, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    from plntui import store
+    from plntui import repo, storage
 
     if os.environ.get("PLNTUI_TEST_COMPACT_RECORDS"):
-        store.COMPACT_RECORDS = int(os.environ["PLNTUI_TEST_COMPACT_RECORDS"])
-    pause = float(os.environ.get("PLNTUI_TEST_PAUSE_AFTER_SNAPSHOT") or 0)
+        repo.COMPACT_CHUNKS = int(os.environ["PLNTUI_TEST_COMPACT_RECORDS"])
+    pause = float(os.environ.get("PLNTUI_TEST_PAUSE_BEFORE_COMMIT") or 0)
     if pause:
-        real_atomic_write = store.atomic_write
+        real_put = storage.Writer.put
 
-        def slow_atomic_write(path: Path, data: bytes) -> None:
-            real_atomic_write(path, data)
-            if path.name.endswith(".snapshot"):
-                print("SNAPSHOT-WRITTEN", path.name, flush=True)
+        def slow_put(self: storage.Writer, doc_id: str, *args: object) -> int:
+            version = real_put(self, doc_id, *args)  # type: ignore[arg-type]
+            if version > 1:  # a fresh snapshot of a document that had one
+                print("UNCOMMITTED", doc_id, flush=True)
                 time.sleep(pause)
+            return version
 
-        store.atomic_write = slow_atomic_write  # type: ignore[assignment]
+        storage.Writer.put = slow_put  # type: ignore[method-assign]
 
     if mode == "api":
         from plntui.network import Network

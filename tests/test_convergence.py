@@ -1,4 +1,7 @@
-"""Property tests: replicas that exchange Automerge changes in any order end up identical."""
+"""Property tests: replicas that exchange their documents in any order end up identical.
+
+Every replica is a member of one circle; a "sync" hands every document of that circle from one
+replica to another through the sync host (the guard included), as a link would."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plntui import crdt
+from plntui import crdt, layout
 from plntui.network import Network
+from tests.repo_helpers import copy_docs, join
 
 SETTINGS = settings(
     max_examples=40,
@@ -29,28 +33,53 @@ SEL = st.integers(min_value=0, max_value=1000)
 
 @contextmanager
 def replicas(count: int) -> Iterator[list[Network]]:
-    """``count`` fresh profiles in their own folders, all started from the shared genesis."""
+    """``count`` fresh profiles in their own folders, all members of the first one's circle,
+    which is everyone's default circle."""
     with tempfile.TemporaryDirectory(prefix="plntui-conv-") as tmp:
-        yield [Network.create(Path(tmp) / f"r{i}", f"Replica {i}") for i in range(count)]
+        nets = [Network.create(Path(tmp) / f"r{i}", f"Replica {i}") for i in range(count)]
+        for other in nets[1:]:
+            join(nets[0], other)
+        circle = nets[0].default_circle().id
+        for other in nets[1:]:
+            sync(other, nets[0])
+            other.set_default_circle(circle)
+            for third in nets[1:]:
+                if third is not other:
+                    join_trust(other, third)
+        yield nets
+
+
+def join_trust(a: Network, b: Network) -> None:
+    from plntui.peersync import open_trust
+
+    assert b.profile.fingerprint is not None
+    open_trust(a.profile.home).trust(b.profile.fingerprint, b.profile.meta.name)
 
 
 def sync(into: Network, source: Network) -> None:
-    """Merge ``source``'s shared changes into ``into`` and commit them durably."""
-    with into.profile.writing():
-        into.profile.shared.doc.merge(source.profile.shared.doc)
+    """Hand every document ``source`` shares with ``into`` over, checked and stored."""
+    copy_docs(source, into)
 
 
 def shared_state(net: Network) -> tuple[Any, ...]:
-    doc = net.profile.shared.doc
-    return (
-        crdt.read_collection(doc, "contacts"),
-        crdt.read_collection(doc, "notes"),
-        sorted(doc.get_heads()),
-    )
+    """Every item of the common circle, and the heads digest of each of its documents."""
+    circle = [c for c in net.circles().values() if c.name == "Replica 0's circle"][0].id
+    manifest = net.repo.storage.manifest([circle])
+    contacts: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
+    with net.lock:
+        for doc_id in sorted(manifest):
+            doc = net.repo.get(doc_id)
+            if layout.kind_of(doc_id) == "shard":
+                contacts.update(crdt.read_collection(doc, "contacts"))
+            elif layout.kind_of(doc_id) == "note":
+                notes.update(crdt.read_collection(doc, "notes"))
+    return contacts, notes, manifest
 
 
 def ids(net: Network, collection: str) -> list[str]:
-    return sorted(crdt.read_collection(net.profile.shared.doc, collection))
+    state = shared_state(net)
+    return sorted(state[0] if collection == "contacts" else state[1])
 
 
 def pick(items: list[str], sel: int) -> str | None:
@@ -151,9 +180,9 @@ def test_replicas_converge_whatever_the_merge_order(
         for net in nets:
             assert shared_state(Network.open(net.profile.home)) == states[0]
         # and merging again changes nothing
-        before = nets[0].profile.shared.doc.get_heads()
+        before = nets[0].repo.storage.manifest()
         sync(nets[0], nets[-1])
-        assert nets[0].profile.shared.doc.get_heads() == before
+        assert nets[0].repo.storage.manifest() == before
 
 
 @SETTINGS

@@ -37,7 +37,8 @@ from plntui.doctor import (
     route_interface,
 )
 from plntui.network import Network
-from plntui.peersync import ProfileHost, load_identity, open_trust
+from plntui.peersync import load_identity, open_trust
+from plntui.sync_host import RepoHost
 from sync.discovery import SeenPeer
 from sync.engine import PeerRefused, SyncEngine
 from sync.errors import RemoteProtocolError
@@ -126,7 +127,12 @@ def test_route_interface_takes_the_longest_prefix_that_is_up() -> None:
 
 
 def info(fp: bytes = FP_A, **kw: Any) -> PeerInfo:
-    values: dict[str, Any] = {"protocol": 1, "time": 1000.0, "rtt": 0.01, "received": 1000.0}
+    values: dict[str, Any] = {
+        "protocol": max(SUPPORTED_VERSIONS),
+        "time": 1000.0,
+        "rtt": 0.01,
+        "received": 1000.0,
+    }
     values.update(kw)
     return PeerInfo(fingerprint=fp, **values)
 
@@ -206,7 +212,8 @@ def test_trusted_peer_seen_and_answering_is_ok() -> None:
     check = PeerCheck(seen(), "trusted", "Bobby", info(FP_B), "192.0.2.9")
     findings = judge_peer(check)
     assert [f.status for f in findings] == ["OK"]
-    assert "trusted as Bobby" in findings[0].message and "protocol 1" in findings[0].message
+    assert "trusted as Bobby" in findings[0].message
+    assert f"protocol {max(SUPPORTED_VERSIONS)}" in findings[0].message
 
 
 def test_untrusted_peer_gets_pair_and_trust_advice() -> None:
@@ -268,8 +275,14 @@ def test_protocol_versions_older_fail_newer_warn() -> None:
     ours = max(SUPPORTED_VERSIONS)
     newer = judge_peer(PeerCheck(seen(), "trusted", "B", info(FP_B, protocol=ours + 1), "x"))
     assert [f.status for f in newer] == ["OK", "WARN"] and "newer" in newer[1].message
-    older = judge_peer(PeerCheck(seen(version=1), "trusted", "B", info(FP_B, protocol=None), "x"))
-    assert [f.status for f in older] == ["OK"]  # falls back on the TXT hint
+    hinted = judge_peer(
+        PeerCheck(seen(version=ours), "trusted", "B", info(FP_B, protocol=None), "x")
+    )
+    assert [f.status for f in hinted] == ["OK"]  # falls back on the TXT hint
+    older = judge_peer(PeerCheck(seen(), "trusted", "B", info(FP_B, protocol=1), "x"))
+    assert [f.status for f in older] == ["OK", "FAIL"]
+    assert "older plntui (protocol 1" in older[1].message
+    assert "update plntui there to sync with them" in older[1].advice[0]
 
 
 # -- 4. trusted peers not seen -------------------------------------------------------------------
@@ -331,7 +344,7 @@ def test_cli_rejects_a_bad_port(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 async def engine_on(net: Network) -> Any:
     events: list[Any] = []
     engine = SyncEngine(
-        ProfileHost(net),
+        RepoHost(net),
         load_identity(net.profile.home),
         open_trust(net.profile.home),
         listen_host="127.0.0.1",
@@ -487,7 +500,7 @@ def test_doctor_lists_a_peer_as_untrusted_then_trusted(tmp_path: Path) -> None:
         short = bob_fp[:7]
         assert re.search(
             rf"^WARN +peer +bob \({short}\) at 127\.0\.0\.1:\d+: seen, but not trusted"
-            r" \[protocol 1; clocks agree\]$",
+            r" \[protocol 2; clocks agree\]$",
             first.stdout,
             re.M,
         ), first.stdout

@@ -9,20 +9,12 @@ from pathlib import Path
 import automerge.core as am
 import pytest
 
-from plntui import crdt
+from plntui import crdt, layout
 from plntui.errors import AmbiguousIdError, NotFoundError, ValidationError
 from plntui.index import SearchIndex
 from plntui.network import Network
 
-
-def shared_item(net: Network, collection: str, item_id: str) -> dict | None:
-    obj = crdt.item_obj(net.shared_doc, collection, item_id)
-    return crdt.read_item(net.shared_doc, obj) if obj else None
-
-
-def private_item(net: Network, collection: str, item_id: str) -> dict | None:
-    obj = crdt.item_obj(net.private_doc, collection, item_id)
-    return crdt.read_item(net.private_doc, obj) if obj else None
+from tests.repo_helpers import copy_docs, private_item, shared_item
 
 
 def test_add_and_read_back_after_reopen(net: Network, home: Path) -> None:
@@ -118,22 +110,38 @@ def test_private_items_live_only_in_the_private_document(net: Network) -> None:
 
 def test_edit_writes_only_what_changed(net: Network) -> None:
     ada = net.add("contacts", {"name": "Ada", "topics": ["a", "b"]})
-    heads = net.shared_doc.get_heads()
+    generation = net.profile.generation()
     net.edit("contacts", ada.id, {"name": "Ada", "topics": ["a", "b"]})
-    assert net.shared_doc.get_heads() == heads
+    assert net.profile.generation() == generation  # nothing was written at all
     net.edit("contacts", ada.id, {"topics": ["a", "c", "b"]})
     assert net.get("contacts", ada.id).values["topics"] == ["a", "c", "b"]
 
 
 def test_failed_edit_changes_nothing(net: Network, home: Path) -> None:
     ada = net.add("contacts", {"name": "Ada"})
-    before = (home / "network.log").read_bytes()
+    before = net.repo.storage.manifest()
     with pytest.raises(ValidationError):
         net.edit("contacts", ada.id, {"emails": ["nope"], "org": "X"})
     with pytest.raises(ValidationError, match="required"):
         net.edit("contacts", ada.id, {"name": ""})
-    assert (home / "network.log").read_bytes() == before
+    assert net.repo.storage.manifest() == before
     assert net.get("contacts", ada.id).values.get("org") is None
+
+
+def test_an_edit_that_fails_midway_leaves_the_live_documents_untouched(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada"})
+    doc_id = layout.shard_doc(net.default_circle().id, ada.id)
+    with net.lock:
+        live = net.repo.get(doc_id)
+        heads = live.get_heads()
+    with pytest.raises(RuntimeError, match="boom"), net._writing():
+        net.edit("contacts", ada.id, {"org": "Half written"})
+        raise RuntimeError("boom")
+    with net.lock:
+        assert net.repo.get(doc_id) is live  # the same object: whoever holds it is not stale
+        assert live.get_heads() == heads
+    assert net.get("contacts", ada.id).values.get("org") is None
+    assert Network.open(net.profile.home).get("contacts", ada.id).values.get("org") is None
 
 
 def test_unknown_reference_is_refused(net: Network) -> None:
@@ -145,10 +153,12 @@ def test_unknown_reference_is_refused(net: Network) -> None:
 
 def test_note_body_is_an_automerge_text_edited_per_character(net: Network) -> None:
     note = net.add("notes", {"title": "T", "body": "hello world"})
-    obj = crdt.item_obj(net.shared_doc, "notes", note.id)
-    found = net.shared_doc.get(obj, "body")
-    assert found[0] == am.ObjType.Text
-    assert net.shared_doc.length(found[1]) == len("hello world")
+    with net.lock:
+        doc = net.repo.get(layout.note_doc(net.default_circle().id, note.id))
+        obj = crdt.item_obj(doc, "notes", note.id)
+        found = doc.get(obj, "body")
+        assert found[0] == am.ObjType.Text
+        assert doc.length(found[1]) == len("hello world")
     net.splice_note(note.id, 5, 0, ", dear")
     assert net.get("notes", note.id).values["body"] == "hello, dear world"
     net.edit("notes", note.id, {"body": "hello, dear big world!"})
@@ -157,28 +167,32 @@ def test_note_body_is_an_automerge_text_edited_per_character(net: Network) -> No
         net.splice_note(note.id, 999, 0, "x")
 
 
-def test_concurrent_note_edits_keep_both_words(tmp_path: Path) -> None:
+def _pair(tmp_path: Path) -> tuple[Network, Network]:
+    from tests.repo_helpers import join
+
     a = Network.create(tmp_path / "a", "A")
-    note = a.add("notes", {"title": "Shared", "body": "The quick fox"})
     b = Network.create(tmp_path / "b", "B")
-    with b.profile.writing():
-        b.shared_doc.merge(a.shared_doc)
+    join(a, b)
+    copy_docs(a, b)  # b now holds a's circle, with both as members
+    return a, b
+
+
+def test_concurrent_note_edits_keep_both_words(tmp_path: Path) -> None:
+    a, b = _pair(tmp_path)
+    note = a.add("notes", {"title": "Shared", "body": "The quick fox"})
+    copy_docs(a, b)
     a.splice_note(note.id, 4, 0, "very ")
     b.splice_note(note.id, 13, 0, " jumps")
-    with a.profile.writing():
-        a.shared_doc.merge(b.shared_doc)
-    with b.profile.writing():
-        b.shared_doc.merge(a.shared_doc)
+    copy_docs(b, a)
+    copy_docs(a, b)
     assert a.get("notes", note.id).values["body"] == "The very quick fox jumps"
     assert b.get("notes", note.id).values["body"] == "The very quick fox jumps"
 
 
 def test_concurrent_contact_field_edits_merge(tmp_path: Path) -> None:
-    a = Network.create(tmp_path / "a", "A")
+    a, b = _pair(tmp_path)
     ada = a.add("contacts", {"name": "Ada", "topics": ["maths"]})
-    b = Network.create(tmp_path / "b", "B")
-    with b.profile.writing():
-        b.shared_doc.merge(a.shared_doc)
+    copy_docs(a, b)
     a.edit(
         "contacts",
         ada.id,
@@ -186,8 +200,7 @@ def test_concurrent_contact_field_edits_merge(tmp_path: Path) -> None:
     )
     a.edit("contacts", ada.id, {"topics": ["maths", "poetry"]})
     b.edit("contacts", ada.id, {"role": "Analyst", "topics": ["maths", "computing"]})
-    with a.profile.writing():
-        a.shared_doc.merge(b.shared_doc)
+    copy_docs(b, a)
     merged = a.get("contacts", ada.id).values
     assert merged["org"] == "Engines" and merged["role"] == "Analyst"
     assert sorted(merged["topics"]) == ["computing", "maths", "poetry"]
@@ -309,14 +322,34 @@ def test_index_follows_edits_from_another_process(net: Network, home: Path) -> N
     assert [r.label for r in net.search("ada")["contacts"]] == ["Ada"]
     other = Network.open(home)
     other.add("contacts", {"name": "Adalbert"})
-    assert net.index().is_fresh()  # the writer kept the shared index fresh
+    assert SearchIndex.for_profile(net.profile).is_fresh(net)  # the writer kept it fresh
     assert sorted(r.label for r in net.search("ada")["contacts"]) == ["Ada", "Adalbert"]
-    # A stale index (a write that bypassed the domain API) is rebuilt by the next reader.
-    with other.profile.writing(), other.shared_doc.transaction() as tx:
-        obj = crdt.ensure_item(tx, "contacts", "0123456789ab")
-        crdt.put_scalar(tx, obj, "name", "Adam")
-    assert not SearchIndex.for_profile(net.profile).is_fresh()
+    # A stale index (a write that bypassed the domain API) is brought up to date by the next
+    # reader, which reads again only the document that changed.
+    circle = other.default_circle().id
+    with other.repo.writing() as work:
+        doc = work.doc(layout.shard_doc(circle, "0123456789ab"), create=True)
+        with doc.transaction() as tx:
+            obj = crdt.ensure_item(tx, "contacts", "0123456789ab")
+            crdt.put_scalar(tx, obj, "name", "Adam")
+    index = SearchIndex.for_profile(net.profile)
+    assert index.stale_docs(net) == {layout.shard_doc(circle, "0123456789ab")}
     assert sorted(r.label for r in net.search("ada")["contacts"]) == ["Ada", "Adalbert", "Adam"]
+    assert index.is_fresh(net)
+
+
+def test_a_copied_profile_keeps_its_index_fresh(net: Network, home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    net.add("contacts", {"name": "Ada"})
+    net.search("ada")
+    net.profile.close()
+    SearchIndex.for_profile(net.profile).close()
+    copy = tmp_path / "copy"
+    shutil.copytree(home, copy)
+    twin = Network.open(copy)
+    assert SearchIndex.for_profile(twin.profile).stale_docs(twin) == set()
+    assert [r.label for r in twin.search("ada")["contacts"]] == ["Ada"]
 
 
 def test_damaged_index_is_rebuilt(net: Network, home: Path) -> None:
@@ -377,27 +410,16 @@ def test_reimporting_an_export_merges_by_id(net: Network) -> None:
     assert len(net.contacts()) == 1
 
 
-def test_a_newer_schema_is_refused_and_an_older_one_migrated(
-    net: Network, home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_document_with_a_newer_schema_is_refused(net: Network, home: Path) -> None:
     from plntui.errors import ProfileError
 
-    with net.profile.writing(), net.shared_doc.transaction() as tx:
-        tx.put(am.ROOT, "schema", am.ScalarType.Int, 2)
+    ada = net.add("contacts", {"name": "Ada"})
+    doc_id = layout.shard_doc(net.default_circle().id, ada.id)
+    with net.repo.writing() as work:
+        with work.doc(doc_id).transaction() as tx:
+            tx.put(am.ROOT, "schema", am.ScalarType.Int, layout.SCHEMA_VERSION + 1)
     with pytest.raises(ProfileError, match="newer than this plntui"):
-        Network.open(home).check_schema()
-    with net.profile.writing(), net.shared_doc.transaction() as tx:
-        tx.put(am.ROOT, "schema", am.ScalarType.Int, 0)
-    calls: list[int] = []
-
-    def migrate(tx: am.Transaction) -> None:
-        calls.append(1)
-        tx.put(am.ROOT, "schema", am.ScalarType.Int, 1)
-
-    monkeypatch.setitem(__import__("plntui.network").network.MIGRATIONS, 0, migrate)
-    reopened = Network.open(home)
-    reopened.check_schema()
-    assert calls == [1] and crdt.schema_version(Network.open(home).shared_doc) == 1
+        Network.open(home).get("contacts", ada.id)
 
 
 def test_editor_saves_merge_with_what_another_process_wrote(net: Network, home: Path) -> None:
@@ -410,24 +432,21 @@ def test_editor_saves_merge_with_what_another_process_wrote(net: Network, home: 
 
 
 def test_remote_changes_are_stored_and_indexed(tmp_path: Path) -> None:
-    a = Network.create(tmp_path / "a", "A")
-    b = Network.create(tmp_path / "b", "B")
+    a, b = _pair(tmp_path)
     ada = a.add("contacts", {"name": "Ada Lovelace", "topics": ["rust"]})
     a.add("notes", {"title": "Shared reading", "contacts": [ada.id]})
     b.add("contacts", {"name": "Bob"})
     assert b.search("ada")["contacts"] == []
-    b.shared_doc.merge(a.shared_doc)  # what a sync session does in memory
-    assert b.store_remote_changes() == 2  # the contact and the note (devices are not items)
-    assert SearchIndex.for_profile(b.profile).is_fresh()
+    copy_docs(a, b)
+    index = SearchIndex.for_profile(b.profile)
+    assert index.is_fresh(b)  # the sync host indexed what it stored: no rebuild
     assert [r.label for r in b.search("ada")["contacts"]] == ["Ada Lovelace"]
     assert [r.label for r in Network.open(tmp_path / "b").who("rust")["contacts"]] == [
         "Ada Lovelace"
     ]
     a.remove("contacts", ada.id)
-    b.shared_doc.merge(a.shared_doc)
-    b.store_remote_changes()
+    copy_docs(a, b)
     assert b.search("ada")["contacts"] == []
-    assert b.store_remote_changes() == 0
 
 
 def test_reimporting_a_file_without_emails_merges_by_profile_link(net: Network) -> None:

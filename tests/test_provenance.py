@@ -9,23 +9,25 @@ from pathlib import Path
 import automerge.core as am
 import pytest
 
-from plntui import crdt, provenance
+from plntui import crdt, layout, provenance
 from plntui.catalog import Catalog, contact_columns
 from plntui.errors import ValidationError
 from plntui.network import Network
 from plntui.peersync import load_identity, public_fingerprint
 from plntui.profile import Profile, actor_from_fingerprint
+from tests.repo_helpers import copy_docs, join
 
 
 def exchange(src: Network, dst: Network) -> None:
-    """What a sync does: merge the sender's shared document and store it durably."""
-    dst.shared_doc.merge(am.Document.load(src.shared_doc.save()))
-    dst.store_remote_changes()
+    """What a sync does: the sender's shared documents, checked and stored by the receiver."""
+    copy_docs(src, dst)
 
 
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Network, Network]:
-    return Network.create(tmp_path / "alice", "Alice"), Network.create(tmp_path / "bob", "Bob")
+    alice, bob = Network.create(tmp_path / "alice", "Alice"), Network.create(tmp_path / "bob", "Bob")
+    join(alice, bob)
+    return alice, bob
 
 
 def test_actor_id_derives_from_the_identity_fingerprint(tmp_path: Path) -> None:
@@ -37,11 +39,11 @@ def test_actor_id_derives_from_the_identity_fingerprint(tmp_path: Path) -> None:
     net.add("contacts", {"name": "Ada"})
     net.add("notes", {"title": "Reading list"}, private=True)
     again = Network.open(net.profile.home)
-    for doc in (again.shared_doc, again.private_doc):
-        actors = {c.actor_id for c in doc.get_changes([])} - {
-            c.actor_id for c in am.Document.load(crdt.GENESIS).get_changes([])
-        }
-        assert actors == {expected}
+    with again.lock:
+        for doc_id in again.repo.storage.manifest():
+            doc = again.repo.get(doc_id)
+            actors = {c.actor_id for c in doc.get_changes([])} - {layout.GENESIS_ACTOR}
+            assert actors == {expected}, doc_id
     assert again.device_id == expected.hex()
 
 
@@ -84,10 +86,11 @@ def test_unknown_actor_shows_short_hex_and_peer_names_are_sanitised(
     alice, bob = pair
     assert alice.device_name("0123456789abcdef0123456789abcdef") == "01234567"
     bob.add("contacts", {"name": "Ada"})
-    with bob.shared_doc.transaction() as tx:  # a hostile peer writes its own registry entry
-        obj = crdt.ensure_item(tx, "devices", bob.device_id)
+    circle = layout.circle_doc(bob.default_circle().id)
+    with bob.repo.writing() as work, work.doc(circle).transaction() as tx:
+        # a hostile peer writes its own registry entry
+        obj = crdt.item_obj(tx, "devices", bob.device_id)
         crdt.put_scalar(tx, obj, "name", "\x1b[31mEvil\x07 [bold]Bob[/]\n")
-    bob.store_remote_changes()
     exchange(bob, alice)
     assert alice.device_name(bob.device_id) == "[31mEvil [bold]Bob[/]"
     assert "\x1b" not in provenance.provenance(alice, alice.contacts()[0]).line()
@@ -105,17 +108,20 @@ def test_renaming_updates_the_registry(pair: tuple[Network, Network]) -> None:
     assert alice.profile.meta.name == "Alice Smith"
 
 
-def test_a_profile_without_identity_keeps_its_random_actor(tmp_path: Path) -> None:
+def test_a_profile_whose_identity_is_lost_gets_a_new_one_and_stays_in_its_circles(
+    tmp_path: Path,
+) -> None:
     net = Network.create(tmp_path / "old", "Old")
-    shutil.rmtree(net.profile.home / "identity")  # as a profile made by an older plntui
-    old = Network.open(net.profile.home)
-    assert old.profile.fingerprint is None
-    assert old.device_id == old.profile.meta.device_id
-    record = old.add("contacts", {"name": "Ada"})
-    assert record.values["added_by"] == old.profile.meta.device_id
-    load_identity(old.profile.home)  # the first sync makes the identity
-    new = Network.open(old.profile.home)
-    assert new.device_id != old.device_id and old.device_id in new.own_ids
+    record = net.add("contacts", {"name": "Ada"})
+    circle = net.default_circle().id
+    old_fp, old_actor = net.profile.fingerprint, net.device_id
+    net.profile.close()
+    shutil.rmtree(net.profile.home / "identity")
+    new = Network.open(net.profile.home)
+    assert new.profile.fingerprint not in (None, old_fp)
+    assert new.device_id != old_actor and old_actor in new.own_ids
+    assert new.circles()[circle].member  # the new fingerprint joined the circle it was in
+    assert old_fp.hex() in new.circles()[circle].members
     new.edit("contacts", record.id, {"org": "Engines"})
     assert provenance.whats_new(new, "") == []  # both ids are this device's own
 
@@ -125,14 +131,17 @@ def test_a_profile_created_again_beside_a_kept_identity_gets_a_new_actor(tmp_pat
     first = Network.create(home, "Alice")
     first.add("contacts", {"name": "Ada"})
     bob = Network.create(tmp_path / "bob", "Bob")
+    join(first, bob)
     exchange(first, bob)
+    first.profile.close()
     for item in home.iterdir():  # start over, but keep the key and the pairings
         if item.name not in ("identity", "peers.json"):
             shutil.rmtree(item) if item.is_dir() else item.unlink()
     second = Network.create(home, "Alice")
     assert second.profile.fingerprint == first.profile.fingerprint
     assert second.profile.actor != first.profile.actor
-    second.add("contacts", {"name": "Grace"})
+    copy_docs(bob, second)  # bob gives the circle back, and Alice writes into it again
+    second.add("contacts", {"name": "Grace"}, circle=first.default_circle().id)
     exchange(second, bob)  # Automerge would refuse a second history of one actor
     assert {r.values["name"] for r in bob.list("contacts")} == {"Ada", "Grace"}
 
@@ -140,13 +149,19 @@ def test_a_profile_created_again_beside_a_kept_identity_gets_a_new_actor(tmp_pat
 def test_repair_gives_the_profile_a_new_actor_and_keeps_the_old_one_its_own(
     tmp_path: Path,
 ) -> None:
+    import sqlite3
+
     net = Network.create(tmp_path / "r", "Alice")
-    net.add("contacts", {"name": "Ada"})
+    ada = net.add("contacts", {"name": "Ada"})
     before = net.device_id
-    snapshot = net.profile.home / "network.snapshot"
-    data = bytearray(snapshot.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # a damaged snapshot of the shared document
-    snapshot.write_bytes(bytes(data))
+    net.profile.close()
+    db = sqlite3.connect(net.profile.home / "repo.sqlite3")
+    doc_id = layout.shard_doc(net.default_circle().id, ada.id)
+    data = bytearray(db.execute("SELECT snapshot FROM docs WHERE id = ?", (doc_id,)).fetchone()[0])
+    data[len(data) // 2] ^= 0xFF  # a damaged snapshot of a shared document
+    db.execute("UPDATE docs SET snapshot = ? WHERE id = ?", (bytes(data), doc_id))
+    db.commit()
+    db.close()
     assert Profile.open(net.profile.home).repair()
     again = Network.open(net.profile.home)
     assert again.device_id != before and before in again.own_ids
@@ -195,7 +210,7 @@ def test_whats_new_lists_what_others_did_since_the_mark(pair: tuple[Network, Net
 
     fresh = Network.open(alice.profile.home)  # what's new reads the index, no document
     items = provenance.whats_new(fresh)
-    assert not fresh.profile.shared.loaded
+    assert all(doc_id.startswith("c:") for doc_id in fresh.repo.loaded())
     seen = {(i.record.id, i.what, i.who) for i in items}
     assert seen == {
         (grace.id, "added", "Bob"),

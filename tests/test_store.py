@@ -1,4 +1,4 @@
-"""Unit tests of the crash-safe document store and the profile's locks, refresh and repair."""
+"""Unit tests of the 0.1 document store (snapshot plus log files): the migration reads it."""
 
 from __future__ import annotations
 
@@ -270,21 +270,6 @@ def test_damaged_complete_last_record_counts_as_torn(
     assert user_keys(reopen(again, ACTOR)) == {"k0", "k1", "after"}
 
 
-def test_writer_through_the_profile_cuts_a_torn_tail(net: Network, home: Path) -> None:
-    first = net.add("contacts", {"name": "Ada"})
-    log = home / "network.log"
-    intact = log.read_bytes()
-    log.write_bytes(intact + frame(b"half a change")[:11])  # a writer died mid-append
-    other = Network.open(home)
-    second = other.add("contacts", {"name": "Grace"})
-    data = log.read_bytes()
-    assert data.startswith(intact)
-    assert not scan_log(data, "log").torn
-    names = {c.values["name"] for c in Network.open(home).contacts()}
-    assert names == {"Ada", "Grace"}
-    assert {first.id, second.id} <= {c.id for c in Network.open(home).contacts()}
-
-
 # -- damage in the middle -----------------------------------------------------------------------
 
 
@@ -336,21 +321,6 @@ def test_damage_in_the_middle_of_the_log_is_reported_and_left_alone(
     assert store.log_path.read_bytes() == damaged
     assert store.snapshot_path.read_bytes() == snapshot
     assert not again.loaded
-
-
-def test_writer_refuses_a_damaged_log_and_changes_nothing(net: Network, home: Path) -> None:
-    for name in ("Ada", "Grace", "Linus"):
-        net.add("contacts", {"name": name})
-    log = home / "network.log"
-    start, end = record_spans(log.read_bytes())[1]
-    damaged = flip(log, (start + 8 + end) // 2)
-    other = Network.open(home)
-    with pytest.raises(StoreCorruptError, match="network.log"):
-        other.add("contacts", {"name": "Barbara"})
-    # the process that already had it loaded notices on its next write, too
-    with pytest.raises(StoreCorruptError, match="network.log"):
-        net.add("contacts", {"name": "Barbara"})
-    assert log.read_bytes() == damaged
 
 
 # -- snapshot damage ----------------------------------------------------------------------------
@@ -448,32 +418,6 @@ def test_repair_moves_a_damaged_snapshot_aside(tmp_path: Path) -> None:
     assert user_keys(reopen(store)) == {"k0", "k1", "k2"}
 
 
-def test_repair_of_a_lost_snapshot_keeps_the_log_file_it_cannot_apply(
-    net: Network, home: Path
-) -> None:
-    early = [net.add("contacts", {"name": f"early {i}"}).id for i in range(3)]
-    net.profile.compact()
-    late = [net.add("contacts", {"name": f"late {i}"}).id for i in range(3)]
-    log_bytes = (home / "network.log").read_bytes()
-    snap = home / "network.snapshot"
-    snap.write_bytes(SNAPSHOT_DAMAGE["flipped payload byte"](snap.read_bytes()))
-    moved = Profile.open(home).repair()
-    assert _damaged_files(home, "network.snapshot")
-    # the late changes build on the lost snapshot: their file must still exist somewhere
-    kept = [p for p in home.iterdir() if p.is_file() and p.read_bytes() == log_bytes]
-    assert kept, "the log's intact changes were thrown away"
-    assert all(p in moved for p in kept)
-    # the profile opens again; what it lacks is in the files moved aside
-    assert {c.id for c in Network.open(home).contacts()} <= set(early + late)
-
-
-def test_repair_of_a_healthy_profile_moves_nothing(net: Network, home: Path) -> None:
-    ids = {net.add("contacts", {"name": n}).id for n in ("Ada", "Grace")}
-    assert Profile.open(home).repair() == []
-    assert not list(home.glob("*.damaged-*"))
-    assert {c.id for c in Network.open(home).contacts()} == ids
-
-
 def test_two_repairs_in_one_second_keep_both_damaged_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -489,22 +433,6 @@ def test_two_repairs_in_one_second_keep_both_damaged_files(
     DocumentStore(tmp_path, "network", OTHER_ACTOR).repair()
     contents = {p.read_bytes() for p in _damaged_files(tmp_path, "network.log")}
     assert {first, second} <= contents
-
-
-def test_repair_through_the_cli_then_the_profile_opens(net: Network, home: Path) -> None:
-    ids = [net.add("contacts", {"name": f"c{i}"}).id for i in range(4)]
-    log = home / "network.log"
-    spans = record_spans(log.read_bytes())
-    flip(log, (spans[-2][0] + 8 + spans[-2][1]) // 2)  # damage the next-to-last record
-    broken = run_cli(home, "contact", "list", "--json")
-    assert broken.returncode == 3
-    repaired = run_cli(home, "repair")
-    assert repaired.returncode == 0, repaired.stderr
-    assert "network.log.damaged-" in repaired.stdout
-    listed = run_cli(home, "contact", "list", "--json")
-    assert listed.returncode == 0, listed.stderr
-    found = {c["id"] for c in json.loads(listed.stdout)}
-    assert set(ids[:2]) <= found  # every contact committed before the damaged record
 
 
 # -- compaction ---------------------------------------------------------------------------------
@@ -523,44 +451,6 @@ def test_compact_keeps_everything_and_empties_the_log(tmp_path: Path) -> None:
     put(store, "later", "1")
     store.commit()
     assert "later" in user_keys(reopen(store))
-
-
-def test_many_commits_cross_the_compaction_threshold(
-    net: Network, home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(store_mod, "COMPACT_RECORDS", 5)
-    compactions = []
-    real = DocumentStore.compact
-
-    def counting(self: DocumentStore) -> None:
-        compactions.append(self.name)
-        real(self)
-
-    monkeypatch.setattr(DocumentStore, "compact", counting)
-    ids = [net.add("contacts", {"name": f"person {i}"}).id for i in range(23)]
-    assert compactions.count("network") >= 4
-    records = scan_log((home / "network.log").read_bytes(), "log").records
-    assert len(records) < 5
-    assert {c.id for c in Network.open(home).contacts()} == set(ids)
-    # the snapshot alone (log emptied) still holds what was compacted
-    net.profile.compact()
-    assert (home / "network.log").read_bytes() == LOG_MAGIC
-    assert {c.id for c in Network.open(home).contacts()} == set(ids)
-
-
-def test_compacting_a_stale_profile_keeps_what_other_processes_committed(
-    net: Network, home: Path
-) -> None:
-    app = Network.open(home)
-    app.contacts()  # loaded, like the running app or `plntui compact` after opening
-    events: list[str] = []
-    app.profile.subscribe(events.append)
-    ada = net.add("contacts", {"name": "Ada"})  # committed by another process meanwhile
-    app.profile.compact()
-    assert (home / "network.log").read_bytes() == LOG_MAGIC
-    assert [c.id for c in Network.open(home).contacts()] == [ada.id]
-    assert [c.id for c in app.contacts()] == [ada.id]
-    assert events == ["external"]
 
 
 def test_crash_between_new_snapshot_and_log_reset_loads(tmp_path: Path) -> None:
@@ -602,199 +492,3 @@ def test_log_read_before_snapshot_survives_a_compaction_in_between(
     monkeypatch.undo()
     assert user_keys(reader) == {"k0", "k1", "k2"}
     assert reader.changed_on_disk()  # the next refresh reloads the compacted files
-
-
-# -- profile: two processes, rollback, listeners --------------------------------------------------
-
-
-def test_two_profiles_on_one_home_see_each_other_after_refresh(net: Network, home: Path) -> None:
-    other = Network.open(home)
-    assert other.contacts() == []
-    events: list[str] = []
-    other.profile.subscribe(events.append)
-    mine: list[str] = []
-    net.profile.subscribe(mine.append)
-
-    ada = net.add("contacts", {"name": "Ada"})
-    assert mine == ["local"]
-    assert other.profile.shared.changed_on_disk()
-    assert other.profile.refresh() is True
-    assert events == ["external"]
-    assert other.get("contacts", ada.id).values["name"] == "Ada"
-    assert other.profile.refresh() is False
-    assert events == ["external"]
-
-    # a write from the other side catches up first, under the lock: nothing is lost
-    net.add("contacts", {"name": "Grace"})
-    events.clear()
-    other.add("contacts", {"name": "Linus"})
-    assert events == ["external", "local"]
-    assert {c.values["name"] for c in other.contacts()} == {"Ada", "Grace", "Linus"}
-    mine.clear()
-    assert net.profile.refresh() is True
-    assert mine == ["external"]
-    assert {c.values["name"] for c in net.contacts()} == {"Ada", "Grace", "Linus"}
-
-
-def test_unsubscribe_stops_notifications(net: Network, home: Path) -> None:
-    events: list[str] = []
-    stop = net.profile.subscribe(events.append)
-    net.add("contacts", {"name": "Ada"})
-    stop()
-    net.add("contacts", {"name": "Grace"})
-    assert events == ["local"]
-
-
-def test_failed_edit_commits_nothing_and_reloads(net: Network, home: Path) -> None:
-    net.add("contacts", {"name": "Ada"})
-    log_before = (home / "network.log").read_bytes()
-    heads = net.profile.shared.doc.get_heads()
-    events: list[str] = []
-    net.profile.subscribe(events.append)
-
-    def failing_edit() -> None:
-        with net.profile.writing():
-            with net.profile.shared.doc.transaction() as tx:
-                tx.put(am.ROOT, "half-done", am.ScalarType.Str, "x")
-            assert net.profile.shared.dirty()
-            raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        failing_edit()
-    assert (home / "network.log").read_bytes() == log_before
-    assert net.profile.shared.doc.get(am.ROOT, "half-done") is None
-    assert net.profile.shared.doc.get_heads() == heads
-    assert not net.profile.shared.dirty()
-    assert events == []
-    # the lock was released and the next edit works
-    net.add("contacts", {"name": "Grace"})
-    assert {c.values["name"] for c in Network.open(home).contacts()} == {"Ada", "Grace"}
-
-
-def test_nested_writing_commits_once_at_the_outer_exit(net: Network, home: Path) -> None:
-    log = home / "network.log"
-    before = len(record_spans(log.read_bytes()))
-    with net.profile.writing():
-        net.add("contacts", {"name": "Ada"})
-        net.add("contacts", {"name": "Grace"})
-        assert len(record_spans(log.read_bytes())) == before
-    assert len(record_spans(log.read_bytes())) == before + 1
-
-
-# -- session lock -------------------------------------------------------------------------------
-
-_CLAIM = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    from plntui.errors import ProfileLockedError
-    from plntui.profile import Profile
-    profile = Profile.open(Path(sys.argv[1]))
-    try:
-        profile.claim_session("child test")
-    except ProfileLockedError as err:
-        print("LOCKED", err.message, flush=True)
-        sys.exit(0)
-    print("CLAIMED", flush=True)
-    if len(sys.argv) > 2:
-        time.sleep(float(sys.argv[2]))
-""")
-
-
-def _claim_in_child(home: Path, hold: float | None = None) -> subprocess.Popen[str]:
-    args = [sys.executable, "-c", _CLAIM, str(home)] + ([str(hold)] if hold else [])
-    return subprocess.Popen(
-        args, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
-    )
-
-
-def test_session_lock_refuses_a_second_process(net: Network, home: Path) -> None:
-    net.profile.claim_session("the test app")
-    net.profile.claim_session("the test app")  # claiming again in the owner is harmless
-    child = _claim_in_child(home)
-    out, _ = child.communicate(timeout=60)
-    assert child.returncode == 0
-    assert out.startswith("LOCKED")
-    assert f"the test app (pid {os.getpid()})" in out
-    net.profile.release_session()
-    child = _claim_in_child(home)
-    out, _ = child.communicate(timeout=60)
-    assert out.strip() == "CLAIMED"
-
-
-def test_session_lock_is_per_open_file_so_a_second_profile_object_conflicts(
-    net: Network, home: Path
-) -> None:
-    net.profile.claim_session("first")
-    second = Profile.open(home)
-    with pytest.raises(ProfileLockedError, match=r"first \(pid"):
-        second.claim_session("second")
-    net.profile.release_session()
-    second.claim_session("second")
-    second.release_session()
-
-
-def test_session_lock_dies_with_its_process(net: Network, home: Path) -> None:
-    child = _claim_in_child(home, hold=60)
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "CLAIMED"
-    with pytest.raises(ProfileLockedError, match="child test"):
-        net.profile.claim_session("parent")
-    child.kill()
-    child.wait(timeout=30)
-    child.stdout.close()
-    net.profile.claim_session("parent")
-    net.profile.release_session()
-
-
-def test_a_session_does_not_block_writers(net: Network, home: Path) -> None:
-    net.profile.claim_session("the app")
-    done = run_cli(home, "contact", "add", "--name", "Ada")
-    assert done.returncode == 0, done.stderr
-    assert net.profile.refresh()
-    assert [c.values["name"] for c in net.contacts()] == ["Ada"]
-
-
-# -- the CLI on damage ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("which", ["log", "snapshot"])
-def test_cli_on_a_damaged_profile_exits_3_with_one_line(
-    net: Network, home: Path, which: str
-) -> None:
-    for name in ("Ada", "Grace", "Linus"):
-        net.add("contacts", {"name": name})
-    if which == "log":
-        path = home / "network.log"
-        spans = record_spans(path.read_bytes())
-        damaged = flip(path, (spans[0][0] + 8 + spans[0][1]) // 2)
-    else:
-        net.profile.compact()
-        path = home / "network.snapshot"
-        damaged = flip(path, 40)
-    for args in (("contact", "list", "--json"), ("contact", "add", "--name", "Barbara")):
-        result = run_cli(home, *args)
-        assert result.returncode == 3, result.stderr
-        assert result.stdout == ""
-        lines = result.stderr.splitlines()
-        assert len(lines) == 1, result.stderr
-        assert str(path) in lines[0]
-        assert "plntui repair" in lines[0]
-        assert path.read_bytes() == damaged
-
-
-def test_catching_up_keeps_the_live_document_object(tmp_path: Path) -> None:
-    """Sync sessions hold the document: a catch-up merges into it instead of replacing it."""
-    from plntui.network import Network
-
-    a = Network.create(tmp_path / "p", "A")
-    live = a.shared_doc
-    b = Network.open(tmp_path / "p")
-    b.add("contacts", {"name": "From another process"})
-    assert a.profile.refresh()
-    assert a.shared_doc is live
-    assert [c.label for c in a.contacts()] == ["From another process"]
-    a.add("contacts", {"name": "Local"})
-    assert sorted(c.label for c in Network.open(tmp_path / "p").contacts()) == [
-        "From another process",
-        "Local",
-    ]

@@ -40,12 +40,28 @@ def make_peer(root: Path, name: str) -> tuple[Path, str]:
     return home, cli(home, "id").stdout.splitlines()[0]
 
 
-def trust(a: tuple[Path, str], b: tuple[Path, str]) -> None:
-    cli(a[0], "peer", "trust", b[1], "--name", b[0].name)
+def trust(a: tuple[Path, str], b: tuple[Path, str], share: bool = True) -> None:
+    """``a`` trusts ``b`` and, with ``share``, adds it to ``a``'s default circle."""
+    circle = default_circle(a[0])
+    extra = ["--circle", circle] if share else []
+    cli(a[0], "peer", "trust", b[1], "--name", b[0].name, *extra)
+
+
+def default_circle(home: Path) -> str:
+    return cli(home, "circle", "default").stdout.strip()
+
+
+def circle_id(home: Path, name: str) -> str | None:
+    for circle in json.loads(cli(home, "circle", "list", "--json").stdout):
+        if circle["name"] == name:
+            return str(circle["id"])
+    return None
 
 
 @contextmanager
-def daemons(*homes: Path, discovery: bool = True) -> Iterator[dict[Path, int]]:
+def daemons(
+    *homes: Path, discovery: bool = True, command: list[str] = PLNTUI
+) -> Iterator[dict[Path, int]]:
     ports = {home: free_port() for home in homes}
     procs = []
     for home in homes:
@@ -56,7 +72,7 @@ def daemons(*homes: Path, discovery: bool = True) -> Iterator[dict[Path, int]]:
         procs.append(
             (
                 subprocess.Popen(
-                    [*PLNTUI, "--home", str(home), *args],
+                    [*command, "--home", str(home), *args],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -127,8 +143,9 @@ def test_two_processes_discover_each_other_and_merge_concurrent_edits(tmp_path: 
         # Private data never leaves the device: not the private contact, field or remark.
         ada = json.loads(cli(bob[0], "search", "ada", "--json").stdout)["contacts"][0]
         assert ada["phones"] == [] and ada["remark"] == ""
-        for path in bob[0].glob("network.*"):
-            assert b"7946" not in path.read_bytes() and b"secret words" not in path.read_bytes()
+        for path in bob[0].glob("*.sqlite3*"):
+            data = path.read_bytes()
+            assert b"7946" not in data and b"secret words" not in data, path
         cli(bob[0], "contact", "add", "--name", "Live From Bob")  # pushed while running
         wait_until(lambda: "Live From Bob" in names(alice[0]), 10, "a live push", tmp_path)
 
@@ -149,19 +166,22 @@ def test_two_processes_discover_each_other_and_merge_concurrent_edits(tmp_path: 
 
 
 @in_lan
-def test_three_peers_pass_changes_on(tmp_path: Path) -> None:
+def test_three_peers_pass_a_circle_on_only_to_its_members(tmp_path: Path) -> None:
     a, b, c = (make_peer(tmp_path, n) for n in ("a", "b", "c"))
     for x, y in ((a, b), (b, a), (b, c), (c, b)):  # a and c never meet
-        trust(x, y)
-    cli(a[0], "contact", "add", "--name", "From A")
-    cli(c[0], "contact", "add", "--name", "From C")
+        trust(x, y, share=False)
+    cli(a[0], "circle", "create", "Team")
+    cli(a[0], "circle", "add", "Team", b[1])
+    cli(a[0], "contact", "add", "--name", "From A", "--circle", "Team")
+    cli(a[0], "contact", "add", "--name", "Only For A")  # a's own circle: nobody else's
     with daemons(a[0], b[0], c[0]):
-        wait_until(
-            lambda: names(a[0]) == names(c[0]) == {"From A", "From C"},
-            40,
-            "a change to travel a-b-c",
-            tmp_path,
-        )
+        wait_until(lambda: circle_id(b[0], "Team") is not None, 40, "b to get Team", tmp_path)
+        assert circle_id(c[0], "Team") is None  # not a member: b does not pass it on
+        cli(b[0], "circle", "add", "Team", c[1])  # now c is a member
+        wait_until(lambda: "From A" in names(c[0]), 40, "Team to travel a-b-c", tmp_path)
+        cli(c[0], "contact", "add", "--name", "From C", "--circle", "Team")
+        wait_until(lambda: "From C" in names(a[0]), 40, "c's change to travel back", tmp_path)
+    assert "Only For A" not in names(b[0]) | names(c[0])
 
 
 @in_lan
@@ -170,9 +190,17 @@ def test_ten_peers_that_edited_offline_converge(tmp_path: Path) -> None:
     hub = peers[0]
     for peer in peers[1:]:
         trust(hub, peer)
-        trust(peer, hub)
+        trust(peer, hub, share=False)
+    team = default_circle(hub[0])
+    with daemons(*(home for home, _fp in peers)):
+        wait_until(
+            lambda: all(circle_id(home, team) for home, _fp in peers),
+            90,
+            "every peer to join the hub's circle",
+            tmp_path,
+        )
     for i, (home, _fp) in enumerate(peers):
-        cli(home, "contact", "add", "--name", f"Offline edit {i}")
+        cli(home, "contact", "add", "--name", f"Offline edit {i}", "--circle", team)
     wanted = {f"Offline edit {i}" for i in range(10)}
     with daemons(*(home for home, _fp in peers)):
         wait_until(
@@ -186,7 +214,7 @@ def test_ten_peers_that_edited_offline_converge(tmp_path: Path) -> None:
 @in_lan
 def test_peer_add_and_sync_once_without_discovery_then_revoke(tmp_path: Path) -> None:
     alice, bob = make_peer(tmp_path, "alice"), make_peer(tmp_path, "bob")
-    trust(alice, bob)
+    trust(alice, bob, share=False)
     trust(bob, alice)
     cli(bob[0], "contact", "add", "--name", "Reached By Address")
     with daemons(bob[0], discovery=False) as ports:
@@ -258,18 +286,38 @@ def test_a_spoofed_announcement_for_a_trusted_peer_fails_the_identity_check(
     assert "Planted By Mallory" not in names(bob[0])
 
 
+SLOW_SYNC = """
+import sys, time
+from sync.session import SyncSession
+from plntui.sync_host import RepoHost
+real = SyncSession.__init__
+def small_batches(self, *args, **kwargs):
+    kwargs["batch_bytes"] = 2048  # many frames, each stored slowly: a kill lands mid-transfer
+    real(self, *args, **kwargs)
+SyncSession.__init__ = small_batches
+real_receive = RepoHost.receive_docs
+def slow_receive(self, peer, docs):
+    time.sleep(0.05)
+    return real_receive(self, peer, docs)
+RepoHost.receive_docs = slow_receive
+from plntui.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
 @in_lan
 def test_a_kill_mid_sync_loses_nothing_and_the_next_sync_resumes(tmp_path: Path) -> None:
+    import sys
+
     alice, bob = make_peer(tmp_path, "alice"), make_peer(tmp_path, "bob")
     trust(alice, bob)
-    trust(bob, alice)
     rows = "".join(
         f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n" for i in range(3000)
     )
     cards = tmp_path / "many.vcf"
     cards.write_text(rows, encoding="utf-8")
     cli(alice[0], "import", str(cards))
-    with daemons(alice[0]) as ports:
+    with daemons(alice[0], command=[sys.executable, "-c", SLOW_SYNC]) as ports:
         port = ports[alice[0]]
         cli(bob[0], "peer", "trust", alice[1], "--name", "alice")
         wait_until(
@@ -280,7 +328,9 @@ def test_a_kill_mid_sync_loses_nothing_and_the_next_sync_resumes(tmp_path: Path)
         )
         proc = subprocess.Popen(
             [
-                *PLNTUI,
+                sys.executable,
+                "-c",
+                SLOW_SYNC,
                 "--home",
                 str(bob[0]),
                 "sync",
@@ -293,11 +343,24 @@ def test_a_kill_mid_sync_loses_nothing_and_the_next_sync_resumes(tmp_path: Path)
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(1.2)
-        proc.kill()  # kill -9, whatever it was doing
+        repo = bob[0] / "repo.sqlite3"
+
+        def stored_shards() -> int:
+            import sqlite3
+
+            db = sqlite3.connect(f"file:{repo}?mode=ro", uri=True, timeout=5)
+            try:
+                return int(db.execute("SELECT count(*) FROM docs WHERE id LIKE 's:%'").fetchone()[0])
+            except sqlite3.Error:
+                return 0
+            finally:
+                db.close()
+
+        wait_until(lambda: stored_shards() >= 10, 30, "part of the network to arrive", tmp_path)
+        proc.kill()  # kill -9 while whole documents are still arriving
         proc.wait(timeout=10)
         got = len(names(bob[0]))  # the profile opens; what was stored is whole
-        assert 0 <= got <= 3000
+        assert 0 < got < 3000, got
         once = cli(bob[0], "sync", "--once", "--no-discovery", "--port", "0", "--timeout", "45")
         assert "1 of 1 peer(s) in sync" in once.stdout
         assert len(names(bob[0])) == 3000
