@@ -16,7 +16,8 @@ the same on every device that holds the same item. Its actor is derived from the
 item and its content (``_deterministic_actor``), it depends only on the document's genesis, and
 Automerge stamps it with time 0; two devices that migrate the same item make byte-identical
 changes, which Automerge stores once. An item the two held in different versions (edited on one
-side after their last sync) is created twice; Automerge keeps one of the two versions in view.
+side after their last sync) is created twice, and the version with the later ``updated`` stamp
+stays in view on every device (the actor id starts with that time).
 
 Nothing is deleted: the 0.1 files move to ``legacy/`` in the profile folder. The new repository
 is written to a temporary file and renamed into place only when complete, so a crash midway
@@ -45,9 +46,23 @@ _ITEM_COLLECTIONS = ("contacts", "notes", "interactions")
 
 
 def _deterministic_actor(doc_id: str, collection: str, key: str, content: Any) -> bytes:
+    """5 bytes of the item's ``updated`` time (seconds), then 11 of a hash of everything.
+
+    Automerge shows, of two maps put at one key by concurrent changes of equal counter, the
+    one whose actor id sorts last: with the time first, the version changed last wins, the
+    same on every device."""
     text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
     seed = f"plntui-migrate-v1\x00{doc_id}\x00{collection}\x00{key}\x00{text}".encode()
-    return hashlib.sha256(seed).digest()[:16]
+    stamp = 0
+    if isinstance(content, dict):
+        when = str(content.get("updated") or content.get("created") or "")
+        try:
+            import datetime as _dt
+
+            stamp = int(_dt.datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            stamp = 0
+    return max(0, min(stamp, 2**40 - 1)).to_bytes(5, "big") + hashlib.sha256(seed).digest()[:11]
 
 
 def _item_change(doc_id: str, collection: str, item_id: str, raw: dict[str, Any]) -> bytes:

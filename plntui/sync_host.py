@@ -172,62 +172,84 @@ class RepoHost:
             return Received(n_changes, self.digest(doc_id), reshare=kind == "circle")
 
     def receive_docs(self, peer: bytes, docs: list[tuple[str, bytes]]) -> dict[str, Any]:
+        """Check each document the peer sent whole and store those that pass, in one
+        transaction; then refuse (``Refused``, carrying what was stored) if any failed."""
         from sync.session import Received, Refused
 
         loaded: list[tuple[str, bytes, am.Document]] = []
-        for doc_id, data in docs:
-            kind = layout.kind_of(doc_id)
-            try:
-                doc = am.Document.load(data)
-                doc.fork(layout.GENESIS_HEADS[kind])
-            except Exception:
-                raise Refused(
-                    f"the peer's {doc_id} is not a plntui {kind} document; nothing was stored",
-                    doc_id=doc_id,
-                ) from None
-            try:
-                check(doc_id, doc, None)
-            except GuardRefused as exc:
-                raise Refused(exc.message, pause=exc.pause, doc_id=doc_id) from None
-            loaded.append((doc_id, data, doc))
-        out: dict[str, Received] = {}
+        refused: Refused | None = None
+        joined: list[Circle] = []
         with self.lock:
             me = self.net.fingerprint_hex
             known = self.net.circles()
-            joined: list[Circle] = []
-            for doc_id, _data, doc in loaded:
+            for doc_id, data in docs:
+                try:
+                    doc = self._check_whole(peer, doc_id, data, me, known)
+                except Refused as exc:
+                    refused = refused or exc
+                    continue
                 if layout.kind_of(doc_id) == "circle" and _circle(doc_id) not in known:
-                    circle = read_circle(doc, _circle(doc_id), me)
-                    joined.append(circle)
-                    if not (circle.member and circle.has(peer)):
-                        raise Refused(
-                            f"the peer sent circle {circle.name!r}, which does not list both "
-                            "devices as members; nothing was stored",
-                            doc_id=doc_id,
-                        )
-            old = {doc_id: self.digest(doc_id) for doc_id, _data, _doc in loaded}
-            counts = {doc_id: len(doc.get_changes([])) for doc_id, _data, doc in loaded}
-            for doc_id, _data, doc in loaded:
-                if layout.kind_of(doc_id) == "shard" and old[doc_id] is None:
-                    self.new_contacts += len(doc.keys(crdt.top(doc, "contacts")))
-            with self.repo.writing("remote") as work:
-                for doc_id, data, doc in loaded:
-                    work.adopt(doc_id, data, doc)
-            from .index import SearchIndex
+                    joined.append(read_circle(doc, _circle(doc_id), me))
+                loaded.append((doc_id, data, doc))
+            out: dict[str, Received] = {}
+            if loaded:
+                old = {doc_id: self.digest(doc_id) for doc_id, _data, _doc in loaded}
+                counts = {doc_id: len(doc.get_changes([])) for doc_id, _data, doc in loaded}
+                for doc_id, _data, doc in loaded:
+                    if layout.kind_of(doc_id) == "shard" and old[doc_id] is None:
+                        self.new_contacts += len(doc.keys(crdt.top(doc, "contacts")))
+                with self.repo.writing("remote") as work:
+                    for doc_id, data, doc in loaded:
+                        work.adopt(doc_id, data, doc)
+                from .index import SearchIndex
 
-            SearchIndex.for_profile(self.net.profile).reindex(
-                self.net, [doc_id for doc_id, _d, _doc in loaded]
-            )
-            for doc_id, _data, _doc in loaded:
-                out[doc_id] = Received(
-                    counts[doc_id] if old[doc_id] is None else 1,
-                    self.digest(doc_id),
-                    reshare=layout.kind_of(doc_id) == "circle",
+                SearchIndex.for_profile(self.net.profile).reindex(
+                    self.net, [doc_id for doc_id, _d, _doc in loaded]
                 )
+                for doc_id, _data, _doc in loaded:
+                    out[doc_id] = Received(
+                        counts[doc_id] if old[doc_id] is None else 1,
+                        self.digest(doc_id),
+                        reshare=layout.kind_of(doc_id) == "circle",
+                    )
         for circle in joined:
             for listener in list(self.on_joined):
                 listener(circle, peer)
+        if refused is not None:
+            refused.stored = out
+            raise refused
         return out
+
+    def _check_whole(
+        self, peer: bytes, doc_id: str, data: bytes, me: str, known: dict[str, Circle]
+    ) -> am.Document:
+        """A whole document from a peer, loaded and checked, or ``Refused``."""
+        from sync.session import Refused
+
+        kind = layout.kind_of(doc_id)
+        try:
+            doc = am.Document.load(data)
+            doc.fork(layout.GENESIS_HEADS[kind])
+        except Exception:
+            raise Refused(
+                f"the peer's {doc_id} is not a plntui {kind} document; nothing of it was stored",
+                doc_id=doc_id,
+            ) from None
+        try:
+            check(doc_id, doc, None)
+        except GuardRefused as exc:
+            raise Refused(
+                f"{exc.message}; nothing of it was stored", pause=exc.pause, doc_id=doc_id
+            ) from None
+        if kind == "circle" and _circle(doc_id) not in known:
+            circle = read_circle(doc, _circle(doc_id), me)
+            if not (circle.member and circle.has(peer)):
+                raise Refused(
+                    f"the peer sent circle {circle.name!r}, which does not list both devices as "
+                    "members; nothing of it was stored",
+                    doc_id=doc_id,
+                )
+        return doc
 
     # -- helpers ----------------------------------------------------------------------------------
 

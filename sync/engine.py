@@ -173,6 +173,7 @@ class SyncEngine:
         self._ctx_version = -1
         self.trust_error: str | None = None
         self._invite: Invite | None = None
+        self._admitted: dict[bytes, asyncio.Event] = {}
         self.admission = Admission(self)
         self.dialer = Dialer(self)
         self.pump = LinkPump(self)
@@ -577,6 +578,9 @@ class SyncEngine:
         rt = self.runtime(fp)
         rt.address = address
         rt.state = "connecting"
+        admitted = self._admitted.get(fp)
+        if admitted is not None:
+            admitted.set()
         return link
 
     def close_link(
@@ -695,7 +699,7 @@ class SyncEngine:
                                 "or let discovery find the peer"
                             )
                             break
-                        link = await self.dialer.dial_any(fp, addresses)
+                        link = await self._await_link(fp, addresses)
                     address = link.address
                     if await self._wait_in_sync(link):
                         outcome, error = "in-sync", None
@@ -720,6 +724,29 @@ class SyncEngine:
             seconds=self.now() - start,
             error=error,
         )
+
+    async def _await_link(self, fp: bytes, addresses: list[tuple[str, int]]) -> Link:
+        """The peer's link: the one its dialler (or the peer) makes, else one dialled here.
+
+        Dialling beside a running dialler would make two links that replace each other."""
+        task = self.dialer.tasks.get(fp)
+        if task is None or task.done():
+            return await self.dialer.dial_any(fp, addresses)
+        self.dialer.wake_event(fp).set()
+        while True:
+            link = self.links.get(fp)
+            if link is not None and not link.closing:
+                await asyncio.shield(link.established)
+                return link
+            if task.done():
+                return await self.dialer.dial_any(fp, addresses)
+            admitted = self._admitted.setdefault(fp, asyncio.Event())
+            admitted.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(admitted.wait(), 0.5)
+            rt = self._runtime.get(fp)
+            if rt is not None and rt.state == "failed" and rt.last_error:
+                raise DialFailed(rt.last_error)
 
     def _totals(self, fp: bytes) -> SyncRecord:
         for status in self.status():

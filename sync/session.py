@@ -128,6 +128,8 @@ class Refused(SyncError):
         super().__init__(message)
         self.pause = pause
         self.doc_id = doc_id
+        self.stored: dict[str, Received] = {}
+        """What the host stored of the same batch before refusing (the documents that passed)."""
 
 
 class DocumentHost(Protocol):
@@ -650,13 +652,19 @@ class SyncSession:
                 self._events.append(Ignored(doc_id, "it was not asked for"))
                 continue
             batch.append((doc_id, data))
-        results = self.host.receive_docs(self.peer_fp, batch) if batch else {}
+        refused: Refused | None = None
+        try:
+            results = self.host.receive_docs(self.peer_fp, batch) if batch else {}
+        except Refused as exc:  # the documents that passed are stored: count them, then end
+            refused, results = exc, exc.stored
         for doc_id, digest, _data in entries:
             received = results.get(doc_id)
             if received is None or doc_id not in self._wanted:
                 continue
             self._wanted.discard(doc_id)
             self._theirs[doc_id] = digest
+            if received.digest is not None:  # held and shared here now, without a manifest
+                self._offered[doc_id] = received.digest
             self.stats.docs_in += 1
             if received.changes:
                 changed.append(doc_id)
@@ -667,6 +675,8 @@ class SyncSession:
         self.stats.changes_in += changes
         if changed:
             self._events.append(DocsReceived(tuple(changed), changes, len(changed)))
+        if refused is not None:
+            raise refused
         if reshare:
             self.reshare()
         self._in_sync_reported = False
@@ -766,6 +776,7 @@ class SyncSession:
             parts.append(_entry(doc_id, digest, data))
             size += len(data)
             self._offered[doc_id] = digest
+            self._theirs[doc_id] = digest  # the peer holds it now (or refuses and hangs up)
             self.stats.docs_out += 1
         if parts:
             payload = zlib.compress(b"".join(parts), 6)
