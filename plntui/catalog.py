@@ -2,13 +2,15 @@
 
 Pure Python, no Textual: the app and the benchmarks share it. Filtering matches every word of the
 filter as a substring of a row's precomputed haystack (case- and accent-insensitive), which keeps
-a keystroke over 10,000 contacts to a few milliseconds.
+a keystroke over 10,000 contacts to a few milliseconds. Two words are special: ``by:NAME`` keeps
+what a colleague's device added, ``circle:NAME`` what belongs to a circle (``circle:private``:
+private items). The haystack ends with marks for both that typed text cannot contain.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,11 @@ class Column:
     label: str
     width: int  # 0: take the remaining width
     value: Callable[[Record], str]
+    drop: int = 0
+    """When the list is too narrow for every column: 0 is always shown, and the columns with
+    the highest ``drop`` are hidden first (their values stay in the detail pane)."""
+    min_width: int = 0
+    """The flexible column (``width`` 0) gets at least this much before others are hidden."""
 
 
 class Row:
@@ -69,26 +76,51 @@ def _one_line(value: Any) -> str:
     return " ".join(safe_text(display_value(value)).split())
 
 
+PRIVATE_CIRCLE = "private"
+"""What ``circle:private`` finds: the items that belong to no circle (kept on this device)."""
+
+
+def circle_label(record: Record) -> str:
+    """The circle cell of a record: its circle's name, or "private"."""
+    if record.private_item or not record.circle:
+        return PRIVATE_CIRCLE
+    return _one_line(record.circle_name or record.circle[:8])
+
+
 def contact_columns(name_of: Callable[[str], str] | None = None) -> tuple[Column, ...]:
     return (
         Column("name", "Name", 22, lambda r: _one_line(r.values.get("name"))),
-        Column("org", "Organisation", 18, lambda r: _one_line(r.values.get("org"))),
+        Column("org", "Organisation", 18, lambda r: _one_line(r.values.get("org")), drop=2),
         Column("topics", "Topics", 0, lambda r: _one_line(r.values.get("topics", []))),
+        Column("circle", "Circle", 12, circle_label, drop=1),
         Column(
-            "relationship", "Relationship", 12, lambda r: _one_line(r.values.get("relationship"))
+            "relationship",
+            "Relationship",
+            12,
+            lambda r: _one_line(r.values.get("relationship")),
+            drop=4,
         ),
         Column(
-            "last_contacted", "Last talked", 11, lambda r: _one_line(r.values.get("last_contacted"))
+            "last_contacted",
+            "Last talked",
+            11,
+            lambda r: _one_line(r.values.get("last_contacted")),
+            drop=3,
         ),
     )
 
 
 def note_columns() -> tuple[Column, ...]:
     return (
-        Column("title", "Title", 0, lambda r: _one_line(r.values.get("title"))),
-        Column("tags", "Tags", 14, lambda r: _one_line(r.values.get("tags", []))),
+        Column("title", "Title", 0, lambda r: _one_line(r.values.get("title")), min_width=22),
+        Column("tags", "Tags", 14, lambda r: _one_line(r.values.get("tags", [])), drop=1),
+        Column("circle", "Circle", 12, circle_label),
         Column(
-            "updated", "Updated", 10, lambda r: _one_line(str(r.values.get("updated", ""))[:10])
+            "updated",
+            "Updated",
+            10,
+            lambda r: _one_line(str(r.values.get("updated", ""))[:10]),
+            drop=2,
         ),
     )
 
@@ -102,15 +134,53 @@ _HAYSTACK_KEYS = {
 
 BY_MARK = "\x00"  # before the creator's actor id in a haystack: typed text never contains it
 BY_PREFIX = "by:"
+CIRCLE_MARK = "\x01"  # before the item's circle in a haystack
+CIRCLE_PREFIX = "circle:"
+_PRIVATE_USE = 0xE000
+
+
+def circle_mark(circle_id: str) -> str:
+    """The mark of a circle (``PRIVATE_CIRCLE`` for private items) in a haystack: the id in
+    private-use characters, so that a typed word never matches it."""
+    return CIRCLE_MARK + "".join(chr(_PRIVATE_USE + ord(ch)) for ch in circle_id if ord(ch) < 128)
 
 
 def haystack(record: Record) -> str:
     """The folded text a filter searches in (the search index stores it ready-made), ending
-    with a mark and the actor id of the device that added the record (for ``by:`` filters)."""
+    with a mark and the actor id of the device that added the record (for ``by:`` filters),
+    then the mark of its circle (for ``circle:`` filters)."""
     keys = _HAYSTACK_KEYS[record.collection]
     text = fold(" ".join(display_value(record.values.get(k)) for k in keys))
     creator = record.values.get(CREATOR_FIELD[record.collection])
-    return f"{text} {BY_MARK}{creator}" if creator else text
+    if creator:
+        text = f"{text} {BY_MARK}{creator}"
+    circle = PRIVATE_CIRCLE if record.private_item or not record.circle else record.circle
+    return f"{text} {circle_mark(circle)}"
+
+
+def circle_word(name: str) -> str:
+    """A circle's name as one filter word: folded, spaces as dashes (``Data team`` ->
+    ``data-team``)."""
+    return "-".join(fold(name).split())
+
+
+def circles_matching(names: Mapping[str, str], text: str) -> set[str]:
+    """The circle ids (``PRIVATE_CIRCLE`` for private items) that ``circle:TEXT`` means: the
+    circles whose name, as ``circle_word``, starts with ``text`` (case- and accent-insensitive;
+    a name that is exactly ``text`` wins over longer ones), or whose id starts with it (4+ hex
+    digits). ``names``: circle id -> name."""
+    wanted = circle_word(text)
+    if not wanted:
+        return set()
+    words = {circle_id: circle_word(name) for circle_id, name in names.items()}
+    words.setdefault(PRIVATE_CIRCLE, PRIVATE_CIRCLE)
+    exact = {circle_id for circle_id, word in words.items() if word == wanted}
+    if exact:
+        return exact
+    found = {circle_id for circle_id, word in words.items() if word.startswith(wanted)}
+    if len(wanted) >= 4 and all(ch in "0123456789abcdef" for ch in wanted):
+        found |= {circle_id for circle_id in names if circle_id.startswith(wanted)}
+    return found
 
 
 @dataclass(slots=True)
@@ -126,6 +196,8 @@ class Catalog:
     _positions: dict[str, int] | None = None
     # ``by:NAME`` in a filter keeps the rows added by the devices this returns (actor ids)
     resolve_by: Callable[[str], Iterable[str]] | None = None
+    # ``circle:NAME`` keeps the rows of the circles this returns (ids; ``PRIVATE_CIRCLE``)
+    resolve_circle: Callable[[str], Iterable[str]] | None = None
 
     def load(self, records: Sequence[Record]) -> None:
         self.rows = [Row(self.columns, r.id, haystack(r), record=r) for r in records]
@@ -148,8 +220,10 @@ class Catalog:
         words = fold(query).split()
         previous = fold(self.query).split()
         narrowing = bool(previous) and query.startswith(self.query) and len(words) >= len(previous)
-        if self.resolve_by is not None and any(w.startswith(BY_PREFIX) for w in words):
-            narrowing = False  # "by" then "by:bob": the token is no longer a word
+        if any(self._special(w) for w in words):
+            # "by" then "by:bob": the token is no longer a word; "circle:data" then
+            # "circle:data-team" may keep fewer rows but "circle:da" more
+            narrowing = False
         rows = self.visible if narrowing else self.rows
         self.query = query
         if not words:
@@ -161,10 +235,37 @@ class Catalog:
                 marks = [BY_MARK + actor for actor in self.resolve_by(word[len(BY_PREFIX) :])]
                 rows = [row for row in rows if any(m in row.haystack for m in marks)]
                 continue
+            if word.startswith(CIRCLE_PREFIX) and self.resolve_circle is not None:
+                if len(word) == len(CIRCLE_PREFIX):
+                    continue
+                rows = self._in_circles(rows, set(self.resolve_circle(word[len(CIRCLE_PREFIX) :])))
+                continue
             rows = [row for row in rows if word in row.haystack]
         self.visible = rows
         self._positions: dict[str, int] | None = None
         return self.visible
+
+    def _special(self, word: str) -> bool:
+        return (word.startswith(BY_PREFIX) and self.resolve_by is not None) or (
+            word.startswith(CIRCLE_PREFIX) and self.resolve_circle is not None
+        )
+
+    @staticmethod
+    def _in_circles(rows: list[Row], circles: set[str]) -> list[Row]:
+        marks = [circle_mark(c) for c in circles]
+        kept = []
+        for row in rows:
+            hay = row.haystack
+            if CIRCLE_MARK in hay:
+                if any(m in hay for m in marks):
+                    kept.append(row)
+                continue
+            # a haystack from an index made before circles: ask the record
+            record = row.record
+            circle = PRIVATE_CIRCLE if record.private_item or not record.circle else record.circle
+            if circle in circles:
+                kept.append(row)
+        return kept
 
     def sort_by(self, key: str) -> None:
         """Sort by a column; sorting by the same column again reverses the order."""

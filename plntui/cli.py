@@ -747,7 +747,8 @@ def cmd_contact(args: argparse.Namespace) -> int:
         return 0
     if action == "move":
         record = net.move("contacts", args.id, args.circle)
-        out(f"Moved {safe_text(record.label)} ({record.id}) to circle {safe_text(record.circle_name)}")
+        where = safe_text(record.circle_name)
+        out(f"Moved {safe_text(record.label)} ({record.id}) to circle {where}")
         return 0
     if action == "list":
         records = _in_circle(net, _added_by(net, "contacts", args.added_by), args.circle)
@@ -918,8 +919,10 @@ def cmd_note(args: argparse.Namespace) -> int:
         return 0
     if action == "move":
         record = net.move("notes", args.id, args.circle)
-        out(f"Moved note {safe_text(record.label)} ({record.id}) to circle "
-            f"{safe_text(record.circle_name)}")
+        out(
+            f"Moved note {safe_text(record.label)} ({record.id}) to circle "
+            f"{safe_text(record.circle_name)}"
+        )
         return 0
     if action == "list":
         records = _in_circle(net, _added_by(net, "notes", args.added_by), args.circle)
@@ -1214,8 +1217,10 @@ def cmd_circle(args: argparse.Namespace) -> int:
     net = _open(args)
     if args.action == "create":
         circle = net.create_circle(args.name)
-        out(f"Created circle {safe_text(circle.name)} ({circle.id}); add members with: "
-            f"plntui circle add {_quote(circle.name)} FINGERPRINT")
+        out(
+            f"Created circle {safe_text(circle.name)} ({circle.id}); add members with: "
+            f"plntui circle add {_quote(circle.name)} FINGERPRINT"
+        )
         return 0
     if args.action == "rename":
         circle = net.rename_circle(args.name, args.new)
@@ -1223,18 +1228,24 @@ def cmd_circle(args: argparse.Namespace) -> int:
         return 0
     if args.action == "add":
         circle = net.add_member(args.name, _fingerprint(args.fingerprint))
-        out(f"Added {format_fingerprint(_fingerprint(args.fingerprint))} to circle "
-            f"{safe_text(circle.name)}: it syncs the circle's contacts and notes from now on")
+        out(
+            f"Added {format_fingerprint(_fingerprint(args.fingerprint))} to circle "
+            f"{safe_text(circle.name)}: it syncs the circle's contacts and notes from now on"
+        )
         return 0
     if args.action == "remove":
         circle = net.remove_member(args.name, _fingerprint(args.fingerprint))
-        out(f"Removed {format_fingerprint(_fingerprint(args.fingerprint))} from circle "
-            f"{safe_text(circle.name)}: it keeps what it already has, and gets nothing new")
+        out(
+            f"Removed {format_fingerprint(_fingerprint(args.fingerprint))} from circle "
+            f"{safe_text(circle.name)}: it keeps what it already has, and gets nothing new"
+        )
         return 0
     if args.action == "leave":
         circle = net.leave_circle(args.name)
-        out(f"You left circle {safe_text(circle.name)}: its items stay here, read-only, and "
-            "it no longer syncs")
+        out(
+            f"You left circle {safe_text(circle.name)}: its items stay here, read-only, and "
+            "it no longer syncs"
+        )
         return 0
     if args.action == "default":
         if args.name:

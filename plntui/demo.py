@@ -292,7 +292,8 @@ def seed(net: Network, rng: random.Random | None = None) -> None:
     rng = rng or random.Random(7)  # noqa: S311 - sample data, not secrets
     today = _dt.date.today()
     ids: dict[str, str] = {}
-    with net._writing():
+    data_team = net.create_circle("Data team")
+    with net.batch():
         for person in PEOPLE:
             first = person["name"].split()[0].lower()
             org_domain = person["org"].split()[0].lower()
@@ -309,7 +310,9 @@ def seed(net: Network, rng: random.Random | None = None) -> None:
             }
             if "intro" in person:
                 values["introduced_by"] = ids[person["intro"]]
-            ids[person["name"]] = net.add("contacts", values).id
+            data = {"data engineering", "sql", "machine learning", "statistics"}
+            circle = data_team.id if data & set(person["topics"]) else None
+            ids[person["name"]] = net.add("contacts", values, circle=circle).id
         for person in PEOPLE:
             for _ in range(rng.randint(0, 3)):
                 day = today - _dt.timedelta(days=rng.randint(1, 150))

@@ -82,8 +82,9 @@ def _check_value(spec: Field, value: Any, where: str) -> None:
             raise GuardRefused(f"{name} has {len(value)} items (at most {spec.max_items})")
         for item in value:
             if not isinstance(item, str) or len(item) > spec.limit:
-                raise GuardRefused(f"{name} holds an item that is not text of at most "
-                                   f"{spec.limit} characters")
+                raise GuardRefused(
+                    f"{name} holds an item that is not text of at most {spec.limit} characters"
+                )
         return
     if spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int) or not -(2**53) < value < 2**53:
@@ -118,9 +119,10 @@ def check_item(doc: Any, collection: str, item_id: str) -> None:
         elif key == crdt.SOURCES_KEY:
             if not isinstance(value, list) or len(value) > MAX_SOURCES:
                 raise GuardRefused(f"{where} has malformed merge sources")
-        elif key != crdt.PRIVATE_ITEM_KEY:
-            if len(key) > 64 or (isinstance(value, str) and len(value) > 10_000):
-                raise GuardRefused(f"{where} has an unknown, oversized field")
+        elif key != crdt.PRIVATE_ITEM_KEY and (
+            len(key) > 64 or (isinstance(value, str) and len(value) > 10_000)
+        ):
+            raise GuardRefused(f"{where} has an unknown, oversized field")
     for spec in specs.values():
         if spec.required and not values.get(spec.name):
             raise GuardRefused(f"{where} has no {spec.label.lower()}")

@@ -17,6 +17,7 @@ a document.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import os
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from .network import Network
     from .profile import Profile
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     "contacts": (
         "emails",
@@ -206,7 +207,7 @@ class SearchIndex:
                     net.repo.drop(set(net.repo.loaded()) - loaded_before)
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def _reindex_docs(self, net: Network, doc_ids: list[str]) -> None:
+    def _reindex_docs(self, net: Network, doc_ids: builtins.list[str]) -> None:
         keys: set[tuple[str, str]] = set()
         circles_changed = False
         digests: dict[str, str | None] = {}
@@ -221,7 +222,7 @@ class SearchIndex:
                     "SELECT collection, id FROM items WHERE sdoc = ? OR pdoc = ?", (doc_id, doc_id)
                 ).fetchall()
             )
-        located = {key: net.locate(key[0], key[1]) for key in keys}  # type: ignore[arg-type]
+        located = {key: net.locate(key[0], key[1]) for key in _by_document(keys)}  # type: ignore[arg-type]
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -268,7 +269,7 @@ class SearchIndex:
             }
             fresh = [d for d, digest in before.items() if indexed.get(d) == digest]
             keys = set(touched) | set(removed)
-            located = {key: net.locate(key[0], key[1]) for key in keys}  # type: ignore[arg-type]
+            located = {key: net.locate(key[0], key[1]) for key in _by_document(keys)}  # type: ignore[arg-type]
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -394,7 +395,7 @@ class SearchIndex:
             self._names = dict(self.db.execute("SELECT id, name FROM circles").fetchall())
         return self._names
 
-    def circles(self) -> list[dict[str, Any]]:
+    def circles(self) -> builtins.list[dict[str, Any]]:
         """Every circle as of the last index update: id, name, member, members, devices."""
         out = []
         for circle_id, name, member, data in self.db.execute(
@@ -421,7 +422,7 @@ class SearchIndex:
         ).fetchone()
         return row[0] if row else None
 
-    def ids_with_prefix(self, collection: str, prefix: str) -> list[str]:
+    def ids_with_prefix(self, collection: str, prefix: str) -> builtins.list[str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return [
             r[0]
@@ -458,7 +459,7 @@ class SearchIndex:
             target = row[0]
         return None
 
-    def referrers(self, contact_id: str) -> list[tuple[str, str]]:
+    def referrers(self, contact_id: str) -> builtins.list[tuple[str, str]]:
         """``(collection, id)`` of the notes, interactions and contacts that point at a contact."""
         rows = self.db.execute(
             "SELECT items.collection, items.id FROM links JOIN items ON items.id = links.item "
@@ -478,7 +479,7 @@ class SearchIndex:
         ).fetchone()
         return self._record(collection, item_id, row[0]) if row else None
 
-    def lazy_rows(self, collection: Collection) -> list[tuple[str, str, Callable[[], Record]]]:
+    def lazy_rows(self, collection: Collection) -> builtins.list[tuple[str, str, Callable[[], Record]]]:
         """``(id, haystack, make_record)`` for every item, sorted by label (accent- and
         case-insensitive), for ``Catalog.load_lazy``: records are parsed only when shown."""
         rows = self.db.execute(
@@ -497,7 +498,7 @@ class SearchIndex:
             return {}
         return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
 
-    def created_by(self, collection: Collection, actors: Iterable[str]) -> list[Record]:
+    def created_by(self, collection: Collection, actors: Iterable[str]) -> builtins.list[Record]:
         """The items of ``collection`` created by any of these devices, sorted by label."""
         wanted = sorted(set(actors))
         if not wanted:
@@ -509,7 +510,7 @@ class SearchIndex:
         )
         return [self._record(collection, i, d) for i, d in rows]
 
-    def changed_since(self, since: str, exclude: Iterable[str], limit: int = 1000) -> list[Record]:
+    def changed_since(self, since: str, exclude: Iterable[str], limit: int = 1000) -> builtins.list[Record]:
         """Contacts and notes last changed after ``since`` (an ISO stamp, "" for ever) by a
         device not in ``exclude``, latest first."""
         skip = sorted(set(exclude))
@@ -522,7 +523,7 @@ class SearchIndex:
         )
         return [self._record(c, i, d) for c, i, d in rows]
 
-    def linked_to(self, collection: Collection, contact_id: str) -> list[Record]:
+    def linked_to(self, collection: Collection, contact_id: str) -> builtins.list[Record]:
         """The notes or interactions that name a contact."""
         rows = self.db.execute(
             "SELECT items.id, items.data FROM links JOIN items ON items.id = links.item "
@@ -531,16 +532,16 @@ class SearchIndex:
         )
         return [self._record(collection, i, d) for i, d in rows]
 
-    def list(self, collection: Collection) -> list[Record]:
+    def list(self, collection: Collection) -> builtins.list[Record]:
         rows = self.db.execute(
             "SELECT id, data FROM items WHERE collection = ? ORDER BY sort_key, id", (collection,)
         )
         return [self._record(collection, i, d) for i, d in rows]
 
-    def search(self, query: str, limit: int = 50) -> dict[str, list[Record]]:
+    def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         """Contacts and notes matching every word of ``query`` (prefixes), best first."""
         match = fts_query(query)
-        out: dict[str, list[Record]] = {"contacts": [], "notes": []}
+        out: dict[str, builtins.list[Record]] = {"contacts": [], "notes": []}
         if not match:
             return out
         for collection in out:
@@ -554,12 +555,12 @@ class SearchIndex:
             out[collection] = [self._record(collection, i, d) for i, d in rows]
         return out
 
-    def who(self, topic: str, limit: int = 50) -> dict[str, list[Record]]:
+    def who(self, topic: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         ranked = self.who_ranked(topic, limit)
         notes = self._notes_about(normalise_topic(topic), limit)
         return {"contacts": [r.record for r in ranked], "notes": notes}
 
-    def _notes_about(self, topic: str, limit: int) -> list[Record]:
+    def _notes_about(self, topic: str, limit: int) -> builtins.list[Record]:
         match = fts_query(topic)
         if not match:
             return []
@@ -571,7 +572,7 @@ class SearchIndex:
         )
         return [self._record("notes", i, d) for i, d in rows]
 
-    def who_ranked(self, topic: str, limit: int = 50) -> list[Ranked]:
+    def who_ranked(self, topic: str, limit: int = 50) -> builtins.list[Ranked]:
         """People who know ``topic``: an exact topic first, then a topic that contains it, then
         a mention in their role or how you met; linked notes on the topic add weight; ties go to
         whom you talked to last."""
@@ -605,7 +606,7 @@ class SearchIndex:
                 for contact_id in note.values.get("contacts", []):
                     if contact_id in scores or len(scores) < 5000:
                         bump(contact_id, 10, f"note: {note.label}")
-        ranked: list[Ranked] = []
+        ranked: builtins.list[Ranked] = []
         for item_id, (score, reason) in scores.items():
             record = self.get("contacts", item_id)
             if record is not None:
@@ -618,6 +619,13 @@ class SearchIndex:
             )
         )
         return ranked[:limit]
+
+
+def _by_document(keys: Iterable[tuple[str, str]]) -> builtins.list[tuple[str, str]]:
+    """Items in the order of their documents, so that each document is loaded once."""
+    from .layout import shard_of
+
+    return sorted(keys, key=lambda k: (k[0] == "notes", shard_of(k[1]), k[0], k[1]))
 
 
 def _neg_date(value: Any) -> str:

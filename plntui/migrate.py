@@ -190,8 +190,9 @@ def _migrate(home: Path) -> None:
                 writer.put(circle_id, circle, "circle", doc.save(), doc.get_heads())
             if private is not None:
                 for doc_id, doc in _private_docs(private, actor).items():
-                    writer.put(doc_id, layout.PRIVATE, layout.kind_of(doc_id), doc.save(),
-                               doc.get_heads())
+                    writer.put(
+                        doc_id, layout.PRIVATE, layout.kind_of(doc_id), doc.save(), doc.get_heads()
+                    )
     finally:
         storage.close()
     os.replace(tmp, home / FILE_NAME)

@@ -11,6 +11,7 @@ they fail.
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -113,6 +114,16 @@ class _Where:
         return layout.circle_of(self.shared) if self.shared else ""
 
 
+def _check_schema(doc_id: str, doc: Any) -> None:
+    found = doc.get(am.ROOT, "schema")
+    version = int(found[0][1]) if found and not isinstance(found[0], am.ObjType) else 0
+    if version > layout.SCHEMA_VERSION:
+        raise ProfileError(
+            f"document {doc_id} uses schema {version}, newer than this plntui "
+            f"({layout.SCHEMA_VERSION}); upgrade plntui"
+        )
+
+
 def _new_identity(profile: Profile) -> Profile:
     """A profile whose ``identity/`` is gone gets a new one (as ``plntui id`` would make); the
     actor it wrote with stays its own (``former_actors``)."""
@@ -142,6 +153,8 @@ class Network:
         self._touched: set[tuple[str, str]] = set()
         self._removed: set[tuple[str, str]] = set()
         self._work: Any = None
+        self._known: dict[tuple[str, str], _Where] = {}
+        """Where the current write put the items it added (no need to look for them)."""
         self._circles: dict[str, Circle] | None = None
         self.repo.subscribe(self._docs_changed)
 
@@ -218,15 +231,7 @@ class Network:
         """A live (or, inside a write, staged) document, or ``None``; refuses a newer schema."""
         doc = self.repo.get(doc_id)
         if doc is not None:
-            found = doc.get(am.ROOT, "schema")
-            version = (
-                int(found[0][1]) if found and not isinstance(found[0], am.ObjType) else 0
-            )
-            if version > layout.SCHEMA_VERSION:
-                raise ProfileError(
-                    f"document {doc_id} uses schema {version}, newer than this plntui "
-                    f"({layout.SCHEMA_VERSION}); upgrade plntui"
-                )
+            _check_schema(doc_id, doc)
         return doc
 
     # -- this device ----------------------------------------------------------------------------
@@ -252,26 +257,30 @@ class Network:
         """Every circle this device holds (member or not), by id."""
         with self.lock:
             cached = self._circles
-            if cached is not None and self._work is None:
-                return cached
-            out: dict[str, Circle] = {}
-            for doc_id in self.repo.storage.ids("c:"):
-                doc = self._doc(doc_id)
-                if doc is not None:
-                    circle_id = doc_id[2:]
-                    out[circle_id] = circles_mod.read_circle(doc, circle_id, self.fingerprint_hex)
-            if self._work is not None:
-                for doc_id in self._work.staged:
-                    if doc_id.startswith("c:"):
+            if cached is None:
+                cached = {}
+                for doc_id in self.repo.storage.ids("c:"):
+                    live = self.repo.live(doc_id)  # as committed (a write's own: see below)
+                    doc = live.doc if live is not None else None
+                    if doc is not None:
+                        _check_schema(doc_id, doc)
                         circle_id = doc_id[2:]
-                        out[circle_id] = circles_mod.read_circle(
-                            self._work.staged[doc_id].doc, circle_id, self.fingerprint_hex
+                        cached[circle_id] = circles_mod.read_circle(
+                            doc, circle_id, self.fingerprint_hex
                         )
-            else:
-                self._circles = out
+                self._circles = cached
+            work = self._work
+            if work is None or not work.staged_circles:
+                return cached
+            out = dict(cached)  # inside a write, circles it changed are read from the write
+            for doc_id in work.staged_circles:
+                circle_id = doc_id[2:]
+                out[circle_id] = circles_mod.read_circle(
+                    work.staged[doc_id].doc, circle_id, self.fingerprint_hex
+                )
             return out
 
-    def my_circles(self) -> list[Circle]:
+    def my_circles(self) -> builtins.list[Circle]:
         """The circles this device is a member of, by name."""
         return sorted(
             (c for c in self.circles().values() if c.member), key=lambda c: c.name.casefold()
@@ -325,7 +334,7 @@ class Network:
             )
         return circle
 
-    def _taken_names(self, except_id: str = "") -> list[str]:
+    def _taken_names(self, except_id: str = "") -> builtins.list[str]:
         return [c.name for c in self.circles().values() if c.member and c.id != except_id]
 
     def create_circle(self, name: str, *, _make_default: bool = False) -> Circle:
@@ -483,6 +492,9 @@ class Network:
 
     def _where(self, collection: Collection, item_id: str) -> _Where:
         """The documents that hold an item now (either may be ``None``)."""
+        known = self._known.get((collection, item_id))
+        if known is not None:
+            return known
         private_id = layout.item_doc(PRIVATE, collection, item_id)
         private = private_id if self._item_in(private_id, collection, item_id) else None
         return _Where(self._shared_doc(collection, item_id), private)
@@ -516,7 +528,7 @@ class Network:
     ) -> Record:
         values: dict[str, Any] = {}
         private_fields: set[str] = set()
-        sources: list[dict[str, Any]] = []
+        sources: builtins.list[dict[str, Any]] = []
         specs = FIELDS[collection]
         if shared:
             for key, value in shared.items():
@@ -594,7 +606,7 @@ class Network:
         item_id = self.resolve_id(collection, ref)
         return self._read(collection, item_id)
 
-    def list(self, collection: Collection, circle: str | None = None) -> list[Record]:
+    def list(self, collection: Collection, circle: str | None = None) -> builtins.list[Record]:
         """Every item of ``collection`` (of one circle, by name or id), sorted, from the index."""
         circle_id = self.circle(circle).id if circle else None
         records = self.index().list(collection)
@@ -602,13 +614,13 @@ class Network:
             records = [r for r in records if r.circle == circle_id and not r.private_item]
         return records
 
-    def contacts(self, circle: str | None = None) -> list[Record]:
+    def contacts(self, circle: str | None = None) -> builtins.list[Record]:
         return self.list("contacts", circle)
 
-    def notes(self, circle: str | None = None) -> list[Record]:
+    def notes(self, circle: str | None = None) -> builtins.list[Record]:
         return self.list("notes", circle)
 
-    def interactions(self, contact: str | None = None) -> list[Record]:
+    def interactions(self, contact: str | None = None) -> builtins.list[Record]:
         if contact is None:
             return self.list("interactions")
         contact_id = self.resolve_id("contacts", contact)
@@ -627,6 +639,7 @@ class Network:
             self._work = work
             self._touched.clear()
             self._removed.clear()
+            self._known.clear()
             try:
                 yield work
                 if register and origin == "local":
@@ -635,23 +648,37 @@ class Network:
                             self._register_in(work, circle_id)
             finally:
                 self._work = None
+                known, self._known = self._known, {}
             before = {
                 doc_id: (staged.live.digest if staged.live is not None else None)
                 for doc_id, staged in work.staged.items()
             }
             touched, removed = set(self._touched), set(self._removed)
-            work.on_commit(lambda: self._after_write(before, touched, removed))
+            work.on_commit(lambda: self._after_write(before, touched, removed, known))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Everything inside is one atomic, durable edit (reads inside see what other processes
+        and peers stored before it): an import, a form that reads, merges and writes."""
+        with self.lock, self._writing():
+            yield
 
     def _after_write(
         self,
         before: dict[str, str | None],
         touched: set[tuple[str, str]],
         removed: set[tuple[str, str]],
+        known: dict[tuple[str, str], _Where],
     ) -> None:
         from .index import SearchIndex
 
-        self._circles = None
-        SearchIndex.for_profile(self.profile).apply_write(self, before, touched, removed)
+        if any(doc_id.startswith("c:") for doc_id in before):
+            self._circles = None
+        self._known = known  # where the items just added are, for the index to read them
+        try:
+            SearchIndex.for_profile(self.profile).apply_write(self, before, touched, removed)
+        finally:
+            self._known = {}
 
     def _circle_for_write(self, collection: Collection, item_id: str, where: _Where) -> None:
         """Refuse an edit of an item in a circle this device is no longer a member of."""
@@ -711,7 +738,10 @@ class Network:
             self._write(work, where.shared, collection, item_id, shared_vals)
         if private_vals:
             self._write(
-                work, layout.item_doc(PRIVATE, collection, item_id), collection, item_id,
+                work,
+                layout.item_doc(PRIVATE, collection, item_id),
+                collection,
+                item_id,
                 private_vals,
             )
 
@@ -733,7 +763,7 @@ class Network:
         checked = check_new(collection, raw)
         if private is None:
             private = collection in PRIVATE_BY_DEFAULT_COLLECTIONS
-        private_names = set(self._check_field_names(collection, private_fields))
+        private_names: set[str] = set(self._check_field_names(collection, private_fields))
         if collection == "contacts" and not allow_duplicate:
             for email in checked.get("emails", []):
                 other = self.find_by_email(email)
@@ -800,8 +830,11 @@ class Network:
             with self._writing() as work:
                 if shared_vals:
                     self._write(
-                        work, layout.item_doc(circle_id, collection, item_id), collection,
-                        item_id, shared_vals,
+                        work,
+                        layout.item_doc(circle_id, collection, item_id),
+                        collection,
+                        item_id,
+                        shared_vals,
                     )
                 if private_vals or private:
                     pdoc = work.doc(layout.item_doc(PRIVATE, collection, item_id), create=True)
@@ -813,9 +846,16 @@ class Network:
                 self._touched.add((collection, item_id))
                 if collection == "interactions":
                     self._bump_last_contacted(checked["contact"], checked["date"])
-            return self._read(collection, item_id)
+                where = _Where(
+                    layout.item_doc(circle_id, collection, item_id) if shared_vals else None,
+                    layout.item_doc(PRIVATE, collection, item_id)
+                    if (private_vals or private)
+                    else None,
+                )
+                self._known[(collection, item_id)] = where
+                return self._read_where(collection, item_id, where)
 
-    def _check_field_names(self, collection: Collection, names: Iterable[str]) -> list[str]:
+    def _check_field_names(self, collection: Collection, names: Iterable[str]) -> builtins.list[str]:
         out = []
         for name in names:
             spec = FIELDS[collection].get(name)
@@ -864,8 +904,8 @@ class Network:
                 raise ValidationError(f"{name} is set by plntui and cannot be edited", name)
             if FIELDS[collection][name].required and not checked[name]:
                 raise ValidationError(f"{FIELDS[collection][name].label} is required", name)
-        to_private = set(self._check_field_names(collection, make_private))
-        to_shared = set(self._check_field_names(collection, make_shared))
+        to_private: set[str] = set(self._check_field_names(collection, make_private))
+        to_shared: set[str] = set(self._check_field_names(collection, make_shared))
         for name in to_shared:
             if FIELDS[collection][name].private_only:
                 raise ValidationError(f"{name} is always private and cannot be shared", name)
@@ -916,17 +956,20 @@ class Network:
         return self.edit(collection, ref, circle=circle)
 
     def _move_circle(self, collection: Collection, item_id: str, target: str) -> None:
+        self._known.pop((collection, item_id), None)
         where = self._where(collection, item_id)
         if where.shared is None or where.circle == target:
             return
         work = self._work
         src = work.doc(where.shared)
         obj = crdt.item_obj(src, collection, item_id)
+        assert obj is not None  # where.shared holds it
         values = crdt.read_item(src, obj)
         with src.transaction() as tx:
             crdt.delete_item(tx, collection, item_id)
-        self._put_item(work, layout.item_doc(target, collection, item_id), collection, item_id,
-                       values)
+        self._put_item(
+            work, layout.item_doc(target, collection, item_id), collection, item_id, values
+        )
         self._removed.add((collection, item_id))
         self._touched.add((collection, item_id))
         if collection == "contacts":  # its shared talks follow it
@@ -961,10 +1004,13 @@ class Network:
         name: str,
         to_private_doc: bool,
     ) -> None:
+        self._known.pop((collection, item_id), None)
         work = self._work
         private_id = layout.item_doc(PRIVATE, collection, item_id)
         assert where.shared is not None
-        src_id, dst_id = (where.shared, private_id) if to_private_doc else (private_id, where.shared)
+        src_id, dst_id = (
+            (where.shared, private_id) if to_private_doc else (private_id, where.shared)
+        )
         src = work.existing(src_id)
         src_obj = crdt.item_obj(src, collection, item_id) if src is not None else None
         spec = FIELDS[collection][name]
@@ -999,6 +1045,7 @@ class Network:
         to_private_doc: bool,
         circle: str = "",
     ) -> None:
+        self._known.pop((collection, item_id), None)
         work = self._work
         current = self._read(collection, item_id)
         where = self._where(collection, item_id)
@@ -1021,7 +1068,10 @@ class Network:
                 if FIELDS[collection][n].private_only or FIELDS[collection][n].private_default
             }
             self._write(
-                work, layout.item_doc(circle, collection, item_id), collection, item_id,
+                work,
+                layout.item_doc(circle, collection, item_id),
+                collection,
+                item_id,
                 {k: v for k, v in values.items() if k not in keep_private},
             )
             pdoc = work.doc(private_id, create=True)
@@ -1036,6 +1086,7 @@ class Network:
         item_id = self.resolve_id(collection, ref)
         with self.lock, self._writing() as work:
             where = self._where(collection, item_id)
+            self._known.pop((collection, item_id), None)
             self._circle_for_write(collection, item_id, where)
             record = self._read_where(collection, item_id, where)
             for doc_id in (where.shared, where.private):
@@ -1144,12 +1195,12 @@ class Network:
                 self._write_split("contacts", contact_id, where, vals, {})
             self._touched.add(("contacts", contact_id))
 
-    def due(self, within_days: int = 0, on: _dt.date | None = None) -> list[DueItem]:
+    def due(self, within_days: int = 0, on: _dt.date | None = None) -> builtins.list[DueItem]:
         """Contacts with a follow-up cadence whose next catch-up falls on or before
         ``on + within_days``. A contact never contacted is due from the day it was added."""
         day = on or today()
         horizon = day + _dt.timedelta(days=within_days)
-        items: list[DueItem] = []
+        items: builtins.list[DueItem] = []
         for contact in self.contacts():
             cadence = contact.values.get("cadence_days")
             if not cadence:
@@ -1172,7 +1223,7 @@ class Network:
 
     # -- duplicates -----------------------------------------------------------------------------
 
-    def with_email(self, email: str) -> list[Record]:
+    def with_email(self, email: str) -> builtins.list[Record]:
         """The contacts that have this e-mail (any case), found through the search index."""
         wanted = email.lower()
         candidates = self.index().search(email, limit=1000)["contacts"]
@@ -1184,7 +1235,7 @@ class Network:
         found = self.with_email(email)
         return found[0] if found else None
 
-    def duplicates(self) -> list[DuplicatePair]:
+    def duplicates(self) -> builtins.list[DuplicatePair]:
         from .dedupe import find_duplicates
 
         return [DuplicatePair(a, b, why) for a, b, why in find_duplicates(self.contacts())]
@@ -1200,6 +1251,7 @@ class Network:
         with self.lock, self._writing() as work:
             keep = self._read("contacts", keep_id)
             other_where = self._where("contacts", other_id)
+            self._known.pop(("contacts", other_id), None)
             self._circle_for_write("contacts", keep_id, self._where("contacts", keep_id))
             self._circle_for_write("contacts", other_id, other_where)
             other = self._read_where("contacts", other_id, other_where)
@@ -1289,9 +1341,7 @@ class Network:
                 if obj is None:
                     continue
                 values = crdt.read_item(doc, obj)
-                key = {"contacts": "introduced_by", "notes": "contacts"}.get(
-                    collection, "contact"
-                )
+                key = {"contacts": "introduced_by", "notes": "contacts"}.get(collection, "contact")
                 value = values.get(key)
                 if value == old or (isinstance(value, list) and old in value):
                     with doc.transaction() as tx:
@@ -1323,7 +1373,7 @@ class Network:
         summary = ImportSummary()
         by_email: dict[str, str] = {}
         by_link: dict[str, str] = {}
-        by_org: dict[str, list[Record]] = {}
+        by_org: dict[str, builtins.list[Record]] = {}
         target = self._member_circle(circle).id
         existing = {c.id: c for c in self.contacts()}
 
@@ -1339,7 +1389,7 @@ class Network:
             if org:
                 by_org.setdefault(org, []).append(contact)
         file_ids: dict[str, str] = {}  # id in the file -> id here
-        introductions: list[tuple[str, str]] = []  # (id here, introducer's id in the file)
+        introductions: builtins.list[tuple[str, str]] = []  # (id here, introducer's id in the file)
         with self.lock, self._writing():
             for done, draft in enumerate(drafts, 1):
                 if progress:
@@ -1435,7 +1485,7 @@ class Network:
         drafts = list(drafts)
         summary = ImportSummary()
         target = self._member_circle(circle).id
-        by_name: dict[str, list[str]] = {}
+        by_name: dict[str, builtins.list[str]] = {}
         contact_ids: set[str] = set()
         for contact in self.contacts():
             contact_ids.add(contact.id)
@@ -1447,9 +1497,11 @@ class Network:
                     progress(done, len(drafts))
                 values = {k: v for k, v in draft.values.items() if k in FIELDS["notes"]}
                 values = {
-                    k: v for k, v in values.items() if not FIELDS["notes"][k].system or k == "created"
+                    k: v
+                    for k, v in values.items()
+                    if not FIELDS["notes"][k].system or k == "created"
                 }
-                links: list[str] = []
+                links: builtins.list[str] = []
                 for ref in draft.values.get("contact_refs", []) or []:
                     text = str(ref).strip()
                     if text.lower() in contact_ids:
@@ -1485,23 +1537,23 @@ class Network:
 
         return SearchIndex.for_profile(self.profile).ensure_fresh(self)
 
-    def search(self, query: str, limit: int = 50) -> dict[str, list[Record]]:
+    def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         return self.index().search(query, limit)
 
-    def who(self, topic: str, limit: int = 50) -> dict[str, list[Record]]:
+    def who(self, topic: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         if not normalise_topic(topic):
             raise ValidationError("give a topic, e.g. plntui who rust")
         return self.index().who(topic, limit)
 
-    # -- what the index reads -----------------------------------------------------------------------
+    # -- what the index reads -------------------------------------------------------------------
 
-    def items_of(self, doc_id: str) -> list[tuple[Collection, str]]:
+    def items_of(self, doc_id: str) -> builtins.list[tuple[Collection, str]]:
         """The ``(collection, id)`` of every item a document holds now."""
         doc = self._doc(doc_id)
         if doc is None:
             return []
         kind = layout.kind_of(doc_id)
-        out: list[tuple[Collection, str]] = []
+        out: builtins.list[tuple[Collection, str]] = []
         for collection in ("contacts", "interactions") if kind == "shard" else ("notes",):
             if kind == "circle":
                 break

@@ -13,12 +13,12 @@ device's long-term key and self-signed certificate; ``peers.json``, the peers yo
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .network import Network
+
 
 def identity_folder(home: Path) -> Path:
     return home / "identity"
@@ -224,8 +224,11 @@ class SyncRunner:
 
     # -- pairing by code ----------------------------------------------------------------------
 
-    async def open_invite(self, ttl: float | None = None) -> Any:
-        """Open an invite on the engine and announce its nameplate on the LAN."""
+    async def open_invite(self, ttl: float | None = None, circle: str | None = None) -> Any:
+        """Open an invite on the engine and announce its nameplate on the LAN; the colleague
+        who pairs joins ``circle`` (default: ``pair_circle``, else the default circle)."""
+        if circle is not None:
+            self.pair_circle = circle
         invite = self.engine.open_invite() if ttl is None else self.engine.open_invite(ttl)
         if self.discovery is not None:
             await self.discovery.set_pairing(invite.nameplate)

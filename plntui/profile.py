@@ -28,14 +28,13 @@ with before stay in ``profile.json`` (``former_actors``) and count as this devic
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,11 +192,15 @@ class Profile:
                 "upgrade plntui to open it"
             )
         if not (home / "repo.sqlite3").exists():
-            raise StoreCorruptError(f"{home / 'repo.sqlite3'} is missing; the profile is incomplete")
+            raise StoreCorruptError(
+                f"{home / 'repo.sqlite3'} is missing; the profile is incomplete"
+            )
         return cls(home, meta)
 
     def save_meta(self) -> None:
-        atomic_write(self.home / "profile.json", json.dumps(meta_dict(self.meta), indent=2).encode())
+        atomic_write(
+            self.home / "profile.json", json.dumps(meta_dict(self.meta), indent=2).encode()
+        )
 
     def rename(self, name: str) -> None:
         display = clean_text(name, "name", 100)

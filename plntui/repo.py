@@ -44,9 +44,10 @@ from .storage import REPAIR_HINT, Storage, StoredDoc, Writer, digest_of
 
 CACHE_BYTES = 32 * 1024 * 1024
 """Memory the loaded documents may take (an estimate; least recently used go first)."""
-MEMORY_PER_STORED_BYTE = 350
-"""Automerge 0.5.7 holds about 120-350 bytes in memory per byte of a saved document (note
-bodies are the dearest: about 290 bytes per character); the cache counts the upper end."""
+MEMORY_PER_STORED_BYTE: dict[str, int] = {"shard": 150, "circle": 150, "note": 400}
+"""Automerge 0.5.7 holds about 120-150 bytes in memory per byte of a saved contact shard and
+about 350 per byte of a saved note (bodies are the dearest: about 290 bytes per character);
+``bench/README.md`` has the measurements."""
 COMPACT_CHUNKS = 64
 COMPACT_MIN_BYTES = 64 * 1024
 
@@ -90,6 +91,12 @@ class Work:
     origin: str
     staged: dict[str, _Staged] = field(default_factory=dict)
     after: list[Callable[[], None]] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)
+    """Documents already caught up with storage in this write (the write lock is held: no other
+    process can store anything until it ends)."""
+    missing: set[str] = field(default_factory=set)
+    """Documents found not to exist in this write."""
+    staged_circles: set[str] = field(default_factory=set)
 
     def doc(self, doc_id: str, create: bool = False) -> am.Document:
         """The staged copy of ``doc_id`` to edit (created from its kind's genesis with
@@ -107,6 +114,9 @@ class Work:
             fork = live.doc.fork()
             fork.set_actor(self.repo.actor)
         self.staged[doc_id] = _Staged(live, fork, kind, circle)
+        self.missing.discard(doc_id)
+        if kind == "circle":
+            self.staged_circles.add(doc_id)
         return fork
 
     def existing(self, doc_id: str) -> am.Document | None:
@@ -124,6 +134,9 @@ class Work:
         if live is None and doc_id not in self.staged:
             loaded.set_actor(self.repo.actor)
             self.staged[doc_id] = _Staged(None, loaded, kind, circle, raw=data)
+            self.missing.discard(doc_id)
+            if kind == "circle":
+                self.staged_circles.add(doc_id)
         else:
             self.doc(doc_id).merge(loaded)
 
@@ -191,17 +204,25 @@ class Repository:
 
     def _current(self, doc_id: str, in_write: bool = False) -> LiveDoc | None:
         """The live document, caught up with storage when ``in_write`` (the storage write lock
-        is held, so nothing can be stored in between)."""
+        is held, so nothing can be stored in between: once per document per write)."""
+        work = self._work if in_write else None
+        if work is not None and doc_id in work.missing:
+            return None
         live = self._live.get(doc_id)
         if live is not None:
             self._live.move_to_end(doc_id)
-            if in_write:
+            if work is not None and doc_id not in work.checked:
                 info = self.storage.info([doc_id]).get(doc_id)
                 if info is not None and info[1] != live.version:
                     self._catch_up(live)
+                work.checked.add(doc_id)
             return live
         stored = self.storage.load(doc_id)
+        if work is not None:
+            work.checked.add(doc_id)
         if stored is None:
+            if work is not None:
+                work.missing.add(doc_id)
             return None
         live = self._from_stored(stored)
         self._live[doc_id] = live
@@ -347,9 +368,7 @@ class Repository:
         """Write a fresh snapshot of every document that has chunks. Returns how many."""
         count = 0
         with self.lock:
-            ids = [
-                r[0] for r in self.storage.db.execute("SELECT id FROM docs WHERE n_chunks > 0")
-            ]
+            ids = [r[0] for r in self.storage.db.execute("SELECT id FROM docs WHERE n_chunks > 0")]
             for start in range(0, len(ids), 200):
                 with self.storage.transaction() as writer:
                     for doc_id in ids[start : start + 200]:
@@ -417,7 +436,9 @@ class Repository:
             notes.append(f"document {doc_id}: its snapshot cannot be read")
         if bad:
             notes.append(f"document {doc_id}: {len(bad)} change record(s) set aside")
-        start = base if base is not None else layout.new_document(layout.kind_of(doc_id), self.actor)
+        start = (
+            base if base is not None else layout.new_document(layout.kind_of(doc_id), self.actor)
+        )
         doc = am.Document.load(start.save() + b"".join(good))
         with self.storage.transaction() as writer:
             if base is None:
@@ -480,7 +501,7 @@ class Repository:
 
 
 def _cost(live: LiveDoc) -> int:
-    return (live.snapshot_size + live.chunk_bytes + 256) * MEMORY_PER_STORED_BYTE
+    return (live.snapshot_size + live.chunk_bytes + 256) * MEMORY_PER_STORED_BYTE[live.kind]
 
 
 def _parsed(doc_id: str) -> tuple[layout.Kind, str, str]:

@@ -304,9 +304,7 @@ class Storage:
             now = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
             if now == generation:
                 return [], now
-            rows = db.execute(
-                "SELECT id FROM docs WHERE generation > ?", (generation,)
-            ).fetchall()
+            rows = db.execute("SELECT id FROM docs WHERE generation > ?", (generation,)).fetchall()
         return [r[0] for r in rows], now
 
     def stored_bytes(self, doc_ids: Iterable[str]) -> Iterator[tuple[str, bytes, str]]:
@@ -329,7 +327,9 @@ class Storage:
         """What ``repair`` set aside: ``(when, document, what)``."""
         return [tuple(r) for r in self.db.execute("SELECT at, doc, what FROM damaged")]  # type: ignore[misc]
 
-    def raw_rows(self, doc_id: str) -> tuple[tuple[str, str, bytes, int] | None, list[tuple[int, bytes, int]]]:
+    def raw_rows(
+        self, doc_id: str
+    ) -> tuple[tuple[str, str, bytes, int] | None, list[tuple[int, bytes, int]]]:
         """A document's row ``(circle, kind, snapshot, snap_crc)`` and chunks ``(seq, data, crc)``
         as stored, unchecked (for ``repair``)."""
         with self._reading() as db:

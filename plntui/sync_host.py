@@ -150,8 +150,7 @@ class RepoHost:
                 staged.receive_sync_message(state, decoded)
             except Exception as exc:
                 raise Refused(
-                    f"Automerge refused the peer's changes to {doc_id} ({exc}); nothing was "
-                    "stored",
+                    f"Automerge refused the peer's changes to {doc_id} ({exc}); nothing was stored",
                     doc_id=doc_id,
                 ) from None
             after = staged.get_heads()

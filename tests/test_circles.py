@@ -24,7 +24,7 @@ from tests.lan import reruns_in_lan
 from tests.processes import PLNTUI, cli
 from tests.repo_helpers import copy_docs, join
 
-# -- the domain API ---------------------------------------------------------------------------------
+# -- the domain API --------------------------------------------------------------------------------
 
 
 def test_a_new_profile_starts_with_one_default_circle(net: Network) -> None:
@@ -114,7 +114,7 @@ def test_a_peer_gets_only_the_circles_both_are_members_of(tmp_path: Path) -> Non
     host.close()
 
 
-# -- real processes ---------------------------------------------------------------------------------
+# -- real processes --------------------------------------------------------------------------------
 
 in_lan = reruns_in_lan(240)
 

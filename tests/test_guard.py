@@ -114,8 +114,17 @@ def daemon(home: Path, port: int) -> Iterator[Path]:
     log = home.parent / f"{home.name}.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [*PLNTUI, "--home", str(home), "sync", "--no-discovery", "--listen", "127.0.0.1",
-             "--port", str(port)],
+            [
+                *PLNTUI,
+                "--home",
+                str(home),
+                "sync",
+                "--no-discovery",
+                "--listen",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -196,7 +205,10 @@ def test_a_broken_document_from_a_peer_process_is_refused_and_nothing_of_it_is_s
     shared = json.loads(cli(good, "circle", "list", "--json").stdout)[0]["id"]
     doc_id = subprocess.run(
         [sys.executable, str(HELPER), str(bad), case, shared],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout.strip()
     assert stored(bad, doc_id) is not None and stored(good, doc_id) is None
     bad_log = bad.parent / "bad-once.log"
@@ -235,7 +247,10 @@ def test_changes_to_a_circle_the_peer_is_not_in_are_never_stored(
     cli(good, "circle", "remove", "Inner", bad_fp)  # bad no longer gets or gives Inner
     doc_id = subprocess.run(
         [sys.executable, str(HELPER), str(bad), "foreign", shared, inner],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout.strip()
     with daemon(good, port) as log:
         listening(log)

@@ -127,9 +127,10 @@ def test_two_colleagues_who_synced_end_up_in_one_circle_without_duplicates(
         if d.startswith("n:")
     }
     theirs = bob.repo.storage.manifest([layout.LEGACY_CIRCLE])
-    assert common[layout.note_doc(layout.LEGACY_CIRCLE, READING)] == theirs[
-        layout.note_doc(layout.LEGACY_CIRCLE, READING)
-    ]
+    assert (
+        common[layout.note_doc(layout.LEGACY_CIRCLE, READING)]
+        == theirs[layout.note_doc(layout.LEGACY_CIRCLE, READING)]
+    )
     copy_docs(alice, bob)
     copy_docs(bob, alice)
     for net in (alice, bob):

@@ -13,7 +13,6 @@ from plntui import crdt, layout
 from plntui.errors import AmbiguousIdError, NotFoundError, ValidationError
 from plntui.index import SearchIndex
 from plntui.network import Network
-
 from tests.repo_helpers import copy_docs, private_item, shared_item
 
 
@@ -134,7 +133,7 @@ def test_an_edit_that_fails_midway_leaves_the_live_documents_untouched(net: Netw
     with net.lock:
         live = net.repo.get(doc_id)
         heads = live.get_heads()
-    with pytest.raises(RuntimeError, match="boom"), net._writing():
+    with pytest.raises(RuntimeError, match="boom"), net._writing():  # noqa: PT012 - it fails inside the write
         net.edit("contacts", ada.id, {"org": "Half written"})
         raise RuntimeError("boom")
     with net.lock:
@@ -415,9 +414,8 @@ def test_a_document_with_a_newer_schema_is_refused(net: Network, home: Path) -> 
 
     ada = net.add("contacts", {"name": "Ada"})
     doc_id = layout.shard_doc(net.default_circle().id, ada.id)
-    with net.repo.writing() as work:
-        with work.doc(doc_id).transaction() as tx:
-            tx.put(am.ROOT, "schema", am.ScalarType.Int, layout.SCHEMA_VERSION + 1)
+    with net.repo.writing() as work, work.doc(doc_id).transaction() as tx:
+        tx.put(am.ROOT, "schema", am.ScalarType.Int, layout.SCHEMA_VERSION + 1)
     with pytest.raises(ProfileError, match="newer than this plntui"):
         Network.open(home).get("contacts", ada.id)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import automerge.core as am
 import pytest
 
 from plntui import crdt, layout, provenance
@@ -25,7 +24,10 @@ def exchange(src: Network, dst: Network) -> None:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Network, Network]:
-    alice, bob = Network.create(tmp_path / "alice", "Alice"), Network.create(tmp_path / "bob", "Bob")
+    alice, bob = (
+        Network.create(tmp_path / "alice", "Alice"),
+        Network.create(tmp_path / "bob", "Bob"),
+    )
     join(alice, bob)
     return alice, bob
 

@@ -40,7 +40,7 @@ def shard_of(net: Network, item_id: str) -> str:
     return layout.shard_doc(net.default_circle().id, item_id)
 
 
-# -- the storage adapter ----------------------------------------------------------------------------
+# -- the storage adapter ---------------------------------------------------------------------------
 
 
 def test_a_document_round_trips_through_put_and_append(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_a_failed_transaction_writes_nothing(tmp_path: Path) -> None:
     storage = Storage.create(tmp_path / "repo.sqlite3")
     doc = layout.new_document("note", bytes(16))
     generation = storage.generation()
-    with pytest.raises(RuntimeError), storage.transaction() as writer:
+    with pytest.raises(RuntimeError), storage.transaction() as writer:  # noqa: PT012 - it fails inside the write
         writer.put("n:private:abcd", "private", "note", doc.save(), doc.get_heads())
         raise RuntimeError("boom")
     assert storage.manifest() == {}
@@ -98,7 +98,7 @@ def test_changed_since_names_the_documents_a_write_touched(net: Network) -> None
     assert storage.changed_since(now) == ([], now)
 
 
-# -- units of work ----------------------------------------------------------------------------------
+# -- units of work ---------------------------------------------------------------------------------
 
 
 def test_nested_writes_commit_once_at_the_outer_exit(net: Network) -> None:
@@ -121,7 +121,7 @@ def test_a_failed_write_keeps_every_live_document_and_the_next_write_works(
         heads = live.get_heads()
     events: list[str] = []
     net.profile.subscribe(events.append)
-    with pytest.raises(RuntimeError, match="boom"), net.repo.writing() as work:
+    with pytest.raises(RuntimeError, match="boom"), net.repo.writing() as work:  # noqa: PT012 - it fails inside the write
         with work.doc(doc_id).transaction() as tx:
             tx.put(am.ROOT, "half-done", am.ScalarType.Str, "x")
         raise RuntimeError("boom")
@@ -180,7 +180,7 @@ def test_the_cache_of_loaded_documents_stays_bounded(
     assert [net.get("notes", n.id).label for n in notes] == [f"Note {n}" for n in range(20)]
 
 
-# -- other processes ------------------------------------------------------------------------------
+# -- other processes -------------------------------------------------------------------------------
 
 
 def test_two_processes_see_each_others_writes(net: Network, home: Path) -> None:
@@ -236,7 +236,7 @@ def test_concurrent_writers_serialise_on_the_database(home: Path) -> None:
     assert len(Network.open(home).contacts()) == 30
 
 
-# -- repair -------------------------------------------------------------------------------------
+# -- repair ----------------------------------------------------------------------------------------
 
 
 def test_repair_sets_a_damaged_record_aside_and_keeps_the_rest(net: Network, home: Path) -> None:
@@ -287,7 +287,7 @@ def test_a_file_sqlite_cannot_read_is_reported_then_rebuilt_beside_it(
     assert run_cli(home, "contact", "add", "--name", "Barbara").returncode == 0
 
 
-# -- session lock -------------------------------------------------------------------------------
+# -- session lock ----------------------------------------------------------------------------------
 
 _CLAIM = textwrap.dedent("""
     import sys, time

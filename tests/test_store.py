@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import subprocess
 import sys
-import textwrap
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +14,7 @@ import automerge.core as am
 import pytest
 
 from plntui import store as store_mod
-from plntui.errors import ProfileLockedError, StoreCorruptError
-from plntui.network import Network
-from plntui.profile import Profile
+from plntui.errors import StoreCorruptError
 from plntui.store import (
     LOG_MAGIC,
     SNAP_MAGIC,

@@ -350,7 +350,9 @@ def test_a_kill_mid_sync_loses_nothing_and_the_next_sync_resumes(tmp_path: Path)
 
             db = sqlite3.connect(f"file:{repo}?mode=ro", uri=True, timeout=5)
             try:
-                return int(db.execute("SELECT count(*) FROM docs WHERE id LIKE 's:%'").fetchone()[0])
+                return int(
+                    db.execute("SELECT count(*) FROM docs WHERE id LIKE 's:%'").fetchone()[0]
+                )
             except sqlite3.Error:
                 return 0
             finally:

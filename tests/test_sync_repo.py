@@ -67,7 +67,7 @@ async def test_a_failed_edit_while_a_peer_is_linked_keeps_sync_working(
         with a.lock:
             live = a.repo.get(doc_id)
         # an edit that fails in the middle (a bug, Ctrl-C)...
-        with pytest.raises(RuntimeError), a._writing():
+        with pytest.raises(RuntimeError), a._writing():  # noqa: PT012 - it fails inside the write
             a.edit("contacts", ada.id, {"org": "Half"})
             raise RuntimeError("boom")
         # ...and a full disk while the new snapshot of a compaction is written

@@ -2,9 +2,14 @@
 
 Screens are modes (contacts, notes, who knows, follow-ups...). Every screen reads through the
 domain API (``plntui.network``) and never touches Automerge or files. The app owns the
-``Network`` and a lock around it: quick edits run on the UI thread (a commit is a few
-milliseconds), slow work (first load of the documents, reloading after another process wrote,
-imports and exports) runs in worker threads under the same lock.
+``Network``; its lock (``net_lock``, the network's own ``Network.lock``, which the sync engine
+holds too) is held around every use of it: quick edits run on the UI thread (a commit is a few
+milliseconds), slow work (catching up with what another process wrote, imports and exports)
+runs in worker threads under the same lock.
+
+Other processes' writes are noticed by polling the profile's generation (one cheap query,
+every ``POLL_SECONDS``); when it moved, a worker catches up (``Profile.refresh``) and the
+screens reload.
 """
 
 from __future__ import annotations
@@ -107,11 +112,16 @@ class PlntuiApp(App[None]):
         self.sync_service: Any = None
         self.home = home
         self.net: Network | None = None
-        self.net_lock = threading.RLock()
+        self._no_lock = threading.RLock()  # before a profile is open
         self.data_version = 0
         self.watch_interval = watch_interval
-        self._seen_token: Any = None
+        self._seen_generation = -1
         self._unsubscribe: Any = None
+
+    @property
+    def net_lock(self) -> Any:
+        """The network's lock (``Network.lock``): held around every use of ``net``."""
+        return self.net.lock if self.net is not None else self._no_lock
 
     # -- modes ----------------------------------------------------------------------------------
 
@@ -172,7 +182,7 @@ class PlntuiApp(App[None]):
             self.exit(return_code=err.exit_code, message=f"plntui: error: {err.message}")
             return
         self._apply_settings()
-        self._seen_token = self.net.profile.token()
+        self._seen_generation = self.net.profile.generation()
         self._unsubscribe = self.net.profile.subscribe(self._on_profile_change)
         self.switch_mode("contacts")
         self.set_interval(self.watch_interval, self._poll_external)
@@ -191,23 +201,25 @@ class PlntuiApp(App[None]):
     def _poll_external(self) -> None:
         if self.net is None:
             return
-        token = self.net.profile.token()
-        if token != self._seen_token:
-            self._seen_token = token
+        try:
+            generation = self.net.profile.generation()
+        except PlntuiError:  # the storage is busy or damaged: the next poll tries again
+            return
+        if generation != self._seen_generation:
+            self._seen_generation = generation
             self._refresh_external()
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _refresh_external(self) -> None:
+        """Catch up with what other processes stored; listeners hear "external" (the sync
+        engine may have caught up first: then nothing is new here)."""
         with self.net_lock:
             assert self.net is not None
-            if not self.net.profile.refresh():
-                self.net.index()  # documents not loaded yet: the index alone needs catching up
-                self.post_message(DataChanged("external"))
+            if self.net.profile.refresh():
+                self.net.index()  # bring the index up to date here, not on the UI thread
 
     @on(DataChanged)
     def _data_changed(self, message: DataChanged) -> None:
-        if self.net is not None:
-            self._seen_token = self.net.profile.token()
         self.data_version += 1
         screen = self.screen
         if isinstance(screen, PlntuiScreen):
@@ -305,9 +317,7 @@ class PlntuiApp(App[None]):
             return
         from .sync_service import SyncService
 
-        self.sync_service = SyncService(
-            self.net, self.net_lock, self.sync_options, self.post_message
-        )
+        self.sync_service = SyncService(self.net, self.sync_options, self.post_message)
         self.sync_snapshot = self.sync_service.snapshot
         self.sync_service.start()
 

@@ -1,10 +1,14 @@
-"""Provides PlntuiCommands: the command palette's jumps to contacts and notes, and the actions.
+"""Provides PlntuiCommands: the command palette's jumps to contacts, notes and circles, and the
+actions.
 
-Each time the palette opens, the provider reads the labels of every contact and note once from
-the search index (in a thread, under the network lock, while the actions are already listed) and
-keeps them for the keystrokes that follow. A search drops the names missing a letter of the
-query (a set test), puts those where the query starts a word first, scores at most a few hundred
-with Textual's fuzzy matcher and hands back the best few: quick with 10,000 contacts."""
+Each time the palette opens, the provider reads the labels of every contact and note, and the
+circles, once from the search index (in a thread, under the network lock, while the actions are
+already listed) and keeps them for the keystrokes that follow. "Show circle…" opens the circle
+picker; "Show circle: NAME" shows one circle at once (the list's filter gets ``circle:NAME``).
+
+A search drops the names missing a letter of the query (a set test), puts those where the query
+starts a word first, scores at most a few hundred with Textual's fuzzy matcher and hands back the
+best few: quick with 10,000 contacts."""
 
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ class _Item:
     folded: str
     letters: frozenset[str]
     extra: str  # shown dim after the text, not matched (an organisation)
-    collection: str
+    collection: str  # "contacts", "notes", or "circles" (item_id: the filter word)
     item_id: str
 
 
@@ -73,15 +77,24 @@ class PlntuiCommands(Provider):
         net = getattr(self.app, "net", None)
         if net is None:
             return []
+        from .dialogs.circles import circle_entries, filter_word
+
         try:
             with self.papp.net_lock:
                 index = net.index()
                 contacts = index.list("contacts")
                 notes = index.list("notes")
+                circles = circle_entries(index)
         except (PlntuiError, sqlite3.Error) as err:  # the actions still work without the names
             self.app.log.error(f"palette: cannot read contacts and notes: {err}")
             return []
         items = []
+        for circle in circles:
+            text = f"Show circle: {_one_line(circle.name)[:TEXT_LIMIT]}"
+            folded = text.lower()
+            extra = f"{circle.contacts:,} contacts · {circle.notes:,} notes"
+            word = filter_word(circle, circles)
+            items.append(_Item(text, folded, frozenset(folded), extra, "circles", word))
         for collection, noun, records in (
             ("contacts", "Contact", contacts),
             ("notes", "Note", notes),
@@ -134,6 +147,11 @@ class PlntuiCommands(Provider):
                 "Enter a pairing code",
                 "Join the invite a colleague opened",
                 lambda: _in_mode(app, "peers", "pair"),
+            ),
+            (
+                "Show circle…",
+                "Keep the contacts or notes list to one circle",
+                lambda: show_circle_picker(app),
             ),
             (
                 "Import contacts from a file…",
@@ -251,10 +269,13 @@ class PlntuiCommands(Provider):
         return content
 
     def _jump(self, item: _Item) -> Callable[[], None]:
-        app = self.app
+        app = self.papp
 
         def jump() -> None:
-            app.post_message(ShowItem(item.collection, item.item_id))
+            if item.collection == "circles":
+                show_circle(app, item.item_id)
+            else:
+                app.post_message(ShowItem(item.collection, item.item_id))
 
         return jump
 
@@ -308,3 +329,59 @@ def _who(app: PlntuiApp, topic: str) -> None:
             set_topic(topic)
 
     app.call_after_refresh(run)
+
+
+def _filter_screen(app: PlntuiApp) -> Any:
+    """The list with a circle filter (contacts, notes) shown now, under any dialog, or None."""
+    from .screens._circles import CircleFilter
+
+    for screen in reversed(app.screen_stack):
+        if isinstance(screen, CircleFilter):
+            return screen
+    return None
+
+
+def show_circle(app: PlntuiApp, word: str) -> None:
+    """Keep the list shown (contacts, unless notes are) to the circle ``word`` ("": all)."""
+    screen = _filter_screen(app)
+    if screen is not None:
+        screen.show_circle(word or None)
+        return
+    app.switch_mode("contacts")
+
+    def run() -> None:
+        shown = _filter_screen(app)
+        if shown is not None:
+            shown.show_circle(word or None)
+
+    app.call_after_refresh(run)
+
+
+def show_circle_picker(app: PlntuiApp) -> None:
+    """Open the circle picker; the list then shows the circle chosen."""
+    from .dialogs.circles import CirclePickerDialog, circle_entries
+
+    net = app.net
+    if net is None:
+        return
+    try:
+        with app.net_lock:
+            entries = circle_entries(net.index())
+    except (PlntuiError, sqlite3.Error) as err:
+        app.safe_notify(f"Cannot read the circles: {err}", severity="error")
+        return
+    current = None
+    screen = _filter_screen(app)
+    if screen is not None:
+        from ..catalog import CIRCLE_PREFIX, fold
+
+        words = fold(screen.query_one("#filter").value).split()
+        current = next(
+            (w[len(CIRCLE_PREFIX) :] for w in words if w.startswith(CIRCLE_PREFIX)), None
+        )
+
+    def chosen(word: str | None) -> None:
+        if word is not None:
+            show_circle(app, word)
+
+    app.push_screen(CirclePickerDialog(entries, current), chosen)

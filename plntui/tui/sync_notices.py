@@ -1,13 +1,14 @@
 """Provides what the app tells the user about sync as notifications (pure functions).
 
-A colleague bringing new contacts, a colleague asking to pair (their device announces an open
-pairing invite), an introducer offering a peer (or, with auto-accept, bringing one), a store
-failure. Names are peer data: the app shows these texts literally.
+A colleague bringing new contacts, a colleague adding this device to a circle, a colleague asking
+to pair (their device announces an open pairing invite), an introducer offering a peer (or, with
+auto-accept, bringing one), a store failure, changes refused. Names are peer data: the app shows
+these texts literally.
 """
 
 from __future__ import annotations
 
-from .sync_service import SyncNotice, SyncSnapshot
+from .sync_service import CIRCLE_JOINED, SyncNotice, SyncSnapshot
 
 Shown = tuple[str, str, str]  # text, title, severity
 
@@ -21,6 +22,9 @@ def notice(message: SyncNotice) -> Shown | None:
     if message.kind == "ChangesStored" and message.new_contacts > 0:
         who = message.name or "A colleague"
         return f"{who} brought {plural(message.new_contacts, 'new contact')}", "Sync", "information"
+    if message.kind == CIRCLE_JOINED:
+        who = message.name or "A colleague"
+        return f"{who} added you to circle {message.circle}", "Circles", "information"
     if message.kind == "PairingSucceeded":
         return f"Paired with {message.name or 'a colleague'}", "Pairing", "information"
     if message.kind == "IntroductionOffered":
@@ -31,6 +35,8 @@ def notice(message: SyncNotice) -> Shown | None:
         return f"{who} was trusted (introduced by {by})", "Introduction", "information"
     if message.kind == "StoreFailed":
         return message.text, "Sync: not stored", "error"
+    if message.kind == "ChangesRefused":
+        return message.text, "Sync: changes refused", "warning"
     return None
 
 

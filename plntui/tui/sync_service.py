@@ -1,31 +1,34 @@
 """Provides SyncService: the sync engine and LAN discovery running inside the app.
 
 The app (``plntui`` with no command) syncs by itself unless started with ``--offline``: this
-module runs a ``SyncRunner`` (``plntui.peersync``: the engine over the profile's shared document,
-plus discovery) on a thread of its own with its own asyncio loop, so building or storing a large
-snapshot never freezes the screen. The engine's document host shares the app's ``net_lock``:
-every use of the document, by the engine or by an edit on screen, holds it.
+module runs a ``SyncRunner`` (``plntui.peersync``: the engine over the profile's repository,
+plus discovery; the one headless sync host, shared with ``plntui sync``) on a thread of its own
+with its own asyncio loop, so building or storing a large snapshot never freezes the screen. The
+runner's document host holds the network's lock (``Network.lock``) around every use of a
+document, as the app does around every edit on screen. The runner pushes this process's own
+commits to the peers by itself, and catches up with other processes' writes by its own poll.
 
 What crosses the thread boundary, and how:
 
 * to the app: Textual messages (``post_message`` is thread-safe and never waits for the UI,
   which may be waiting for the lock): ``SyncUpdated`` carries an immutable ``SyncSnapshot`` (peer
   states, counters, nearby devices), posted when it changed; ``SyncNotice`` carries one engine
-  event as plain text, with the number of contacts it brought;
-* to the engine: ``local_change`` after every commit of this process (a local edit is pushed at
-  once, on the engine's loop), ``call(fn)`` to run anything else on the engine's loop (pair; and
-  every change of trust: revoke, approve or reject an introduction, make a peer an introducer,
-  each followed by ``engine.trust_changed()`` so the links follow at once).
+  event as plain text, with the number of contacts it brought, or a peer adding this device to a
+  circle ("Alice added you to circle Data team");
+* to the engine: ``call(fn)`` runs anything on the engine's loop (pair, open an invite and
+  choose the circle a colleague paired by code joins; and every change of trust: revoke, approve
+  or reject an introduction, make a peer an introducer, each followed by
+  ``engine.trust_changed()`` so the links follow at once).
 
 Stopping (the app quits) never leaves anyone waiting: every future ``call`` handed out and not
 settled yet fails at once with ``SyncStopped`` ("sync stopped"), and the tasks it started on the
 engine's loop (a pairing waiting for an answer) are cancelled before the engine stops.
 
 Starting is all or nothing for the engine: whatever fails after it listens stops it again, so
-the app never says "sync off" while an engine still syncs. LAN discovery is the exception: when
-only it cannot start (no multicast, a network namespace without interfaces), the engine keeps
-running without it (peers added by address still sync) and the snapshot's ``warning`` says
-"discovery off: <reason>".
+the app never says "sync off" while an engine still syncs. The runner itself listens on a free
+port when the one asked for is taken, and keeps syncing without LAN discovery when only that
+cannot start (no multicast, a network namespace without interfaces); the snapshot's ``warning``
+says so ("discovery off: <reason>").
 
 The snapshot also carries what the trust store says about introducers (see ``sync.trust``): which
 trusted peer is one, who introduced whom, and the introductions waiting for approval; offline,
@@ -41,7 +44,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as _dt
-import errno
 import logging
 import threading
 from collections.abc import Callable
@@ -51,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from textual.message import Message
 
 from ..model import safe_text
-from ..peersync import DEFAULT_PORT, ProfileHost
+from ..peersync import DEFAULT_PORT
 
 if TYPE_CHECKING:
     from ..network import Network
@@ -183,10 +185,15 @@ class SyncUpdated(Message):
         return isinstance(message, SyncUpdated)
 
 
+CIRCLE_JOINED = "CircleJoined"
+"""The ``SyncNotice`` kind of a peer adding this device to a circle (not an engine event)."""
+
+
 class SyncNotice(Message):
     """One engine event: ``kind`` is its class name, ``text`` a plain line about it, ``name`` the
     peer's display name, ``new_contacts`` how many contacts it brought (ChangesStored),
-    ``introducer`` the display name of the introducer (IntroductionOffered, PeerIntroduced)."""
+    ``introducer`` the display name of the introducer (IntroductionOffered, PeerIntroduced),
+    ``circle`` the circle's name (``CIRCLE_JOINED``: the peer added this device to it)."""
 
     def __init__(
         self,
@@ -196,6 +203,7 @@ class SyncNotice(Message):
         new_contacts: int = 0,
         event: Any = None,
         introducer: str = "",
+        circle: str = "",
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -204,6 +212,7 @@ class SyncNotice(Message):
         self.new_contacts = new_contacts
         self.event = event
         self.introducer = introducer
+        self.circle = circle
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
@@ -298,34 +307,6 @@ def human_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-# -- the document host ----------------------------------------------------------------------------
-
-
-class AppHost(ProfileHost):
-    """The profile's host under the app's lock; counts the contacts each stored batch added
-    (net of any it removed: the notification is about what the colleague brought)."""
-
-    def __init__(self, net: Network, lock: threading.RLock) -> None:
-        super().__init__(net, lock)
-        self.new_contacts = 0
-
-    def persist(self, origin: str) -> None:
-        from .. import crdt
-
-        with self.lock:
-            before = self.net.profile.shared.saved_heads
-            super().persist(origin)
-            doc = self.document()
-            try:
-                contacts = crdt.top(doc, "contacts")
-                # the map's length before and after: well under a millisecond on 10,000
-                old = doc.length(contacts, before) if before else 0
-                added = max(0, doc.length(contacts) - old)
-            except Exception:  # a count for a notification: never fail the store for it
-                added = 0
-            self.new_contacts += added
-
-
 # -- the service ----------------------------------------------------------------------------------
 
 
@@ -335,23 +316,18 @@ class SyncService:
     def __init__(
         self,
         net: Network,
-        lock: threading.RLock,
         options: SyncOptions,
         post: Callable[[Message], Any],
     ) -> None:
         self.net = net
-        self.lock = lock
         self.options = options
         self.post = post
-        self.host = AppHost(net, lock)
         self.runner: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
         self._snapshot = SyncSnapshot(state="starting", name=net.profile.meta.name)
-        self._unsubscribe: Callable[[], None] | None = None
-        self._warning = ""
         # what ``call`` handed out and has not settled yet (any thread: under ``_guard``), and
         # the tasks it started (the engine's loop only)
         self._guard = threading.Lock()
@@ -366,16 +342,12 @@ class SyncService:
     # -- life cycle (UI thread) ---------------------------------------------------------------
 
     def start(self) -> None:
-        self._unsubscribe = self.net.profile.subscribe(self._profile_changed)
         self._thread = threading.Thread(target=self._run, name="plntui-sync", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Say goodbye to the peers and stop (waits at most ``timeout`` seconds); every call
         not answered yet fails at once with ``SyncStopped``."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         self._fail_pending()
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
@@ -471,12 +443,36 @@ class SyncService:
 
     # -- pairing by code (see sync.pairing) ----------------------------------------------------
 
-    def open_invite(self, ttl: float = INVITE_SECONDS) -> concurrent.futures.Future[Any]:
-        """Open an invite (announced on the LAN); the future holds the ``Invite``."""
-        return self.call(lambda: self.runner.open_invite(ttl))
+    def open_invite(
+        self, ttl: float = INVITE_SECONDS, circle: str | None = None
+    ) -> concurrent.futures.Future[Any]:
+        """Open an invite (announced on the LAN); the colleague who pairs with it joins
+        ``circle`` (an id; None: the default circle). The future holds the ``Invite``."""
+
+        def open_it() -> Any:
+            self.runner.pair_circle = circle
+            return self.runner.open_invite(ttl)
+
+        return self.call(open_it)
 
     def close_invite(self) -> concurrent.futures.Future[Any]:
-        return self.call(lambda: self.runner.close_invite())
+        """Close the invite (its code stops working); a later pairing joins no circle of ours
+        unless asked again."""
+
+        def close_it() -> Any:
+            self.runner.pair_circle = None
+            return self.runner.close_invite()
+
+        return self.call(close_it)
+
+    def set_pair_circle(self, circle: str | None) -> concurrent.futures.Future[Any]:
+        """The circle a colleague paired by code joins from now on (an id): as the inviter,
+        None means the default circle; as the joiner, None means none of ours."""
+
+        def set_it() -> None:
+            self.runner.pair_circle = circle
+
+        return self.call(set_it)
 
     def pair(
         self,
@@ -485,54 +481,48 @@ class SyncService:
         fingerprint: bytes | None = None,
         address: tuple[str, int] | None = None,
         find_seconds: float = FIND_SECONDS,
+        circle: str | None = None,
     ) -> concurrent.futures.Future[Any]:
         """Join a colleague's invite: at ``address``, else the device announcing the code's
-        nameplate (``fingerprint``, the one picked under Nearby, settles a tie). The future holds
-        the ``PairingResult`` or raises ``PairingFailed`` with the reason."""
+        nameplate (``fingerprint``, the one picked under Nearby, settles a tie). Once paired,
+        the colleague joins ``circle`` (an id) of ours too; None shares nothing of ours (the
+        colleague's invite decides what they share). The future holds the ``PairingResult`` or
+        raises ``PairingFailed`` with the reason."""
         from sync.pairing import PairingFailed, parse_code
 
-        async def pair() -> Any:
+        async def find() -> tuple[str, int, bytes | None]:
             parsed = parse_code(code)
-            runner = self.runner
             if address is not None:
-                host, port = address
-            else:
-                found = await runner.find_inviter(parsed.nameplate, find_seconds)
-                if fingerprint is not None and any(p.fingerprint == fingerprint for p in found):
-                    found = [p for p in found if p.fingerprint == fingerprint]
-                if not found:
-                    raise PairingFailed(
-                        f"no device nearby shows a code starting with {parsed.nameplate}; check "
-                        "the code, or give your colleague's address (HOST:PORT)"
-                    )
-                if len(found) > 1:
-                    raise PairingFailed(
-                        f"several devices show a code starting with {parsed.nameplate}; give "
-                        "your colleague's address (HOST:PORT)"
-                    )
-                host, port = found[0].endpoints()[0]
-                return await runner.pair(parsed.text, host, port, expect=found[0].fingerprint)
-            return await runner.pair(parsed.text, host, port, remember=True)
+                return address[0], address[1], None
+            found = await self.runner.find_inviter(parsed.nameplate, find_seconds)
+            if fingerprint is not None and any(p.fingerprint == fingerprint for p in found):
+                found = [p for p in found if p.fingerprint == fingerprint]
+            if not found:
+                raise PairingFailed(
+                    f"no device nearby shows a code starting with {parsed.nameplate}; check "
+                    "the code, or give your colleague's address (HOST:PORT)"
+                )
+            if len(found) > 1:
+                raise PairingFailed(
+                    f"several devices show a code starting with {parsed.nameplate}; give "
+                    "your colleague's address (HOST:PORT)"
+                )
+            host, port = found[0].endpoints()[0]
+            return host, port, found[0].fingerprint
+
+        async def pair() -> Any:
+            text = parse_code(code).text
+            host, port, expect = await find()
+            runner = self.runner
+            runner.pair_circle = circle
+            try:
+                if expect is None:
+                    return await runner.pair(text, host, port, remember=True)
+                return await runner.pair(text, host, port, expect=expect)
+            finally:
+                runner.pair_circle = None
 
         return self.call(pair)
-
-    # -- from the profile (any thread) --------------------------------------------------------
-
-    def _profile_changed(self, origin: str) -> None:
-        # A commit of this process, or one another process made that the app caught up with
-        # first (the engine's own poll would then see nothing new): push it to the peers.
-        # Always through the engine's loop: checked and pushed there, never on this thread
-        # (the engine may stop in between, and a stopped engine would push right here).
-        loop = self._loop
-        if origin not in ("local", "external") or loop is None or self.runner is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed: nothing to push to
-            loop.call_soon_threadsafe(self._push_local)
-
-    def _push_local(self) -> None:
-        runner = self.runner
-        if runner is not None and runner.engine.running:
-            runner.engine.local_change()
 
     # -- the engine's thread ------------------------------------------------------------------
 
@@ -549,55 +539,33 @@ class SyncService:
             _cancel_leftovers(loop)
             loop.close()
 
-    def _make_runner(self, port: int) -> Any:
+    def _make_runner(self) -> Any:
         from ..peersync import SyncRunner
 
         opts = self.options
         runner = SyncRunner(
             self.net,
             listen_host=opts.listen_host,
-            port=port,
+            port=opts.port,
             discovery=opts.discovery,
             interfaces=list(opts.interfaces) if opts.interfaces is not None else None,
             log=lambda line: log.info("%s", line),
-            host=self.host,
             on_seen=lambda event: self._poke(),
+            fallback_port=opts.fallback_port,
         )
         runner.listeners.append(self._event)
+        runner.host.on_joined.append(self._joined)
         return runner
 
     async def _start_runner(self) -> None:
-        """Start the engine (and discovery); on any failure nothing is left listening."""
-        port = self.options.port
+        """Start the engine (and discovery, see ``SyncRunner.start``); on any failure nothing
+        is left listening."""
+        self.runner = runner = self._make_runner()
         try:
-            try:
-                await self._start_at(port)
-            except OSError as exc:
-                if not (exc.errno == errno.EADDRINUSE and self.options.fallback_port and port):
-                    raise
-                # Another profile syncs on this port: any free port will do, discovery announces
-                # it.
-                await self._stop_runner()
-                await self._start_at(0)
+            await runner.start()
         except BaseException:
             await self._stop_runner()
             raise
-
-    async def _start_at(self, port: int) -> None:
-        self.runner = runner = self._make_runner(port)
-        try:
-            await runner.start()
-        except Exception as exc:
-            if not (runner.use_discovery and runner.engine.running):
-                raise
-            # Only discovery failed (the engine listens): sync on without it.
-            log.warning("LAN discovery could not start: %s", exc)
-            discovery, runner.discovery = runner.discovery, None
-            if discovery is not None:
-                with contextlib.suppress(Exception):
-                    await discovery.stop()
-            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            self._warning = f"discovery off: {safe_text(reason)}"
 
     async def _stop_runner(self) -> None:
         runner, self.runner = self.runner, None
@@ -706,7 +674,7 @@ class SyncService:
             trusted=trusted,
             nearby=tuple(sorted(nearby.values(), key=lambda p: (p.name.casefold(), p.short))),
             introductions=offers_of(trust),
-            warning=self._warning,
+            warning=safe_text(runner.warning),
         )
 
     def _publish(self, snapshot: SyncSnapshot) -> None:
@@ -716,16 +684,18 @@ class SyncService:
 
     def _event(self, event: Any) -> None:
         """An engine event (on the engine's loop): tell the app, refresh the peer table."""
-        from sync.engine import ChangesStored, IntroductionOffered, PeerIntroduced
+        from sync.events import ChangesStored, IntroductionOffered, PeerIntroduced
 
         runner = self.runner
         if runner is None:
             return
         new_contacts = 0
         if isinstance(event, ChangesStored):
-            new_contacts, self.host.new_contacts = self.host.new_contacts, 0
+            host = runner.host
+            with host.lock:  # the host counts under it, on whichever thread stores
+                new_contacts, host.new_contacts = host.new_contacts, 0
         fingerprint = getattr(event, "fingerprint", None)
-        name = runner.engine._name(fingerprint) if isinstance(fingerprint, bytes) else ""
+        name = runner.engine.name_of(fingerprint) if isinstance(fingerprint, bytes) else ""
         introducer = ""
         if isinstance(event, IntroductionOffered | PeerIntroduced):
             name = event.name or name  # not trusted yet: the name the introducer gave
@@ -738,6 +708,21 @@ class SyncService:
                 new_contacts,
                 event,
                 introducer=safe_text(introducer),
+            )
+        )
+        self._poke()
+
+    def _joined(self, circle: Any, peer: bytes) -> None:
+        """A peer added this device to a circle (any thread): tell the app."""
+        runner = self.runner
+        name = safe_text(runner.engine.name_of(peer)) if runner is not None else ""
+        circle_name = safe_text(circle.name)
+        self.post(
+            SyncNotice(
+                CIRCLE_JOINED,
+                f"{name or 'A colleague'} added you to circle {circle_name}",
+                name,
+                circle=circle_name,
             )
         )
         self._poke()

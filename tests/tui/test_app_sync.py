@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, TextArea
+from textual.widgets import DataTable, Input, Select, TextArea
 
 from plntui.errors import ProfileLockedError
 from plntui.network import Network
@@ -33,7 +33,7 @@ from plntui.peersync import load_identity, open_trust
 from plntui.tui.app import PlntuiApp
 from plntui.tui.screens.notes import NotesScreen
 from plntui.tui.screens.peers import PeersScreen
-from plntui.tui.sync_service import SyncNotice, SyncOptions, SyncService
+from plntui.tui.sync_service import CIRCLE_JOINED, SyncNotice, SyncOptions, SyncService
 from plntui.tui.widgets.sync_status import SyncStatus
 
 SIZE = (110, 32)
@@ -68,10 +68,11 @@ class Peer:
 
     def __init__(self, home: Path, name: str, options: SyncOptions = LOOPBACK) -> None:
         self.net = Network.create(home, name)
-        self.lock = threading.RLock()
+        self.lock = self.net.lock
         self.messages: list[object] = []
-        self.service = SyncService(self.net, self.lock, options, self.messages.append)
+        self.service = SyncService(self.net, options, self.messages.append)
         self.fingerprint = load_identity(home).fingerprint
+        self.circle = ""  # the circle of Alice's it is a member of, if any
 
     def start(self) -> int:
         self.service.start()
@@ -82,13 +83,22 @@ class Peer:
         self.service.stop()
 
 
+def in_alices_circle(sample: Network, peer: Peer) -> None:
+    """Alice (the app's profile) adds the peer to her default circle, which it gets once they
+    sync."""
+    with sample.lock:
+        peer.circle = sample.add_member(sample.default_circle().id, peer.fingerprint, "Bob").id
+
+
 @pytest.fixture
 def bob(sample: Network, home: Path, tmp_path: Path) -> Iterator[Peer]:
-    """Bob, trusted by Alice (the app's profile) and trusting her, listening on loopback."""
+    """Bob, trusted by Alice (the app's profile) and trusting her, a member of her default
+    circle, listening on loopback."""
     peer = Peer(tmp_path / "bob", "Bob")
     alice = load_identity(home).fingerprint
     open_trust(home).trust(peer.fingerprint, "Bob")
     open_trust(peer.net.profile.home).trust(alice, "Alice")
+    in_alices_circle(sample, peer)
     port = peer.start()
     open_trust(home).add_address(peer.fingerprint, f"127.0.0.1:{port}")  # where Alice dials
     yield peer
@@ -119,7 +129,9 @@ async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> 
         screen = app.screen
         assert screen.table.current.label == "Grace Hopper"  # type: ignore[attr-defined]
         with bob.lock:
-            bob.net.add("contacts", {"name": "Aaron Swartz", "org": "Demand Progress"})
+            bob.net.add(
+                "contacts", {"name": "Aaron Swartz", "org": "Demand Progress"}, circle=bob.circle
+            )
         await wait_for(
             pilot,
             lambda: "Aaron Swartz" in [row.record.label for row in screen.catalog.visible],  # type: ignore[attr-defined]
@@ -133,7 +145,8 @@ async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> 
         await wait_for(pilot, lambda: table.row_count == 1)
         row = [str(cell) for cell in table.get_row_at(0)]
         assert row[0] == "Bob" and row[1] in ("in sync", "connected, syncing")
-        assert row[3] != "0 / 0"
+        assert row[3] == "Alice's circle"  # the circles they share
+        assert row[5] != "0 / 0"
         # Bob goes away: the status and the peers screen follow
         await asyncio.to_thread(bob.stop)
         await wait_for(pilot, lambda: "0 of 1 peers" in status(app))
@@ -187,6 +200,37 @@ async def test_an_open_note_merges_a_colleagues_edit_on_both_sides(
                 return str(bob.net.get("notes", rust).values["body"])
 
         await asyncio.to_thread(wait_until, lambda: bob_body() == "Hello Owner42!ship.")
+
+
+async def test_adding_a_connected_colleague_to_a_circle_from_the_peers_screen(
+    home: Path, sample: Network, bob: Peer
+) -> None:
+    """``c`` on the Peers screen adds Bob to "Data team": Bob is told, gets what the circle
+    holds at once, and the row lists both circles."""
+    from plntui.tui.dialogs.circles import PeerCirclesDialog
+
+    with sample.lock:
+        team = sample.create_circle("Data team")
+        sample.add("contacts", {"name": "Barbara Liskov"}, circle=team.id)
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        await asyncio.to_thread(wait_until, lambda: "Ada Lovelace" in contact_names(bob.net))
+        assert "Barbara Liskov" not in contact_names(bob.net)  # not in a circle Bob is in
+        await pilot.press(PEERS_KEY)
+        await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
+        table = app.screen.query_one("#trusted", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[3]) == "Alice's circle")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, PeerCirclesDialog))
+        await pilot.press("down", "space", "ctrl+s")  # Data team, after Alice's circle
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[3]) == "Alice's circle, Data team")
+        await asyncio.to_thread(wait_until, lambda: "Barbara Liskov" in contact_names(bob.net))
+        assert any(
+            isinstance(m, SyncNotice) and m.kind == CIRCLE_JOINED and m.circle == "Data team"
+            for m in bob.messages
+        )
 
 
 async def test_offline_starts_no_engine(home: Path, sample: Network) -> None:
@@ -262,7 +306,11 @@ def result_text(app: PlntuiApp) -> str:
     return str(app.screen.query_one("#result").render())
 
 
-async def test_pair_by_typing_the_code_a_colleague_shows(home: Path, carol: Peer) -> None:
+async def test_pair_by_typing_the_code_a_colleague_shows(
+    home: Path, sample: Network, carol: Peer
+) -> None:
+    """Alice joins Carol's invite, and adds Carol to her own circle too (the join dialog's
+    select): Alice is told Carol added her to Carol's circle, and Carol gets Alice's."""
     from plntui.tui.dialogs.pairing import JoinDialog
 
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
@@ -279,6 +327,12 @@ async def test_pair_by_typing_the_code_a_colleague_shows(home: Path, carol: Peer
         assert "not a pairing code" in str(app.screen.query_one("#error").render())
         app.screen.query_one("#code-input", Input).value = invite.text.lower().replace("-", " ")
         app.screen.query_one("#address", Input).value = f"127.0.0.1:{port}"
+        circle = app.screen.query_one("#pair-circle", Select)
+        assert circle.value == ""  # nothing of Alice's is shared unless she chooses
+        with sample.lock:
+            alices = sample.default_circle()
+        circle.value = alices.id
+        app.screen.query_one("#code-input", Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: "Paired with Carol" in result_text(app))
         number = next(
@@ -290,11 +344,20 @@ async def test_pair_by_typing_the_code_a_colleague_shows(home: Path, carol: Peer
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         await wait_for(pilot, lambda: "1 peer ·" in status(app))
-        # now they sync: Carol received Alice's network
+        # Carol's invite put Alice in Carol's circle, and Alice put Carol in hers
+        await wait_for(
+            pilot, lambda: "Carol added you to circle Carol's circle" in notifications(app), 8.0
+        )
         await asyncio.to_thread(wait_until, lambda: "Ada Lovelace" in contact_names(carol.net))
+        with carol.lock:
+            carols = carol.net.default_circle()
+            assert carols.has(load_identity(home).fingerprint)
+            assert carol.net.circle(alices.id).has(carol.fingerprint)
 
 
-async def test_pair_by_showing_a_code(home: Path, carol: Peer) -> None:
+async def test_pair_by_showing_a_code(home: Path, sample: Network, carol: Peer) -> None:
+    """Carol joins Alice's invite: she joins the circle the invite dialog shows (Alice's
+    default circle) and receives it."""
     from plntui.tui.dialogs.pairing import InviteDialog
 
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
@@ -317,6 +380,49 @@ async def test_pair_by_showing_a_code(home: Path, carol: Peer) -> None:
         assert result.name == "Alice"
         await pilot.press("escape")
         await wait_for(pilot, lambda: "1 peer ·" in status(app))
+        await asyncio.to_thread(wait_until, lambda: "Ada Lovelace" in contact_names(carol.net))
+        assert any(
+            isinstance(m, SyncNotice) and m.kind == CIRCLE_JOINED and m.circle == "Alice's circle"
+            for m in carol.messages
+        )
+
+
+async def test_the_invite_chooses_the_circle_the_colleague_joins(
+    home: Path, sample: Network, carol: Peer
+) -> None:
+    """The invite dialog's select: Carol joins "Data team" (chosen while the code is shown),
+    gets what it holds, and nothing of Alice's default circle."""
+    from plntui.tui.dialogs.pairing import InviteDialog
+
+    with sample.lock:
+        team = sample.create_circle("Data team")
+        sample.add("contacts", {"name": "Barbara Liskov"}, circle=team.id)
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        await pilot.press(PEERS_KEY, "i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InviteDialog))
+        dialog = app.screen
+        await wait_for(pilot, lambda: "-" in str(dialog.query_one("#code").render()))
+        select = dialog.query_one("#pair-circle", Select)
+        with sample.lock:
+            assert select.value == sample.default_circle().id
+        select.value = team.id
+        runner = app.sync_service.runner
+        await wait_for(pilot, lambda: runner.pair_circle == team.id)
+        code = str(dialog.query_one("#code").render()).strip()
+        port = runner.engine.port
+        await asyncio.to_thread(
+            lambda: carol.service.pair(code, address=("127.0.0.1", port)).result(10)
+        )
+        await wait_for(pilot, lambda: "Paired with Carol" in result_text(app))
+        await pilot.press("escape")
+        await asyncio.to_thread(wait_until, lambda: "Barbara Liskov" in contact_names(carol.net))
+        assert "Ada Lovelace" not in contact_names(carol.net)
+        assert app.net is not None
+        with app.net_lock:
+            assert app.net.circles_shared_with(carol.fingerprint) == {team.id}
+        await wait_for(pilot, lambda: runner.pair_circle is None)  # the invite closed
 
 
 async def test_a_wrong_code_fails_on_both_sides(home: Path, carol: Peer) -> None:
@@ -376,7 +482,7 @@ async def test_approve_and_reject_introductions_offline(home: Path, sample: Netw
         await wait_for(pilot, lambda: offers.row_count == 2)
         assert [row[0] for row in cells(offers)] == ["Carol", "[bold]Dave[/bold]"]  # not markup
         assert all(row[2] == "Bob" for row in cells(offers))
-        assert cells(trusted)[0][0] == "Bob" and cells(trusted)[0][3] == "introducer"
+        assert cells(trusted)[0][0] == "Bob" and cells(trusted)[0][4] == "introducer"
         # a: a confirmation with the full fingerprint and who introduced Carol
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
@@ -390,7 +496,7 @@ async def test_approve_and_reject_introductions_offline(home: Path, sample: Netw
         assert carol is not None and carol.introduced_by == BOB and carol.name == "Carol"
         await wait_for(pilot, lambda: offers.row_count == 1)
         await wait_for(
-            pilot, lambda: ["Carol", "introduced by Bob"] in [[r[0], r[3]] for r in cells(trusted)]
+            pilot, lambda: ["Carol", "introduced by Bob"] in [[r[0], r[4]] for r in cells(trusted)]
         )
         assert any("Trusted Carol, introduced by Bob" in n for n in notifications(app))
         # x: Dave is refused, kept as revoked, and no longer waits
@@ -421,7 +527,7 @@ async def test_introducer_dialog_and_approval_through_the_engine(
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         trusted = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: trusted.row_count == 1)
-        assert cells(trusted)[0][3] == "—"
+        assert cells(trusted)[0][4] == "—"
         engine = app.sync_service.runner.engine
         applied: list[None] = []  # every change of trust is handed to the engine to apply
         real_trust_changed = engine.trust_changed
@@ -446,10 +552,10 @@ async def test_introducer_dialog_and_approval_through_the_engine(
         assert flags() == (False, False)
         await choose("down", "down")  # off -> accept automatically
         await wait_for(pilot, lambda: flags() == (True, True))
-        await wait_for(pilot, lambda: cells(trusted)[0][3] == "introducer, auto-accept")
+        await wait_for(pilot, lambda: cells(trusted)[0][4] == "introducer, auto-accept")
         await choose("up")  # -> ask me each time
         await wait_for(pilot, lambda: flags() == (True, False))
-        await wait_for(pilot, lambda: cells(trusted)[0][3] == "introducer")
+        await wait_for(pilot, lambda: cells(trusted)[0][4] == "introducer")
         # Bob offers Carol (as the engine stores it, on its own thread): approve through the engine
         service = app.sync_service
         own = load_identity(home).fingerprint
@@ -472,7 +578,7 @@ async def test_introducer_dialog_and_approval_through_the_engine(
 
 
 async def test_introduction_events_are_announced(home: Path, sample: Network) -> None:
-    from sync.engine import IntroductionOffered, PeerIntroduced
+    from sync.events import IntroductionOffered, PeerIntroduced
 
     open_trust(home).trust(BOB, "Bob")
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
@@ -556,7 +662,6 @@ def test_a_taken_port_falls_back_to_a_free_one(sample: Network, home: Path) -> N
         port = taken.getsockname()[1]
         service = SyncService(
             sample,
-            threading.RLock(),
             SyncOptions(listen_host="127.0.0.1", port=port, discovery=False),
             lambda message: None,
         )
@@ -564,6 +669,9 @@ def test_a_taken_port_falls_back_to_a_free_one(sample: Network, home: Path) -> N
         try:
             wait_until(lambda: service.snapshot.state == "running")
             assert service.runner.engine.port not in (0, port)
+            warning = service.snapshot.warning
+            assert f"port {port} is taken" in warning
+            assert f"listening on {service.runner.engine.port}" in warning
         finally:
             service.stop()
     assert not service._thread.is_alive()  # type: ignore[union-attr]
@@ -667,7 +775,7 @@ def test_quitting_while_a_join_waits_exits_at_once(
 def test_every_outstanding_call_fails_fast_when_the_service_stops(sample: Network) -> None:
     from plntui.tui.sync_service import SyncStopped
 
-    service = SyncService(sample, threading.RLock(), LOOPBACK, lambda message: None)
+    service = SyncService(sample, LOOPBACK, lambda message: None)
     service.start()
     wait_until(lambda: service.snapshot.state == "running")
     waiting = service.call(lambda: asyncio.sleep(60))  # a coroutine that never ends in time
@@ -699,10 +807,11 @@ def test_when_discovery_cannot_start_the_engine_syncs_without_it(
     alice = load_identity(home).fingerprint
     open_trust(home).trust(bob.fingerprint, "Bob")
     open_trust(bob.net.profile.home).trust(alice, "Alice")
+    in_alices_circle(sample, bob)
     port = bob.start()
     open_trust(home).add_address(bob.fingerprint, f"127.0.0.1:{port}")
     options = SyncOptions(listen_host="127.0.0.1", port=0, discovery=True)
-    service = SyncService(sample, threading.RLock(), options, lambda message: None)
+    service = SyncService(sample, options, lambda message: None)
     service.start()
     try:
         wait_until(lambda: service.snapshot.state == "running")
@@ -733,7 +842,7 @@ def test_a_failure_after_listening_stops_the_engine(
         raise OSError(errno.EIO, "disk trouble")
 
     monkeypatch.setattr(SyncRunner, "start", start_then_fail)
-    service = SyncService(sample, threading.RLock(), LOOPBACK, lambda message: None)
+    service = SyncService(sample, LOOPBACK, lambda message: None)
     service.start()
     try:
         wait_until(lambda: service.snapshot.state == "failed")
@@ -795,31 +904,26 @@ async def test_join_offline_says_offline(home: Path, sample: Network) -> None:
         assert "started with --offline or --demo" in text
 
 
-def test_a_local_change_is_pushed_on_the_engines_thread_only(
-    sample: Network, monkeypatch: pytest.MonkeyPatch
+async def test_an_edit_in_the_app_is_pushed_on_the_engines_thread(
+    home: Path, sample: Network
 ) -> None:
-    """A commit pushes on the engine's loop; once the engine stopped, it pushes nowhere (never
-    on the committing thread)."""
-    service = SyncService(sample, threading.RLock(), LOOPBACK, lambda message: None)
-    service.start()
-    try:
-        wait_until(lambda: service.snapshot.state == "running")
-        engine = service.runner.engine
-        threads: list[str] = []
-        push_all = engine._push_all
+    """A commit of the app (the UI thread) hands its documents to the engine, which syncs them
+    on its own thread: the UI never runs the synchronizer."""
+    app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
+        engine = app.sync_service.runner.engine
+        calls: list[tuple[str, list[str]]] = []
+        changed = engine.synchronizer.changed
 
-        def recorded(*args: object) -> None:
-            threads.append(threading.current_thread().name)
-            push_all(*args)
+        def recorded(doc_ids: list[str]) -> None:
+            calls.append((threading.current_thread().name, list(doc_ids)))
+            changed(doc_ids)
 
-        engine._push_all = recorded
-        service._profile_changed("local")
-        wait_until(lambda: threads == ["plntui-sync"])
-        service.call(engine.stop).result(timeout=5)  # the engine stops, the service not yet
-        # the race: the engine still said "running" when the commit looked, then stopped
-        monkeypatch.setattr(type(engine), "running", property(lambda self: True))
-        service._profile_changed("local")
-        service.call(lambda: None).result(timeout=5)  # the loop ran what was queued before
-        assert set(threads) == {"plntui-sync"}  # never on this (the committing) thread
-    finally:
-        service.stop()
+        engine.synchronizer.changed = recorded
+        assert app.net is not None
+        added = app.run_edit(app.net.add, "contacts", {"name": "Barbara Liskov"})
+        assert added is not None
+        await wait_for(pilot, lambda: bool(calls))
+        assert {thread for thread, _ in calls} == {"plntui-sync"}
+        assert any(doc.startswith(f"s:{added.circle}:") for _, docs in calls for doc in docs)

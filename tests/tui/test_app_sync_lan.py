@@ -1,6 +1,7 @@
 """The app on a stand-in office LAN (a private network namespace, see ``tests/lan.py``): a
 colleague's device appears under Nearby, the app says when it asks to pair, and pairing from
-Nearby by typing the code makes it a trusted peer the app syncs with.
+Nearby by typing the code (adding the colleague to a circle of ours too) makes it a trusted peer
+the app syncs with.
 
 The test re-runs itself inside the namespace (zeroconf never touches a real interface) and
 fails, never skips, when no namespace can be made.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Select
 
 from plntui.network import Network
 from plntui.tui.app import PlntuiApp
@@ -66,6 +67,9 @@ async def test_pair_with_a_nearby_colleague_from_the_peers_screen(
             await wait_for(pilot, lambda: isinstance(app.screen, JoinDialog))
             assert "Pair with Bob" in str(app.screen.query_one("Static").render())
             app.screen.query_one("#code-input", Input).value = invite.text
+            with sample.lock:  # Alice adds Bob to her circle too
+                app.screen.query_one("#pair-circle", Select).value = sample.default_circle().id
+            app.screen.query_one("#code-input", Input).focus()
             await pilot.press("enter")
             await wait_for(
                 pilot,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import automerge.core as am
 from textual.widgets import Input, Static
 
 from plntui.network import Network
@@ -14,6 +13,7 @@ from plntui.tui.dialogs.confirm import ConfirmDialog
 from plntui.tui.dialogs.contact_form import ContactForm
 from plntui.tui.dialogs.log_interaction import LogInteractionDialog
 from plntui.tui.screens.contacts import ContactsScreen
+from tests.tui.colleagues import exchange, share_circle
 
 SIZE = (100, 30)
 
@@ -162,7 +162,7 @@ async def test_markup_in_data_is_shown_literally(home: Path) -> None:
     net = Network.create(home, "Alice")
     net.add("contacts", {"name": "[bold red]x[/] \x1b[31mred", "org": "[link=http://e]o[/link]"})
     app = PlntuiApp(home)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(140, 30)) as pilot:  # wide enough for the whole name
         await pilot.pause()
         assert names(app) == ["[bold red]x[/] [31mred"]
         detail = app.screen.query_one("#detail", Static).render()
@@ -215,18 +215,12 @@ async def test_letters_typed_before_the_filter_has_focus_go_into_it(app: PlntuiA
 # -- saving the form while a colleague's edit of the same contact merges in -------------------
 
 
-def exchange(src: Network, dst: Network) -> None:
-    """What a sync does: merge ``src``'s shared document into ``dst`` and store it."""
-    dst.shared_doc.merge(am.Document.load(src.shared_doc.save()))
-    dst.store_remote_changes()
-
-
 def colleague_edit(home: Path, tmp_path: Path, values: dict[str, object]) -> None:
-    """Bob, on his own device, edits Ada Lovelace; the change reaches this profile's documents
-    (committed on disk) while the app's form is open."""
+    """Bob, on his own device, edits Ada Lovelace (in the circle Alice shares with him); the
+    change reaches this profile's documents (committed on disk) while the app's form is open."""
     here = Network.open(home)
     bob = Network.create(tmp_path / "bob", "Bob")
-    exchange(here, bob)
+    share_circle(here, bob)
     bob.edit("contacts", bob.search("lovelace")["contacts"][0].id, values)
     exchange(bob, here)
 

@@ -16,7 +16,7 @@ from textual.widgets import ContentSwitcher, Input, Markdown, Static, TextArea
 from plntui import crdt
 from plntui.model import Record
 from plntui.network import Network
-from plntui.textdiff import merge_text
+from plntui.textdiff import merge_text, text_edits
 from plntui.tui.app import PlntuiApp
 from plntui.tui.dialogs.confirm import ConfirmDialog
 from plntui.tui.messages import ShowItem
@@ -91,10 +91,10 @@ def test_merge_text_keeps_both_sides() -> None:
 
 
 def test_shift_offset_follows_the_character() -> None:
-    edits = crdt.text_edits("Owner42ship.", "Hello Owner42ship.")
+    edits = text_edits("Owner42ship.", "Hello Owner42ship.")
     assert shift_offset(7, edits) == 13
     assert shift_offset(0, edits) == 0  # text inserted exactly at the cursor goes after it
-    assert shift_offset(5, crdt.text_edits("abcdefgh", "abgh")) == 2  # inside a deletion
+    assert shift_offset(5, text_edits("abcdefgh", "abgh")) == 2  # inside a deletion
 
 
 # -- the screen -----------------------------------------------------------------------------------
@@ -138,10 +138,20 @@ async def test_filter_sort_and_keys(app: PlntuiApp) -> None:
         assert titles(screen) == ["Reading list", "Rust notes"]
 
 
+def note_document(net: Network, note: str) -> am.Document:
+    """The Automerge document that holds a shared note (its circle's note document)."""
+    from plntui import layout
+
+    record = net.get("notes", note)
+    doc = net.repo.get(layout.item_doc(record.circle, "notes", note))
+    assert doc is not None
+    return doc
+
+
 async def test_typing_in_the_body_saves_character_splices(app: PlntuiApp, home: Path) -> None:
     reading = note_id(home, "Reading list")
     before = Network.open(home)
-    old_doc = before.shared_doc.fork()  # a colleague's replica as it was before the edit
+    old_doc = note_document(before, reading).fork()  # a colleague's copy before the edit
     old_obj = crdt.item_obj(old_doc, "notes", reading)
     assert old_obj is not None
     text_before = crdt.text_obj(old_doc, old_obj, "body")
@@ -159,17 +169,17 @@ async def test_typing_in_the_body_saves_character_splices(app: PlntuiApp, home: 
         await wait_for(pilot, lambda: stored(home, reading)["body"] == body.text)
         await pilot.press("escape")
         assert screen.focused is screen.table
-    after = Network.open(home)
-    obj = crdt.item_obj(after.shared_doc, "notes", reading)
+    after = note_document(Network.open(home), reading)
+    obj = crdt.item_obj(after, "notes", reading)
     assert obj is not None
-    text = crdt.text_obj(after.shared_doc, obj, "body")
+    text = crdt.text_obj(after, obj, "body")
     assert text is not None
     assert text == text_before  # the same Automerge Text, spliced, not replaced
-    assert after.shared_doc.text(text) == "Bad 2 u/s\n# Books\n\n- SICP\n"
+    assert after.text(text) == "Bad 2 u/s\n# Books\n\n- SICP\n"
     # a concurrent edit on the old replica merges character by character
     with old_doc.transaction() as tx:
         crdt.splice_text(tx, text, len("# Books\n\n- SICP"), 0, "\n- TAOCP")
-    old_doc.merge(after.shared_doc)
+    old_doc.merge(after)
     assert old_doc.text(text) == "Bad 2 u/s\n# Books\n\n- SICP\n- TAOCP\n"
     assert old_doc.get(obj, "body")[0] == am.ObjType.Text
 

@@ -130,8 +130,8 @@ def test_80x24(fixed_home: Path, snap_compare: Any) -> None:
 
 def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The peers screen on fixed fake sync data (no engine runs): trusted colleagues with their
-    state, counters and introducer role, introductions waiting for approval, a pairing request,
-    nearby devices, names that look like markup."""
+    state, the circles they share, counters and introducer role, introductions waiting for
+    approval, a pairing request, nearby devices, names that look like markup."""
     from plntui.tui.sync_service import NearbyPeer, OfferedPeer, SyncSnapshot, TrustedPeer
 
     now = dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
@@ -185,9 +185,21 @@ def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.M
         ),
     )
 
+    # Bob shares two circles with Alice, Carol none
+    from plntui.peersync import open_trust
+
+    bob = bytes([1]) * 32
+    open_trust(fixed_home).trust(bob, "Bob")
+    net = Network.open(fixed_home)
+    net.add_member(net.default_circle().id, bob, "Bob")
+    net.add_member(net.create_circle("Data team").id, bob, "Bob")
+    net.profile.close()
+
     async def run_before(pilot: Any) -> None:
         pilot.app.sync_snapshot = snapshot
         await _before("6")(pilot)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
 
     app = PlntuiApp(fixed_home, watch_interval=60)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

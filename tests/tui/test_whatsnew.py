@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import automerge.core as am
 from textual.widgets import Input, Static
 
 from plntui import provenance
@@ -13,6 +12,7 @@ from plntui.network import Network
 from plntui.tui.app import PlntuiApp
 from plntui.tui.screens.contacts import ContactsScreen
 from plntui.tui.screens.whatsnew import WhatsNewScreen
+from tests.tui.colleagues import exchange, share_circle
 
 SIZE = (100, 30)
 
@@ -25,20 +25,15 @@ async def wait_for(pilot, condition, seconds: float = 3.0) -> None:  # type: ign
     assert condition()
 
 
-def exchange(src: Network, dst: Network) -> None:
-    dst.shared_doc.merge(am.Document.load(src.shared_doc.save()))
-    dst.store_remote_changes()
-
-
 def two_devices(tmp_path: Path) -> tuple[Network, Network, dict[str, str]]:
     alice = Network.create(tmp_path / "alice", "Alice")
     bob = Network.create(tmp_path / "bob", "Bob [b]")
     ada = alice.add("contacts", {"name": "Ada Lovelace"})
     alice.add("contacts", {"name": "Linus Torvalds"})
-    exchange(alice, bob)
+    circle = share_circle(alice, bob)
     bob.edit("contacts", ada.id, {"org": "Engines"})
-    grace = bob.add("contacts", {"name": "Grace Hopper"})
-    note = bob.add("notes", {"title": "Compilers"})
+    grace = bob.add("contacts", {"name": "Grace Hopper"}, circle=circle)
+    note = bob.add("notes", {"title": "Compilers"}, circle=circle)
     exchange(bob, alice)
     alice.index().close()
     return alice, bob, {"ada": ada.id, "grace": grace.id, "note": note.id}

@@ -4,6 +4,10 @@ Colleagues' edits keep merging in while the form is open, so saving is a three-w
 field (``merge_field``) between the record as the form opened (base), the form (mine) and the
 record now (theirs): fields I left alone are not written, list fields get my additions and
 removals, long texts merge both edits, and for short values mine wins with a notification.
+
+The contact's circle is a select of the circles this device is a member of, plus "Private",
+which goes with the *private contact* switch (each follows the other): saving another circle
+moves the contact there (``Network.edit(..., circle=...)``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ...errors import NotFoundError, PlntuiError, ValidationError
-from ...model import FIELDS, RELATIONSHIPS, Field, Record, check_field, display_value, empty_value
+from ...model import (
+    FIELDS,
+    RELATIONSHIPS,
+    Field,
+    Record,
+    check_field,
+    display_value,
+    empty_value,
+    safe_text,
+)
 from ...textdiff import merge_text
 
 if TYPE_CHECKING:
@@ -54,6 +67,34 @@ HINTS = {
     "cadence_days": "days",
     "rating": "1-5",
 }
+
+
+PRIVATE_CHOICE = "private"
+"""The circle select's value for a private contact (no circle: reserved as a circle name)."""
+
+
+def circle_choices(
+    net: Any, record: Record | None, private_choice: bool = True
+) -> tuple[list[tuple[Text, str]], str, bool]:
+    """The options of a circle select (the circles this device is a member of, by name; then
+    "Private" if ``private_choice``), the value to show for ``record`` (the default circle for a
+    new item), and whether the item's circle is one this device left (read-only). Call with
+    the network's lock held."""
+    options: list[tuple[Text, str]] = [(Text(safe_text(c.name)), c.id) for c in net.my_circles()]
+    left = False
+    if record is None:
+        value = net.default_circle().id
+    elif record.private_item:
+        value = PRIVATE_CHOICE
+    else:
+        value = record.circle
+        if value not in {v for _, v in options}:
+            left = True
+            name = safe_text(record.circle_name or value[:8])
+            options.append((Text(f"{name} (you left it: read-only)"), value))
+    if private_choice or value == PRIVATE_CHOICE:
+        options.append((Text("Private: this device only"), PRIVATE_CHOICE))
+    return options, value, left
 
 
 def _mergeable_text(spec: Field) -> bool:
@@ -109,13 +150,34 @@ class ContactForm(ModalScreen[Record | None]):
         super().__init__()
         self.papp = app
         self.record = record
+        net = app.net
+        assert net is not None
+        with app.net_lock:
+            self._circles, self._circle, self._left = circle_choices(net, record)
+        self._last_circle = (
+            self._circle if self._circle != PRIVATE_CHOICE else (self._first_circle() or "")
+        )
+
+    def _first_circle(self) -> str | None:
+        return next((v for _, v in self._circles if v != PRIVATE_CHOICE), None)
 
     def compose(self) -> ComposeResult:
         record = self.record
         with Vertical():
-            title = f"Edit {record.label}" if record else "Add a contact"
+            title = f"Edit {safe_text(record.label)}" if record else "Add a contact"
             yield Static(Text(title), classes="title")
             with VerticalScroll():
+                with Horizontal(classes="row"):
+                    yield Label("Circle")
+                    yield Select(
+                        self._circles,
+                        value=self._circle,
+                        allow_blank=False,
+                        id="field-circle",
+                        compact=True,
+                        disabled=self._left,
+                    )
+                yield Static("", classes="error", id="error-circle")
                 for name in FORM_FIELDS:
                     spec = FIELDS["contacts"][name]
                     with Horizontal(classes="row"):
@@ -164,6 +226,32 @@ class ContactForm(ModalScreen[Record | None]):
 
     def on_mount(self) -> None:
         self.query_one("#field-name", Input).focus()
+
+    # -- the circle and the private switch follow each other -------------------------------------
+
+    @on(Select.Changed, "#field-circle")
+    def _circle_chosen(self, event: Select.Changed) -> None:
+        value = event.value
+        if value is Select.NULL:
+            return
+        if value != PRIVATE_CHOICE:
+            self._last_circle = str(value)
+        switch = self.query_one("#private-item", Checkbox)
+        if switch.value != (value == PRIVATE_CHOICE):
+            switch.value = value == PRIVATE_CHOICE
+
+    @on(Checkbox.Changed, "#private-item")
+    def _private_switched(self, event: Checkbox.Changed) -> None:
+        select = self.query_one("#field-circle", Select)
+        if event.value and select.value != PRIVATE_CHOICE:
+            select.value = PRIVATE_CHOICE
+        elif not event.value and select.value == PRIVATE_CHOICE:
+            select.value = self._last_circle or self._first_circle() or Select.NULL
+
+    def _chosen_circle(self) -> str | None:
+        """The circle id the select shows, or None for "Private"."""
+        value = self.query_one("#field-circle", Select).value
+        return None if value in (PRIVATE_CHOICE, Select.NULL) else str(value)
 
     # -- reading the form -----------------------------------------------------------------------
 
@@ -226,7 +314,7 @@ class ContactForm(ModalScreen[Record | None]):
         return values, errors
 
     def _show_errors(self, errors: dict[str, str]) -> None:
-        for name in FORM_FIELDS:
+        for name in ("circle", *FORM_FIELDS):
             widget = self.query_one(f"#error-{name}", Static)
             widget.update(Text(errors.get(name, "")))
             widget.display = name in errors
@@ -234,7 +322,7 @@ class ContactForm(ModalScreen[Record | None]):
         general.update(Text(errors.get("", "")))
         general.display = "" in errors
         if errors:
-            first = next((n for n in FORM_FIELDS if n in errors), None)
+            first = next((n for n in ("circle", *FORM_FIELDS) if n in errors), None)
             if first:
                 self.query_one(f"#field-{first}").focus()
 
@@ -254,35 +342,37 @@ class ContactForm(ModalScreen[Record | None]):
             and self.query_one(f"#private-{n}", Checkbox).value
         }
         item_private = self.query_one("#private-item", Checkbox).value
+        circle = None if item_private else self._chosen_circle()
         net = self.papp.net
         assert net is not None
         conflicts: list[tuple[str, str]] = []
         changed_by = ""
         try:
-            with self.papp.net_lock:
+            with self.papp.net_lock, net.batch():
                 if self.record is None:
                     record = net.add(
                         "contacts",
                         values,
                         private=item_private or None,
                         private_fields=sorted(private_now),
+                        circle=circle,
                     )
                 else:
-                    # One write step (as Network.edit_note_body does): what another process or a
-                    # peer committed since the form opened is read and merged, then written.
-                    with net._writing():
-                        try:
-                            current = net.get("contacts", self.record.id)
-                        except NotFoundError:
-                            self._deleted_meanwhile()
-                            return
-                        values, conflicts = self._merge(values, current)
-                        changed_by = str(current.values.get("changed_by") or "")
-                        record = self._write(net, values, private_now, item_private)
+                    # One edit: what another process or a peer stored since the form opened is
+                    # read inside it, merged with the form's values, then written.
+                    try:
+                        current = net.get("contacts", self.record.id)
+                    except NotFoundError:
+                        self._deleted_meanwhile()
+                        return
+                    values, conflicts = self._merge(values, current)
+                    changed_by = str(current.values.get("changed_by") or "")
+                    record = self._write(net, values, private_now, item_private, circle)
                 who = self._who(changed_by) if conflicts else ""
         except ValidationError as err:
+            shown = ("circle", *FORM_FIELDS)
             self._show_errors(
-                {err.field or "": err.message} if err.field in FORM_FIELDS else {"": err.message}
+                {err.field or "": err.message} if err.field in shown else {"": err.message}
             )
             return
         except PlntuiError as err:
@@ -327,8 +417,17 @@ class ContactForm(ModalScreen[Record | None]):
         return merged, conflicts
 
     def _write(
-        self, net: Any, values: dict[str, Any], private_now: set[str], item_private: bool
+        self,
+        net: Any,
+        values: dict[str, Any],
+        private_now: set[str],
+        item_private: bool,
+        circle: str | None,
     ) -> Record:
+        """Save the form: its fields, which of them are private, whether the contact is
+        private, and its circle (``circle``: an id, None for a private contact). Only what the
+        form changed is written: a contact a colleague moved meanwhile stays where it is unless
+        the form chose another circle."""
         record = self.record
         assert record is not None
         was_private = {
@@ -336,6 +435,7 @@ class ContactForm(ModalScreen[Record | None]):
             for n in FORM_FIELDS
             if record.is_private(n) and not FIELDS["contacts"][n].private_only
         }
+        moved = circle is not None and circle != self._circle
         result: Record = net.edit(
             "contacts",
             record.id,
@@ -343,6 +443,7 @@ class ContactForm(ModalScreen[Record | None]):
             make_private=sorted(private_now - was_private) if not record.private_item else [],
             make_shared=sorted(was_private - private_now) if not record.private_item else [],
             item_private=item_private if item_private != record.private_item else None,
+            circle=circle if moved else None,
         )
         return result
 

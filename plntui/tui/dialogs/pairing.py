@@ -6,6 +6,11 @@ under Nearby); the other side types it (``JoinDialog``, from Nearby or the palet
 works once. Both dialogs end the same way: the colleague's name and the safety number (the same
 30 digits on both screens), or why pairing failed, with a way to try again.
 
+Pairing also decides what the two share: the invite chooses the circle the colleague joins (the
+default circle first; it can change while the code is shown), and the joining side may add the
+inviter to one of its own circles too (none by default: the invite decides what the inviter
+shares). The circle goes to the engine (``SyncRunner.pair_circle``) through the sync service.
+
 The engine runs on its own thread (``sync_service``): the dialogs wait for its futures in
 worker threads, and the inviter learns the outcome from the engine's ``PairingSucceeded`` /
 ``PairingRefused`` events, which the app hands to the open ``InviteDialog`` (``pairing_event``).
@@ -23,8 +28,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
+from ...errors import PlntuiError
 from ...model import safe_text
 
 if TYPE_CHECKING:
@@ -88,6 +94,9 @@ class PairingDialog(ModalScreen[bool]):
     PairingDialog #result { height: auto; margin: 1 0; }
     PairingDialog Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     PairingDialog Button { margin-left: 2; }
+    PairingDialog .circle-row { height: 1; margin-top: 1; }
+    PairingDialog .circle-row Label { width: auto; padding-right: 1; }
+    PairingDialog .circle-row Select { width: 1fr; }
     """
 
     paired = False
@@ -101,6 +110,29 @@ class PairingDialog(ModalScreen[bool]):
     @property
     def service(self) -> Any:
         return self.papp.sync_service
+
+    def _circles(self, none: str | None = None) -> tuple[list[tuple[Text, str]], str | None]:
+        """The circles this device is a member of (name, id) and the default one; with
+        ``none``, a first choice of that label meaning no circle (value "") chosen first."""
+        options: list[tuple[Text, str]] = [(Text(none), "")] if none is not None else []
+        net = self.papp.net
+        if net is None:
+            return options, None
+        try:
+            with self.papp.net_lock:
+                mine = net.my_circles()
+                default = net.default_circle().id if none is None else ""
+        except PlntuiError:
+            return options, None
+        options += [(Text(safe_text(c.name)), c.id) for c in mine]
+        return options, default
+
+    def chosen_circle(self) -> str | None:
+        """The circle id the dialog's select shows, or None (no choice, or none)."""
+        for select in self.query("#pair-circle").results(Select):
+            value = select.value
+            return None if value is Select.NULL or not value else str(value)
+        return None
 
     def show_result(self, text: Text, *, paired: bool) -> None:
         self.paired = self.paired or paired
@@ -123,12 +155,24 @@ class PairingDialog(ModalScreen[bool]):
 
 
 class InviteDialog(PairingDialog):
-    """Pair a colleague: open an invite and show its code with the time left."""
+    """Pair a colleague: open an invite and show its code with the time left; the colleague
+    joins the circle chosen in the dialog."""
 
     def compose(self) -> ComposeResult:
+        options, default = self._circles()
         with Vertical():
             yield Static(Text("Pair a colleague", style="bold"))
             yield Static(Text("Opening an invite…"), id="intro", classes="asking")
+            if options:
+                with Horizontal(classes="circle-row asking"):
+                    yield Label("They join your circle")
+                    yield Select(
+                        options,
+                        value=default if default is not None else Select.NULL,
+                        allow_blank=False,
+                        id="pair-circle",
+                        compact=True,
+                    )
             yield Static("", id="code", classes="asking")
             yield Static("", id="left", classes="asking")
             yield Static("", id="result")
@@ -154,7 +198,7 @@ class InviteDialog(PairingDialog):
             self.app.call_from_thread(self.show_result, failed_text(off), paired=False)
             return
         try:
-            invite = service.open_invite().result(timeout=10)
+            invite = service.open_invite(circle=self.chosen_circle()).result(timeout=10)
         except SyncStopped:  # the app quits
             return
         except Exception as exc:  # shown in the dialog
@@ -191,6 +235,13 @@ class InviteDialog(PairingDialog):
             return
         self.query_one("#left", Static).update(Text(f"Expires in {countdown(left)}"))
 
+    @on(Select.Changed, "#pair-circle")
+    def _circle_changed(self, event: Select.Changed) -> None:
+        """Another circle while the code is shown: the colleague joins that one."""
+        service = self.service
+        if self._expires and service is not None and event.value is not Select.NULL:
+            service.set_pair_circle(str(event.value))
+
     def pairing_event(self, kind: str, event: Any) -> None:
         """The engine's PairingSucceeded / PairingRefused, handed over by the app."""
         if not self._expires:
@@ -212,13 +263,18 @@ class InviteDialog(PairingDialog):
         self._open()
 
     def action_close(self) -> None:
-        if self._expires and self.service is not None:
-            self.service.close_invite()  # the code stops working
+        service = self.service
+        if service is not None and self.papp.sync_snapshot.state == "running":
+            if self._expires:
+                service.close_invite()  # the code stops working, and joins no circle
+            else:
+                service.set_pair_circle(None)  # a later pairing joins no circle of ours
         super().action_close()
 
 
 class JoinDialog(PairingDialog):
-    """Enter code: join the invite a colleague opened (found on the LAN, or at an address)."""
+    """Enter code: join the invite a colleague opened (found on the LAN, or at an address);
+    optionally add the colleague to one of this device's circles too."""
 
     def __init__(self, name: str = "", fingerprint: bytes | None = None) -> None:
         super().__init__()
@@ -240,6 +296,13 @@ class JoinDialog(PairingDialog):
             yield Input(placeholder="42-7KQM-D3XA", id="code-input", classes="asking")
             yield Label("Their address, only if they are not found nearby", classes="asking")
             yield Input(placeholder="HOST:PORT (optional)", id="address", classes="asking")
+            options, _default = self._circles(none="none: you join their circle only")
+            if len(options) > 1:
+                with Horizontal(classes="circle-row asking"):
+                    yield Label("They also join your circle")
+                    yield Select(
+                        options, value="", allow_blank=False, id="pair-circle", compact=True
+                    )
             yield Static("", classes="error asking", id="error")
             yield Static("", id="result")
             with Horizontal():
@@ -276,16 +339,18 @@ class JoinDialog(PairingDialog):
         error.update(Text("Pairing…"))
         self.busy = True
         self.query_one("#pair", Button).disabled = True
-        self._pair(self.service, code, address)
+        self._pair(self.service, code, address, self.chosen_circle())
 
     @work(thread=True, exclusive=True, group="join", exit_on_error=False)
-    def _pair(self, service: Any, code: str, address: tuple[str, int] | None) -> None:
+    def _pair(
+        self, service: Any, code: str, address: tuple[str, int] | None, circle: str | None
+    ) -> None:
         from ..sync_service import SyncStopped
 
         try:
-            result = service.pair(code, fingerprint=self.fingerprint, address=address).result(
-                timeout=WAIT_SECONDS
-            )
+            result = service.pair(
+                code, fingerprint=self.fingerprint, address=address, circle=circle
+            ).result(timeout=WAIT_SECONDS)
         except SyncStopped:  # the app quits: nobody to tell
             return
         except Exception as exc:  # PairingFailed, a timeout: shown in the dialog

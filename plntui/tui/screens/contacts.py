@@ -1,4 +1,7 @@
-"""Provides the contacts screen: a table filtered as you type, a detail pane, add/edit/delete."""
+"""Provides the contacts screen: a table filtered as you type, a detail pane, add/edit/delete.
+
+Each contact shows its circle (a column, and a line of the details); ``circle:NAME`` in the
+filter keeps one circle's contacts (``circle:private`` the private ones)."""
 
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ from ...model import FIELDS, PROVENANCE_FIELDS, Record, display_value, safe_text
 from ..app import PlntuiScreen
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
+from ._circles import CircleFilter
 from ._typeahead import FilterTypeAhead
 
 
-class ContactsScreen(FilterTypeAhead, PlntuiScreen):
+class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
     """Everyone in your network."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -39,6 +43,7 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         self.catalog = Catalog(contact_columns())
         self.catalog.sort_key = "name"
         self.catalog.resolve_by = self._actors_named
+        self.catalog.resolve_circle = self.circles_named
         self._deleted: list[Record] = []
         self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
 
@@ -46,7 +51,7 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         yield Header()
         yield ModeBar("contacts")
         yield Input(
-            placeholder="Filter contacts: name, organisation, topic, by:colleague…  ( / )",
+            placeholder=("Filter contacts: name, org, topic, by:colleague, circle:name…  ( / )"),
             id="filter",
             classes="filter-bar",
         )
@@ -82,6 +87,7 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
             self._index = net.index()
             rows = self._index.lazy_rows("contacts")
             self._device_names = device_names(net)
+            self.remember_circles(self._index)
         self.catalog.load_lazy(rows, sorted_by="name")
         self.table.refresh_rows()
         self._show_detail(self.table.current)
@@ -154,6 +160,12 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         text.append(safe_text(record.label) + "\n", style="bold")
         if record.private_item:
             text.append("private contact (never shared)\n", style="italic")
+        else:
+            text.append("Circle: ", style="bold")
+            text.append(safe_text(record.circle_name or record.circle[:8]))
+            if self.circle_left(record.circle):
+                text.append("  (you left it: read-only)", style="italic dim")
+            text.append("\n")
         for spec in FIELDS["contacts"].values():
             value = record.values.get(spec.name)
             if spec.name == "name" or spec.name in PROVENANCE_FIELDS or value in (None, "", []):
@@ -225,8 +237,9 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
             return
 
         def answer(yes: bool | None) -> None:
-            if yes:
-                removed = self.papp.run_edit(self.papp.net.remove, "contacts", record.id)
+            net = self.papp.net
+            if yes and net is not None:
+                removed = self.papp.run_edit(net.remove, "contacts", record.id)
                 if removed is not None:
                     self._deleted.append(removed)
                     self.papp.safe_notify(f"Deleted {removed.label}. Press u to undo.", timeout=6)
@@ -242,8 +255,11 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
         if not self._deleted:
             self.papp.safe_notify("Nothing to undo.", timeout=3)
             return
+        net = self.papp.net
+        if net is None:
+            return
         record = self._deleted.pop()
-        restored = self.papp.run_edit(self.papp.net.restore, record)
+        restored = self.papp.run_edit(net.restore, record)
         if restored is not None:
             self.reload()
             self.show_item(restored.id)
@@ -257,9 +273,10 @@ class ContactsScreen(FilterTypeAhead, PlntuiScreen):
             return
 
         def logged(values: dict[str, Any] | None) -> None:
-            if values:
+            net = self.papp.net
+            if values and net is not None:
                 item = self.papp.run_edit(
-                    self.papp.net.log_interaction,
+                    net.log_interaction,
                     record.id,
                     values["kind"],
                     values["summary"],

@@ -18,8 +18,17 @@ from textual.widgets import Static
 KEY_WIDTH = 16
 CONCEPTS = (
     (
+        "Circles",
+        "Every contact and note belongs to a circle (a group of colleagues) or is private. A "
+        "circle's items go only to its members. The Circle column says where each item is; the "
+        "contact form and the note editor choose it (moving an item to another circle shares it "
+        "there). Type circle:NAME in a filter, or use “Show circle…” in the palette, to keep one "
+        "circle (circle:private: the private items). On the Peers screen, c adds a colleague to "
+        "your circles or removes them; a pairing code chooses the circle the colleague joins.",
+    ),
+    (
         "Shared and private",
-        "Contacts and notes are shared with the trusted colleagues you sync with, except private "
+        "Contacts and notes are shared with the members of their circle, except private "
         "items and private fields, which never leave this device. Last talked, follow-up cadence, "
         "remarks, ratings, reminders and your interaction log are private by default; the contact "
         "form marks which fields are private. Exports leave private data out unless you tick "
@@ -28,7 +37,8 @@ CONCEPTS = (
     (
         "Filters",
         "Type in a screen's filter bar ( / ) to narrow the list: every word must appear somewhere "
-        "(name, organisation, topics, tags…), in any order, ignoring case and accents. Escape goes "
+        "(name, organisation, topics, tags…), in any order, ignoring case and accents; by:NAME and "
+        "circle:NAME keep what a colleague added or what a circle holds. Escape goes "
         "back to the list; click a column header to sort. Single-key commands (the "
         "screen numbers too) work when a list has the focus, not while you type in a bar.",
     ),

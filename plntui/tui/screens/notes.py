@@ -1,4 +1,7 @@
-"""Provides the notes screen: a filtered list beside a Markdown editor that saves as you type."""
+"""Provides the notes screen: a filtered list beside a Markdown editor that saves as you type.
+
+Each note shows its circle (a column, and a select in the editor that moves the note to another
+circle); ``circle:NAME`` in the filter keeps one circle's notes."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from textual.widgets import (
     Input,
     Label,
     Markdown,
+    Select,
     SelectionList,
     Static,
     TextArea,
@@ -32,8 +36,10 @@ from ...errors import NotFoundError, PlntuiError, ValidationError
 from ...model import Record, check_field, safe_text
 from ...textdiff import Edits, text_edits
 from ..app import PlntuiScreen
+from ..dialogs.contact_form import PRIVATE_CHOICE
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
+from ._circles import CircleFilter
 from ._typeahead import FilterTypeAhead
 
 # -- text merging (pure functions) ------------------------------------------------------------
@@ -114,8 +120,9 @@ class PendingSave:
 # -- dialogs ------------------------------------------------------------------------------------
 
 
-class NewNoteDialog(ModalScreen[str | None]):
-    """Ask the title of a new note; dismisses with it, or None (Escape)."""
+class NewNoteDialog(ModalScreen[tuple[str, str | None] | None]):
+    """Ask the title of a new note and its circle; dismisses with both (the circle's id), or
+    None (Escape)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
@@ -125,13 +132,34 @@ class NewNoteDialog(ModalScreen[str | None]):
         padding: 0 1;
     }
     NewNoteDialog .error { color: $error; height: auto; }
+    NewNoteDialog #new-circle-row { height: 1; margin-top: 1; }
+    NewNoteDialog #new-circle-row Label { width: 8; }
+    NewNoteDialog #new-circle { width: 1fr; }
     """
+
+    def __init__(
+        self, circles: list[tuple[Text, str]] | None = None, circle: str | None = None
+    ) -> None:
+        """``circles``: the choices of circle (name, id), ``circle`` the one chosen first."""
+        super().__init__()
+        self.circles = circles or []
+        self.circle = circle
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Title of the new note (Enter to create, Escape to cancel)")
             yield Input(placeholder="e.g. Ideas from the conference", id="new-title")
             yield Static("", classes="error", id="new-title-error")
+            if self.circles:
+                with Horizontal(id="new-circle-row"):
+                    yield Label("Circle")
+                    yield Select(
+                        self.circles,
+                        value=self.circle if self.circle is not None else Select.NULL,
+                        allow_blank=False,
+                        id="new-circle",
+                        compact=True,
+                    )
 
     def on_mount(self) -> None:
         self.query_one("#new-title", Input).focus()
@@ -143,7 +171,10 @@ class NewNoteDialog(ModalScreen[str | None]):
         except ValidationError as err:
             self.query_one("#new-title-error", Static).update(Text(err.message))
             return
-        self.dismiss(title)
+        circle: str | None = None
+        for select in self.query("#new-circle").results(Select):
+            circle = None if select.value is Select.NULL else str(select.value)
+        self.dismiss((title, circle))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -206,7 +237,7 @@ class LinkContactsDialog(ModalScreen[list[str] | None]):
 # -- the screen ---------------------------------------------------------------------------------
 
 
-class NotesScreen(FilterTypeAhead, PlntuiScreen):
+class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
     """Your notes: filter, read, write; edits are saved as you type and merge with colleagues'.
 
     Layout: the filter and a table of notes on the left; on the right the highlighted note's
@@ -262,8 +293,9 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         width: 1fr; min-width: 44; border-left: vkey $panel; padding: 0 0 0 1;
     }
     NotesScreen .field-row { height: 1; }
-    NotesScreen .field-label { width: 6; color: $text-muted; }
+    NotesScreen .field-label { width: 7; color: $text-muted; }
     NotesScreen .field-row Input { width: 1fr; }
+    NotesScreen .field-row Select { width: 1fr; }
     NotesScreen .field-error { color: $error; height: auto; display: none; }
     NotesScreen .field-error.-shown { display: block; }
     NotesScreen #links { height: auto; max-height: 3; color: $text-muted; }
@@ -276,6 +308,7 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         super().__init__()
         self.catalog = Catalog(note_columns())
         self.catalog.resolve_by = self._actors_named
+        self.catalog.resolve_circle = self.circles_named
         self.catalog.sort_key = "title"
         self._deleted: list[Record] = []
         self._note_id: str | None = None
@@ -289,12 +322,14 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         self._wanted: str | None = None  # show_item() before the list was loaded
         self._names: dict[str, str] = {}  # contact id -> name, for the "Linked:" line
         self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
+        self._note_circle = ""  # the open note's circle (id; PRIVATE_CHOICE: private)
+        self._shown_circles: list[tuple[str, str]] = []  # the choices the select shows
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield ModeBar("notes")
         yield Input(
-            placeholder="Filter notes: title, tag, text, by:colleague…  ( / )",
+            placeholder="Filter notes: title, tag, text, by:colleague, circle:name…  ( / )",
             id="filter",
             classes="filter-bar",
         )
@@ -309,6 +344,10 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
                     yield Label("Tags", classes="field-label")
                     yield Input(id="tags", compact=True, placeholder="comma, separated")
                 yield Static("", id="tags-error", classes="field-error")
+                with Horizontal(classes="field-row"):
+                    yield Label("Circle", classes="field-label")
+                    yield Select[str]([], prompt="—", id="circle", compact=True)
+                yield Static("", id="circle-error", classes="field-error")
                 yield Static("", id="links")
                 with ContentSwitcher(initial="body", id="body-switcher"):
                     yield TextArea(id="body", soft_wrap=True, show_line_numbers=False)
@@ -327,8 +366,10 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         self.switcher = self.query_one(ContentSwitcher)
         self.preview_md = self.query_one(Markdown)
         self.links = self.query_one("#links", Static)
+        self.circle_select: Select[str] = self.query_one("#circle", Select)
         self.errors = {
-            name: self.query_one(f"#{name}-error", Static) for name in ("title", "tags", "body")
+            name: self.query_one(f"#{name}-error", Static)
+            for name in ("title", "tags", "circle", "body")
         }
         self._show_note(None)
         self.table.focus()
@@ -356,8 +397,10 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
             from ...provenance import device_names
 
             self._names.clear()
-            records = net.index().list("notes")
+            index = net.index()
+            records = index.list("notes")
             self._device_names = device_names(net)
+            self.remember_circles(index)
             fresh = next((r for r in records if r.id == self._note_id), None)
             if self._note_id is not None and fresh is None:
                 self._note_gone()
@@ -369,6 +412,7 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
                 ):
                     self._sync_open(always=True)
                 self._show_links(fresh)
+                self._show_circle(fresh)
         except PlntuiError as err:
             self.papp.report(err)
             return
@@ -482,11 +526,99 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
         self.body_area.load_text(self._base_body)
         self._show_error("title", None)
         self._show_error("tags", None)
+        self._show_error("circle", None)
         self._show_error("body", None)
         if self.switcher.current == "preview":
             self.preview_md.update(self._base_body)
         self.query_one("#editor-pane").disabled = record is None
         self._show_links(record)
+        self._show_circle(record)
+
+    # -- the open note's circle -----------------------------------------------------------------
+
+    def _circle_options(self, record: Record) -> tuple[list[tuple[Text, str]], str, bool]:
+        """The choices of circle for ``record`` (the circles this device is a member of, and
+        its own circle if this device left it, or "Private" if it is private), its value, and
+        whether it is read-only (its circle was left)."""
+        names = self._circle_names
+        mine = sorted(self._circle_members, key=lambda c: (names.get(c, c).casefold(), c))
+        options = [(Text(safe_text(names.get(c, c[:8]))), c) for c in mine]
+        if record.private_item or not record.circle:
+            options.append((Text("Private: this device only"), PRIVATE_CHOICE))
+            return options, PRIVATE_CHOICE, False
+        left = record.circle not in self._circle_members
+        if left:
+            name = safe_text(record.circle_name or names.get(record.circle, record.circle[:8]))
+            options.append((Text(f"{name} (you left it: read-only)"), record.circle))
+        return options, record.circle, left
+
+    def _show_circle(self, record: Record | None) -> None:
+        """Show the open note's circle in the select (without moving anything), and make the
+        note read-only when its circle was left."""
+        select = self.circle_select
+        left = False
+        with select.prevent(Select.Changed):
+            if record is None:
+                self._note_circle = ""
+                self._shown_circles = []
+                select.set_options([])
+            else:
+                options, value, left = self._circle_options(record)
+                self._note_circle = value
+                shown = [(str(label), v) for label, v in options]
+                if shown != self._shown_circles:
+                    self._shown_circles = shown
+                    select.set_options(options)
+                if select.value != value:
+                    select.value = value
+        select.disabled = left
+        self.body_area.read_only = left
+        self.title_input.disabled = left
+        self.tags_input.disabled = left
+
+    @on(Select.Changed, "#circle")
+    def _circle_chosen(self, event: Select.Changed) -> None:
+        value = event.value
+        if (
+            self._note_id is None
+            or value is Select.NULL
+            or value == self._note_circle
+            or value != self.circle_select.value  # a stale message: the note changed since
+        ):
+            return
+        self.move_note(str(value))
+
+    def move_note(self, circle: str) -> None:
+        """Move the open note to ``circle`` (an id): its edits are saved first."""
+        net = self.papp.net
+        note_id = self._note_id
+        if net is None or note_id is None:
+            return
+        self.flush(wait=2.0)
+        if not self._acquire(wait=2.0):
+            self.papp.safe_notify("Busy reading changes; try again in a moment.", timeout=3)
+            self._show_circle(self.table.current)
+            return
+        try:
+            record = net.move("notes", note_id, circle)
+        except PlntuiError as err:
+            self._show_error("circle", err.message)
+            self.papp.report(err)
+            record = None
+        finally:
+            self.papp.net_lock.release()
+        if record is None:
+            with self.circle_select.prevent(Select.Changed):
+                if self._note_circle:
+                    self.circle_select.value = self._note_circle
+            return
+        self._show_error("circle", None)
+        self._note_circle = record.circle or PRIVATE_CHOICE
+        self.papp.safe_notify(
+            f"Moved “{record.label}” to circle {record.circle_name or record.circle[:8]}.",
+            timeout=4,
+        )
+        self.reload()
 
     def _show_links(self, record: Record | None) -> None:
         links = self.links
@@ -789,14 +921,30 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
     # -- add, delete, undo, link ----------------------------------------------------------------
 
     def action_add(self) -> None:
-        def created(title: str | None) -> None:
-            if not title:
+        from ..dialogs.contact_form import circle_choices
+
+        net = self.papp.net
+        if net is None:
+            return
+        if not self._acquire(wait=2.0):
+            self.papp.safe_notify("Busy reading changes; try again in a moment.", timeout=3)
+            return
+        try:
+            circles, default, _left = circle_choices(net, None, private_choice=False)
+        except PlntuiError as err:
+            self.papp.report(err)
+            return
+        finally:
+            self.papp.net_lock.release()
+
+        def created(answer: tuple[str, str | None] | None) -> None:
+            if not answer:
                 return
+            title, circle = answer
             # body "" creates the Text object now, so every replica edits the same one
-            net = self.papp.net
-            if net is None:
-                return
-            record = self.papp.run_edit(net.add, "notes", {"title": title, "body": ""})
+            record = self.papp.run_edit(
+                net.add, "notes", {"title": title, "body": ""}, circle=circle
+            )
             if record is None:
                 return
             self.reload()
@@ -804,7 +952,7 @@ class NotesScreen(FilterTypeAhead, PlntuiScreen):
             self.switcher.current = "body"
             self.body_area.focus()
 
-        self.app.push_screen(NewNoteDialog(), created)
+        self.app.push_screen(NewNoteDialog(circles, default), created)
 
     def action_delete(self) -> None:
         from ..dialogs.confirm import ConfirmDialog

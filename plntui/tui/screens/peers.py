@@ -1,8 +1,10 @@
 """Provides the peers screen: the colleagues you sync with, those nearby, pairing, introductions.
 
 Four tables, refreshed from the app's ``sync_snapshot`` (see ``sync_service``) without moving
-the cursor: *Trusted* (state, last sync, introducer role, changes and bytes in and out, address;
-``r`` revokes after a confirmation, ``n`` makes the peer an introducer, see ``IntroducerDialog``),
+the cursor: *Trusted* (state, last sync, the circles shared with the peer, introducer role,
+changes and bytes in and out, address; ``c`` adds the peer to circles or removes it, see
+``PeerCirclesDialog``; ``r`` revokes after a confirmation, ``n`` makes the peer an introducer,
+see ``IntroducerDialog``),
 *Introduced, waiting for your approval* (peers an introducer offered: ``a`` approves after a
 confirmation that shows the full fingerprint, ``x`` rejects), *Pairing requests* (nearby devices
 announcing an open invite) and *Nearby* (devices seen on the LAN that you do not trust yet; ``p``
@@ -12,6 +14,8 @@ or Enter pairs with one). Every name and address came from the network: cells ar
 Every change of trust goes through the trust store on the engine's thread, which then applies
 it (``SyncService.change_trust``). Offline (``--offline``, or the engine could not start), the
 screen reads the trust store directly and edits it directly (the next start honours it).
+Circle membership is data of the circles (``Network.add_member`` / ``remove_member``), written
+under the network's lock in a worker; the engine then syncs the circle with whoever it concerns.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...circles import Circle
+from ...errors import PlntuiError
 from ...model import safe_text
 from .. import sync_service
 from ..app import PlntuiScreen
@@ -86,7 +92,14 @@ def two_lines(fingerprint_text: str) -> str:
     return "-".join(groups[:4]) + "\n" + "-".join(groups[4:])
 
 
-def trusted_row(peer: TrustedPeer) -> tuple[Text, ...]:
+def circles_text(peer: TrustedPeer, circles: tuple[Circle, ...]) -> str:
+    """The names of the circles this device shares with ``peer`` (both are members), or "—"."""
+    key = peer.fingerprint.hex()
+    names = sorted((c.name for c in circles if c.member and key in c.members), key=str.casefold)
+    return ", ".join(names) or "—"
+
+
+def trusted_row(peer: TrustedPeer, circles: tuple[Circle, ...] = ()) -> tuple[Text, ...]:
     state = STATE_LABELS.get(peer.state, peer.state)
     style = "green" if peer.connected else ("red" if peer.state == "failed" else "")
     last = (
@@ -98,6 +111,7 @@ def trusted_row(peer: TrustedPeer) -> tuple[Text, ...]:
         _cell(peer.name, "bold"),
         _cell(state, style),
         _cell(last),
+        _cell(circles_text(peer, circles)),
         _cell(role_text(peer) or "—"),
         _cell(f"{peer.changes_in:,} / {peer.changes_out:,}"),
         _cell(f"{human_bytes(peer.bytes_in)} / {human_bytes(peer.bytes_out)}"),
@@ -141,6 +155,13 @@ class PeersScreen(PlntuiScreen):
         Binding("p", "pair", "Enter code", id="pair", tooltip="Type the code a colleague shows"),
         Binding("r", "revoke", "Revoke", id="revoke", tooltip="Stop syncing with this peer"),
         Binding(
+            "c",
+            "circles",
+            "Circles",
+            id="circles",
+            tooltip="Add this trusted colleague to your circles, or remove it",
+        ),
+        Binding(
             "n",
             "introducer",
             "Introducer",
@@ -174,6 +195,7 @@ class PeersScreen(PlntuiScreen):
         self._offline_trusted: tuple[TrustedPeer, ...] = ()
         self._offline_offers: tuple[OfferedPeer, ...] = ()
         self._shown_counts = (-1, -1)
+        self._circles: tuple[Circle, ...] = ()  # every circle this device holds
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -200,6 +222,7 @@ class PeersScreen(PlntuiScreen):
             "Name",
             "State",
             "Last sync",
+            "Circles",
             "Introducer",
             "Changes in / out",
             "Bytes in / out",
@@ -218,8 +241,22 @@ class PeersScreen(PlntuiScreen):
     # -- data -----------------------------------------------------------------------------------
 
     def reload(self) -> None:
+        self._read_circles()
         if self.papp.sync_snapshot.state != "running":
             self._read_offline()
+
+    @work(thread=True, exclusive=True, group="peers-circles", exit_on_error=False)
+    def _read_circles(self) -> None:
+        net = self.papp.net
+        if net is None:
+            return
+        with self.papp.net_lock:
+            circles = tuple(net.circles().values())
+        self.app.call_from_thread(self._set_circles, circles)
+
+    def _set_circles(self, circles: tuple[Circle, ...]) -> None:
+        self._circles = circles
+        self._show(self.papp.sync_snapshot)
 
     @work(thread=True, exclusive=True, group="peers", exit_on_error=False)
     def _read_offline(self) -> None:
@@ -265,7 +302,8 @@ class PeersScreen(PlntuiScreen):
     def _show(self, snapshot: SyncSnapshot) -> None:
         self.query_one("#identity", Static).update(identity_text(snapshot))
         trusted = self._trusted(snapshot)
-        self._fill("trusted", [(p.fingerprint.hex(), trusted_row(p)) for p in trusted])
+        circles = self._circles
+        self._fill("trusted", [(p.fingerprint.hex(), trusted_row(p, circles)) for p in trusted])
         offers = self._offers(snapshot)
         self._fill("introduced", [(o.fingerprint.hex(), offered_row(o)) for o in offers])
         pending = [p for p in snapshot.nearby if p.pairing]
@@ -314,7 +352,7 @@ class PeersScreen(PlntuiScreen):
             for key, cells in rows:
                 for column, cell in zip(columns, cells, strict=True):
                     if table.get_cell(key, column) != cell:
-                        table.update_cell(key, column, cell)
+                        table.update_cell(key, column, cell, update_width=True)
             return
         selected = current[table.cursor_row] if 0 <= table.cursor_row < len(current) else None
         table.clear()
@@ -347,7 +385,7 @@ class PeersScreen(PlntuiScreen):
         snapshot = self.papp.sync_snapshot
         if action in ("approve", "reject"):
             return bool(self._offers(snapshot))
-        if action in ("introducer", "revoke"):
+        if action in ("introducer", "revoke", "circles"):
             return bool(self._trusted(snapshot))
         return True
 
@@ -452,6 +490,56 @@ class PeersScreen(PlntuiScreen):
             )
 
         self.app.push_screen(IntroducerDialog(peer.name, current), answer)
+
+    def action_circles(self) -> None:
+        from ..dialogs.circles import PeerCirclesDialog
+
+        peer = self._selected_trusted()
+        if peer is None:
+            self.papp.safe_notify("Select a trusted colleague first.", severity="warning")
+            return
+        mine = sorted(
+            (c for c in self._circles if c.member), key=lambda c: (c.name.casefold(), c.id)
+        )
+        key = peer.fingerprint.hex()
+        now = {c.id for c in mine if key in c.members}
+
+        def answer(ticked: set[str] | None) -> None:
+            if ticked is None or ticked == now:
+                return
+            self._change_circles(peer, sorted(ticked - now), sorted(now - ticked))
+
+        self.app.push_screen(
+            PeerCirclesDialog(peer.name, [(c.id, c.name) for c in mine], now), answer
+        )
+
+    @work(thread=True, group="peers-circles-change", exit_on_error=False)
+    def _change_circles(self, peer: TrustedPeer, add: list[str], remove: list[str]) -> None:
+        """Add ``peer`` to the circles ``add`` and remove it from ``remove`` (ids); each
+        failure is a notification, the others still happen."""
+        net = self.papp.net
+        if net is None:
+            return
+        names = {c.id: c.name for c in self._circles}
+        done: list[str] = []
+        for circle_id in add + remove:
+            name = safe_text(names.get(circle_id, circle_id[:8]))
+            try:
+                with self.papp.net_lock:
+                    if circle_id in add:
+                        net.add_member(circle_id, peer.fingerprint, peer.name or None)
+                        done.append(f"added {peer.name} to {name}")
+                    else:
+                        net.remove_member(circle_id, peer.fingerprint)
+                        done.append(f"removed {peer.name} from {name}")
+            except PlntuiError as err:
+                self.app.call_from_thread(
+                    self.papp.safe_notify, err.message, title=err.title, severity="error"
+                )
+        if done:
+            text = "; ".join(done)
+            self.app.call_from_thread(self.papp.safe_notify, text[0].upper() + text[1:] + ".")
+        self.app.call_from_thread(self.reload)
 
     @work(thread=True, group="peers-trust", exit_on_error=False)
     def _change_trust(
@@ -599,7 +687,9 @@ def identity_text(snapshot: SyncSnapshot) -> Text:
         f"You are {safe_text(snapshot.name)} · {snapshot.fingerprint} · listening on "
         f"{snapshot.listen} · {how}"
     )
-    warning = getattr(snapshot, "warning", "")
-    if warning:
-        text.append(f"\n⚠ {safe_text(warning)}: colleagues added by address still sync", "yellow")
+    warning = safe_text(getattr(snapshot, "warning", ""))
+    if warning.startswith("discovery off"):
+        text.append(f"\n⚠ {warning}: colleagues added by address still sync", "yellow")
+    elif warning:
+        text.append(f"\n⚠ {warning}", "yellow")
     return text

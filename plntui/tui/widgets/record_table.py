@@ -1,7 +1,8 @@
 """Provides RecordTable: a virtual table over a Catalog that renders only the rows on screen.
 
 Filtering 10,000 rows replaces a Python list and repaints the visible lines, so a keystroke stays
-within a frame. Cells are plain ``rich.text.Text``: data is never parsed as markup.
+within a frame. Cells are plain ``rich.text.Text``: data is never parsed as markup. On a narrow
+screen the least needed columns are hidden (``Column.drop``) rather than all squeezed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...catalog import Catalog, Row
+from ...catalog import Catalog, Column, Row
 from ...model import Record
+
+SHRINK_LIMIT = 0.2
+"""How much of their width the fixed columns may lose before one is hidden (see ``drop``)."""
 
 
 class RecordTable(ScrollView, can_focus=True):
@@ -93,7 +97,7 @@ class RecordTable(ScrollView, can_focus=True):
         self.empty_text = empty_text
         self.none_text = none_text or empty_text
         self._last_highlight: str | None = None
-        self._paint: tuple[list[int], Style] | None = None
+        self._paint: tuple[list[int | None], Style] | None = None
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -176,16 +180,41 @@ class RecordTable(ScrollView, can_focus=True):
 
     # -- rendering ------------------------------------------------------------------------------
 
-    def _widths(self, width: int) -> list[int]:
-        """Fixed columns keep their width while there is room; the flexible one gets the rest
-        but never less than a quarter; on narrow screens fixed columns shrink in proportion."""
+    def _widths(self, width: int) -> list[int | None]:
+        """Each column's width, ``None`` for a hidden one. Fixed columns keep their width
+        while there is room; the flexible one gets the rest but never less than a quarter. When
+        the fixed columns would lose more than ``SHRINK_LIMIT`` of their width, the column with
+        the highest ``drop`` is hidden, and so on; what is left shrinks in proportion. A
+        flexible column's ``min_width`` counts as its quarter when it is more."""
         columns = self.catalog.columns
+        shown = list(range(len(columns)))
+        while True:
+            widths = self._fit([columns[i] for i in shown], width)
+            if widths is not None:
+                break
+            droppable = [i for i in shown if columns[i].drop]
+            if not droppable:
+                widths = self._fit([columns[i] for i in shown], width, force=True)
+                assert widths is not None
+                break
+            shown.remove(max(droppable, key=lambda i: (columns[i].drop, i)))
+        out: list[int | None] = [None] * len(columns)
+        for i, w in zip(shown, widths, strict=True):
+            out[i] = w
+        return out
+
+    @staticmethod
+    def _fit(columns: list[Column], width: int, force: bool = False) -> list[int] | None:
+        """Widths of ``columns`` in ``width`` cells, or None when they would shrink too much
+        (unless ``force``)."""
         gaps = len(columns) - 1
         flexible = [c for c in columns if c.width == 0]
         fixed = sum(c.width for c in columns)
-        min_flex = (width // 4) if flexible else 0
+        min_flex = max(width // 4, sum(c.min_width for c in flexible)) if flexible else 0
         room = max(width - gaps - min_flex, 4 * (len(columns) - len(flexible)))
         scale = min(1.0, room / fixed) if fixed else 1.0
+        if scale < 1.0 - SHRINK_LIMIT and not force:
+            return None
         widths = [max(int(c.width * scale), 4) if c.width else 0 for c in columns]
         spare = max(width - gaps - sum(widths), 0)
         for i, column in enumerate(columns):
@@ -196,16 +225,24 @@ class RecordTable(ScrollView, can_focus=True):
     def _column_at(self, x: int) -> str | None:
         pos = 0
         for column, width in zip(self.catalog.columns, self._widths(self.size.width), strict=True):
+            if width is None:
+                continue
             if pos <= x < pos + width + 1:
                 return column.key
             pos += width + 1
         return None
 
-    def _line(self, cells: tuple[str, ...] | list[str], widths: list[int], style: Style) -> Strip:
+    def _line(
+        self, cells: tuple[str, ...] | list[str], widths: list[int | None], style: Style
+    ) -> Strip:
         text = Text(no_wrap=True, overflow="ellipsis", end="")
-        for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
-            if i:
+        first = True
+        for cell, width in zip(cells, widths, strict=True):
+            if width is None:
+                continue
+            if not first:
                 text.append(" ")
+            first = False
             piece = cell if len(cell) <= width else cell[: max(width - 1, 0)] + "…"
             text.append(piece.ljust(width))
         segments = [
