@@ -78,8 +78,8 @@ GENESIS_HEADS: Final[dict[Kind, list[bytes]]] = {
     kind: am.Document.load(data).get_heads() for kind, data in GENESIS.items()
 }
 
-_CIRCLE_RE = re.compile(r"^(?:[0-9a-f]{16}|private)$")
-_ITEM_RE = re.compile(r"^[0-9a-f]{4,32}$")
+_CIRCLE_RE = re.compile(r"(?:[0-9a-f]{16}|private)")
+_ITEM_RE = re.compile(r"[0-9a-f]{4,32}")
 
 
 def make_genesis(kind: Kind) -> bytes:
@@ -128,15 +128,15 @@ def parse_doc_id(doc_id: str) -> tuple[Kind, str, str] | None:
     if not isinstance(doc_id, str) or len(doc_id) > 64:
         return None
     parts = doc_id.split(":")
-    if parts[0] == "c" and len(parts) == 2 and _CIRCLE_RE.match(parts[1]):
+    if parts[0] == "c" and len(parts) == 2 and _CIRCLE_RE.fullmatch(parts[1]):
         if parts[1] == PRIVATE:
             return None
         return "circle", parts[1], ""
-    if len(parts) != 3 or not _CIRCLE_RE.match(parts[1]):
+    if len(parts) != 3 or not _CIRCLE_RE.fullmatch(parts[1]):
         return None
     if parts[0] == "s" and re.fullmatch(r"[0-9a-f]{2}", parts[2]):
         return "shard", parts[1], parts[2]
-    if parts[0] == "n" and _ITEM_RE.match(parts[2]):
+    if parts[0] == "n" and _ITEM_RE.fullmatch(parts[2]):
         return "note", parts[1], parts[2]
     return None
 
@@ -156,4 +156,4 @@ def kind_of(doc_id: str) -> Kind:
 
 
 def is_circle_id(text: str) -> bool:
-    return bool(_CIRCLE_RE.match(text)) and text != PRIVATE
+    return bool(_CIRCLE_RE.fullmatch(text)) and text != PRIVATE

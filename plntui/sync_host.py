@@ -234,8 +234,13 @@ class RepoHost:
                 f"the peer's {doc_id} is not a plntui {kind} document; nothing of it was stored",
                 doc_id=doc_id,
             ) from None
+        live = self.repo.get(doc_id)
+        checked = doc
+        if live is not None:  # held here already: what is checked is the merged result
+            checked = live.fork()
+            checked.merge(doc)
         try:
-            check(doc_id, doc, None)
+            check(doc_id, checked, None)
         except GuardRefused as exc:
             raise Refused(
                 f"{exc.message}; nothing of it was stored", pause=exc.pause, doc_id=doc_id

@@ -25,6 +25,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .engine import (
+        SyncEngine,
+    )
     from .errors import (
         FrameTooLarge,
         IdentityError,
@@ -33,6 +36,22 @@ if TYPE_CHECKING:
         SyncError,
         UntrustedPeer,
     )
+    from .events import (
+        CertificateLearned,
+        ChangesRefused,
+        ChangesStored,
+        EngineEvent,
+        IntroductionOffered,
+        PeerConnected,
+        PeerIntroduced,
+        PeerLost,
+        PeerRefused,
+        PeerResult,
+        PeerStatus,
+        PeerSynced,
+        StoreFailed,
+        SyncSummary,
+    )
     from .fingerprint import (
         fingerprint_of,
         format_fingerprint,
@@ -40,14 +59,18 @@ if TYPE_CHECKING:
         short_fingerprint,
     )
     from .framing import (
+        MAX_FRAME,
         Frame,
         FrameDecoder,
         FrameKind,
-        MAX_FRAME,
         encode_frame,
     )
     from .identity import (
         Identity,
+    )
+    from .limits import (
+        Limits,
+        Timeouts,
     )
     from .session import (
         Closed,
@@ -77,29 +100,6 @@ if TYPE_CHECKING:
         TrustStoreError,
         UnknownPeer,
         parse_hostport,
-    )
-    from .events import (
-        CertificateLearned,
-        ChangesRefused,
-        ChangesStored,
-        EngineEvent,
-        IntroductionOffered,
-        PeerConnected,
-        PeerIntroduced,
-        PeerLost,
-        PeerRefused,
-        PeerResult,
-        PeerStatus,
-        PeerSynced,
-        StoreFailed,
-        SyncSummary,
-    )
-    from .limits import (
-        Limits,
-        Timeouts,
-    )
-    from .engine import (
-        SyncEngine,
     )
 
 _EXPORTS: dict[str, str] = {

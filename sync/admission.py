@@ -144,6 +144,7 @@ class Admission:
             if kind is FrameKind.PAIR_START:
                 await self.pairing(channel, reader, frame, address)
                 return
+            assert kind is not None  # a step was found for it
             if reader.buffered:
                 raise RemoteProtocolError(
                     f"the peer sent more than one frame with {kind.name} on the anonymous path"

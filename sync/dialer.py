@@ -137,7 +137,7 @@ class Dialer:
         for task in list(self.tasks.values()):
             task.cancel()
 
-    # -- the dialler of one peer --------------------------------------------------------------------
+    # -- the dialler of one peer ----------------------------------------------------------------
 
     async def run(self, fp: bytes) -> None:
         engine = self.engine

@@ -62,10 +62,18 @@ from .events import (
 )
 from .fingerprint import fingerprint_of, format_fingerprint, short_fingerprint
 from .framing import MAX_FRAME
-from .limits import STATS_FLUSH_INTERVAL, Limits, TokenBucket, Timeouts
+from .limits import STATS_FLUSH_INTERVAL, Limits, Timeouts, TokenBucket
 from .link import DialFailed, Link, LinkPump
-from .pairing import INVITE_TTL, Invite, InviteState, JoinerPairing, PairingCode, PairingFailed
-from .pairing import new_invite, parse_code
+from .pairing import (
+    INVITE_TTL,
+    Invite,
+    InviteState,
+    JoinerPairing,
+    PairingCode,
+    PairingFailed,
+    new_invite,
+    parse_code,
+)
 from .session import DocumentHost, State
 from .synchronizer import Synchronizer
 from .tls import TlsChannel, client_context, client_context_anonymous, server_context
@@ -135,9 +143,9 @@ class SyncEngine:
         listen: bool = True,
         auto_dial: bool = True,
         max_frame: int = MAX_FRAME,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts = Timeouts(),  # noqa: B008 - frozen: one shared default is fine
         name: str = "",
-        limits: Limits = Limits(),
+        limits: Limits = Limits(),  # noqa: B008 - frozen: one shared default is fine
         on_paired: PairedHook | None = None,
     ) -> None:
         """``listen=False`` only dials (``sync --once``); ``auto_dial`` dials stored addresses.
@@ -278,8 +286,25 @@ class SyncEngine:
         self.call(self._disconnect, fingerprint)
 
     def changed(self, doc_ids: Iterable[str]) -> None:
-        """These documents changed here: sync them with every peer that shares them, now."""
-        self.call(self.synchronizer.changed, list(doc_ids))
+        """These documents changed here: sync them with every peer that shares them, now.
+        Always on the engine's loop; a stopped engine ignores it."""
+        loop = self.loop
+        if loop is None or not self.running:
+            return
+        ids = list(doc_ids)
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop:
+            self.synchronizer.changed(ids)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._changed_if_running, ids)
+
+    def _changed_if_running(self, ids: list[str]) -> None:
+        if self.running:
+            self.synchronizer.changed(ids)
 
     def trust_changed(self) -> None:
         """Trust changed: rebuild the TLS contexts and cut links of peers no longer trusted."""
@@ -555,9 +580,7 @@ class SyncEngine:
 
     # -- links --------------------------------------------------------------------------------
 
-    def admit(
-        self, fp: bytes, channel: TlsChannel, *, outbound: bool, address: str
-    ) -> Link | None:
+    def admit(self, fp: bytes, channel: TlsChannel, *, outbound: bool, address: str) -> Link | None:
         """Register a verified connection, keeping one link per peer; ``None`` if refused."""
         if not self.running or fp not in self.trusted() or self.synchronizer.paused(fp):
             return None

@@ -8,7 +8,6 @@ from typing import Final
 from .session import BATCH_BYTES, MAX_IN_FLIGHT
 from .tls import HANDSHAKE_TIMEOUT
 
-
 CONNECT_TIMEOUT: Final = 10.0
 PARTIAL_FRAME_TIMEOUT: Final = 30.0
 IDLE_TIMEOUT: Final = 90.0

@@ -18,7 +18,8 @@ The protocol (version 2), in frames (see ``framing``):
 3. For a document both share whose digests differ, each side runs Automerge's sync protocol,
    one ``SyncState`` per document: DOC_SYNC frames (``uleb(len(id)) id message``). At most
    ``max_in_flight`` documents wait for an answer at once; the others queue (the whole
-   repository is never in memory).
+   repository is never in memory). A document whose messages go round ``STUCK_ROUNDS`` times
+   without progress is asked for whole (WANT, ``ack`` 0), see ``_ask_whole``.
 4. Every MANIFEST is answered by a WANT (JSON ``{"want": [ids], "ack": 1}``; ``ack`` 0 when a
    side asks again on its own): the documents the peer offers that this side lacks and accepts,
    circle documents first. A document asked for arrives whole in DOCS frames (``zlib`` of
@@ -91,14 +92,17 @@ MAX_PING: Final = 256
 MAX_BYE: Final = 4096
 MAX_WANT: Final = 4 * 1024 * 1024
 MAX_MANIFEST_RAW: Final = 64 * 1024 * 1024
-MAX_DOCS_RAW: Final = 256 * 1024 * 1024
-"""Hard cap on a DOCS frame once inflated (a zip bomb stops here)."""
 MAX_DOC_BYTES: Final = 64 * 1024 * 1024
+MAX_DOCS_RAW: Final = MAX_DOC_BYTES + 1024 * 1024
+"""Hard cap on a DOCS frame once inflated (a zip bomb stops here): a sender puts at most
+``batch_bytes`` in one frame, or one document alone when it is larger."""
 MAX_DOC_ID: Final = 64
 MAX_IN_FLIGHT: Final = 64
 BATCH_BYTES: Final = 1024 * 1024
-_DIGEST_RE = re.compile(r"^[0-9a-f]{16}$")
-_DOC_ID_RE = re.compile(r"^[a-z]:[0-9a-z:]{1,62}$")
+STUCK_ROUNDS: Final = 4
+"""Sync messages in a row that bring nothing new for a document before it is asked for whole."""
+_DIGEST_RE = re.compile(r"^[0-9a-f]{16}\Z")
+_DOC_ID_RE = re.compile(r"^[a-z]:[0-9a-z:]{1,62}\Z")  # \Z: "$" would let a final "\n" through
 
 Role: TypeAlias = Literal["client", "server"]
 
@@ -380,6 +384,7 @@ class SyncSession:
         self._send_whole: deque[str] = deque()  # asked for by the peer, not sent yet
         self._in_sync_reported = False
         self._unanswered = 0  # manifests sent that no WANT answered yet
+        self._stale: dict[str, tuple[tuple[bytes, ...], str | None, int]] = {}
 
     # -- public state -------------------------------------------------------------------------
 
@@ -516,17 +521,16 @@ class SyncSession:
             self._send(FrameKind.PING, b"")
         return self.data_to_send()
 
-    def introduce(self, entries: Iterable[Introduction]) -> None:
+    def introduce(self, entries: Iterable[Introduction]) -> int:
+        """Send the peers this side trusts to a peer that asked; returns how many went (those
+        past the payload limit are left out)."""
         if self._state is not State.SYNCING:
             raise LocalProtocolError("introductions go out once the HELLOs are exchanged")
         if self.peer is None or not self.peer.wants_introductions:
             raise LocalProtocolError("the peer did not ask for introductions")
-        payload = encode_introductions(entries)
-        if len(payload) > MAX_INTRODUCE:
-            raise LocalProtocolError(
-                f"the introductions take {len(payload):,} bytes; at most {MAX_INTRODUCE:,}"
-            )
+        payload, count = encode_introductions(entries, limit=min(MAX_INTRODUCE, self.max_frame - 1))
         self._send(FrameKind.INTRODUCE, payload)
+        return count
 
     def close(self, reason: str = "goodbye") -> bytes:
         """End the link politely: returns what is pending plus a BYE."""
@@ -597,6 +601,7 @@ class SyncSession:
         self._transition(Trigger.HELLO)
         self.peer = hello
         self._events.append(hello)
+        self._offer_all()  # what changed here since start() (local_change waits for SYNCING)
 
     def _on_manifest(self, payload: bytes) -> None:
         raw = _inflate(payload, MAX_MANIFEST_RAW, "manifest")
@@ -609,15 +614,20 @@ class SyncSession:
             raise RemoteProtocolError("the peer's manifest lacks its documents")
         offers: dict[str, str] = {}
         for doc_id, digest in docs.items():
-            if not _valid_doc_id(doc_id) or not isinstance(digest, str) or not _DIGEST_RE.match(
-                digest
+            if (
+                not _valid_doc_id(doc_id)
+                or not isinstance(digest, str)
+                or not _DIGEST_RE.match(digest)
             ):
-                raise RemoteProtocolError(f"the peer's manifest has a malformed entry {_show(doc_id)}")
+                raise RemoteProtocolError(
+                    f"the peer's manifest has a malformed entry {_show(doc_id)}"
+                )
             offers[doc_id] = digest
         self._transition(Trigger.MANIFEST)
         for doc_id in gone:
             if isinstance(doc_id, str):
                 self._theirs.pop(doc_id, None)
+                self._wanted.discard(doc_id)  # it will not come
         self._theirs.update(offers)
         self._consider(offers, ack=1)
         self._in_sync_reported = False
@@ -647,7 +657,7 @@ class SyncSession:
         changes = 0
         reshare = False
         batch: list[tuple[str, bytes]] = []
-        for doc_id, _digest_, data in entries:
+        for doc_id, _ignored, data in entries:
             if doc_id not in self._wanted:
                 self._events.append(Ignored(doc_id, "it was not asked for"))
                 continue
@@ -662,6 +672,7 @@ class SyncSession:
             if received is None or doc_id not in self._wanted:
                 continue
             self._wanted.discard(doc_id)
+            self._states.pop(doc_id, None)  # a document held here and asked again: start afresh
             self._theirs[doc_id] = digest
             if received.digest is not None:  # held and shared here now, without a manifest
                 self._offered[doc_id] = received.digest
@@ -707,8 +718,38 @@ class SyncSession:
             self._events.append(DocsReceived((doc_id,), received.changes, 0))
         if received.reshare:
             self.reshare()
+        if self._rounds_without_progress(doc_id, peek[0], received) >= STUCK_ROUNDS:
+            self._ask_whole(doc_id)
         self._generate(doc_id)
         self._in_sync_reported = False
+
+    def _rounds_without_progress(
+        self, doc_id: str, heads: tuple[bytes, ...], received: Received
+    ) -> int:
+        """Messages in a row for ``doc_id`` with the same peer heads, nothing stored, and this
+        side's heads unchanged, while the two differ."""
+        mine = self.host.digest(doc_id)
+        if received.changes or mine == _digest(heads):
+            self._stale.pop(doc_id, None)
+            return 0
+        last = self._stale.get(doc_id)
+        count = last[2] + 1 if last is not None and last[:2] == (heads, mine) else 0
+        self._stale[doc_id] = (heads, mine, count)
+        return count
+
+    def _ask_whole(self, doc_id: str) -> None:
+        """The sync of a document goes round without progress: ask for it whole.
+
+        Automerge never sends a change twice on one ``SyncState``. A host that checks a message
+        on a copy drops the changes that wait there for a dependency (one Bloom filter false
+        positive is enough), so the peer would never send them again: the stored document
+        brings them all at once."""
+        if doc_id in self._wanted:
+            return
+        self._stale.pop(doc_id, None)
+        self._wanted.add(doc_id)
+        body = json.dumps({"want": [doc_id], "ack": 0}, separators=(",", ":"))
+        self._send(FrameKind.WANT, body.encode())
 
     def _on_ping(self, payload: bytes) -> None:
         self._transition(Trigger.PING)
@@ -765,12 +806,16 @@ class SyncSession:
     def _send_docs_batch(self) -> None:
         parts: list[bytes] = []
         size = 0
-        while self._send_whole and (not parts or size < self.batch_bytes):
-            doc_id = self._send_whole.popleft()
+        while self._send_whole:
+            doc_id = self._send_whole[0]
             found = self.host.stored(doc_id)
             if found is None or doc_id not in self._offered:
+                self._send_whole.popleft()
                 continue
             data, digest = found
+            if parts and size + len(data) > self.batch_bytes:
+                break  # it opens the next batch (read again then: it may change meanwhile)
+            self._send_whole.popleft()
             if len(data) > MAX_DOC_BYTES:
                 raise LocalProtocolError(f"document {doc_id} is too large to send whole")
             parts.append(_entry(doc_id, digest, data))
@@ -893,7 +938,9 @@ def _parse_hello(payload: bytes) -> PeerHello:
     try:
         obj = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise RemoteProtocolError(f"the peer's HELLO is not JSON ({_printable(str(exc))})") from None
+        raise RemoteProtocolError(
+            f"the peer's HELLO is not JSON ({_printable(str(exc))})"
+        ) from None
     if not isinstance(obj, dict):
         raise RemoteProtocolError("the peer's HELLO is not a JSON object")
     protocol = obj.get("protocol")
@@ -955,6 +1002,7 @@ def _entry(doc_id: str, digest: str, data: bytes) -> bytes:
 
 def _parse_docs(raw: bytes) -> list[tuple[str, str, bytes]]:
     out: list[tuple[str, str, bytes]] = []
+    seen: set[str] = set()
     pos = 0
     try:
         while pos < len(raw):
@@ -968,9 +1016,14 @@ def _parse_docs(raw: bytes) -> list[tuple[str, str, bytes]]:
             doc_id, digest = fields[0].decode(), fields[1].decode()
             if not _valid_doc_id(doc_id) or not _DIGEST_RE.match(digest):
                 raise ValueError(f"a malformed entry {_show(doc_id)}")
+            if doc_id in seen:
+                raise ValueError(f"{_show(doc_id)} twice in one batch")
+            seen.add(doc_id)
             out.append((doc_id, digest, fields[2]))
     except (IndexError, ValueError, UnicodeDecodeError) as exc:
-        raise RemoteProtocolError(f"the peer's documents are malformed ({_printable(str(exc))})") from None
+        raise RemoteProtocolError(
+            f"the peer's documents are malformed ({_printable(str(exc))})"
+        ) from None
     return out
 
 

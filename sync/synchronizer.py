@@ -145,7 +145,9 @@ class Synchronizer:
             engine.dialer.verified(link)
             if not link.established.done():
                 link.established.set_result(None)
-            engine.emit(PeerConnected(link.fp, engine.name_of(link.fp), link.address, link.outbound))
+            engine.emit(
+                PeerConnected(link.fp, engine.name_of(link.fp), link.address, link.outbound)
+            )
             if event.wants_introductions:
                 self.introduce_to(link)
         elif isinstance(event, IntroductionsReceived):

@@ -5,18 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sync_helpers import contents, eventually
-from test_sync_engine import Node, cluster, converged, in_sync
+from sync_helpers import Node, cluster, converged, doc_with, eventually, in_sync
 
 from sync.engine import IntroductionOffered, PeerIntroduced, PeerLost
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def introduce_frames(node: Node, other: Node) -> int:
-    """INTRODUCE frames ``node`` received on its live link with ``other``."""
-    link = node.engine._links.get(other.fp)
-    return 0 if link is None else link.session.stats.frames_in_by_kind.get("INTRODUCE", 0)
+def introduce_bytes(node: Node, other: Node) -> int:
+    """Bytes of INTRODUCE frames ``node`` received on its live link with ``other``."""
+    link = node.link_to(other)
+    return 0 if link is None else link.session.stats.bytes_in_by_kind.get("INTRODUCE", 0)
 
 
 async def test_an_introducer_offers_its_peers_and_approval_lets_them_sync(tmp_path: Path) -> None:
@@ -25,6 +24,7 @@ async def test_an_introducer_offers_its_peers_and_approval_lets_them_sync(tmp_pa
         a.pin(b)
         b.pin(a, cc)
         cc.pin(b)
+        b.host.share = lambda peer, doc_id: peer == cc.fp  # B shares nothing with A
         a.trust.set_introducer(b.fp, introducer=True)
         a.engine.trust_changed()
         b.dial(cc)
@@ -44,9 +44,8 @@ async def test_an_introducer_offers_its_peers_and_approval_lets_them_sync(tmp_pa
         a.trust.approve(cc.fp)
         a.engine.trust_changed()
         cc.pin(a)
-        cc.edit("from-c", "1")
-        await eventually(lambda: in_sync(a, cc), what="A-C after approval")
-        assert "from-c" in contents(a.host.doc)["items"]
+        cc.edit("d:fromc", "1")
+        await eventually(lambda: in_sync(a, cc) and a.host.has("d:fromc", "1"), what="A-C")
         peer = a.trust.get(cc.fp)
         assert peer is not None and peer.introduced_by == b.fp
 
@@ -60,14 +59,18 @@ async def test_auto_accept_on_both_sides_converges_without_a_manual_step(tmp_pat
         for node in (a, cc):
             node.trust.set_introducer(b.fp, introducer=True, auto_accept=True)
             node.engine.trust_changed()
-        a.edit("from-a", "1")
-        cc.edit("from-c", "1")
+        a.host.docs["d:froma"] = doc_with("1")
+        cc.host.docs["d:fromc"] = doc_with("1")
+        b.host.share = lambda _peer, doc_id: doc_id == "d:fromb"  # only its own document
+        b.host.docs["d:fromb"] = doc_with("1")
         b.dial(cc)
         await eventually(lambda: in_sync(b, cc), what="B-C")
         a.dial(b)
         await eventually(
-            lambda: in_sync(a, cc) and converged(a, b, cc), what="A-C through introductions"
+            lambda: in_sync(a, cc) and converged(a, cc) and len(a.host.docs) == 3,
+            what="A-C through introductions",
         )
+        assert set(b.host.docs) == {"d:fromb"}  # B relayed nothing: A and C met directly
         assert [e.fingerprint for e in a.of(PeerIntroduced)] == [cc.fp]
         assert [e.fingerprint for e in cc.of(PeerIntroduced)] == [a.fp]
         assert a.trust.pending() == [] and cc.trust.pending() == []
@@ -88,7 +91,7 @@ async def test_a_revoked_peer_is_never_offered_again(tmp_path: Path) -> None:
         a.dial(b)
         await eventually(lambda: in_sync(a, b), what="A-B")
         # B's list reached A (it holds C): nothing was offered or trusted
-        await eventually(lambda: introduce_frames(a, b) >= 1, what="INTRODUCE at A")
+        await eventually(lambda: introduce_bytes(a, b) > 0, what="INTRODUCE at A")
         assert not a.trust.is_trusted(cc.fp) and a.trust.pending() == []
         assert not a.of(IntroductionOffered) and not a.of(PeerIntroduced)
 

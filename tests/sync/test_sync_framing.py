@@ -12,10 +12,10 @@ from sync.errors import FrameTooLarge, LocalProtocolError, RemoteProtocolError
 from sync.framing import MAX_FRAME, Frame, FrameDecoder, FrameKind, encode_frame
 
 SAMPLES = [
-    Frame(FrameKind.HELLO, b'{"protocol":1}'),
-    Frame(FrameKind.SYNC, bytes(range(256)) * 3),
+    Frame(FrameKind.HELLO, b'{"protocol":2}'),
+    Frame(FrameKind.DOC_SYNC, bytes(range(256)) * 3),
     Frame(FrameKind.PING, b""),
-    Frame(FrameKind.SNAPSHOT, b"\x00" * 70_000),
+    Frame(FrameKind.DOCS, b"\x00" * 70_000),
     Frame(FrameKind.BYE, "bye ✓".encode()),
     Frame(200, b"unknown kinds are the session's business"),
 ]
@@ -23,10 +23,35 @@ WIRE = b"".join(encode_frame(f.kind, f.payload) for f in SAMPLES)
 
 
 def test_wire_layout_is_length_then_type_then_payload() -> None:
-    assert encode_frame(FrameKind.SYNC, b"abc") == b"\x00\x00\x00\x04\x03abc"
+    assert encode_frame(FrameKind.DOC_SYNC, b"abc") == b"\x00\x00\x00\x04\x12abc"
     assert encode_frame(FrameKind.PING, b"") == b"\x00\x00\x00\x01\x04"
-    assert [k.value for k in FrameKind] == [1, 2, 3, 4, 5, 14]  # 6-13: the anonymous path
     assert MAX_FRAME == 64 * 1024 * 1024
+
+
+def test_one_registry_holds_every_frame_type_and_never_reuses_a_retired_one() -> None:
+    assert {k.name: k.value for k in FrameKind} == {
+        "HELLO": 1,
+        "PING": 4,
+        "BYE": 5,
+        "PRESENT": 6,
+        "PRESENT_OK": 7,
+        "PAIR_START": 8,
+        "PAIR_REPLY": 9,
+        "PAIR_CONFIRM": 10,
+        "PAIR_DONE": 11,
+        "INFO": 12,
+        "INFO_OK": 13,
+        "INTRODUCE": 14,
+        "MANIFEST": 15,
+        "WANT": 16,
+        "DOCS": 17,
+        "DOC_SYNC": 18,
+    }
+    assert 2 not in set(FrameKind) and 3 not in set(FrameKind)  # protocol 1's SNAPSHOT, SYNC
+    from sync import pairing, tls
+
+    assert (tls.PRESENT, tls.PRESENT_OK, tls.INFO, tls.INFO_OK) == (6, 7, 12, 13)
+    assert (pairing.PAIR_START, pairing.PAIR_CONFIRM) == (8, 10)
 
 
 def test_many_frames_in_one_feed() -> None:
@@ -56,10 +81,10 @@ def test_any_chunk_size_gives_the_same_frames(size: int) -> None:
 
 def test_partial_frame_is_reported_as_buffered() -> None:
     decoder = FrameDecoder()
-    wire = encode_frame(FrameKind.SYNC, b"x" * 10)
+    wire = encode_frame(FrameKind.DOC_SYNC, b"x" * 10)
     assert decoder.feed(wire[:7]) == []
     assert decoder.buffered == 7
-    assert decoder.feed(wire[7:]) == [Frame(FrameKind.SYNC, b"x" * 10)]
+    assert decoder.feed(wire[7:]) == [Frame(FrameKind.DOC_SYNC, b"x" * 10)]
 
 
 @pytest.mark.parametrize(
@@ -84,7 +109,7 @@ def test_oversize_length_is_refused_from_the_header_alone(length: int) -> None:
 def test_oversize_is_refused_even_when_body_bytes_follow() -> None:
     decoder = FrameDecoder(max_frame=1000)
     with pytest.raises(FrameTooLarge):
-        decoder.feed(struct.pack(">IB", 1001, FrameKind.SYNC) + b"x" * 5000)
+        decoder.feed(struct.pack(">IB", 1001, FrameKind.DOC_SYNC) + b"x" * 5000)
 
 
 def test_zero_length_is_refused() -> None:
@@ -109,11 +134,11 @@ def test_a_failed_decoder_stays_failed() -> None:
 
 def test_configurable_limit_is_inclusive() -> None:
     decoder = FrameDecoder(max_frame=11)
-    assert decoder.feed(encode_frame(FrameKind.SYNC, b"x" * 10)) == [
-        Frame(FrameKind.SYNC, b"x" * 10)
+    assert decoder.feed(encode_frame(FrameKind.DOC_SYNC, b"x" * 10)) == [
+        Frame(FrameKind.DOC_SYNC, b"x" * 10)
     ]
     with pytest.raises(FrameTooLarge, match="12-byte frame; the limit is 11 bytes"):
-        decoder.feed(encode_frame(FrameKind.SYNC, b"x" * 11))
+        decoder.feed(encode_frame(FrameKind.DOC_SYNC, b"x" * 11))
 
 
 def test_per_kind_limit_is_checked_at_the_type_byte() -> None:
@@ -121,7 +146,9 @@ def test_per_kind_limit_is_checked_at_the_type_byte() -> None:
     assert decoder.feed(encode_frame(FrameKind.PING, b"12345678"))
     with pytest.raises(FrameTooLarge, match="9-byte PING payload"):
         decoder.feed(struct.pack(">IB", 10, FrameKind.PING))  # header only, body never sent
-    assert FrameDecoder(limits={FrameKind.PING: 8}).feed(encode_frame(FrameKind.SYNC, b"123456789"))
+    assert FrameDecoder(limits={FrameKind.PING: 8}).feed(
+        encode_frame(FrameKind.DOC_SYNC, b"123456789")
+    )
 
 
 def test_invalid_decoder_limits_are_our_mistake() -> None:
@@ -135,12 +162,12 @@ def test_encode_refuses_what_the_peer_would_refuse() -> None:
     with pytest.raises(LocalProtocolError, match="does not fit in one byte"):
         encode_frame(256, b"")
     with pytest.raises(LocalProtocolError, match="exceeds the 10-byte limit"):
-        encode_frame(FrameKind.SYNC, b"x" * 10, max_frame=10)
+        encode_frame(FrameKind.DOC_SYNC, b"x" * 10, max_frame=10)
 
 
 def test_buffer_stays_bounded_over_a_long_stream() -> None:
     decoder = FrameDecoder()
-    frame = encode_frame(FrameKind.SYNC, b"y" * 300)
+    frame = encode_frame(FrameKind.DOC_SYNC, b"y" * 300)
     stream = frame * 20_000  # 6 MB of small frames
     largest, count = 0, 0
     for i in range(0, len(stream), 997):
@@ -152,12 +179,12 @@ def test_buffer_stays_bounded_over_a_long_stream() -> None:
 
 def test_large_frame_fed_in_small_chunks_is_linear() -> None:
     payload = bytes(8 * 1024 * 1024)
-    wire = encode_frame(FrameKind.SNAPSHOT, payload)
+    wire = encode_frame(FrameKind.DOCS, payload)
     decoder = FrameDecoder()
     started = time.perf_counter()
     frames: list[Frame] = []
     for i in range(0, len(wire), 1024):
         frames += decoder.feed(wire[i : i + 1024])
     elapsed = time.perf_counter() - started
-    assert frames == [Frame(FrameKind.SNAPSHOT, payload)]
+    assert frames == [Frame(FrameKind.DOCS, payload)]
     assert elapsed < 2.0, f"8 MiB in 1 KiB chunks took {elapsed:.2f} s (quadratic copying?)"

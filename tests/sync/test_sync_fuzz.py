@@ -1,19 +1,39 @@
-"""Fuzzing with hypothesis: whatever a peer sends, only RemoteProtocolError, and no harm done."""
+"""Fuzzing with hypothesis: whatever a peer sends, the session raises nothing but
+``RemoteProtocolError`` (``FrameTooLarge`` included), and the host's documents stay as they were.
+
+The fuzzed sessions hold everything the real payloads being mutated could bring, so a payload
+that survives mutation as a valid message brings nothing new: any change would be harm.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import zlib
+from typing import Any
 
 import automerge.core as am
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_helpers import Link, add_items, connect, hello_frame, replica, session
+from sync_helpers import (
+    PEER_A,
+    MemoryHost,
+    SharePolicy,
+    add_items,
+    connect,
+    copy_doc,
+    digest_of,
+    doc_with,
+    docs_entry,
+    drain,
+    hello_frame,
+    manifest_frame,
+    share_all,
+)
 
 from sync.errors import FrameTooLarge, RemoteProtocolError
 from sync.framing import Frame, FrameDecoder, FrameKind, encode_frame
-from sync.session import State, SyncSession
+from sync.session import Closed, DocsReceived, State, SyncSession
 
 FUZZ = settings(
     max_examples=int(os.environ.get("SYNC_FUZZ_EXAMPLES", "150")),  # raise it for a long run
@@ -21,40 +41,62 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
-
-def heads(doc: am.Document) -> list[bytes]:
-    return sorted(doc.get_heads())
-
-
-# -- real payloads to mutate ---------------------------------------------------------------------
-
-
-def _real_sync_payloads() -> list[bytes]:
-    """Every SYNC payload of a divergent pair converging (several carry changes)."""
-    a, b = replica(), replica()
-    add_items(a, [f"a{i}" for i in range(6)], per_transaction=2)
-    add_items(b, [f"b{i}" for i in range(4)])
-    link = Link(session(a), session(b)).start()
-    payloads: list[bytes] = []
-    for _ in range(20):
-        for s in (link.a, link.b):
-            while s.next_event() is not None:
-                pass
-        out_a, out_b = link.a.data_to_send(), link.b.data_to_send()
-        if not out_a and not out_b:
-            break
-        for data in (out_a, out_b):
-            payloads += [f.payload for f in FrameDecoder().feed(data) if f.kind == FrameKind.SYNC]
-        link.b.receive_data(out_a)
-        link.a.receive_data(out_b)
-    assert any(len(p) > 150 for p in payloads)
-    return payloads
+SYNC_KINDS = [
+    FrameKind.HELLO,
+    FrameKind.MANIFEST,
+    FrameKind.WANT,
+    FrameKind.DOCS,
+    FrameKind.DOC_SYNC,
+    FrameKind.PING,
+    FrameKind.BYE,
+    FrameKind.INTRODUCE,
+]
 
 
-REAL_SYNC = _real_sync_payloads()
-_full = replica()
-add_items(_full, [f"s{i}" for i in range(30)])
-REAL_SNAPSHOT_RAW = _full.save()
+# -- real traffic to mutate ------------------------------------------------------------------------
+
+
+def _real_traffic() -> tuple[dict[int, list[bytes]], dict[str, bytes], dict[str, bytes]]:
+    """Every payload of two repositories converging, and both repositories after it
+    (``held``: every document; ``lacking``: the same without ``d:three``, offered whole)."""
+    base = doc_with("base")
+    a = MemoryHost({"d:one": copy_doc(base), "d:two": doc_with("two"), "d:three": doc_with("3")})
+    b = MemoryHost({"d:one": copy_doc(base), "c:team": doc_with("member")})
+    add_items(a.docs["d:one"], [f"a{i}" for i in range(6)], per_transaction=2)
+    add_items(b.docs["d:one"], [f"b{i}" for i in range(4)])
+    add_items(a.docs["d:three"], [f"t{i}" for i in range(8)])
+    p = connect(a, b)
+    assert a.digests() == b.digests()
+    payloads: dict[int, list[bytes]] = {}
+    for frame in p.sent["a"] + p.sent["b"]:
+        payloads.setdefault(frame.kind, []).append(frame.payload)
+    assert {FrameKind.MANIFEST, FrameKind.WANT, FrameKind.DOCS, FrameKind.DOC_SYNC} <= set(payloads)
+    held = {d: doc.save() for d, doc in b.docs.items()}
+    lacking = {d: data for d, data in held.items() if d != "d:three"}
+    return payloads, held, lacking
+
+
+REAL, HELD, LACKING = _real_traffic()
+REAL_DOCS_RAW = [zlib.decompress(p) for p in REAL[FrameKind.DOCS]]
+
+
+def host_of(saved: dict[str, bytes], share: SharePolicy = share_all) -> MemoryHost:
+    return MemoryHost({d: am.Document.load(data) for d, data in saved.items()}, share=share)
+
+
+def syncing(saved: dict[str, bytes] = HELD, share: SharePolicy = share_all) -> SyncSession:
+    """A session past the HELLOs; the peer offers every document of ``HELD``."""
+    host = host_of(saved, share)
+    s = SyncSession(host, PEER_A, "server")
+    s.start()
+    s.receive_data(hello_frame() + manifest_frame(OFFER))
+    drain(s)
+    s.data_to_send()
+    assert s.state is State.SYNCING
+    return s
+
+
+OFFER = host_of(HELD).digests()
 
 
 @st.composite
@@ -79,15 +121,40 @@ def mutated(draw: st.DrawFn, bases: list[bytes]) -> bytes:
     return bytes(data)
 
 
-payloads = st.one_of(
-    st.binary(max_size=300),
-    mutated(REAL_SYNC),
-    st.sampled_from(REAL_SYNC),
-)
-kinds = st.one_of(st.sampled_from(list(FrameKind)), st.integers(0, 255))
+ALL_REAL = [p for payloads in REAL.values() for p in payloads]
+payloads = st.one_of(st.binary(max_size=300), mutated(ALL_REAL), st.sampled_from(ALL_REAL))
+kinds = st.one_of(st.sampled_from(SYNC_KINDS), st.integers(0, 255))
 
 
-# -- framing ------------------------------------------------------------------------------------
+def feed(s: SyncSession, frames: list[tuple[int, bytes]], chunk: int) -> list[Any]:
+    """Feed frames in ``chunk``-byte pieces; only a remote error may come out, and it must close
+    the session. Returns the events."""
+    events: list[Any] = []
+    wire = b"".join(encode_frame(kind, payload) for kind, payload in frames)
+    try:
+        for i in range(0, len(wire), chunk):
+            s.receive_data(wire[i : i + chunk])
+            events += drain(s)
+            s.data_to_send()
+    except RemoteProtocolError:  # FrameTooLarge is one
+        assert s.state is State.CLOSED
+        assert s.next_event() is None
+        assert frames_of_last(s.data_to_send()) in (FrameKind.BYE, None)
+    return events
+
+
+def frames_of_last(data: bytes) -> int | None:
+    frames = FrameDecoder().feed(data)
+    return frames[-1].kind if frames else None
+
+
+def assert_unharmed(s: SyncSession, saved: dict[str, bytes] = HELD) -> None:
+    host = s.host
+    assert isinstance(host, MemoryHost)
+    assert host.digests() == host_of(saved).digests()
+
+
+# -- framing ---------------------------------------------------------------------------------------
 
 
 @FUZZ
@@ -127,79 +194,103 @@ def test_frames_survive_any_chunking(frames: list[tuple[int, bytes]], cuts: list
     assert decoder.buffered == 0
 
 
-# -- the session --------------------------------------------------------------------------------
+# -- the session -----------------------------------------------------------------------------------
 
 
-def syncing() -> SyncSession:
-    a, b = replica(), replica()
-    add_items(a, ["a"])
-    add_items(b, ["b"])
-    link = connect(a, b)
-    assert link.b.state is State.SYNCING
-    return link.b
-
-
-def feed_and_check(s: SyncSession, frames: list[tuple[int, bytes]], chunk: int) -> None:
-    """Feed frames one at a time; an error must be remote and leave the heads as they were."""
-    for kind, payload in frames:
-        before = heads(s.doc)
-        data = encode_frame(kind, payload)
-        try:
-            for i in range(0, len(data), chunk):
-                s.receive_data(data[i : i + chunk])
-            while s.next_event() is not None:
-                pass
-        except RemoteProtocolError:
-            assert heads(s.doc) == before
-            assert s.state is State.CLOSED
-            assert s.next_event() is None
-            return
-        if s.state is State.CLOSED:
-            return
+@FUZZ
+@given(data=st.binary(max_size=600), chunk=st.integers(1, 100))
+def test_random_byte_streams_only_raise_remote_errors_and_change_nothing(
+    data: bytes, chunk: int
+) -> None:
+    s = syncing()
+    try:
+        for i in range(0, len(data), chunk):
+            s.receive_data(data[i : i + chunk])
+            drain(s)
+    except (RemoteProtocolError, FrameTooLarge):
+        assert s.state is State.CLOSED
+    assert_unharmed(s)
 
 
 @FUZZ
 @given(
     frames=st.lists(st.tuples(kinds, payloads), min_size=1, max_size=4), chunk=st.integers(1, 512)
 )
-def test_session_after_hello_survives_random_frames(
+def test_random_frames_after_hello_only_raise_remote_errors_and_change_nothing(
     frames: list[tuple[int, bytes]], chunk: int
 ) -> None:
-    feed_and_check(syncing(), frames, chunk)
-
-
-@FUZZ
-@given(payload=mutated(REAL_SYNC))
-def test_session_survives_mutated_sync_messages(payload: bytes) -> None:
-    feed_and_check(syncing(), [(FrameKind.SYNC, payload)], 4096)
+    s = syncing()
+    feed(s, frames, chunk)
+    assert_unharmed(s)
 
 
 @FUZZ
 @given(
-    raw=st.one_of(mutated([REAL_SNAPSHOT_RAW]), st.binary(max_size=400)), compressed=st.booleans()
+    kind=st.sampled_from([FrameKind.MANIFEST, FrameKind.WANT, FrameKind.DOC_SYNC]), data=st.data()
 )
-def test_awaiting_session_survives_random_snapshots(raw: bytes, compressed: bool) -> None:
-    s = session(replica())
-    s.start()
-    s.receive_data(hello_frame(empty=False))
-    while s.next_event() is not None:
-        pass
-    payload = zlib.compress(raw) if compressed else raw
-    feed_and_check(s, [(FrameKind.SNAPSHOT, payload)], 65536)
+def test_mutated_real_frames_only_raise_remote_errors_and_change_nothing(
+    kind: FrameKind, data: st.DataObject
+) -> None:
+    payload = data.draw(mutated(REAL[kind]))
+    s = syncing()
+    feed(s, [(kind, payload)], 4096)
+    assert_unharmed(s)
 
 
 @FUZZ
-@given(data=st.binary(max_size=600), chunk=st.integers(1, 100))
-def test_session_survives_unframed_noise(data: bytes, chunk: int) -> None:
-    s = syncing()
-    before = heads(s.doc)
+@given(raw=st.one_of(mutated(REAL_DOCS_RAW), st.binary(max_size=300)), compressed=st.booleans())
+def test_mutated_documents_asked_for_are_stored_only_if_intact(
+    raw: bytes, compressed: bool
+) -> None:
+    s = syncing(LACKING)  # d:three was offered and asked for whole
+    payload = zlib.compress(raw) if compressed else raw
+    events = feed(s, [(FrameKind.DOCS, payload)], 65536)
+    host = s.host
+    assert isinstance(host, MemoryHost)
+    before = host_of(LACKING).digests()
+    assert {d: g for d, g in host.digests().items() if d != "d:three"} == before
+    if "d:three" in host.docs:  # only the real document, as it was sent
+        assert host.digest("d:three") == host_of(HELD).digest("d:three")
+        assert any(isinstance(e, DocsReceived) for e in events)
+    refused = [e for e in events if isinstance(e, Closed) and e.refused]
+    assert all(e.doc_id for e in refused)
+
+
+@FUZZ
+@given(
+    entries=st.lists(
+        st.tuples(
+            st.sampled_from(["d:three", "d:one", "c:team", "d:nope"]),
+            st.sampled_from(["0" * 16, "ffffffffffffffff", "zz"]),
+            st.one_of(
+                st.sampled_from([HELD["d:three"], HELD["d:one"], b""]),
+                mutated([HELD["d:three"]]),
+            ),
+        ),
+        max_size=3,
+    )
+)
+def test_crafted_document_batches_never_harm_what_is_held(
+    entries: list[tuple[str, str, bytes]],
+) -> None:
+    s = syncing(LACKING)
+    raw = b"".join(docs_entry(d, g, data) for d, g, data in entries)
+    feed(s, [(FrameKind.DOCS, zlib.compress(raw))], 65536)
+    host = s.host
+    assert isinstance(host, MemoryHost)
+    assert {d: g for d, g in host.digests().items() if d != "d:three"} == host_of(LACKING).digests()
+    if "d:three" in host.docs:  # stored as sent: one of the intact documents offered as d:three
+        sent = {data for d, _g, data in entries if d == "d:three"}
+        intact = {digest_of(am.Document.load(data)) for data in sent if _loads(data)}
+        assert host.digest("d:three") in intact
+
+
+def _loads(data: bytes) -> bool:
     try:
-        for i in range(0, len(data), chunk):
-            s.receive_data(data[i : i + chunk])
-            while s.next_event() is not None:
-                pass
-    except (RemoteProtocolError, FrameTooLarge):
-        assert heads(s.doc) == before
+        am.Document.load(data)
+    except Exception:
+        return False
+    return True
 
 
 json_values = st.recursive(
@@ -209,25 +300,68 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
+doc_ids = st.one_of(st.sampled_from(list(HELD) + ["d:nope"]), st.text(max_size=12))
 
 
 @FUZZ
 @given(
     extra=st.dictionaries(
-        st.sampled_from(["protocol", "versions", "doc", "heads", "empty", "other"]),
+        st.sampled_from(["protocol", "versions", "wants_introductions", "other"]),
         json_values,
-        max_size=5,
+        max_size=4,
     )
 )
-def test_hello_with_random_fields(extra: dict[str, object]) -> None:
-    body: dict[str, object] = {
-        "protocol": 1,
-        "versions": [1],
-        "doc": "net-test",
-        "heads": [],
-        "empty": False,
-    }
+def test_hellos_with_random_fields_only_raise_remote_errors(extra: dict[str, object]) -> None:
+    body: dict[str, object] = {"protocol": 2, "versions": [2]}
     body.update(extra)
-    s = session(replica())
+    s = SyncSession(host_of(HELD), PEER_A, "server")
     s.start()
-    feed_and_check(s, [(FrameKind.HELLO, json.dumps(body).encode())], 7)
+    feed(s, [(FrameKind.HELLO, json.dumps(body).encode())], 7)
+    assert_unharmed(s)
+
+
+@FUZZ
+@given(
+    docs=st.one_of(
+        st.dictionaries(doc_ids, st.one_of(st.sampled_from(["0" * 16]), json_values), max_size=4),
+        json_values,
+    ),
+    gone=st.one_of(st.lists(st.one_of(doc_ids, json_values), max_size=3), json_values),
+)
+def test_manifests_of_random_json_only_raise_remote_errors_and_change_nothing(
+    docs: object, gone: object
+) -> None:
+    s = syncing()
+    body = json.dumps({"docs": docs, "gone": gone}).encode()
+    feed(s, [(FrameKind.MANIFEST, zlib.compress(body))], 4096)
+    assert_unharmed(s)
+
+
+@FUZZ
+@given(
+    want=st.one_of(st.lists(st.one_of(doc_ids, json_values), max_size=4), json_values),
+    ack=st.one_of(st.sampled_from([0, 1, 1.0, True]), json_values),
+)
+def test_wants_of_random_json_only_raise_remote_errors_and_send_only_offered_documents(
+    want: object, ack: object
+) -> None:
+    s = syncing(share=lambda _peer, doc_id: doc_id != "c:team")  # c:team is not the peer's
+    feed(s, [(FrameKind.WANT, json.dumps({"want": want, "ack": ack}).encode())], 4096)
+    assert_unharmed(s)
+    host = s.host
+    assert isinstance(host, MemoryHost)
+    assert set(host.served) <= set(HELD) - {"c:team"}
+
+
+def test_the_fuzzed_session_holds_every_real_change() -> None:
+    """The premise of the tests above: the real payloads bring nothing new to ``HELD``."""
+    s = syncing()
+    for payload in REAL[FrameKind.DOC_SYNC]:
+        s.receive_data(encode_frame(FrameKind.DOC_SYNC, payload))
+        assert not [e for e in drain(s) if isinstance(e, DocsReceived)]
+    assert_unharmed(s)
+    lacking = syncing(LACKING)
+    for payload in REAL[FrameKind.DOCS]:
+        lacking.receive_data(encode_frame(FrameKind.DOCS, payload))
+    drain(lacking)
+    assert_unharmed(lacking)  # d:three arrived whole, as it is held

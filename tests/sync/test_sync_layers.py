@@ -32,3 +32,10 @@ def test_the_session_does_not_load_cryptography() -> None:
     )
     assert "cryptography" not in roots
     assert "automerge" in roots
+
+
+def test_the_sync_test_helpers_do_not_depend_on_the_application() -> None:
+    """The sync layer is tested against an in-memory host, never through ``plntui``."""
+    roots = loaded_after("import sys\nsys.path.insert(0, 'tests/sync')\nimport sync_helpers")
+    assert "sync_helpers" in roots
+    assert not roots & {"plntui", "textual", "rich", "zeroconf"}

@@ -23,8 +23,16 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_helpers import GENESIS_HEADS, eventually, hello_frame
-from test_sync_engine import Node, cluster, has
+from sync_helpers import (
+    Node,
+    cluster,
+    doc_sync_frame,
+    doc_with,
+    eventually,
+    hello_frame,
+    manifest_frame,
+    want_frame,
+)
 
 from sync.engine import (
     PairingRefused,
@@ -33,7 +41,7 @@ from sync.engine import (
     Timeouts,
 )
 from sync.errors import RemoteProtocolError, SyncError
-from sync.framing import FrameDecoder, FrameKind, encode_frame
+from sync.framing import FrameDecoder, encode_frame
 from sync.identity import Identity
 from sync.pairing import (
     MAX_PAIR_MESSAGE,
@@ -646,7 +654,7 @@ async def _read_to_end(channel: TlsChannel, limit: float = 3.0) -> bytes:
 
 async def test_pairing_by_code_pins_both_sides_and_the_documents_converge(tmp_path: Path) -> None:
     async with nodes(tmp_path, "alice", "bob") as (a, b):
-        a.edit("before-pairing", "1")
+        a.edit("d:one", "before-pairing")
         invite = a.engine.open_invite(60)
         assert a.engine.invite is invite
         result = await b.engine.pair(invite.text, "127.0.0.1", a.engine.port)
@@ -665,11 +673,11 @@ async def test_pairing_by_code_pins_both_sides_and_the_documents_converge(tmp_pa
         assert result.safety_number == safety_number(a.fp, b.fp)
         assert not a.of(PairingRefused) and not b.of(PairingRefused)
         # then mutual TLS: edits cross both ways
-        await eventually(has(b, "before-pairing"), 4, "the first sync")
-        b.edit("from-bob", "2")
-        await eventually(has(a, "from-bob"), 4, "bob's edit at alice")
-        a.edit("from-alice", "3")
-        await eventually(has(b, "from-alice"), 4, "alice's edit at bob")
+        await eventually(b.has("d:one", "before-pairing"), 4, "the first sync")
+        b.edit("d:one", "from-bob")
+        await eventually(a.has("d:one", "from-bob"), 4, "bob's edit at alice")
+        a.edit("d:fromalice", "3")
+        await eventually(b.has("d:fromalice", "3"), 4, "alice's new document at bob")
         assert "paired with bob" in a.engine.describe(on_a)
 
 
@@ -744,20 +752,22 @@ async def test_sync_frames_on_the_anonymous_path_reach_no_document(
     tmp_path: Path, invite_open: bool
 ) -> None:
     async with nodes(tmp_path, "alice") as (a,):
-        a.edit("private", "1")
-        before = (a.host.heads(), a.host.persist_calls)
+        a.host.docs["d:private"] = doc_with("diary")
+        before = (a.host.digests(), a.host.writes)
         invite = a.engine.open_invite(60) if invite_open else None
         channel = await _anonymous(a.engine.port)
         channel.write(
-            hello_frame(heads=GENESIS_HEADS, empty=False)
-            + encode_frame(FrameKind.SYNC, b"\x42" + bytes(40))
+            hello_frame()
+            + manifest_frame({"d:private": "0" * 16})
+            + want_frame(["d:private"], ack=0)
+            + doc_sync_frame("d:private", b"\x42" + bytes(40))
         )
         await channel.drain()
         received = await _read_to_end(channel)
         await channel.aclose()
-        assert b"private" not in received and not FrameDecoder().feed(received)
+        assert received == b""  # not a frame answered
         await eventually(lambda: a.of(PeerRefused), 3, "the refusal")
-        assert (a.host.heads(), a.host.persist_calls) == before
+        assert (a.host.digests(), a.host.writes) == before and a.host.served == []
         assert a.trust.peers() == []
         if invite is not None:
             assert invite.is_open()  # not a pairing request: the invite is untouched
