@@ -305,6 +305,22 @@ class _Step(Enum):
     FAILED = "failed"
 
 
+PAIRING_TRANSITIONS: Final[dict[tuple[str, _Step, FrameKind], _Step]] = {
+    # the inviter receives PAIR_START, answers PAIR_REPLY, receives PAIR_CONFIRM
+    ("inviter", _Step.START, FrameKind.PAIR_START): _Step.AWAIT_CONFIRM,
+    ("inviter", _Step.AWAIT_CONFIRM, FrameKind.PAIR_CONFIRM): _Step.DONE,
+    # the joiner sends PAIR_START, receives PAIR_REPLY, answers PAIR_CONFIRM, receives PAIR_DONE
+    ("joiner", _Step.START, FrameKind.PAIR_START): _Step.AWAIT_REPLY,
+    ("joiner", _Step.AWAIT_REPLY, FrameKind.PAIR_REPLY): _Step.AWAIT_DONE,
+    ("joiner", _Step.AWAIT_DONE, FrameKind.PAIR_DONE): _Step.DONE,
+}
+"""Every step of both sides of a pairing exchange; anything else is out of order."""
+
+
+def _next_step(role: str, step: _Step, frame: FrameKind) -> _Step | None:
+    return PAIRING_TRANSITIONS.get((role, step, frame))
+
+
 class InviterPairing:
     """The inviter's side of one attempt on an open invite (bytes in, bytes out).
 
@@ -331,7 +347,8 @@ class InviterPairing:
 
     def receive_start(self, payload: bytes, now: float | None = None) -> bytes:
         """The joiner's ``PAIR_START``; returns our ``PAIR_REPLY`` payload."""
-        if self._step is not _Step.START:
+        following = _next_step("inviter", self._step, FrameKind.PAIR_START)
+        if following is None:
             raise self._fail(RemoteProtocolError("a second PAIR_START in one exchange"))
         obj = _decode(payload, "pairing request")
         if obj.get("v") != PAIRING_VERSION:
@@ -367,7 +384,7 @@ class InviterPairing:
             raise self._fail(exc) from None
         self._transcript = _transcript(self.fingerprint, fp_b, msg_a, msg_b)
         self._peer = (fp_b, cert, _name_field(obj), port)
-        self._step = _Step.AWAIT_CONFIRM
+        self._step = following
         return _encode(
             {
                 "v": PAIRING_VERSION,
@@ -379,7 +396,8 @@ class InviterPairing:
 
     def receive_confirm(self, payload: bytes) -> PairedPeer:
         """The joiner's ``PAIR_CONFIRM``: the peer to pin, or ``PairingFailed``."""
-        if self._step is not _Step.AWAIT_CONFIRM or self._peer is None:
+        following = _next_step("inviter", self._step, FrameKind.PAIR_CONFIRM)
+        if following is None or self._peer is None:
             raise self._fail(RemoteProtocolError("PAIR_CONFIRM out of order"))
         try:
             obj = _decode(payload, "pairing confirmation")
@@ -392,7 +410,7 @@ class InviterPairing:
         if self.invite.state is not InviteState.BUSY:  # cancelled or replaced meanwhile
             raise self._fail(PairingFailed(f"the invite was {self.invite.state.value} meanwhile"))
         fp_b, cert, name, port = self._peer
-        self._step = _Step.DONE
+        self._step = following
         self.invite.state = InviteState.USED
         self.invite.paired = fp_b
         return PairedPeer(fp_b, cert, name, port, safety_number(self.fingerprint, fp_b))
@@ -449,10 +467,11 @@ class JoinerPairing:
 
     def start(self) -> bytes:
         """Our ``PAIR_START`` payload."""
-        if self._step is not _Step.START:
+        following = _next_step("joiner", self._step, FrameKind.PAIR_START)
+        if following is None:
             raise PairingFailed("this pairing attempt has already started")
         self._msg_b = bytes(self._spake.start())
-        self._step = _Step.AWAIT_REPLY
+        self._step = following
         return _encode(
             {
                 "v": PAIRING_VERSION,
@@ -466,7 +485,8 @@ class JoinerPairing:
 
     def receive_reply(self, payload: bytes) -> bytes:
         """The inviter's ``PAIR_REPLY``; returns our ``PAIR_CONFIRM`` payload."""
-        if self._step is not _Step.AWAIT_REPLY:
+        following = _next_step("joiner", self._step, FrameKind.PAIR_REPLY)
+        if following is None:
             raise self._fail(RemoteProtocolError("PAIR_REPLY out of order"))
         try:
             obj = _decode(payload, "pairing reply")
@@ -479,17 +499,18 @@ class JoinerPairing:
         if not hmac.compare_digest(theirs, _confirm(key, b"inviter", transcript)):
             raise self._fail(PairingFailed(_WRONG_CODE))
         self._peer_name = _name_field(obj)
-        self._step = _Step.AWAIT_DONE
+        self._step = following
         mine = _confirm(key, b"joiner", transcript)
         return _encode({"v": PAIRING_VERSION, "confirm": _b64(mine)})
 
     def receive_done(self, payload: bytes) -> tuple[str, str]:
         """The inviter's ``PAIR_DONE``: returns (its display name, the safety number)."""
-        if self._step is not _Step.AWAIT_DONE:
+        following = _next_step("joiner", self._step, FrameKind.PAIR_DONE)
+        if following is None:
             raise self._fail(RemoteProtocolError("PAIR_DONE out of order"))
         if payload:
             raise self._fail(RemoteProtocolError("PAIR_DONE carries no payload"))
-        self._step = _Step.DONE
+        self._step = following
         return self._peer_name, safety_number(self.server_fingerprint, self.fingerprint)
 
     def _fail(self, exc: SyncError) -> SyncError:
