@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .network import Network
     from .profile import Profile
 
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     "contacts": (
         "emails",
@@ -64,7 +64,13 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_sdoc ON items (sdoc);
 CREATE INDEX IF NOT EXISTS items_pdoc ON items (pdoc);
-CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, digest TEXT NOT NULL, heads BLOB);
+CREATE TABLE IF NOT EXISTS trash (
+    collection TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, data TEXT NOT NULL,
+    circle TEXT NOT NULL, doc TEXT, deleted_by TEXT NOT NULL, deleted_at TEXT NOT NULL,
+    change TEXT NOT NULL, PRIMARY KEY (collection, id)
+);
+CREATE INDEX IF NOT EXISTS trash_deleted_at ON trash (deleted_at);
 CREATE TABLE IF NOT EXISTS redirects (old TEXT PRIMARY KEY, new TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS redirects_doc ON redirects (doc);
 CREATE TABLE IF NOT EXISTS circles (
@@ -211,8 +217,12 @@ class SearchIndex:
         keys: set[tuple[str, str]] = set()
         circles_changed = False
         digests: dict[str, str | None] = {}
+        heads: dict[str, bytes] = {}
         for doc_id in doc_ids:
             digests[doc_id] = net.repo.digest(doc_id)
+            live = net.repo.live(doc_id)
+            if live is not None:
+                heads[doc_id] = b"".join(sorted(live.saved_heads))
             if doc_id.startswith("c:"):
                 circles_changed = True
                 continue
@@ -223,12 +233,23 @@ class SearchIndex:
                 ).fetchall()
             )
         located = {key: net.locate(key[0], key[1]) for key in _by_document(keys)}  # type: ignore[arg-type]
+        old_heads = {
+            doc_id: bytes(h or b"")
+            for doc_id, h in self.db.execute(
+                "SELECT id, heads FROM docs WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(doc_ids),),
+            )
+        }
+
+        def deleter(collection: str, item_id: str, doc_id: str | None) -> tuple[str, str]:
+            return _deleter(net, collection, item_id, doc_id, old_heads)
+
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             if circles_changed:
                 self._store_circles(net)
-            self._upsert(located)
+            self._upsert(located, net, deleter)
             for doc_id in doc_ids:
                 if doc_id.startswith("s:"):
                     db.execute("DELETE FROM redirects WHERE doc = ?", (doc_id,))
@@ -240,15 +261,65 @@ class SearchIndex:
                 if digest is None:
                     db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
                 else:
-                    db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?)", (doc_id, digest))
+                    db.execute(
+                        "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
+                        (doc_id, digest, heads.get(doc_id)),
+                    )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
-    def _upsert(self, located: Mapping[tuple[str, str], Any]) -> None:
+    def _upsert(
+        self,
+        located: Mapping[tuple[str, str], Any],
+        net: Network | None = None,
+        deleter: Callable[[str, str, str | None], tuple[str, str]] | None = None,
+    ) -> None:
+        """Replace the rows of these items; an item that is gone goes to the trash (a contact
+        merged into another is not deleted: it has a redirect)."""
+        gone = [key for key, found in located.items() if found is None]
+        back = [key for key, found in located.items() if found is not None]
+        if gone and deleter is not None:
+            self._to_trash(gone, net, deleter)
+        for collection, item_id in back:
+            self.db.execute(
+                "DELETE FROM trash WHERE collection = ? AND id = ?", (collection, item_id)
+            )
         self._delete(located.keys())
         self._insert([found for found in located.values() if found is not None])
+
+    def _to_trash(
+        self,
+        keys: Iterable[tuple[str, str]],
+        net: Network | None,
+        deleter: Callable[[str, str, str | None], tuple[str, str]],
+    ) -> None:
+        from .model import now_stamp
+
+        stamp = now_stamp()
+        for collection, item_id in keys:
+            if collection not in ("contacts", "notes"):
+                continue
+            row = self.db.execute(
+                "SELECT label, data, circle, sdoc, pdoc FROM items WHERE collection = ? AND id = ?",
+                (collection, item_id),
+            ).fetchone()
+            if row is None:
+                continue
+            label, data, circle, sdoc, pdoc = row
+            if collection == "contacts" and net is not None and sdoc:
+                if item_id in net.redirects_of(sdoc):
+                    continue  # merged into another contact, not deleted
+            if collection == "contacts" and self.db.execute(
+                "SELECT 1 FROM redirects WHERE old = ?", (item_id,)
+            ).fetchone():
+                continue
+            actor, change = deleter(collection, item_id, sdoc or pdoc)
+            self.db.execute(
+                "INSERT OR REPLACE INTO trash VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (collection, item_id, label, data, circle, sdoc or pdoc, actor, stamp, change),
+            )
 
     def apply_write(
         self,
@@ -270,12 +341,17 @@ class SearchIndex:
             fresh = [d for d, digest in before.items() if indexed.get(d) == digest]
             keys = set(touched) | set(removed)
             located = {key: net.locate(key[0], key[1]) for key in _by_document(keys)}  # type: ignore[arg-type]
+            me = net.device_id
+
+            def deleter(collection: str, item_id: str, doc_id: str | None) -> tuple[str, str]:
+                return me, ""
+
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
                 if any(d.startswith("c:") for d in before):
                     self._store_circles(net)
-                self._upsert(located)
+                self._upsert(located, net, deleter)
                 for doc_id in fresh:
                     if doc_id.startswith("s:"):
                         db.execute("DELETE FROM redirects WHERE doc = ?", (doc_id,))
@@ -283,9 +359,12 @@ class SearchIndex:
                             "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
                             [(o, n, doc_id) for o, n in net.redirects_of(doc_id).items()],
                         )
-                    digest = net.repo.digest(doc_id)
-                    if digest is not None:
-                        db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?)", (doc_id, digest))
+                    live = net.repo.live(doc_id)
+                    if live is not None:
+                        db.execute(
+                            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
+                            (doc_id, live.digest, b"".join(sorted(live.saved_heads))),
+                        )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -403,6 +482,29 @@ class SearchIndex:
         ):
             raw = json.loads(data)
             out.append({"id": circle_id, "name": name, "member": bool(member), **raw})
+        return out
+
+    def trash(self, since: str = "") -> builtins.list[dict[str, Any]]:
+        """Deleted contacts and notes, latest first: their last values, who deleted them (actor
+        id, "" when unknown) and when this device learned of it."""
+        rows = self.db.execute(
+            "SELECT collection, id, label, data, circle, doc, deleted_by, deleted_at, change "
+            "FROM trash WHERE deleted_at > ? ORDER BY deleted_at DESC, collection, id",
+            (since,),
+        ).fetchall()
+        out = []
+        for collection, item_id, label, data, circle, doc, by, at, change in rows:
+            out.append(
+                {
+                    "record": self._record(collection, item_id, data),
+                    "label": label,
+                    "circle": circle,
+                    "doc": doc,
+                    "deleted_by": by,
+                    "deleted_at": at,
+                    "change": change,
+                }
+            )
         return out
 
     def circle_counts(self) -> dict[str, dict[str, int]]:
@@ -619,6 +721,36 @@ class SearchIndex:
             )
         )
         return ranked[:limit]
+
+
+def _deleter(
+    net: Network,
+    collection: str,
+    item_id: str,
+    doc_id: str | None,
+    old_heads: Mapping[str, bytes],
+) -> tuple[str, str]:
+    """``(actor hex, change hex)`` of the change that deleted an item, found among the changes
+    the document gained since it was last indexed (``("", "")`` when unknown)."""
+    from .history import item_at
+    from .storage import split_heads
+
+    if doc_id is None:
+        return "", ""
+    doc = net.repo.get(doc_id)
+    if doc is None:
+        return "", ""
+    since = split_heads(old_heads.get(doc_id) or b"")
+    try:
+        changes = doc.get_changes(since)
+    except Exception:  # heads the document does not know (a restored copy): look at all
+        changes = doc.get_changes([])
+    for change in reversed(changes):
+        if change.deps and item_at(doc, collection, item_id, list(change.deps)) is not None and (
+            item_at(doc, collection, item_id, [change.hash]) is None
+        ):
+            return change.actor_id.hex(), change.hash.hex()
+    return "", ""
 
 
 def _by_document(keys: Iterable[tuple[str, str]]) -> builtins.list[tuple[str, str]]:

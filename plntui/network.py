@@ -27,6 +27,7 @@ from .circles import Circle
 from .errors import AmbiguousIdError, NotFoundError, ProfileError, ValidationError
 from .model import (
     CREATOR_FIELD,
+    parse_date,
     FIELDS,
     PRIVATE_BY_DEFAULT_COLLECTIONS,
     Collection,
@@ -1544,6 +1545,472 @@ class Network:
         if not normalise_topic(topic):
             raise ValidationError("give a topic, e.g. plntui who rust")
         return self.index().who(topic, limit)
+
+    # -- history, trash, conflicts ---------------------------------------------------------------
+
+    def _history_doc(self, collection: Collection, item_id: str) -> str:
+        """The document whose history is the item's: its circle's (or the private one), also
+        for an item deleted since (found through the trash)."""
+        with self.lock:
+            where = self._where(collection, item_id)
+            if where.shared is not None:
+                return where.shared
+            if where.private is not None:
+                return where.private
+        for entry in self.index().trash():
+            record = entry["record"]
+            if record.collection == collection and record.id == item_id and entry["doc"]:
+                return str(entry["doc"])
+        raise NotFoundError(f"no {collection[:-1]} with id {item_id!r}")
+
+    def _item_ref(self, collection: Collection, ref: str) -> str:
+        """An id as ``resolve_id`` finds it, or the id of a deleted item in the trash."""
+        try:
+            return self.resolve_id(collection, ref)
+        except NotFoundError:
+            text = (ref or "").strip().lower()
+            matches = [
+                e["record"].id
+                for e in self.index().trash()
+                if e["record"].collection == collection and e["record"].id.startswith(text)
+            ]
+            if len(text) >= 4 and len(set(matches)) == 1:
+                return matches[0]
+            raise
+
+    def history(self, collection: Collection, ref: str) -> builtins.list[Any]:
+        """Every version of a contact or note, newest first (``history.Version``)."""
+        from .history import versions
+
+        if collection not in ("contacts", "notes"):
+            raise ValidationError("history is kept for contacts and notes")
+        item_id = self._item_ref(collection, ref)
+        doc_id = self._history_doc(collection, item_id)
+        with self.lock:
+            doc = self._doc(doc_id)
+            if doc is None:
+                raise NotFoundError(f"no {collection[:-1]} with id {item_id!r}")
+            return versions(doc, collection, item_id)
+
+    def _version(self, collection: Collection, ref: str, version: str) -> tuple[str, Any]:
+        from .history import find_version
+
+        item_id = self._item_ref(collection, ref)
+        found = find_version(self.history(collection, item_id), version)
+        if found is None:
+            raise NotFoundError(
+                f"{collection[:-1]} {item_id} has no version {version!r} (see: plntui history "
+                f"{collection[:-1]} {item_id})"
+            )
+        return item_id, found
+
+    def at_version(self, collection: Collection, ref: str, version: str) -> Record:
+        """The item as it was at ``version`` (its shared values then; private fields as now)."""
+        item_id, found = self._version(collection, ref, version)
+        if found.values is None:
+            raise ValidationError(
+                f"version {found.version} is the deletion of this {collection[:-1]}; pick an "
+                "earlier one"
+            )
+        doc_id = self._history_doc(collection, item_id)
+        circle = layout.circle_of(doc_id)
+        shared = None if circle == PRIVATE else found.values
+        private = found.values if circle == PRIVATE else None
+        return self._assemble(collection, item_id, shared, private, circle)
+
+    def restore_version(self, collection: Collection, ref: str, version: str) -> Record:
+        """Bring ``version`` back as a new change (minimal edits: a colleague's concurrent
+        typing in a body still merges). A deleted item comes back where it was."""
+        item_id, found = self._version(collection, ref, version)
+        if found.values is None:
+            raise ValidationError(
+                f"version {found.version} is the deletion of this {collection[:-1]}; pick an "
+                "earlier one"
+            )
+        doc_id = self._history_doc(collection, item_id)
+        return self._bring_back(collection, item_id, doc_id, found.values)
+
+    def _bring_back(
+        self, collection: Collection, item_id: str, doc_id: str, values: Mapping[str, Any]
+    ) -> Record:
+        circle = layout.circle_of(doc_id)
+        if circle != PRIVATE:
+            known = self.circles().get(circle)
+            if known is None or not known.member:
+                name = known.name if known is not None else circle[:8]
+                raise ValidationError(
+                    f"this {collection[:-1]} belongs to circle {name!r}, which you are no "
+                    "longer a member of: it cannot be restored here",
+                    "circle",
+                )
+        specs = FIELDS[collection]
+        wanted = {k: v for k, v in values.items() if k in specs}
+        with self.lock, self._writing() as work:
+            doc = work.doc(doc_id, create=True)
+            obj = crdt.item_obj(doc, collection, item_id)
+            current = crdt.read_item(doc, obj) if obj is not None else {}
+            with doc.transaction() as tx:
+                obj = crdt.ensure_item(tx, collection, item_id)
+                changes = {k: v for k, v in wanted.items() if current.get(k) != v}
+                crdt.write_fields(tx, collection, obj, changes)  # type: ignore[arg-type]
+                gone = [k for k in current if k in specs and k not in wanted]
+                crdt.delete_fields(tx, obj, gone)
+                for key in (crdt.PRIVATE_ITEM_KEY,):
+                    if key in values and tx.get(obj, key) is None:
+                        crdt.put_scalar(tx, obj, key, values[key])
+                if "updated" in specs:
+                    crdt.put_scalar(tx, obj, "updated", now_stamp())
+                    crdt.put_scalar(tx, obj, "changed_by", self.device_id)
+            self._known.pop((collection, item_id), None)
+            self._touched.add((collection, item_id))
+        return self._read(collection, item_id)
+
+    def trash(self) -> builtins.list[dict[str, Any]]:
+        """Deleted contacts and notes, latest first: ``record`` (its last values), ``deleted_by``
+        (a device name, "" when unknown), ``deleted_at``."""
+        from .provenance import device_label, device_names
+
+        names = device_names(self)
+        out = []
+        for entry in self.index().trash():
+            by = entry["deleted_by"]
+            out.append({**entry, "deleted_by": device_label(self, by, names) if by else ""})
+        return out
+
+    def restore_from_trash(self, ref: str) -> Record:
+        """Put a deleted contact or note back (its last version before the deletion)."""
+        text = (ref or "").strip().lower()
+        if len(text) < 4:
+            raise NotFoundError(f"id {ref!r} is too short: give at least 4 characters")
+        entries = [e for e in self.index().trash() if e["record"].id.startswith(text)]
+        if not entries:
+            raise NotFoundError(f"nothing in the trash has the id {ref!r} (see: plntui trash)")
+        if len({e["record"].id for e in entries}) > 1:
+            raise AmbiguousIdError(f"id {ref!r} matches several items in the trash")
+        entry = entries[0]
+        record = entry["record"]
+        if entry["doc"]:
+            doc_id = str(entry["doc"])
+            with self.lock:
+                doc = self._doc(doc_id)
+                last = self._last_values(doc, record.collection, record.id) if doc else None
+            if last is not None:
+                return self._bring_back(record.collection, record.id, doc_id, last)
+        return self.restore(record)
+
+    @staticmethod
+    def _last_values(doc: Any, collection: str, item_id: str) -> dict[str, Any] | None:
+        from .history import versions
+
+        for version in versions(doc, collection, item_id):  # type: ignore[arg-type]
+            if version.values is not None:
+                return version.values
+        return None
+
+    def conflicts(self) -> builtins.list[dict[str, Any]]:
+        """Fields of contacts and notes that two devices set concurrently: ``{id, collection,
+        label, field, values: [{value, by}]}``, the value shown first."""
+        from .history import conflict_values, conflicted_keys
+        from .provenance import device_label, device_names
+
+        names = device_names(self)
+        out: list[dict[str, Any]] = []
+        with self.lock:
+            for doc_id in self.repo.storage.manifest():
+                if doc_id.startswith("c:"):
+                    continue
+                doc = self._doc(doc_id)
+                if doc is None:
+                    continue
+                for collection, item_id, field_name in sorted(conflicted_keys(doc)):
+                    spec = FIELDS.get(collection, {}).get(field_name)  # type: ignore[call-overload]
+                    if spec is None or spec.system:
+                        continue  # every concurrent edit sets the stamps: not a conflict
+                    values = conflict_values(doc, collection, item_id, field_name)
+                    if len({repr(v.value) for v in values}) < 2:
+                        continue
+                    record = self._read(collection, item_id)  # type: ignore[arg-type]
+                    out.append(
+                        {
+                            "id": item_id,
+                            "collection": collection,
+                            "label": record.label,
+                            "field": field_name,
+                            "values": [
+                                {"value": v.value, "by": device_label(self, v.actor, names)}
+                                for v in values
+                            ],
+                        }
+                    )
+                self.repo.drop([doc_id])
+        return out
+
+    def conflicts_of(self, record: Record) -> builtins.list[dict[str, Any]]:
+        """The conflicts of one item (for its detail view)."""
+        from .history import conflict_values, conflicted_keys
+        from .provenance import device_label, device_names
+
+        with self.lock:
+            where = self._where(record.collection, record.id)
+            if where.shared is None:
+                return []
+            doc = self._doc(where.shared)
+            keys = [k for k in conflicted_keys(doc) if k[:2] == (record.collection, record.id)]
+            names = device_names(self) if keys else {}
+            out = []
+            for _c, _i, field_name in sorted(keys):
+                spec = FIELDS[record.collection].get(field_name)
+                if spec is None or spec.system:
+                    continue
+                values = conflict_values(doc, record.collection, record.id, field_name)
+                if len({repr(v.value) for v in values}) >= 2:
+                    out.append(
+                        {
+                            "field": field_name,
+                            "values": [
+                                {"value": v.value, "by": device_label(self, v.actor, names)}
+                                for v in values
+                            ],
+                        }
+                    )
+            return out
+
+    def resolve_conflict(self, collection: Collection, ref: str, field: str, pick: int) -> Record:
+        """Write value number ``pick`` (1-based, as listed) of a conflicted field: it then
+        stands alone, for everyone."""
+        item_id = self.resolve_id(collection, ref)
+        record = self._read(collection, item_id)
+        found = [c for c in self.conflicts_of(record) if c["field"] == field]
+        if not found:
+            raise NotFoundError(
+                f"{record.label} has no conflict on {field!r} (see: plntui conflicts)"
+            )
+        values = found[0]["values"]
+        if not 1 <= pick <= len(values):
+            raise ValidationError(f"--pick must be from 1 to {len(values)}")
+        chosen = values[pick - 1]["value"]
+        with self.lock, self._writing() as work:
+            where = self._where(collection, item_id)
+            self._circle_for_write(collection, item_id, where)
+            assert where.shared is not None
+            doc = work.doc(where.shared)
+            with doc.transaction() as tx:
+                obj = crdt.ensure_item(tx, collection, item_id)
+                if tx.get(obj, field) is not None:
+                    tx.delete(obj, field)  # one new op over every standing value
+                crdt.write_fields(tx, collection, obj, {field: chosen})
+                crdt.put_scalar(tx, obj, "updated", now_stamp())
+                crdt.put_scalar(tx, obj, "changed_by", self.device_id)
+            self._touched.add((collection, item_id))
+        return self._read(collection, item_id)
+
+    # -- held mass deletions -----------------------------------------------------------------------
+
+    def hold_thresholds(self) -> Any:
+        from .held import Thresholds
+
+        meta = self.profile.meta
+        return Thresholds(meta.hold_count, meta.hold_percent)
+
+    def set_hold_thresholds(self, count: Any, percent: Any) -> Any:
+        import dataclasses
+
+        from .held import Thresholds
+
+        checked = Thresholds.checked(count, percent)
+        self.profile.meta = dataclasses.replace(
+            self.profile.meta, hold_count=checked.count, hold_percent=checked.percent
+        )
+        self.profile.save_meta()
+        return checked
+
+    def held(self, state: str | None = "held") -> builtins.list[Any]:
+        """The batches held for your decision (``held.Batch``), oldest first."""
+        from .held import load_batches
+
+        return load_batches(self.repo.storage.db, state)
+
+    def _held_batch(self, ref: str) -> Any:
+        text = (ref or "").strip().lower()
+        found = [b for b in self.held() if b.id.startswith(text)] if text else []
+        if len(found) != 1:
+            raise NotFoundError(f"no held batch {ref!r} (see: plntui held)")
+        return found[0]
+
+    def accept_held(self, ref: str) -> Any:
+        """Apply a held batch: the deletions it holds, and the author's later changes."""
+        from .guard import GuardRefused, check
+        from .held import held_changes, save_batch
+        from .index import SearchIndex
+
+        batch = self._held_batch(ref)
+        waiting = held_changes(self.repo.storage.db, batch.id)
+        with self.lock:
+            with self.repo.writing("remote") as work:
+                for doc_id, changes in waiting.items():
+                    doc = work.doc(doc_id, create=True)
+                    loaded = am.Document.load(doc.save() + b"".join(changes))
+                    try:
+                        check(doc_id, loaded, None)
+                    except GuardRefused as exc:
+                        raise ValidationError(f"the held changes are unusable: {exc.message}") from None
+                    doc.merge(loaded)
+                batch.state = "accepted"
+                save_batch(work.writer.db, batch)
+                work.writer.db.execute("DELETE FROM held WHERE batch = ?", (batch.id,))
+            SearchIndex.for_profile(self.profile).reindex(self, builtins.list(waiting))
+        return batch
+
+    def refuse_held(self, ref: str) -> Any:
+        """Apply a held batch, then at once bring back everything it deleted (a new change
+        every replica receives): the items come back everywhere."""
+        from .held import save_batch
+
+        batch = self.accept_held(ref)
+        for item in batch.deletes:
+            doc = None
+            with self.lock:
+                doc = self._doc(item.doc)
+                last = self._last_values(doc, item.collection, item.id) if doc else None
+                exists = doc is not None and crdt.item_obj(doc, item.collection, item.id)
+            if last is not None and not exists:
+                self._bring_back(item.collection, item.id, item.doc, last)  # type: ignore[arg-type]
+        batch.state = "refused"
+        with self.repo.storage.transaction() as writer:
+            save_batch(writer.db, batch)
+        return batch
+
+    # -- undo a device ------------------------------------------------------------------------------
+
+    def device_actors(self, fingerprint: bytes) -> set[str]:
+        """The actor ids a device (by certificate fingerprint) wrote with, from the registries."""
+        key = fingerprint.hex()
+        return {
+            actor
+            for actor, info in self.device_registry().items()
+            if str(info.get("fingerprint") or "") == key
+        }
+
+    def undo_device(self, fingerprint: bytes, since: str) -> dict[str, builtins.list[Any]]:
+        """Write restoring changes for everything a device's actors changed since ``since``
+        (a date): each item it added, changed or deleted goes back to how it was before. An item
+        someone else changed afterwards in a field the device changed is listed instead of
+        overwritten. Returns ``{"restored": [...], "kept": [...]}`` (records, and (record or
+        name, reason) pairs)."""
+        from .history import item_at
+
+        day = parse_date(since, "--since") if since else ""
+        if not day:
+            raise ValidationError("give --since DATE (YYYY-MM-DD)", "since")
+        actors = self.device_actors(fingerprint)
+        if not actors:
+            from sync.fingerprint import format_fingerprint
+
+            raise NotFoundError(
+                f"no device with the fingerprint {format_fingerprint(fingerprint)} wrote in your "
+                "circles"
+            )
+        plans: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]] = []
+        kept: list[tuple[str, str]] = []
+        with self.lock:
+            for circle in self.my_circles():
+                for doc_id in sorted(self.repo.storage.manifest([circle.id])):
+                    if doc_id.startswith("c:"):
+                        continue
+                    doc = self._doc(doc_id)
+                    if doc is None:
+                        continue
+                    changes = doc.get_changes([])
+                    if not any(c.actor_id.hex() in actors for c in changes):
+                        self.repo.drop([doc_id])
+                        continue
+                    plans += self._undo_plan(doc, doc_id, changes, actors, day, kept)
+                    self.repo.drop([doc_id])
+        restored: list[Record] = []
+        for doc_id, collection, item_id, target, _now in plans:
+            if target is None:  # the device added it: it goes
+                try:
+                    restored.append(self.remove(collection, item_id))  # type: ignore[arg-type]
+                except NotFoundError:
+                    pass
+            else:
+                restored.append(self._bring_back(collection, item_id, doc_id, target))  # type: ignore[arg-type]
+        del item_at
+        return {"restored": restored, "kept": kept}
+
+    def _undo_plan(
+        self,
+        doc: Any,
+        doc_id: str,
+        changes: builtins.list[Any],
+        actors: set[str],
+        day: str,
+        kept: builtins.list[tuple[str, str]],
+    ) -> builtins.list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]]:
+        from .history import ancestors, item_at
+
+        family = ancestors(doc)
+        kind = layout.kind_of(doc_id)
+        collections = ("contacts",) if kind == "shard" else ("notes",)
+        plans = []
+        for collection in collections:
+            ids: set[str] = set()
+            for change in changes:
+                if change.actor_id.hex() not in actors:
+                    continue
+                coll = doc.get(am.ROOT, collection, [change.hash])
+                if coll is not None:
+                    ids.update(doc.keys(coll[1], [change.hash]))
+                if change.deps:
+                    before = doc.get(am.ROOT, collection, list(change.deps))
+                    if before is not None:
+                        ids.update(doc.keys(before[1], list(change.deps)))
+            for item_id in sorted(ids):
+                first = None  # the device's first change of this item since the day
+                fields: set[str] = set()
+                for change in changes:
+                    if change.actor_id.hex() not in actors:
+                        continue
+                    before = item_at(doc, collection, item_id, list(change.deps))
+                    after = item_at(doc, collection, item_id, [change.hash])
+                    if before == after:
+                        continue
+                    stamp = str((after or before or {}).get("updated") or "")
+                    if after is not None and stamp[:10] < day:
+                        continue
+                    if first is None:
+                        first = (change, before)
+                    fields |= {
+                        k
+                        for k in set(before or {}) | set(after or {})
+                        if (before or {}).get(k) != (after or {}).get(k)
+                    }
+                if first is None:
+                    continue
+                change, target = first
+                fields -= {"updated", "changed_by"}
+                later = [
+                    c
+                    for c in changes
+                    if c.actor_id.hex() not in actors and change.hash in family.get(c.hash, set())
+                ]
+                clash = None
+                for other in later:
+                    b = item_at(doc, collection, item_id, list(other.deps))
+                    a = item_at(doc, collection, item_id, [other.hash])
+                    if b == a:
+                        continue
+                    touched = {k for k in set(b or {}) | set(a or {}) if (b or {}).get(k) != (a or {}).get(k)}
+                    if touched & fields or a is None or b is None:
+                        clash = other
+                        break
+                now = crdt.read_item(doc, crdt.item_obj(doc, collection, item_id)) if crdt.item_obj(doc, collection, item_id) else None
+                label = str(((now or target or {}).get("name") or (now or target or {}).get("title") or item_id))
+                if clash is not None:
+                    kept.append((label, "someone else changed it afterwards: left as it is"))
+                    continue
+                plans.append((doc_id, collection, item_id, target, now))
+        return plans
 
     # -- what the index reads -------------------------------------------------------------------
 

@@ -59,6 +59,24 @@ def public_fingerprint(home: Path) -> bytes | None:
     return fingerprint_of(der)
 
 
+def held_notice(net: Network, batch: Any) -> str:
+    """"Bob's device deleted 4,012 contacts in circle Data team" (plain text)."""
+    from .model import safe_text
+    from .provenance import device_label
+
+    counts: dict[str, int] = {}
+    for item in batch.deletes:
+        counts[item.collection] = counts.get(item.collection, 0) + 1
+    what = " and ".join(
+        f"{n:,} {collection if n != 1 else collection[:-1]}"
+        for collection, n in sorted(counts.items())
+    )
+    return (
+        f"{safe_text(device_label(net, batch.author))}'s device deleted {what or 'items'} in "
+        f"circle {safe_text(net.circle_name(batch.circle))}; held until you decide"
+    )
+
+
 def open_trust(home: Path) -> Any:
     from sync.trust import TrustStore
 
@@ -105,6 +123,7 @@ class SyncRunner:
         self.host = RepoHost(net)
         self.host.listeners.append(self._repo_changed)
         self.host.on_joined.append(self._joined)
+        self.host.on_held.append(self._held)
         self.engine = SyncEngine(
             self.host,
             self.identity,
@@ -145,6 +164,9 @@ class SyncRunner:
             f"{safe_text(self.engine.name_of(peer))} added you to circle "
             f"{safe_text(circle.name)}; leave it with: plntui circle leave {circle.id}"
         )
+
+    def _held(self, batch: Any) -> None:
+        self.log(held_notice(self.net, batch) + ": review it with plntui held")
 
     def _paired(self, fingerprint: bytes, name: str, role: str) -> None:
         """A colleague paired by code: the inviter adds it to the circle it invited into."""

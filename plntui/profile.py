@@ -80,6 +80,10 @@ class ProfileMeta:
     """Actor ids (hex) this profile wrote with before ``plntui repair`` gave it a new one."""
     default_circle: str = ""
     """The circle new contacts and notes go to when none is named."""
+    hold_count: int = 20
+    hold_percent: float = 10.0
+    """A peer's batch that deletes more than ``hold_count`` items and more than
+    ``hold_percent`` % of a circle's contacts or notes is held for you (``held``)."""
 
     @property
     def actor(self) -> bytes:
@@ -327,6 +331,8 @@ def read_meta(home: Path) -> ProfileMeta:
             format=int(data.get("format", 1)),
             former_actors=tuple(str(a) for a in data.get("former_actors", ())),
             default_circle=str(data.get("default_circle", "")),
+            hold_count=int(data.get("hold_count", 20)),
+            hold_percent=float(data.get("hold_percent", 10.0)),
         )
         for actor in (meta.device_id, *meta.former_actors):
             bytes.fromhex(actor)
@@ -354,5 +360,10 @@ def meta_dict(meta: ProfileMeta) -> dict[str, Any]:
         "device_id": meta.device_id,
         "created": meta.created,
         **({"default_circle": meta.default_circle} if meta.default_circle else {}),
+        **(
+            {"hold_count": meta.hold_count, "hold_percent": meta.hold_percent}
+            if (meta.hold_count, meta.hold_percent) != (20, 10.0)
+            else {}
+        ),
         **({"former_actors": list(meta.former_actors)} if meta.former_actors else {}),
     }

@@ -138,7 +138,7 @@ def mark_seen(profile: Profile, stamp: str | None = None) -> str:
 @dataclass(frozen=True, slots=True)
 class NewItem:
     record: Record
-    what: str  # "added" or "changed"
+    what: str  # "added", "changed" or "deleted" (a deleted item can be restored from the trash)
     who: str  # sanitised device name
     when: str  # ISO stamp
 
@@ -162,4 +162,14 @@ def whats_new(net: Network, since: str | None = None, limit: int = 1000) -> list
                 record, "added" if added else "changed", device_label(net, changer, names), when
             )
         )
-    return items
+    own = net.own_ids
+    for entry in net.index().trash(since):
+        by = str(entry["deleted_by"] or "")
+        if by in own or entry["record"].private_item:
+            continue
+        items.append(
+            NewItem(entry["record"], "deleted", device_label(net, by, names) if by else "someone",
+                    str(entry["deleted_at"]))
+        )
+    items.sort(key=lambda i: i.when, reverse=True)
+    return items[:limit]

@@ -59,6 +59,14 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc, seq);
 CREATE TABLE IF NOT EXISTS damaged (
     at TEXT NOT NULL, doc TEXT NOT NULL, what TEXT NOT NULL, data BLOB
 );
+CREATE TABLE IF NOT EXISTS held_batches (
+    id TEXT PRIMARY KEY, author TEXT NOT NULL, circle TEXT NOT NULL, via TEXT NOT NULL,
+    at TEXT NOT NULL, deletes TEXT NOT NULL, state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS held (
+    batch TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL,
+    change BLOB NOT NULL, data BLOB NOT NULL, UNIQUE (batch, change)
+);
 """
 
 HEAD_SIZE = 32
@@ -486,6 +494,13 @@ class Writer:
         for seq in seqs:
             self.db.execute("DELETE FROM chunks WHERE doc = ? AND seq = ?", (doc_id, seq))
         self.touched.add(doc_id)
+
+    def hold(self, batch: str, doc_id: str, change: bytes, data: bytes) -> None:
+        """Keep a change held for the user's decision (``held``), once."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO held (batch, doc, change, data) VALUES (?, ?, ?, ?)",
+            (batch, doc_id, change, data),
+        )
 
     def remove(self, doc_id: str) -> None:
         self.db.execute("DELETE FROM chunks WHERE doc = ?", (doc_id,))

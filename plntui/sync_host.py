@@ -27,6 +27,7 @@ import automerge.core as am
 from . import crdt, layout
 from .circles import Circle, read_circle
 from .guard import GuardRefused, check
+from .held import Batch, Deleted, Thresholds, Window, load_batches, new_batch_id, save_batch
 
 if TYPE_CHECKING:
     from .network import Network
@@ -49,6 +50,9 @@ class RepoHost:
         self.on_joined: list[Callable[[Circle, bytes], None]] = []
         """Called with ``(circle, peer)`` when a peer brought a circle that lists this device:
         "Alice added you to circle Data team"."""
+        self.on_held: list[Callable[[Batch], None]] = []
+        """Called with a batch when a peer's mass deletion is held for the user's decision."""
+        self.window = Window()
         self._unsubscribe = self.repo.subscribe(self._changed)
 
     def close(self) -> None:
@@ -156,6 +160,11 @@ class RepoHost:
             after = staged.get_heads()
             if set(after) == set(before):
                 return Received(0, self.digest(doc_id))
+            kept = self._hold(peer, doc_id, base, staged)
+            if kept is None:  # everything it brought waits for the user's decision
+                return Received(0, self.digest(doc_id))
+            staged = kept
+            after = staged.get_heads()
             touched = crdt.touched_items(staged, before, after)
             try:
                 check(doc_id, staged, touched)
@@ -237,8 +246,10 @@ class RepoHost:
         live = self.repo.get(doc_id)
         checked = doc
         if live is not None:  # held here already: what is checked is the merged result
-            checked = live.fork()
-            checked.merge(doc)
+            merged = live.fork()
+            merged.merge(doc)
+            kept = self._hold(peer, doc_id, live, merged)
+            checked = kept if kept is not None else live.fork()
         try:
             check(doc_id, checked, None)
         except GuardRefused as exc:
@@ -253,7 +264,112 @@ class RepoHost:
                     "members; nothing of it was stored",
                     doc_id=doc_id,
                 )
-        return doc
+        return checked
+
+    # -- held mass deletions ----------------------------------------------------------------------
+
+    def thresholds(self) -> Thresholds:
+        return self.net.hold_thresholds()
+
+    def _held_authors(self, circle: str) -> dict[str, str]:
+        """Author actor (hex) -> the id of its held batch in ``circle``."""
+        return {
+            b.author: b.id
+            for b in load_batches(self.repo.storage.db, "held")
+            if b.circle == circle
+        }
+
+    def _hold(
+        self, peer: bytes, doc_id: str, base: am.Document, staged: am.Document
+    ) -> am.Document | None:
+        """``staged`` without the changes that must wait (a held author's, and what depends on
+        them); ``None`` when nothing is left to store. Counts deletions and holds a batch that
+        passes the thresholds."""
+        circle = _circle(doc_id)
+        if circle == layout.PRIVATE or layout.kind_of(doc_id) == "circle":
+            return staged
+        new = staged.get_changes(base.get_heads())
+        if not new:
+            return staged
+        held = self._held_authors(circle)
+        deleted = self._deletions(doc_id, base, staged, new)
+        db = self.repo.storage.db
+        for author, items in deleted.items():
+            if author in held:
+                batch = next(b for b in load_batches(db, "held") if b.id == held[author])
+                seen = {(d.collection, d.id) for d in batch.deletes}
+                batch.deletes += [i for i in items if (i.collection, i.id) not in seen]
+                with self.repo.storage.transaction():
+                    save_batch(db, batch)
+                continue
+            recent = self.window.add(author, circle, items)
+            if self.thresholds().exceeded(len(recent), self._circle_size(circle)):
+                from .model import now_stamp
+
+                batch = Batch(new_batch_id(), author, circle, peer.hex(), now_stamp(), recent)
+                with self.repo.storage.transaction():
+                    save_batch(db, batch)
+                held[author] = batch.id
+                self.window.forget(author, circle)
+                for listener in list(self.on_held):
+                    listener(batch)
+        if not any(c.actor_id.hex() in held for c in new):
+            return staged
+        waiting: dict[bytes, str] = {}
+        allowed: list[Any] = []
+        for change in new:  # topological order: a change after the ones it depends on
+            batch_id = held.get(change.actor_id.hex()) or next(
+                (waiting[d] for d in change.deps if d in waiting), None
+            )
+            if batch_id is not None:
+                waiting[change.hash] = batch_id
+            else:
+                allowed.append(change)
+        with self.repo.storage.transaction() as writer:
+            for change in new:
+                if change.hash in waiting:
+                    writer.hold(waiting[change.hash], doc_id, change.hash, change.bytes)
+        if not allowed:
+            return None
+        return am.Document.load(base.save() + b"".join(c.bytes for c in allowed))
+
+    def _deletions(
+        self, doc_id: str, base: am.Document, staged: am.Document, new: list[Any]
+    ) -> dict[str, list[Deleted]]:
+        """Author actor (hex) -> the contacts and notes its new changes delete."""
+        from .history import item_at
+
+        out: dict[str, list[Deleted]] = {}
+        authors = {c.actor_id.hex() for c in new}
+        for collection in ("contacts", "notes"):
+            try:
+                before = set(base.keys(crdt.top(base, collection)))
+                after = set(staged.keys(crdt.top(staged, collection)))
+            except KeyError:
+                continue
+            for item_id in sorted(before - after):
+                obj = crdt.item_obj(base, collection, item_id)
+                name = ""
+                if obj is not None:
+                    found = base.get(obj, "name" if collection == "contacts" else "title")
+                    name = str(found[0][1]) if found and not isinstance(found[0], am.ObjType) else ""
+                item = Deleted(collection, item_id, name, doc_id)
+                if len(authors) == 1:
+                    out.setdefault(next(iter(authors)), []).append(item)
+                    continue
+                for change in new:
+                    if item_at(staged, collection, item_id, [change.hash]) is None and item_at(
+                        staged, collection, item_id, list(change.deps)
+                    ) is not None:
+                        out.setdefault(change.actor_id.hex(), []).append(item)
+                        break
+        return out
+
+    def _circle_size(self, circle: str) -> int:
+        from .index import SearchIndex
+
+        counts = SearchIndex.for_profile(self.net.profile).circle_counts().get(circle, {})
+        return max(int(counts.get("contacts", 0)), int(counts.get("notes", 0)), 1)
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -39,20 +39,13 @@ def copy_docs(src: Network, dst: Network, doc_ids: list[str] | None = None) -> l
     host = RepoHost(dst)
     peer = src.profile.fingerprint or b"\x00" * 32
     try:
-        missing = [d for d in ids if not dst.repo.exists(d)]
-        if missing:
-            host.receive_docs(peer, [(d, src.repo.stored(d).data) for d in missing])  # type: ignore[union-attr]
+        batch = []
         for doc_id in ids:
-            if doc_id in missing:
-                continue
-            with dst.lock:
-                before = dst.repo.digest(doc_id)
-                with dst.repo.writing("remote") as work:
-                    work.doc(doc_id).merge(src.repo.get(doc_id))
-                from plntui.index import SearchIndex
-
-                SearchIndex.for_profile(dst.profile).reindex(dst, [doc_id])
-                assert before is not None
+            stored = src.repo.stored(doc_id)
+            if stored is not None:
+                batch.append((doc_id, stored.data))
+        if batch:
+            host.receive_docs(peer, batch)
     finally:
         host.close()
     return ids

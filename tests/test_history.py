@@ -1,0 +1,291 @@
+"""History and recovery over the repository: versions, restore, the trash, held mass deletions,
+undoing a device, and conflicts shown (the domain API; the CLI and processes are tested in
+tests/test_recovery_processes.py)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plntui.errors import NotFoundError, ValidationError
+from plntui.model import today
+from plntui.network import Network
+from tests.repo_helpers import copy_docs, join
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Network, Network]:
+    a = Network.create(tmp_path / "a", "Alice")
+    b = Network.create(tmp_path / "b", "Bob")
+    join(a, b)
+    return a, b
+
+
+# -- versions ---------------------------------------------------------------------------------------
+
+
+def test_history_lists_versions_newest_first_with_who_and_what(
+    pair: tuple[Network, Network],
+) -> None:
+    a, b = pair
+    ada = a.add("contacts", {"name": "Ada", "role": "Engineer"})
+    copy_docs(a, b)
+    b.edit("contacts", ada.id, {"role": "Staff engineer"})
+    copy_docs(b, a)
+    a.edit("contacts", ada.id, {"org": "Engines"})
+    found = a.history("contacts", ada.id)
+    assert [v.summary for v in found] == [
+        "organisation: 'Engines'",
+        "role: 'Engineer' → 'Staff engineer'",
+        "added",
+    ]
+    assert found[1].actor in b.own_ids and found[0].actor in a.own_ids
+    assert all(len(v.version) == 10 for v in found)
+    assert a.at_version("contacts", ada.id, found[1].version).values["role"] == "Staff engineer"
+    assert "org" not in a.at_version("contacts", ada.id, found[2].version).values
+
+
+def test_a_note_body_version_is_summarised_as_characters(net: Network) -> None:
+    note = net.add("notes", {"title": "T", "body": "hello world"})
+    net.splice_note(note.id, 5, 6, " there!")
+    latest = net.history("notes", note.id)[0]
+    import re
+
+    found = re.fullmatch(r"body \+(\d+) −(\d+) characters", latest.summary)
+    assert found is not None, latest.summary
+    assert 0 < int(found.group(1)) <= 7 and 0 < int(found.group(2)) <= 6  # a minimal diff
+
+
+def test_restore_writes_a_new_version_and_keeps_concurrent_typing(
+    pair: tuple[Network, Network],
+) -> None:
+    a, b = pair
+    note = a.add("notes", {"title": "Plan", "body": "one two three"})
+    first = a.history("notes", note.id)[0].version
+    a.edit("notes", note.id, {"body": "one TWO three four"})
+    copy_docs(a, b)
+    b.splice_note(note.id, 0, 0, "Bob: ")  # the other side types meanwhile
+    restored = a.restore_version("notes", note.id, first)
+    assert restored.values["body"] == "one two three"
+    assert a.history("notes", note.id)[0].summary.startswith("body ")  # a new version on top
+    copy_docs(a, b)
+    copy_docs(b, a)
+    for net in (a, b):
+        assert net.get("notes", note.id).values["body"] == "Bob: one two three"
+
+
+def test_unknown_or_foreign_versions_are_refused(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada"})
+    grace = net.add("contacts", {"name": "Grace"})
+    theirs = net.history("contacts", grace.id)[0].version
+    before = net.repo.storage.manifest()
+    with pytest.raises(NotFoundError, match="has no version"):
+        net.restore_version("contacts", ada.id, "0000000000")
+    with pytest.raises(NotFoundError, match="has no version"):
+        net.restore_version("contacts", ada.id, theirs)
+    assert net.repo.storage.manifest() == before
+
+
+# -- the trash --------------------------------------------------------------------------------------
+
+
+def test_a_deletion_by_a_colleague_lands_in_the_trash_and_comes_back(
+    pair: tuple[Network, Network],
+) -> None:
+    a, b = pair
+    elif_ = a.add("contacts", {"name": "Elif Demir", "topics": ["ml"]})
+    note = a.add("notes", {"title": "Reading", "body": "text"})
+    copy_docs(a, b)
+    b.remove("contacts", elif_.id)
+    b.remove("notes", note.id)
+    copy_docs(b, a)
+    trash = {e["record"].id: e for e in a.trash()}
+    assert set(trash) == {elif_.id, note.id}
+    assert trash[elif_.id]["deleted_by"] == "Bob" and trash[elif_.id]["deleted_at"]
+    assert trash[elif_.id]["record"].values["topics"] == ["ml"]
+    from plntui.provenance import whats_new
+
+    assert ("deleted", "Bob") in {(n.what, n.who) for n in whats_new(a, "")}
+    back = a.restore_from_trash(elif_.id[:6])
+    assert back.values["name"] == "Elif Demir" and back.values["topics"] == ["ml"]
+    assert {e["record"].id for e in a.trash()} == {note.id}
+    copy_docs(a, b)  # the deletion had reached b: the restoration reaches it too
+    assert b.get("contacts", elif_.id).label == "Elif Demir"
+
+
+def test_a_merged_contact_is_not_in_the_trash(net: Network) -> None:
+    ada = net.add("contacts", {"name": "Ada", "emails": ["ada@x.org"]})
+    dup = net.add("contacts", {"name": "Ada L", "emails": ["ada.l@x.org"]})
+    net.merge_contacts(ada.id, dup.id)
+    assert net.trash() == []
+
+
+def test_restoring_into_a_circle_left_is_refused(pair: tuple[Network, Network]) -> None:
+    a, b = pair
+    ada = a.add("contacts", {"name": "Ada"})
+    copy_docs(a, b)
+    first = b.history("contacts", ada.id)[0].version
+    b.leave_circle(a.default_circle().id)
+    with pytest.raises(ValidationError, match="no longer a member"):
+        b.restore_version("contacts", ada.id, first)
+
+
+# -- held mass deletions ----------------------------------------------------------------------------
+
+
+def test_a_mass_deletion_is_held_then_refused_and_everything_comes_back(
+    pair: tuple[Network, Network],
+) -> None:
+    a, b = pair
+    ids = [a.add("contacts", {"name": f"Person {i}"}).id for i in range(60)]
+    copy_docs(a, b)
+    for item_id in ids[:45]:
+        b.remove("contacts", item_id)
+    copy_docs(b, a)
+    held = a.held()
+    assert len(held) == 1 and held[0].author in b.own_ids
+    assert held[0].via == b.profile.fingerprint.hex()  # type: ignore[union-attr]
+    assert len(held[0].deletes) == 45
+    assert len(a.contacts()) > 15  # not everything was applied
+    a.refuse_held(held[0].id)
+    assert len(a.contacts()) == 60 and a.held() == []
+    copy_docs(a, b)
+    assert len(b.contacts()) == 60  # every replica converges with the items back
+
+
+def test_a_held_batch_accepted_applies_the_deletions(pair: tuple[Network, Network]) -> None:
+    a, b = pair
+    ids = [a.add("contacts", {"name": f"Person {i}"}).id for i in range(40)]
+    keep = a.add("notes", {"title": "Untouched"})
+    copy_docs(a, b)
+    for item_id in ids[:30]:
+        b.remove("contacts", item_id)
+    copy_docs(b, a)
+    assert a.held()
+    a.accept_held(a.held()[0].id)
+    assert len(a.contacts()) == 10 and a.get("notes", keep.id).label == "Untouched"
+    copy_docs(a, b)
+    assert a.repo.storage.manifest([a.default_circle().id]) == b.repo.storage.manifest(
+        [a.default_circle().id]
+    )
+
+
+def test_a_few_deletions_are_not_held(pair: tuple[Network, Network]) -> None:
+    a, b = pair
+    ids = [a.add("contacts", {"name": f"Person {i}"}).id for i in range(40)]
+    copy_docs(a, b)
+    for item_id in ids[:5]:
+        b.remove("contacts", item_id)
+    copy_docs(b, a)
+    assert a.held() == [] and len(a.contacts()) == 35
+
+
+def test_thresholds_are_checked(net: Network) -> None:
+    for count, percent in ((0, 10), (20, 101), ("x", 10), (20, -1)):
+        with pytest.raises(ValidationError):
+            net.set_hold_thresholds(count, percent)
+    assert net.set_hold_thresholds(5, 50).count == 5
+    assert Network.open(net.profile.home).hold_thresholds().percent == 50
+
+
+# -- undo a device ----------------------------------------------------------------------------------
+
+
+def test_undo_a_device_restores_its_changes_but_not_over_a_later_edit(
+    pair: tuple[Network, Network],
+) -> None:
+    a, b = pair
+    ids = [a.add("contacts", {"name": f"P{i}", "role": "orig"}).id for i in range(4)]
+    copy_docs(a, b)
+    b.edit("contacts", ids[0], {"role": "vandal"})
+    b.edit("contacts", ids[1], {"role": "vandal"})
+    b.remove("contacts", ids[2])
+    spam = b.add("contacts", {"name": "Spam"})
+    copy_docs(b, a)
+    a.edit("contacts", ids[1], {"role": "fixed by Alice"})
+    report = a.undo_device(b.profile.fingerprint, today().isoformat())  # type: ignore[arg-type]
+    roles = {c.id: c.values.get("role") for c in a.contacts()}
+    assert roles[ids[0]] == "orig" and roles[ids[2]] == "orig"
+    assert roles[ids[1]] == "fixed by Alice"  # someone else's later edit is kept...
+    assert [label for label, _why in report["kept"]] == ["P1"]  # ...and listed
+    assert spam.id not in roles
+
+
+def test_undo_an_unknown_device_is_refused(net: Network) -> None:
+    with pytest.raises(NotFoundError, match="no device"):
+        net.undo_device(b"\x01" * 32, "2026-01-01")
+    with pytest.raises(ValidationError):
+        net.undo_device(b"\x01" * 32, "not a date")
+
+
+# -- conflicts -------------------------------------------------------------------------------------
+
+
+def test_concurrent_edits_of_one_field_are_shown_and_resolved_for_everyone(
+    pair: tuple[Network, Network],
+) -> None:
+    a, b = pair
+    ada = a.add("contacts", {"name": "Ada", "role": "Engineer"})
+    note = a.add("notes", {"title": "T", "body": "text"})
+    copy_docs(a, b)
+    a.edit("contacts", ada.id, {"role": "Staff engineer"})
+    b.edit("contacts", ada.id, {"role": "Principal"})
+    a.splice_note(note.id, 0, 0, "A")  # concurrent text edits merge: not conflicts
+    b.splice_note(note.id, 4, 0, "B")
+    copy_docs(a, b)
+    copy_docs(b, a)
+    found = a.conflicts()
+    assert [(c["id"], c["field"]) for c in found] == [(ada.id, "role")]
+    shown = a.get("contacts", ada.id).values["role"]
+    assert found[0]["values"][0]["value"] == shown
+    assert {v["by"] for v in found[0]["values"]} == {"Alice", "Bob"}
+    other = 2 if found[0]["values"][1]["value"] == "Principal" else 1
+    a.resolve_conflict("contacts", ada.id, "role", other)
+    assert a.conflicts() == []
+    copy_docs(a, b)
+    assert b.conflicts() == [] and b.get("contacts", ada.id).values["role"] == "Principal"
+    with pytest.raises(NotFoundError):
+        a.resolve_conflict("contacts", ada.id, "role", 1)
+
+
+# -- a property ---------------------------------------------------------------------------------------
+
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@SETTINGS
+@given(
+    edits=st.lists(st.text(alphabet="abcxyz ", min_size=1, max_size=8), min_size=1, max_size=4),
+    typed=st.text(alphabet="KLM", min_size=1, max_size=4),
+    pick=st.integers(min_value=0, max_value=10),
+    a_first=st.booleans(),
+)
+def test_restore_then_merge_in_any_order_converges(
+    edits: list[str], typed: str, pick: int, a_first: bool
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="plntui-restore-") as tmp:
+        a = Network.create(Path(tmp) / "a", "Alice")
+        b = Network.create(Path(tmp) / "b", "Bob")
+        join(a, b)
+        note = a.add("notes", {"title": "T", "body": "base text"})
+        for text in edits:
+            a.edit("notes", note.id, {"body": text, "title": text.strip() or "T"})
+        copy_docs(a, b)
+        versions = a.history("notes", note.id)
+        a.restore_version("notes", note.id, versions[pick % len(versions)].version)
+        b.splice_note(note.id, 0, 0, typed)
+        for x, y in ((a, b), (b, a)) if a_first else ((b, a), (a, b)):
+            copy_docs(x, y)
+        circle = a.default_circle().id
+        assert a.repo.storage.manifest([circle]) == b.repo.storage.manifest([circle])
+        body = a.get("notes", note.id).values["body"]
+        assert body == b.get("notes", note.id).values["body"]
+        assert typed in body  # the other side's typing survives the restore
