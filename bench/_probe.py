@@ -1,12 +1,12 @@
-"""Provides the child-process probes of the benchmark: open timings and peak memory, measured in
-a fresh interpreter so that profiles of different sizes do not pollute each other.
+"""Provides the child-process probes of the benchmarks: building a profile, open timings, edits,
+imports and external writes, each in a fresh interpreter so that profiles of different sizes do
+not pollute each other (nor the benchmark process's memory).
 
 Run as ``python bench/_probe.py MODE HOME ARGS...`` (see ``main``); prints one JSON object.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import resource
@@ -23,7 +23,7 @@ sys.path[:] = [str(ROOT), str(BENCH)] + [
 ]
 
 
-def _maxrss_kib() -> int:
+def maxrss_kib() -> int:
     """Peak resident memory of this process in KiB.
 
     ``VmHWM`` belongs to the process image, so it starts afresh at exec; ``ru_maxrss`` would
@@ -39,150 +39,216 @@ def _maxrss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux, bytes on macOS
 
 
+def probe_build(home: Path, contacts: int, notes: int, seed: int) -> dict[str, Any]:
+    """Build a profile (``_profiles.build_profile``); its figures for the report."""
+    from _profiles import build_profile
+
+    def log(text: str) -> None:
+        sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
+        sys.stderr.flush()
+
+    stats = build_profile(home, contacts, notes, seed=seed, log=log)
+    return {
+        "contacts": stats.contacts,
+        "notes": stats.notes,
+        "seed": seed,
+        "import_batch": stats.import_batch,
+        "note_batch": stats.note_batch,
+        "import_seconds": stats.import_seconds,
+        "note_batch_seconds": stats.note_batch_seconds,
+        "note_single_seconds": stats.note_single_seconds,
+        "index_seconds": stats.index_seconds,
+        "total_seconds": stats.total_seconds,
+        "peak_rss_kib": maxrss_kib(),
+    }
+
+
 def probe_open(home: Path, term: str, topic: str) -> dict[str, Any]:
-    """What the app needs to show the contact list, a search and a who from the index, then
-    what loading the two documents costs."""
+    """What a screen listing the contacts needs (open, freshness check, every contact from the
+    index), a search and a who from the index; then loading one contact shard and one note."""
     from plntui.network import Network
 
     t0 = time.perf_counter()
     net = Network.open(home)
     t1 = time.perf_counter()
-    index = net.index()  # connect + freshness check (no rebuild: the caller made it fresh)
+    index = net.index()  # connect + freshness check (no reindex: the caller made it fresh)
     t2 = time.perf_counter()
     contacts = index.list("contacts")
     t3 = time.perf_counter()
+    lazy = index.lazy_rows("contacts")  # what the app's contacts screen reads
+    t4 = time.perf_counter()
     found = net.search(term)
-    t_search = time.perf_counter() - t3
+    t_search = time.perf_counter() - t4
     t0_who = time.perf_counter()
     who = net.who(topic)
     t_who = time.perf_counter() - t0_who
-    if net.profile.shared.loaded or net.profile.private.loaded:
-        raise RuntimeError("the index was stale: a document was loaded before the timed load")
-    t3 = time.perf_counter()
-    _ = net.profile.shared.doc
-    t4 = time.perf_counter()
-    _ = net.profile.private.doc
+    loaded_by_reads = net.repo.loaded()
+    shard = next(d for d in net.repo.storage.ids("s:") if not d.startswith("s:private"))
+    note = next(iter(net.repo.storage.ids("n:")), None)
     t5 = time.perf_counter()
-    net.check_schema()  # what the CLI's _open() adds (documents already loaded here)
+    with net.lock:
+        net.repo.get(shard)
     t6 = time.perf_counter()
+    if note is not None:
+        with net.lock:
+            net.repo.get(note)
+    t7 = time.perf_counter()
     return {
-        "search": t_search,
-        "search_found": sum(len(v) for v in found.values()),
-        "who": t_who,
-        "who_found": sum(len(v) for v in who.values()),
         "open": t1 - t0,
         "index_check": t2 - t1,
         "list_contacts": t3 - t2,
         "open_and_list": t3 - t0,
+        "lazy_rows": t4 - t3,
+        "open_and_lazy": (t2 - t0) + (t4 - t3),
         "listed": len(contacts),
-        "load_shared": t4 - t3,
-        "load_private": t5 - t4,
-        "load_docs": t5 - t3,
-        "check_schema_after_load": t6 - t5,
+        "listed_lazy": len(lazy),
+        "search": t_search,
+        "search_found": sum(len(v) for v in found.values()),
+        "who": t_who,
+        "who_found": sum(len(v) for v in who.values()),
+        "documents_loaded_by_reads": len(loaded_by_reads),
+        "load_one_shard": t6 - t5,
+        "load_one_note": t7 - t6,
     }
 
 
-def probe_memory(home: Path, term: str, load_docs: bool = True) -> dict[str, Any]:
-    """Peak RSS of a process that opens the profile, loads both documents (unless
-    ``load_docs`` is false) and searches."""
-    before = _maxrss_kib()
+def probe_memory(home: Path, term: str) -> dict[str, Any]:
+    """Peak RSS of a process that opens the profile, lists the contacts and searches."""
+    before = maxrss_kib()
     from plntui.network import Network
 
-    imported = _maxrss_kib()
+    imported = maxrss_kib()
     net = Network.open(home)
-    if load_docs:
-        _ = net.profile.shared.doc
-        _ = net.profile.private.doc
-    loaded = _maxrss_kib()
+    records = net.index().list("contacts")
     found = net.search(term)
-    if not load_docs and (net.profile.shared.loaded or net.profile.private.loaded):
-        raise RuntimeError("the index was stale: the search loaded the documents")
     return {
         "maxrss_start_kib": before,
         "maxrss_imported_kib": imported,
-        "maxrss_loaded_kib": loaded,
-        "maxrss_kib": _maxrss_kib(),
+        "maxrss_kib": maxrss_kib(),
+        "listed": len(records),
         "found": sum(len(v) for v in found.values()),
+        "documents_loaded": len(net.repo.loaded()),
     }
 
 
-def probe_edits(home: Path, edits: int, commits: int, seed: int) -> dict[str, Any]:
-    """Timed ``net.edit`` calls (each one durable commit with fsync, index kept fresh), then
-    timed raw ``DocumentStore.commit()`` calls, on a network whose documents are loaded."""
+def probe_edits(home: Path, edits: int, writes: int, seed: int) -> dict[str, Any]:
+    """Timed ``net.edit`` calls on random contacts (each one durable transaction with fsync,
+    the search index kept fresh), then timed repository writes alone (fork, one change,
+    append, fsync, merge; no index)."""
     from plntui import crdt
+    from plntui.index import SearchIndex
     from plntui.network import Network
 
     net = Network.open(home)
     ids = [r.id for r in net.index().list("contacts")]
-    _ = net.shared_doc, net.private_doc
     rng = random.Random(seed)  # noqa: S311 (picks contacts to edit)
-    sample = rng.sample(ids, k=min(len(ids), edits + 2))
-    for contact_id in sample[:2]:  # warm-up
+    sample = rng.sample(ids, k=min(len(ids), edits + writes + 2))
+    for contact_id in sample[:2]:  # warm-up: imports, first statements
         net.edit("contacts", contact_id, {"role": "Warm-up role"})
     edit_times: list[float] = []
-    for n, contact_id in enumerate(sample[2:]):
+    for n, contact_id in enumerate(sample[2 : 2 + edits]):
         t0 = time.perf_counter()
         net.edit("contacts", contact_id, {"role": f"Benchmark role {n}"})
         edit_times.append(time.perf_counter() - t0)
-    fresh = net.index().is_fresh()
-    store = net.profile.shared
-    lock = getattr(net.profile, "_write_lock_held", contextlib.nullcontext)
-    commit_times: list[float] = []
-    for n in range(commits):
-        contact_id = sample[n % len(sample)]
-        with lock():  # callers of commit() hold the write lock
-            with store.doc.transaction() as tx:
+    fresh = SearchIndex.for_profile(net.profile).is_fresh(net)
+    write_times: list[float] = []
+    touched: list[str] = []
+    for n, contact_id in enumerate(sample[2 + edits :]):
+        with net.lock:
+            where = net._where("contacts", contact_id)
+        assert where.shared is not None
+        t0 = time.perf_counter()
+        with net.repo.writing() as work:
+            doc = work.doc(where.shared)
+            with doc.transaction() as tx:
                 obj = crdt.ensure_item(tx, "contacts", contact_id)
-                crdt.put_scalar(tx, obj, "role", f"Raw commit role {n}")
-            t0 = time.perf_counter()
-            written = store.commit()
-            commit_times.append(time.perf_counter() - t0)
-        if not written:
-            raise RuntimeError("DocumentStore.commit() wrote nothing")
+                crdt.put_scalar(tx, obj, "role", f"Repository write {n}")
+        write_times.append(time.perf_counter() - t0)
+        touched.append(where.shared)
     return {
         "edit_times": edit_times,
-        "commit_times": commit_times,
+        "write_times": write_times,
         "index_fresh_after_edits": fresh,
-        "edited": sample,
+        "edited": sample[: 2 + edits],
+        "documents_loaded": len(net.repo.loaded()),
+        "peak_rss_kib": maxrss_kib(),
     }
 
 
 def probe_import(home: Path, count: int, seed: int) -> dict[str, Any]:
-    """One import of ``count`` new contacts into the profile, whose index is fresh."""
+    """One import of ``count`` new contacts into the finished profile (product defaults)."""
     from _profiles import Generator
 
     from plntui.network import Network
 
     net = Network.open(home)
-    fresh_before = net.index().is_fresh()
     gen = Generator(seed)
     drafts = [gen.contact(seed + n) for n in range(count)]
     t0 = time.perf_counter()
     summary = net.import_contacts(drafts, "more-contacts.vcf")
     elapsed = time.perf_counter() - t0
+    from plntui.index import SearchIndex
+
     return {
         "seconds": elapsed,
         "added": len(summary.added),
         "merged": len(summary.merged),
         "rejected": len(summary.rejected),
-        "index_fresh_before": fresh_before,
-        "index_fresh_after": net.index().is_fresh(),
+        "index_fresh_after": SearchIndex.for_profile(net.profile).is_fresh(net),
+        "peak_rss_kib": maxrss_kib(),
     }
+
+
+def probe_external(home: Path, contacts: int, notes: int, seed: int) -> dict[str, Any]:
+    """Another process writes: ``contacts`` contact edits and ``notes`` note edits stored
+    through the repository alone, as one transaction, without touching the search index (what
+    a writer that does not maintain the index leaves behind). The next reader must bring the
+    index up to date for the documents written."""
+    from plntui import crdt
+    from plntui.index import SearchIndex
+    from plntui.network import Network
+
+    net = Network.open(home)
+    index = net.index()
+    rng = random.Random(seed)  # noqa: S311
+    contact_ids = rng.sample([r.id for r in index.list("contacts")], k=contacts)
+    note_ids = rng.sample([r.id for r in index.list("notes")], k=notes)
+    stamp = time.strftime("%H:%M:%S")
+    with net.lock, net.repo.writing() as work:
+        for n, contact_id in enumerate(contact_ids):
+            where = net._where("contacts", contact_id)
+            assert where.shared is not None
+            doc = work.doc(where.shared)
+            with doc.transaction() as tx:
+                obj = crdt.ensure_item(tx, "contacts", contact_id)
+                crdt.put_scalar(tx, obj, "role", f"Edited elsewhere {stamp} {n}")
+        for note_id in note_ids:
+            where = net._where("notes", note_id)
+            assert where.shared is not None
+            doc = work.doc(where.shared)
+            with doc.transaction() as tx:
+                obj = crdt.ensure_item(tx, "notes", note_id)
+                crdt.put_scalar(tx, obj, "title", f"Retitled elsewhere {stamp}")
+        written = sorted(work.staged)
+    stale = SearchIndex.for_profile(net.profile).stale_docs(net)
+    return {"documents_written": written, "stale_after": len(stale)}
 
 
 def main(argv: list[str]) -> int:
     mode, home = argv[0], Path(argv[1])
     result: dict[str, Any]
-    if mode == "open":
+    if mode == "build":
+        result = probe_build(home, int(argv[2]), int(argv[3]), int(argv[4]))
+    elif mode == "open":
         result = probe_open(home, argv[2], argv[3])
     elif mode == "memory":
         result = probe_memory(home, argv[2])
-    elif mode == "memory-index":
-        result = probe_memory(home, argv[2], load_docs=False)
     elif mode == "edits":
         result = probe_edits(home, int(argv[2]), int(argv[3]), int(argv[4]))
     elif mode == "import":
         result = probe_import(home, int(argv[2]), int(argv[3]))
+    elif mode == "external":
+        result = probe_external(home, int(argv[2]), int(argv[3]), int(argv[4]))
     else:
         raise SystemExit(f"unknown probe {mode!r}")
     sys.stdout.write(json.dumps(result) + "\n")

@@ -1,4 +1,11 @@
-"""Provides the sync benchmark: a new peer receiving a large network, live edits, ten peers."""
+"""Provides the sync benchmark: a new peer receiving a large network, live edits, ten peers.
+
+Usage: ``python bench/sync.py [--contacts 10000] [--peers 10] [--runs 3] [--quick]
+[--profiles DIR] [--keep] [--strict] [--out FILE]``. Real TLS 1.3 over 127.0.0.1, no LAN
+discovery (zeroconf is never started): peers dial each other's loopback port. Prints one table
+(figure, target, measured, before, result); progress goes to standard error; every figure is
+also written as JSON to ``bench/results/sync-<date>.json``. See ``bench/README.md``.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +16,19 @@ import gc
 import json
 import os
 import random
-import resource
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import weakref
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -31,29 +39,37 @@ sys.path[:] = [str(ROOT), str(BENCH)] + [
 
 import automerge.core as am  # noqa: E402
 from _profiles import Generator  # noqa: E402
-from core import child_env, fmt, log, machine  # noqa: E402
+from core import (  # noqa: E402
+    PYCACHE,
+    TIME,
+    child_env,
+    copy_profile,
+    ensure_profile,
+    fmt,
+    log,
+    machine,
+    run_process,
+    table,
+)
 
-from plntui import crdt  # noqa: E402
-from plntui.index import SearchIndex  # noqa: E402
+from plntui import crdt, layout  # noqa: E402
+from plntui.model import FIELDS  # noqa: E402
 from plntui.network import Network  # noqa: E402
-from plntui.peersync import ProfileHost  # noqa: E402
-from plntui.profile import Profile  # noqa: E402
-from sync.engine import EngineEvent, SyncEngine  # noqa: E402
-from sync.identity import Identity  # noqa: E402
-from sync.trust import TrustStore  # noqa: E402
+from plntui.peersync import SyncRunner, load_identity, open_trust  # noqa: E402
+from plntui.storage import Storage, digest_of  # noqa: E402
 
-IMPORT_BATCH = 500
-SNAPSHOT_LEVEL = 6  # what sync.session compresses its snapshot with
 LOOPBACK = "127.0.0.1"
-WAIT = 120.0  # seconds before a scenario is declared stuck
-T = TypeVar("T")
+SEARCH_TERM = "kubernetes"
+WAIT = 600.0  # seconds before a scenario is declared stuck
+MIB = 1024  # KiB
+W10, W100 = 10_000, 100_000
 
 
 @dataclass(frozen=True, slots=True)
 class Reps:
     """How many times each scenario runs."""
 
-    receive: int = 3  # per kind of new peer, certificates known
+    receive: int = 3  # new peers, certificates known
     edits: int = 30
     converge: int = 3  # per topology and per way of running the peers
 
@@ -63,53 +79,113 @@ QUICK = Reps(receive=1, edits=10, converge=1)
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One row of the table: ``op`` is how the value must compare with ``target`` to pass."""
+    """One row: targets by network size (contacts), the figures before the repository of
+    documents (bench/README.md), and how the value must compare with the target."""
 
     key: str
     label: str
-    unit: str  # "s", "bytes", "kib", "x"
-    target: float | None = None
+    unit: str  # "s", "bytes", "kib", "x", "n"
+    targets: dict[int, float] = field(default_factory=dict)
+    before: dict[int, float | str] = field(default_factory=dict)
     op: str = "<"
 
 
-def metrics(contacts: int, peers: int) -> tuple[Metric, ...]:
-    n = f"{contacts:,}"
+def metrics(peers: int) -> tuple[Metric, ...]:
     return (
-        Metric("snapshot", f"Alice's network, {n} contacts: zlib(doc.save())", "bytes"),
-        Metric("init_time", "new peer (plntui init), certs known: dial → all stored", "s", 1.0),
-        Metric("init_time_first", "new peer (plntui init), first contact (learns certs)", "s", 1.0),
-        Metric("init_persist", "  of which Bob's host.persist (store_remote_changes)", "s"),
-        Metric("init_bytes", "  bytes Bob received (sync frames)", "bytes"),
-        Metric("init_ratio", "  ÷ compressed snapshot", "x", 1.5, "<="),
-        Metric("init_tls_ratio", "  TLS bytes on the wire ÷ compressed snapshot", "x", 1.5, "<="),
-        Metric("empty_time", "new peer (genesis only), certs known: dial → all stored", "s", 1.0),
-        Metric("empty_persist", "  of which Bob's host.persist (store_remote_changes)", "s"),
-        Metric("empty_bytes", "  bytes Bob received (sync frames)", "bytes"),
-        Metric("empty_ratio", "  ÷ compressed snapshot", "x", 1.5, "<="),
-        Metric("empty_tls_ratio", "  TLS bytes on the wire ÷ compressed snapshot", "x", 1.5, "<="),
-        Metric("raw_bytes", "raw Automerge sync alone (in memory): bytes to a new peer", "bytes"),
-        Metric("raw_ratio", "  ÷ compressed snapshot", "x"),
-        Metric("raw_time", "  time (both documents in memory, no I/O, no persist)", "s"),
+        Metric("documents", "Alice's network: documents she shares with Bob", "n"),
+        Metric("stored_bytes", "  their stored bytes (snapshots + changes)", "bytes"),
+        Metric("stored_zlib", "  zlib of all of them at once", "bytes"),
         Metric(
-            "edit_median", "small edit → visible + stored at Bob, index stale (median)", "s", 0.1
+            "one_snapshot",
+            "one document holding everything: zlib(save())",
+            "bytes",
+            {},
+            {W10: "1.2 MiB"},
         ),
-        Metric("edit_p95", "small edit → visible + stored at Bob, index stale (p95)", "s", 0.1),
-        Metric("edit_persist_median", "  of which Bob's host.persist (median)", "s"),
         Metric(
-            "fresh_median", "small edit → visible + stored at Bob, index fresh (median)", "s", 0.1
+            "receive_time",
+            "new peer, end to end: plntui sync --once (median)",
+            "s",
+            {W10: 1.5, W100: 15.0},
+            {W10: "4-6 s"},
         ),
-        Metric("fresh_p95", "small edit → visible + stored at Bob, index fresh (p95)", "s", 0.1),
-        Metric("fresh_persist_median", "  of which Bob's host.persist (median)", "s"),
-        Metric("net_edit_median", "  net.edit on Alice, fsync included (median, both)", "s"),
-        Metric("proc_star_time", f"{peers} peers converge, star, a process each (median)", "s"),
-        Metric("proc_chain_time", f"{peers} peers converge, chain, a process each (median)", "s"),
-        Metric("star_time", f"{peers} peers converge, star, all on one loop (median)", "s"),
-        Metric("star_persist", "  of which host.persist, all peers (serialised)", "s"),
-        Metric("chain_time", f"{peers} peers converge, chain, all on one loop (median)", "s"),
-        Metric("chain_persist", "  of which host.persist, all peers (serialised)", "s"),
-        Metric("rss_receive", "memory: peak RSS while a new peer receives (Alice + Bob)", "kib"),
-        Metric("rss_peer", f"memory: peak RSS of one converging peer (of {peers})", "kib"),
-        Metric("rss_peak", "memory: peak RSS of the bench process", "kib"),
+        Metric(
+            "receive_rss",
+            "  its peak RSS (largest run)",
+            "kib",
+            {W10: 200 * MIB, W100: 500 * MIB},
+            {W10: "837 MiB"},
+        ),
+        Metric("receive_first", "  first contact (learns the certificate), one run", "s"),
+        Metric("alice_rss", "  Alice's peak RSS while serving (plntui sync)", "kib"),
+        Metric("receive_bytes", "  bytes Bob received (sync frames)", "bytes"),
+        Metric(
+            "receive_ratio",
+            "  ÷ one document holding everything (zlib)",
+            "x",
+            {W10: 1.5},
+            {W10: "1.0x"},
+            "<=",
+        ),
+        Metric("receive_ratio_stored", "  ÷ zlib of the stored documents", "x"),
+        Metric(
+            "first_search",
+            "new peer's first plntui search (process)",
+            "s",
+            {W10: 0.3, W100: 0.3},
+            {W10: 2.7},
+        ),
+        Metric(
+            "edit_median",
+            "small edit → stored + indexed at a linked peer (median)",
+            "s",
+            {W10: 0.05},
+            {W10: 0.072},
+        ),
+        Metric(
+            "edit_p95",
+            "small edit → stored + indexed at a linked peer (p95)",
+            "s",
+            {},
+            {W10: 0.082},
+        ),
+        Metric("edit_store_median", "  of which Bob's receive_sync (median)", "s"),
+        Metric("net_edit_median", "  net.edit on Alice, fsync included (median)", "s"),
+        Metric(
+            "proc_star_time",
+            f"{peers} peers converge, star, a process each (median)",
+            "s",
+            {},
+            {W10: 0.232},
+        ),
+        Metric(
+            "proc_chain_time",
+            f"{peers} peers converge, chain, a process each (median)",
+            "s",
+            {},
+            {W10: 0.240},
+        ),
+        Metric(
+            "star_time",
+            f"{peers} peers converge, star, all on one loop (median)",
+            "s",
+            {},
+            {W10: 0.331},
+        ),
+        Metric(
+            "chain_time",
+            f"{peers} peers converge, chain, all on one loop (median)",
+            "s",
+            {},
+            {W10: 0.345},
+        ),
+        Metric(
+            "rss_peer",
+            f"memory: peak RSS of one converging peer (of {peers})",
+            "kib",
+            {},
+            {W10: "50 MiB"},
+        ),
     )
 
 
@@ -127,9 +203,9 @@ def p95(values: Sequence[float]) -> float | None:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def _status_kib(key: str) -> int | None:
+def status_kib(key: str, pid: int | str = "self") -> int | None:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(f"{key}:"):
                 return int(line.split()[1])
     except OSError:
@@ -137,492 +213,470 @@ def _status_kib(key: str) -> int | None:
     return None
 
 
-class Memory:
-    """Peak RSS per phase: Linux lets a process reset its high-water mark (clear_refs 5)."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
 
-    def __init__(self) -> None:
-        self.overall = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-        self.phases: dict[str, list[dict[str, int | None]]] = {}
 
-    def _peak(self) -> int:
-        return _status_kib("VmHWM") or int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+def pair(a: Path, b: Path, *, certs: bool = True) -> tuple[bytes, bytes]:
+    """Both profiles trust each other's fingerprint (and know the certificate unless
+    ``certs`` is false, as after pairing by code). Returns their fingerprints."""
+    ida, idb = load_identity(a), load_identity(b)
+    for home, other, name in ((a, idb, "Bob"), (b, ida, "Alice")):
+        trust = open_trust(home)
+        trust.trust(other.fingerprint, name)
+        if certs:
+            trust.learn_cert(other.fingerprint, other.cert_der)
+    return ida.fingerprint, idb.fingerprint
 
-    async def measure(self, name: str, work: Awaitable[T]) -> T:
+
+def manifest(home: Path, circle: str) -> dict[str, str]:
+    storage = Storage(home / "repo.sqlite3")
+    try:
+        return storage.manifest([circle])
+    finally:
+        storage.close()
+
+
+# -- the network as one document ---------------------------------------------------------------
+
+
+def network_sizes(home: Path, circle: str) -> dict[str, Any]:
+    """What Alice shares, stored and compressed; and the same network as one Automerge
+    document (every contact and note of the circle written into one document, 500 items per
+    change, as the one-document design stored it), saved and compressed: the "one compressed
+    snapshot of everything" the design compares sync bytes with."""
+    storage = Storage(home / "repo.sqlite3")
+    try:
+        ids = sorted(storage.manifest([circle]))
+        stored = [storage.load(d) for d in ids]
+    finally:
+        storage.close()
+    blob = b"".join(s.data for s in stored if s is not None)
+    by_kind: dict[str, list[int]] = {}
+    for s in stored:
+        if s is not None:
+            by_kind.setdefault(s.kind, []).append(len(s.data))
+    t0 = time.perf_counter()
+    one = am.Document(b"\x01" * 16)
+    with one.transaction() as tx:
+        for name in ("contacts", "interactions", "redirects", "notes", "members", "devices"):
+            tx.put_object(am.ROOT, name, am.ObjType.Map)
+    items: list[tuple[str, str, dict[str, Any]]] = []
+    for s in stored:
+        if s is None or s.kind == "circle":
+            continue
+        doc = am.Document.load(s.data)
+        for collection in ("contacts", "interactions") if s.kind == "shard" else ("notes",):
+            for item_id, values in crdt.read_collection(doc, collection).items():
+                items.append((collection, item_id, values))
+    for start in range(0, len(items), 500):
+        with one.transaction() as tx:
+            for collection, item_id, values in items[start : start + 500]:
+                obj = crdt.ensure_item(tx, collection, item_id)
+                known = FIELDS[collection]  # type: ignore[index]
+                kept = {k: v for k, v in values.items() if k in known}
+                crdt.write_fields(tx, collection, obj, kept)  # type: ignore[arg-type]
+    circle_doc = next((s.data for s in stored if s is not None and s.kind == "circle"), b"")
+    saved = one.save()
+    return {
+        "documents": len(ids),
+        "stored_bytes": len(blob),
+        "stored_zlib": len(zlib.compress(blob, 6)),
+        "one_snapshot": len(zlib.compress(saved + circle_doc, 6)),
+        "one_snapshot_items": len(items),
+        "one_snapshot_seconds": time.perf_counter() - t0,
+        "stored_by_kind": {k: {"count": len(v), "bytes": sum(v)} for k, v in by_kind.items()},
+    }
+
+
+# -- scenario 1: a new peer receives the network, as processes -----------------------------------
+
+
+class Serving:
+    """Alice's ``plntui sync`` process, listening on 127.0.0.1 (no discovery)."""
+
+    def __init__(self, home: Path) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "plntui",
+                "--home",
+                str(home),
+                "sync",
+                "--no-discovery",
+                "--listen",
+                LOOPBACK,
+                "--port",
+                str(self.port),
+            ],
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line.rstrip())
+            if "listening on" in line:
+                return
+        self.stop()
+        raise RuntimeError("Alice's plntui sync did not start:\n" + "\n".join(self.lines[-20:]))
+
+    def peak_kib(self) -> int | None:
+        return status_kib("VmHWM", self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.lines += [line.rstrip() for line in self.proc.stdout.read().splitlines()]
+
+
+def receive_once(
+    template: Path, work: Path, run: int, circle: str, *, certs: bool
+) -> dict[str, Any]:
+    """A new colleague: ``plntui init``, trusted both ways, added to Alice's circle; then
+    ``plntui sync --once`` (a whole process, timed) until it holds Alice's network."""
+    alice_home = copy_profile(template, work / f"alice-{run}")
+    bob_home = work / f"bob-{run}"
+    shutil.rmtree(bob_home, ignore_errors=True)
+    run_process([sys.executable, "-m", "plntui", "--home", str(bob_home), "init", "--name", "Bob"])
+    alice_fp, bob_fp = pair(alice_home, bob_home, certs=certs)
+    net = Network.open(alice_home)
+    net.add_member(circle, bob_fp, "Bob")
+    net.profile.close()
+    del net
+    expected = manifest(alice_home, circle)
+    serving = Serving(alice_home)
+    try:
+        open_trust(bob_home).add_address(alice_fp, f"{LOOPBACK}:{serving.port}")
         gc.collect()
-        self.overall = max(self.overall, self._peak())
-        before = _status_kib("VmRSS")
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-            reset = True
-        except OSError:
-            reset = False
-        try:
-            return await work
-        finally:
-            peak = self._peak()
-            self.overall = max(self.overall, peak)
-            self.phases.setdefault(name, []).append(
-                {
-                    "rss_before": before,
-                    "peak": peak if reset else None,
-                    "rss_after": _status_kib("VmRSS"),
-                }
-            )
+        bob = run_process(
+            [
+                sys.executable,
+                "-m",
+                "plntui",
+                "--home",
+                str(bob_home),
+                "sync",
+                "--once",
+                "--no-discovery",
+                "--listen",
+                LOOPBACK,
+                "--timeout",
+                str(int(WAIT)),
+            ],
+            timeout=WAIT + 60,
+        )
+        alice_peak = serving.peak_kib()
+    finally:
+        serving.stop()
+    got = manifest(bob_home, circle)
+    if got != expected:
+        missing = len(set(expected) - set(got))
+        differ = sum(1 for d in expected if d in got and got[d] != expected[d])
+        raise RuntimeError(
+            f"Bob does not hold Alice's network after sync --once: {missing} documents missing, "
+            f"{differ} differ; its output:\n{bob.stdout[-2000:]}"
+        )
+    peer = open_trust(bob_home).get(alice_fp)
+    assert peer is not None
+    search = run_process(plntui_cmd(bob_home, "search", SEARCH_TERM))
+    return {
+        "run": run,
+        "first_contact": not certs,
+        "seconds": bob.seconds,
+        "cpu": bob.cpu,
+        "peak_rss_kib": bob.maxrss_kib,
+        "alice_peak_rss_kib": alice_peak,
+        "bytes_in": peer.bytes_in,
+        "bytes_out": peer.bytes_out,
+        "changes_in": peer.changes_in,
+        "first_search": search.seconds,
+        "first_search_rss_kib": search.maxrss_kib,
+        "documents": len(got),
+        "bob_home": str(bob_home),
+        "alice_home": str(alice_home),
+        "output": bob.stdout[-600:],
+    }
 
-    def peak(self, name: str) -> int | None:
-        peaks = [p["peak"] for p in self.phases.get(name, []) if p["peak"] is not None]
-        return max(peaks) if peaks else None
 
-    def first_before(self, name: str) -> int | None:
-        runs = self.phases.get(name, [])
-        return runs[0]["rss_before"] if runs else None
+def plntui_cmd(home: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "plntui", "--home", str(home), *args]
 
 
-async def deferred(fn: Callable[[], T]) -> T:
-    """Run ``fn`` when awaited (``Memory.measure`` takes an awaitable)."""
-    return fn()
+# -- scenario 2: small edits between two linked peers, in this process --------------------------
 
 
-def heads_of(doc: am.Document) -> frozenset[bytes]:
-    return frozenset(doc.get_heads())
+def quiet(_line: str) -> None:
+    """SyncRunner's log: the bench shows its own progress."""
 
 
-def count_contacts(doc: am.Document) -> int:
-    return len(doc.keys(crdt.top(doc, "contacts")))
-
-
-def forget_index(net: Network) -> None:
-    """Bench workaround: ``SearchIndex._by_profile`` keeps every profile alive (its values point
-    at their keys), with its documents; drop the entry so a finished run frees its memory."""
-    index = SearchIndex._by_profile.pop(net.profile, None)
-    if index is not None:
-        index.close()
-
-
-class TimedHost(ProfileHost):
-    """The profile's ``DocumentHost``, timing each ``persist`` (what storing a peer's changes
-    costs: ``Network.store_remote_changes``, i.e. diff, commit with fsync, index upkeep)."""
+class TimedRunner(SyncRunner):
+    """A ``SyncRunner`` whose host times each stored sync message (``receive_sync``)."""
 
     def __init__(self, net: Network) -> None:
-        super().__init__(net)
-        self.persist_seconds: list[float] = []
+        super().__init__(net, listen_host=LOOPBACK, port=0, discovery=False, log=quiet)
+        self.store_seconds: list[float] = []
+        inner = self.host.receive_sync
 
-    def persist(self, origin: str) -> None:
-        t0 = time.perf_counter()
-        try:
-            super().persist(origin)
-        finally:
-            self.persist_seconds.append(time.perf_counter() - t0)
+        def timed(*args: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return inner(*args)
+            finally:
+                self.store_seconds.append(time.perf_counter() - t0)
 
-
-@dataclass(eq=False)
-class Peer:
-    """One device: a profile, its identity and trust store, and its engine (not started)."""
-
-    name: str
-    net: Network
-    host: TimedHost
-    identity: Identity
-    trust: TrustStore
-    engine: SyncEngine
-    watchers: list[Callable[[EngineEvent], None]] = field(default_factory=list)
-    events: list[tuple[str, float]] = field(default_factory=list)
-
-    @property
-    def fp(self) -> bytes:
-        return self.identity.fingerprint
-
-    def doc(self) -> am.Document:
-        return self.host.document()
-
-    def stored(self) -> frozenset[bytes]:
-        """The heads durably on disk (``DocumentStore.commit`` fsyncs before it moves them)."""
-        return frozenset(self.net.profile.shared.saved_heads)
-
-    def dial(self, other: Peer) -> None:
-        self.engine.connect(other.fp, LOOPBACK, other.engine.port)
+        self.host.receive_sync = timed  # type: ignore[method-assign,assignment]
 
 
-def make_peer(name: str, net: Network, keys: Path) -> Peer:
-    """``keys`` holds the identity and the trust store: they outlive the profile (re-used)."""
-    identity = Identity.load_or_create(keys / "identity")
-    trust = TrustStore(keys / "peers.json")
-    host = TimedHost(net)
-    with host.lock:
-        host.document()  # load the document before anything is timed
-    holder: list[Peer] = []
-
-    def dispatch(event: EngineEvent) -> None:
-        peer = holder[0]
-        peer.events.append((type(event).__name__, time.perf_counter()))
-        for watcher in list(peer.watchers):
-            watcher(event)
-
-    engine = SyncEngine(host, identity, trust, listen_host=LOOPBACK, port=0, on_event=dispatch)
-    peer = Peer(name, net, host, identity, trust, engine)
-    holder.append(peer)
-    return peer
-
-
-def pin(trusts: Sequence[tuple[str, bytes, TrustStore]]) -> None:
-    """Everyone trusts everyone by fingerprint (as ``plntui peer trust`` does)."""
-    for _, fp, trust in trusts:
-        for name, other, _ in trusts:
-            if other != fp and not trust.is_trusted(other):
-                trust.trust(other, name)
-
-
-def pin_peers(peers: Sequence[Peer]) -> None:
-    pin([(p.name, p.fp, p.trust) for p in peers])
-
-
-async def wait_for(
-    peers: Sequence[Peer], condition: Callable[[], bool], timeout: float = WAIT
+async def until(
+    condition: Callable[[], bool], seconds: float, what: str, poll: float = 0.001
 ) -> float:
-    """``perf_counter()`` at the first engine event (or 2 ms poll) after which ``condition()``."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[float] = loop.create_future()
+    """``perf_counter()`` once ``condition()`` holds (polled every ``poll`` seconds)."""
+    deadline = time.perf_counter() + seconds
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(poll)
+    return time.perf_counter()
 
-    def check(_event: EngineEvent | None = None) -> None:
-        if not done.done() and condition():
-            done.set_result(time.perf_counter())
 
-    for peer in peers:
-        peer.watchers.append(check)
+def in_sync(runner: SyncRunner, fp: bytes) -> bool:
+    return any(s.fingerprint == fp and s.state == "in-sync" for s in runner.engine.status())
+
+
+async def live_edits(alice_home: Path, bob_home: Path, edits: int, seed: int) -> dict[str, Any]:
+    """Alice and Bob (who holds her network) linked on this loop; ``edits`` times Alice edits
+    a random contact's role (``net.edit``: one durable write, the index kept fresh), and the
+    time until Bob stored it (his digest of the document equals hers) and his search index
+    shows it is taken."""
+    from plntui.index import SearchIndex
+
+    alice, bob = Network.open(alice_home), Network.open(bob_home)
+    runners = [TimedRunner(alice), TimedRunner(bob)]
+    alice_fp, bob_fp = runners[0].identity.fingerprint, runners[1].identity.fingerprint
+    for runner in runners:
+        await runner.start()
+    totals: list[float] = []
+    net_edit: list[float] = []
     try:
-        check()
-        async with asyncio.timeout(timeout):
-            while not done.done():
-                await asyncio.wait([done], timeout=0.002)
-                check()
-        return done.result()
+        runners[1].engine.connect(alice_fp, LOOPBACK, runners[0].engine.port)
+        await until(
+            lambda: in_sync(runners[0], bob_fp) and in_sync(runners[1], alice_fp),
+            WAIT,
+            "the link to be in sync",
+            poll=0.01,
+        )
+        ids = [r.id for r in alice.index().list("contacts")]
+        rng = random.Random(seed)  # noqa: S311
+        bob_index = SearchIndex.for_profile(bob.profile)
+        runners[1].store_seconds.clear()
+        for n, contact_id in enumerate(rng.sample(ids, k=min(len(ids), edits))):
+            role = f"Linked edit {n} {time.monotonic_ns()}"
+            with alice.lock:
+                doc_id = alice._where("contacts", contact_id).shared
+            assert doc_id is not None
+            await asyncio.sleep(0.05)  # idle link, as between two edits of a user
+            t0 = time.perf_counter()
+            alice.edit("contacts", contact_id, {"role": role})
+            t1 = time.perf_counter()
+            digest = alice.repo.digest(doc_id)
+
+            def arrived(
+                cid: str = contact_id,
+                doc: str = doc_id,
+                want: str | None = digest,
+                value: str = role,
+            ) -> bool:
+                if bob.repo.storage.info([doc]).get(doc, ("",))[0] != want:
+                    return False
+                record = bob_index.get("contacts", cid)
+                return record is not None and record.values.get("role") == value
+
+            t2 = await until(arrived, 60, f"edit {n} to reach Bob")
+            totals.append(t2 - t0)
+            net_edit.append(t1 - t0)
+        stored = list(runners[1].store_seconds)
     finally:
-        for peer in peers:
-            peer.watchers.remove(check)
+        for runner in runners:
+            await runner.stop()
+        alice.profile.close()
+        bob.profile.close()
+    return {"total": totals, "net_edit": net_edit, "bob_receive_sync": stored}
 
 
-async def stop_all(peers: Sequence[Peer]) -> None:
-    await asyncio.gather(*(p.engine.stop() for p in peers), return_exceptions=True)
-    for peer in peers:
-        forget_index(peer.net)
+# -- scenario 3: peers that worked offline converge ------------------------------------------
 
 
-# -- building profiles ---------------------------------------------------------------------------
+class Converged:
+    """Whether a profile holds ``expected`` (its circle's digests), cheaply: the manifest is
+    read again only when the storage generation moved (polling must not steal the CPU the
+    peers converge with)."""
+
+    def __init__(self, net: Network, circle: str, expected: dict[str, str]) -> None:
+        self.net, self.circle, self.expected = net, circle, expected
+        self.generation = -1
+        self.done = False
+
+    def __call__(self) -> bool:
+        if not self.done:
+            generation = self.net.repo.storage.generation()
+            if generation != self.generation:
+                self.generation = generation
+                self.done = self.net.repo.storage.manifest([self.circle]) == self.expected
+        return self.done
 
 
-def build_alice(home: Path, contacts: int, seed: int) -> dict[str, Any]:
-    """Alice's network: ``contacts`` generated contacts, imported ``IMPORT_BATCH`` per commit."""
-    gen = Generator(seed + contacts)
-    t0 = time.perf_counter()
-    net = Network.create(home, "Alice")
-    number = 0
-    while number < contacts:
-        size = min(IMPORT_BATCH, contacts - number)
-        drafts = [gen.contact(number + i) for i in range(size)]
-        summary = net.import_contacts(drafts, f"contacts-{number // IMPORT_BATCH}.vcf")
-        if summary.rejected:
-            raise RuntimeError(f"generated contacts were rejected: {summary.rejected[:3]}")
-        number += size
-        if number % 2000 == 0 or number == contacts:
-            log(f"  imported {number:,}/{contacts:,} contacts")
-    doc = net.shared_doc
-    saved = doc.save()
-    info = {
-        "build_seconds": time.perf_counter() - t0,
-        "contacts": count_contacts(doc),
-        "changes": len(doc.get_changes([])),
-        "save_bytes": len(saved),
-        "snapshot_bytes": len(zlib.compress(saved, SNAPSHOT_LEVEL)),
-    }
-    net.profile.shared.compact()  # a realistic starting point: snapshot on disk, empty log
-    forget_index(net)
-    return info
+def make_team(work: Path, peers: int, seed: int) -> tuple[Path, str, dict[str, str]]:
+    """``peers`` profiles that share one circle (made by peer 0, which added the others; the
+    circle document handed to each through its sync host, as a first sync would), each then
+    working offline in it: 20 imported contacts, 3 edits, 1 note. Returns the folder of the
+    profiles, the circle id and the digests every peer must end with."""
+    from plntui.sync_host import RepoHost
+
+    team = work / "team-template"
+    shutil.rmtree(team, ignore_errors=True)
+    homes = [team / f"peer-{i}" for i in range(peers)]
+    nets = [Network.create(home, f"Peer {i}") for i, home in enumerate(homes)]
+    ids = [load_identity(home) for home in homes]
+    for home in homes:
+        trust = open_trust(home)
+        for i, other in enumerate(ids):
+            if other.fingerprint != load_identity(home).fingerprint:
+                trust.trust(other.fingerprint, f"Peer {i}")
+                trust.learn_cert(other.fingerprint, other.cert_der)
+    circle = nets[0].create_circle("Team").id
+    for i in range(1, peers):
+        nets[0].add_member(circle, ids[i].fingerprint, f"Peer {i}")
+    circle_doc = layout.circle_doc(circle)
+    data = nets[0].repo.stored(circle_doc)
+    assert data is not None
+    nets[0].set_default_circle(circle)
+    for net in nets[1:]:
+        host = RepoHost(net)
+        try:
+            host.receive_docs(ids[0].fingerprint, [(circle_doc, data.data)])
+        finally:
+            host.close()
+        net.set_default_circle(circle)
+    for i, net in enumerate(nets):
+        gen = Generator(seed * 1000 + i)
+        summary = net.import_contacts([gen.contact(i * 100 + n) for n in range(20)], "offline.vcf")
+        added = [r.id for r in summary.added]
+        for n, contact_id in enumerate(added[:3]):
+            net.edit("contacts", contact_id, {"role": f"Offline edit {i}.{n}"})
+        names = {r.id: r.label for r in summary.added}
+        net.add("notes", gen.note(added, names))
+    expected = expected_state(homes, circle)
+    for net in nets:
+        net.profile.close()
+    return team, circle, expected
 
 
-def copy_profile(template: Path, home: Path) -> Network:
-    shutil.copytree(template, home, ignore=shutil.ignore_patterns("index.sqlite3*", "*.lock"))
-    return Network.open(home)
+def expected_state(homes: Sequence[Path], circle: str) -> dict[str, str]:
+    """Every document of the circle merged from every peer's copy: the digests all end with."""
+    merged: dict[str, am.Document] = {}
+    for home in homes:
+        storage = Storage(home / "repo.sqlite3")
+        try:
+            for doc_id in storage.manifest([circle]):
+                stored = storage.load(doc_id)
+                assert stored is not None
+                doc = am.Document.load(stored.data)
+                if doc_id in merged:
+                    merged[doc_id].merge(doc)
+                else:
+                    merged[doc_id] = doc
+        finally:
+            storage.close()
+    return {doc_id: digest_of(doc.get_heads()) for doc_id, doc in merged.items()}
 
 
-def new_bob(home: Path, kind: str) -> Network:
-    """``init``: what ``plntui init`` makes (genesis + this device's name in the shared
-    document); ``empty``: the genesis only, the case the session's snapshot path expects."""
-    if kind == "init":
-        return Network.create(home, "Bob")
-    return Network(Profile.create(home, "Bob"))
+def dial_plan(peers: int, topology: str) -> list[list[int]]:
+    """Who dials whom: star, every peer dials peer 0; chain, peer i dials peer i-1."""
+    return [[] if i == 0 else [0 if topology == "star" else i - 1] for i in range(peers)]
 
 
-# -- scenario 1: a new peer receives the network -----------------------------------------------
-
-
-async def receive_once(
-    work: Path, template: Path, run: int, kind: str, keys: Path, *, keep_open: bool = False
-) -> tuple[dict[str, Any], tuple[Peer, Peer] | None]:
-    alice_net = copy_profile(template, work / f"alice-{run}")
-    bob_net = new_bob(work / f"bob-{run}", kind)
-    alice = make_peer("Alice", alice_net, keys / "alice")
-    bob = make_peer("Bob", bob_net, keys / "bob")
-    first_contact = alice.trust.get(bob.fp) is None or bob.trust.get(alice.fp) is None
-    pin_peers([alice, bob])
-    alice_doc, bob_doc = alice.doc(), bob.doc()
-    target = heads_of(alice_doc)
-    bob_heads_before = heads_of(bob_doc)
-    saved = alice_doc.save()
-    snapshot = len(zlib.compress(saved, SNAPSHOT_LEVEL))
-    await alice.engine.start()
-    await bob.engine.start()
-    before = {s.fingerprint: s for s in bob.engine.status()}[alice.fp]
-    gc.collect()
-    gc.disable()  # a collection in the middle would be noise, not sync
-    try:
-        t0 = time.perf_counter()
-        bob.dial(alice)
-        # Bob holds Alice's heads (his own change, if any, is concurrent: both stay heads),
-        # and everything he holds is on disk
-        t1 = await wait_for(
-            [bob], lambda: target <= heads_of(bob_doc) and bob.stored() == heads_of(bob_doc)
-        )
-        link = bob.engine._links.get(alice.fp)  # bench-only peek: TLS bytes, bytes per kind
-        stats = link.session.stats if link is not None else None
-        raw_in = link.channel.raw_in if link is not None else None
-        after = {s.fingerprint: s for s in bob.engine.status()}[alice.fp]
-        # both sides equal and stored (Alice also stores Bob's own change, if he had one)
-        t2 = await wait_for(
-            [alice, bob],
-            lambda: (
-                heads_of(alice_doc) == heads_of(bob_doc)
-                and alice.stored() == bob.stored() == heads_of(bob_doc)
-            ),
-        )
-    finally:
-        gc.enable()
-    result: dict[str, Any] = {
-        "kind": kind,
-        "first_contact": first_contact,
-        "seconds": t1 - t0,
-        "seconds_both_equal_and_stored": t2 - t0,
-        "bob_persist_seconds": list(bob.host.persist_seconds),
-        "alice_persist_seconds": list(alice.host.persist_seconds),
-        "bytes_in": after.bytes_in - before.bytes_in,
-        "bytes_out": after.bytes_out - before.bytes_out,
-        "tls_bytes_in": raw_in,
-        "bytes_in_by_kind": dict(stats.bytes_in_by_kind) if stats else None,
-        "frames_in_by_kind": dict(stats.frames_in_by_kind) if stats else None,
-        "changes_in": after.changes_in - before.changes_in,
-        "snapshot_bytes": snapshot,
-        "save_bytes": len(saved),
-        "bob_started_empty": bob_heads_before <= frozenset(ProfileHost.genesis_heads),
-        "bob_events": [(name, round(t - t0, 6)) for name, t in bob.events],
-        "alice_events": [(name, round(t - t0, 6)) for name, t in alice.events],
-    }
-    result["ratio"] = result["bytes_in"] / snapshot
-    result["tls_ratio"] = raw_in / snapshot if raw_in is not None else None
-    if keep_open:
-        return result, (alice, bob)
-    await stop_all([alice, bob])
-    # what is on disk, read back as a new process would
-    reopened = Network.open(bob_net.profile.home)
-    result["bob_on_disk_contacts"] = count_contacts(reopened.shared_doc)
-    result["bob_on_disk_has_alice"] = target <= heads_of(reopened.shared_doc)
-    return result, None
-
-
-def raw_sync(alice_doc: am.Document) -> dict[str, Any]:
-    """What Automerge's sync protocol alone sends a new peer (genesis only), in memory."""
-    a = alice_doc.fork()
-    b = am.Document.load(crdt.GENESIS)
-    sa, sb = am.SyncState(), am.SyncState()
-    to_new = to_old = messages = 0
-    t0 = time.perf_counter()
-    for _ in range(10_000):
-        moved = False
-        message = a.generate_sync_message(sa)
-        if message is not None:
-            data = message.encode()
-            to_new += len(data)
-            messages += 1
-            b.receive_sync_message(sb, am.Message.decode(data))
-            moved = True
-        message = b.generate_sync_message(sb)
-        if message is not None:
-            data = message.encode()
-            to_old += len(data)
-            messages += 1
-            a.receive_sync_message(sa, am.Message.decode(data))
-            moved = True
-        if not moved:
-            break
-    seconds = time.perf_counter() - t0
-    if heads_of(a) != heads_of(b):
-        raise RuntimeError("raw Automerge sync did not converge")
-    return {"bytes_to_new": to_new, "bytes_back": to_old, "messages": messages, "seconds": seconds}
-
-
-# -- scenario 2: a small edit reaches a connected peer ------------------------------------------
-
-
-async def live_edits(alice: Peer, bob: Peer, edits: int, seed: int) -> dict[str, Any]:
-    alice_doc, bob_doc = alice.doc(), bob.doc()
-    rng = random.Random(seed)  # noqa: S311 (test data)
-    ids = sorted(alice_doc.keys(crdt.top(alice_doc, "contacts")))
-    out: dict[str, list[float]] = {"total": [], "push": [], "net_edit": [], "bob_persist": []}
-
-    def role_at_bob(item_id: str) -> object:
-        with bob.host.lock:
-            obj = crdt.item_obj(bob_doc, "contacts", item_id)
-            found = bob_doc.get(obj, "role") if obj is not None else None
-        if found is None or isinstance(found[0], am.ObjType):
-            return None
-        return found[0][1]
-
-    for i in range(edits):
-        item_id = rng.choice(ids)
-        role = f"Bench role {i} {rng.randrange(10**6)}"
-        gc.collect()
-        persisted = len(bob.host.persist_seconds)
-        t0 = time.perf_counter()
-        with alice.host.lock:
-            alice.net.edit("contacts", item_id, {"role": role})
-        t1 = time.perf_counter()
-        alice.engine.local_change()
-        t2 = await wait_for(
-            [bob],
-            lambda item_id=item_id, role=role: (  # type: ignore[misc]
-                role_at_bob(item_id) == role and bob.stored() == heads_of(bob_doc)
-            ),
-            10.0,
-        )
-        out["total"].append(t2 - t0)
-        out["push"].append(t2 - t1)
-        out["net_edit"].append(t1 - t0)
-        out["bob_persist"].append(sum(bob.host.persist_seconds[persisted:]))
-        # let the acknowledgements settle before the next edit
-        await wait_for([alice, bob], lambda: heads_of(alice_doc) == heads_of(bob_doc), 10.0)
-        await asyncio.sleep(0.01)
-    return out
-
-
-# -- scenario 3: ten peers converge -------------------------------------------------------------
-
-
-def small_peer(home: Path, i: int, seed: int) -> Network:
-    """A small profile with offline work: 20 imported contacts, 3 edits and a note, 5 commits."""
-    gen = Generator(seed * 1000 + i)
-    net = Network.create(home, f"Peer {i}")
-    summary = net.import_contacts([gen.contact(n) for n in range(20)], f"peer-{i}.vcf")
-    for j, record in enumerate(summary.added[:3]):
-        net.edit("contacts", record.id, {"role": f"Role set offline by peer {i} ({j})"})
-    net.add("notes", {"title": f"Notes of peer {i}", "body": f"# Peer {i}\n\nOffline note.\n"})
-    return net
-
-
-def dial_plan(peers: int, topology: str) -> list[tuple[int, int]]:
-    """(who dials, whom): star: everyone dials peer 0; chain: peer i dials peer i-1."""
-    return [(i, 0 if topology == "star" else i - 1) for i in range(1, peers)]
-
-
-async def converge_once(
-    work: Path, run: int, peers: int, topology: str, seed: int
+async def converge_loop(
+    team: Path, work: Path, run: int, circle: str, expected: dict[str, str], topology: str
 ) -> dict[str, Any]:
-    """All peers in this process, on this loop."""
-    root = work / f"loop-{topology}-{run}"
-    nodes = [
-        make_peer(f"Peer {i}", small_peer(root / f"peer-{i}", i, seed + run), root / f"keys-{i}")
-        for i in range(peers)
-    ]
-    pin_peers(nodes)
-    docs = [n.doc() for n in nodes]
-    union: set[bytes] = set()
-    for doc in docs:
-        union |= {c.hash for c in doc.get_changes([])}
-    for node in nodes:
-        await node.engine.start()
-
-    def converged() -> bool:
-        first = heads_of(docs[0])
-        return all(heads_of(d) == first for d in docs) and all(n.stored() == first for n in nodes)
-
-    gc.collect()
-    t0 = time.perf_counter()
-    for who, whom in dial_plan(peers, topology):
-        nodes[who].dial(nodes[whom])
-    t1 = await wait_for(nodes, converged)
-    result = {
-        "topology": topology,
-        "peers": peers,
-        "seconds": t1 - t0,
-        "persist_seconds": sum(sum(n.host.persist_seconds) for n in nodes),
-        "persist_calls": sum(len(n.host.persist_seconds) for n in nodes),
-        "changes": len(docs[0].get_changes([])),
-        "all_changes_present": union <= {c.hash for c in docs[0].get_changes([])},
-    }
-    await stop_all(nodes)
-    return result
-
-
-async def _read_json(stream: asyncio.StreamReader, timeout: float = WAIT) -> dict[str, Any]:
-    line = await asyncio.wait_for(stream.readline(), timeout)
-    if not line:
-        raise RuntimeError("a peer process ended early (see its standard error above)")
-    return dict(json.loads(line))
+    """Every peer a SyncRunner in this process, on this loop."""
+    homes = sorted(team.iterdir())
+    copies = [copy_profile(h, work / f"loop-{topology}-{run}" / h.name) for h in homes]
+    nets = [Network.open(home) for home in copies]
+    runners = [TimedRunner(net) for net in nets]
+    for runner in runners:
+        await runner.start()
+    try:
+        t0 = time.perf_counter()
+        for i, targets in enumerate(dial_plan(len(runners), topology)):
+            for j in targets:
+                runners[i].engine.connect(
+                    runners[j].identity.fingerprint, LOOPBACK, runners[j].engine.port
+                )
+        checks = [Converged(net, circle, expected) for net in nets]
+        done = await until(
+            lambda: all(check() for check in checks), WAIT, f"{len(nets)} peers to converge", 0.005
+        )
+    finally:
+        for runner in runners:
+            await runner.stop()
+        for net in nets:
+            net.profile.close()
+    return {"topology": topology, "way": "loop", "seconds": done - t0, "documents": len(expected)}
 
 
 async def converge_processes(
-    work: Path, run: int, peers: int, topology: str, seed: int
+    team: Path, work: Path, run: int, circle: str, expected: dict[str, str], topology: str
 ) -> dict[str, Any]:
-    """One process per peer (``--child-home``), all dialling at once; the clock is
-    CLOCK_MONOTONIC (``perf_counter``), the same in every process on Linux."""
-    root = work / f"proc-{topology}-{run}"
-    homes, keys, trusts = [], [], []
-    merged: am.Document | None = None
-    for i in range(peers):
-        home, key = root / f"peer-{i}", root / f"keys-{i}"
-        net = small_peer(home, i, seed + run)
-        doc = net.shared_doc
-        merged = doc.fork() if merged is None else merged
-        merged.merge(doc)
-        forget_index(net)
-        identity = Identity.load_or_create(key / "identity")
-        trusts.append((f"Peer {i}", identity.fingerprint, TrustStore(key / "peers.json")))
-        homes.append(home)
-        keys.append(key)
-    pin(trusts)
-    assert merged is not None
-    expected = sorted(h.hex() for h in merged.get_heads())
+    """Every peer its own process (this file's child mode), told to dial at once."""
+    homes = sorted(team.iterdir())
+    copies = [copy_profile(h, work / f"proc-{topology}-{run}" / h.name) for h in homes]
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
-            str(Path(__file__).resolve()),
+            str(Path(__file__)),
             "--child-home",
             str(home),
-            "--child-keys",
-            str(key),
+            "--child-circle",
+            circle,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=child_env(),
         )
-        for home, key in zip(homes, keys, strict=True)
+        for home in copies
     ]
     try:
-        ready = [await _read_json(p.stdout) for p in procs if p.stdout is not None]
-        orders: list[list[tuple[str, int]]] = [[] for _ in range(peers)]
-        for who, whom in dial_plan(peers, topology):
-            orders[who].append((trusts[whom][1].hex(), int(ready[whom]["port"])))
-        messages = [
-            (json.dumps({"dial": order, "expected": expected}) + "\n").encode() for order in orders
+        hello = [json.loads(await asyncio.wait_for(p.stdout.readline(), 60)) for p in procs]  # type: ignore[union-attr]
+        orders = [
+            {"dial": [[hello[j]["fp"], hello[j]["port"]] for j in targets], "expected": expected}
+            for targets in dial_plan(len(procs), topology)
         ]
         t0 = time.perf_counter()
-        for proc, message in zip(procs, messages, strict=True):
-            assert proc.stdin is not None
-            proc.stdin.write(message)
+        for proc, order in zip(procs, orders, strict=True):
+            proc.stdin.write((json.dumps(order) + "\n").encode())  # type: ignore[union-attr]
         for proc in procs:
-            assert proc.stdin is not None
-            await proc.stdin.drain()
-        done = [await _read_json(p.stdout) for p in procs if p.stdout is not None]
+            await proc.stdin.drain()  # type: ignore[union-attr]
+        done = [json.loads(await asyncio.wait_for(p.stdout.readline(), WAIT)) for p in procs]  # type: ignore[union-attr]
         for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write(b"stop\n")
-            await proc.stdin.drain()
+            proc.stdin.write(b"stop\n")  # type: ignore[union-attr]
+            await proc.stdin.drain()  # type: ignore[union-attr]
         codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
     finally:
         for proc in procs:
@@ -633,198 +687,185 @@ async def converge_processes(
         raise RuntimeError(f"a peer process failed: exit codes {codes}")
     return {
         "topology": topology,
-        "peers": peers,
+        "way": "proc",
         "seconds": max(d["done"] for d in done) - t0,
         "per_peer_seconds": [d["done"] - t0 for d in done],
-        "persist_seconds": sum(d["persist"] for d in done),
         "peak_rss_kib": [d["peak_rss_kib"] for d in done],
-        "changes": len(merged.get_changes([])),
+        "documents": len(expected),
     }
 
 
-async def child(home: Path, keys: Path) -> int:
+async def child(home: Path, circle: str) -> int:
     """A peer process: listen, say the port, dial what it is told, say when it converged."""
     net = Network.open(home)
-    peer = make_peer(net.profile.meta.name, net, keys)
-    doc = peer.doc()
-    await peer.engine.start()
-    print(json.dumps({"port": peer.engine.port}), flush=True)
+    runner = SyncRunner(net, listen_host=LOOPBACK, port=0, discovery=False, log=quiet)
+    await runner.start()
+    print(
+        json.dumps({"port": runner.engine.port, "fp": runner.identity.fingerprint.hex()}),
+        flush=True,
+    )
     order = json.loads(await asyncio.to_thread(sys.stdin.readline))
-    expected = frozenset(bytes.fromhex(h) for h in order["expected"])
+    expected = order["expected"]
     for fp, port in order["dial"]:
-        peer.engine.connect(bytes.fromhex(fp), LOOPBACK, int(port))
-    done = await wait_for([peer], lambda: heads_of(doc) == expected == peer.stored())
-    report = {
-        "done": done,
-        "persist": sum(peer.host.persist_seconds),
-        "peak_rss_kib": _status_kib("VmHWM"),
-    }
-    print(json.dumps(report), flush=True)
+        runner.engine.connect(bytes.fromhex(fp), LOOPBACK, int(port))
+    done = await until(Converged(net, circle, expected), WAIT, "convergence", 0.005)
+    print(json.dumps({"done": done, "peak_rss_kib": status_kib("VmHWM")}), flush=True)
     await asyncio.to_thread(sys.stdin.readline)  # stay up for the others until told to stop
-    await peer.engine.stop()
+    await runner.stop()
     return 0
 
 
 # -- the table -----------------------------------------------------------------------------------
 
 
-def verdict(metric: Metric, value: float | None) -> str:
-    if metric.target is None:
+def verdict(metric: Metric, size: int, value: float | None) -> str:
+    bound = metric.targets.get(size)
+    if bound is None:
         return ""
     if value is None:
         return "—"
-    ok = value <= metric.target if metric.op == "<=" else value < metric.target
+    ok = value <= bound if metric.op == "<=" else value < bound
     return "PASS" if ok else "FAIL"
 
 
-def render(rows: Sequence[Metric], results: dict[str, float | None], notes: Sequence[str]) -> str:
-    header = ["metric", "value", "target", "PASS/FAIL"]
-    table: list[list[str]] = []
+def render(
+    rows: Sequence[Metric], size: int, results: dict[str, float | None], notes: Sequence[str]
+) -> str:
+    header = ["metric", "target", "measured", "before", "result"]
+    lines = []
     for metric in rows:
         value = results.get(metric.key)
-        target = "" if metric.target is None else f"{metric.op} {fmt(metric.target, metric.unit)}"
-        table.append([metric.label, fmt(value, metric.unit), target, verdict(metric, value)])
-    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in table)]
-    return "\n".join([*out, "", *notes])
+        bound = metric.targets.get(size)
+        if value is None and bound is None:
+            continue  # a part that was not run (--skip-edits, --peers 0)
+        target = "" if bound is None else f"{metric.op} {fmt(bound, metric.unit)}"
+        before = metric.before.get(size, "")
+        before_text = before if isinstance(before, str) else fmt(before, metric.unit)
+        lines.append(
+            [
+                metric.label,
+                target,
+                fmt(value, metric.unit),
+                before_text,
+                verdict(metric, size, value),
+            ]
+        )
+    return "\n".join([*table(header, lines), "", *notes])
 
 
 # -- main ------------------------------------------------------------------------------------------
 
 
+def alice_circle(home: Path) -> str:
+    net = Network.open(home)
+    try:
+        return net.default_circle().id
+    finally:
+        net.profile.close()
+
+
 async def run(
-    work: Path, contacts: int, peers: int, reps: Reps, seed: int
+    args: argparse.Namespace, reps: Reps, work: Path, profiles: Path
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
     results: dict[str, float | None] = {}
     details: dict[str, Any] = {}
-    memory = Memory()
-    template = work / "alice-template"
-    log(f"building Alice's network: {contacts:,} contacts, {IMPORT_BATCH} per import")
-    details["alice"] = build_alice(template, contacts, seed)
-    results["snapshot"] = details["alice"]["snapshot_bytes"]
+    contacts, peers = args.contacts, args.peers
 
-    # 1. a new peer receives the network: the first run is the first contact (certificates
-    # learned on the way), then the certificates are known (same identities, new profiles)
-    keys = work / "keys"
-    receive: list[dict[str, Any]] = []
-    plan = [("init", False)] + [("empty", False)] * reps.receive + [("init", False)] * reps.receive
-    plan[-1] = ("init", True)  # the last pair stays connected for the small edits
-    pair: tuple[Peer, Peer] | None = None
-    for number, (kind, keep) in enumerate(plan):
-        log(f"new peer ({kind}) receives the network, run {number + 1}/{len(plan)}")
-        result, kept = await memory.measure(
-            "receive", receive_once(work, template, number, kind, keys, keep_open=keep)
-        )
-        log(
-            f"  {result['seconds']:.3f} s, {result['bytes_in']:,} bytes "
-            f"({result['ratio']:.2f}x the snapshot), first contact: {result['first_contact']}"
-        )
-        receive.append(result)
-        pair = kept or pair
-    details["receive"] = receive
-    for kind in ("init", "empty"):
-        known = [r for r in receive if r["kind"] == kind and not r["first_contact"]]
-        results[f"{kind}_time"] = median([r["seconds"] for r in known])
-        results[f"{kind}_persist"] = median([sum(r["bob_persist_seconds"]) for r in known])
-        results[f"{kind}_bytes"] = median([r["bytes_in"] for r in known])
-        results[f"{kind}_ratio"] = median([r["ratio"] for r in known])
-        tls = [r["tls_ratio"] for r in known if r["tls_ratio"] is not None]
-        results[f"{kind}_tls_ratio"] = median(tls)
-    firsts = [r["seconds"] for r in receive if r["first_contact"]]
-    results["init_time_first"] = firsts[0] if firsts else None
+    template = profiles / f"profile-{contacts}"
+    details["alice_build"] = ensure_profile(template, contacts, args.seed)
+    circle = alice_circle(template)
+    log("Alice's network: sizes, and the same network as one document")
+    sizes = network_sizes(template, circle)
+    details["network"] = sizes
+    for key in ("documents", "stored_bytes", "stored_zlib", "one_snapshot"):
+        results[key] = sizes[key]
 
-    # 2. small edits on the connected pair (10,000 contacts each)
-    assert pair is not None
-    alice, bob = pair
-    log(f"small edits: {reps.edits} edits on Alice, each awaited at Bob (his index stale)")
-    edits = await live_edits(alice, bob, reps.edits, seed)
-    log("Bob searches once: his search index is fresh from now on, as in the app")
-    with bob.host.lock:
-        bob.net.index()
-    log(f"small edits: {reps.edits} edits on Alice, each awaited at Bob (his index fresh)")
-    fresh = await live_edits(alice, bob, reps.edits, seed + 1)
-    await stop_all([alice, bob])
-    details["edits_index_stale"] = edits
-    details["edits_index_fresh"] = fresh
-    for prefix, series in (("edit", edits), ("fresh", fresh)):
-        results[f"{prefix}_median"] = median(series["total"])
-        results[f"{prefix}_p95"] = p95(series["total"])
-        results[f"{prefix}_persist_median"] = median(series["bob_persist"])
-    results["net_edit_median"] = median(edits["net_edit"] + fresh["net_edit"])
-    del pair, alice, bob
+    if not args.skip_receive:
+        receive: list[dict[str, Any]] = []
+        plan = [False] + [True] * reps.receive  # the first run learns the certificate
+        for number, certs in enumerate(plan):
+            log(
+                f"new peer receives the network, run {number + 1}/{len(plan)}"
+                f"{'' if certs else ' (first contact: learns the certificate)'}"
+            )
+            result = receive_once(template, work, number, circle, certs=certs)
+            log(
+                f"  {result['seconds']:.3f} s, peak {fmt(result['peak_rss_kib'], 'kib')}, "
+                f"{result['bytes_in']:,} bytes, first search {result['first_search']:.3f} s"
+            )
+            receive.append(result)
+        details["receive"] = receive
+        known = [r for r in receive if not r["first_contact"]]
+        results["receive_time"] = median([r["seconds"] for r in known])
+        rss = [r["peak_rss_kib"] for r in receive if r["peak_rss_kib"]]
+        results["receive_rss"] = max(rss) if rss else None
+        results["receive_first"] = next(r["seconds"] for r in receive if r["first_contact"])
+        alice = [r["alice_peak_rss_kib"] for r in receive if r["alice_peak_rss_kib"]]
+        results["alice_rss"] = max(alice) if alice else None
+        results["receive_bytes"] = median([r["bytes_in"] for r in known])
+        if results["receive_bytes"]:
+            results["receive_ratio"] = results["receive_bytes"] / sizes["one_snapshot"]
+            results["receive_ratio_stored"] = results["receive_bytes"] / sizes["stored_zlib"]
+        results["first_search"] = median([r["first_search"] for r in receive])
 
-    # raw Automerge sync, for comparison (after the timed runs: its two documents would
-    # otherwise sit in the memory figures)
-    log("raw Automerge sync in memory (for comparison)")
-    raw = await memory.measure(
-        "raw_sync", deferred(lambda: raw_sync(Network.open(template).shared_doc))
-    )
-    details["raw_sync"] = raw
-    results["raw_bytes"] = raw["bytes_to_new"]
-    results["raw_ratio"] = raw["bytes_to_new"] / details["alice"]["snapshot_bytes"]
-    results["raw_time"] = raw["seconds"]
+        if not args.skip_edits:
+            last = known[-1]
+            log(f"small edits: {reps.edits} edits on Alice, each awaited at Bob (linked, one loop)")
+            edits = await live_edits(
+                Path(last["alice_home"]), Path(last["bob_home"]), reps.edits, args.seed
+            )
+            details["edits"] = edits
+            results["edit_median"] = median(edits["total"])
+            results["edit_p95"] = p95(edits["total"])
+            results["edit_store_median"] = median(edits["bob_receive_sync"])
+            results["net_edit_median"] = median(edits["net_edit"])
+        for r in receive:
+            for key in ("alice_home", "bob_home"):
+                shutil.rmtree(r[key], ignore_errors=True)
 
-    # 3. peers converge: in processes (what ten devices do), then all on this loop
-    converge: list[dict[str, Any]] = []
-    for way, fn in (("proc", converge_processes), ("loop", converge_once)):
-        for topology in ("star", "chain"):
-            times = []
-            for number in range(reps.converge):
-                log(f"{peers} peers converge ({topology}, {way}), run {number + 1}/{reps.converge}")
-                result = await memory.measure(
-                    "converge_loop" if way == "loop" else "converge_parent",
-                    fn(work, number, peers, topology, seed),
-                )
-                result["way"] = way
-                log(f"  {result['seconds']:.3f} s, {result['changes']} changes")
-                if not result.get("all_changes_present", True):
-                    raise RuntimeError("the peers converged without every offline change")
-                converge.append(result)
-                times.append(result["seconds"])
-            prefix = "proc_" if way == "proc" else ""
-            results[f"{prefix}{topology}_time"] = median(times)
-            if way == "loop":
-                results[f"{topology}_persist"] = median(
-                    [r["persist_seconds"] for r in converge if r["way"] == way]
-                )
-    details["converge"] = converge
-    per_peer = [kib for r in converge if r["way"] == "proc" for kib in r["peak_rss_kib"] if kib]
-    results["rss_peer"] = max(per_peer) if per_peer else None
-    results["rss_receive"] = memory.peak("receive")
-    results["rss_peak"] = memory.overall
-    details["rss_before_first_receive_kib"] = memory.first_before("receive")
-    details["memory_kib"] = memory.phases
+    if peers >= 2:
+        log(f"{peers} peers: a shared circle, offline work in it")
+        team, team_circle, expected = make_team(work, peers, args.seed)
+        details["team_documents"] = len(expected)
+        converge: list[dict[str, Any]] = []
+        for way, fn in (("proc", converge_processes), ("loop", converge_loop)):
+            for topology in ("star", "chain"):
+                times = []
+                for number in range(reps.converge):
+                    run_no = f"run {number + 1}/{reps.converge}"
+                    log(f"{peers} peers converge ({topology}, {way}), {run_no}")
+                    result = await fn(team, work, number, team_circle, expected, topology)
+                    log(f"  {result['seconds']:.3f} s, {result['documents']} documents")
+                    converge.append(result)
+                    times.append(result["seconds"])
+                prefix = "proc_" if way == "proc" else ""
+                results[f"{prefix}{topology}_time"] = median(times)
+        details["converge"] = converge
+        per_peer = [kib for r in converge if r["way"] == "proc" for kib in r["peak_rss_kib"] if kib]
+        results["rss_peer"] = max(per_peer) if per_peer else None
     return results, details
-
-
-def index_keeps_profiles(work: Path) -> bool:
-    """Whether ``SearchIndex.for_profile`` keeps a profile (and its documents) alive for good."""
-    net = Network.create(work / "leak-check", "Leak")
-    SearchIndex.for_profile(net.profile)
-    ref = weakref.ref(net.profile)
-    del net
-    gc.collect()
-    kept = ref() is not None
-    if kept:
-        SearchIndex._by_profile.pop(ref(), None)  # type: ignore[arg-type]
-    return kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="plntui sync benchmark (TLS over loopback)")
-    parser.add_argument("--contacts", type=int, default=None, help="Alice's contacts (10000)")
-    parser.add_argument("--peers", type=int, default=None, help="peers that converge (10)")
     parser.add_argument(
-        "--quick", action="store_true", help="1,000 contacts, 4 peers, few repetitions"
+        "--contacts", type=int, default=None, help="Alice's contacts (10000); notes are N/5"
+    )
+    parser.add_argument("--peers", type=int, default=None, help="peers that converge (10; 0: skip)")
+    parser.add_argument("--runs", type=int, default=None, help="new peers, certificates known (3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1,000 contacts, 4 peers, one run each"
     )
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated data")
-    parser.add_argument("--keep", action="store_true", help="keep the generated profiles")
+    parser.add_argument("--skip-receive", action="store_true", help="no new peer (nor edits)")
+    parser.add_argument("--skip-edits", action="store_true", help="no linked small edits")
+    parser.add_argument(
+        "--profiles",
+        type=Path,
+        default=None,
+        help="build Alice's profile here and reuse it (shared with core.py)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     parser.add_argument(
         "--out",
@@ -833,67 +874,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="JSON results file (default: bench/results/sync-<date>.json)",
     )
     parser.add_argument("--child-home", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--child-keys", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-circle", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_home is not None:
-        return asyncio.run(child(args.child_home, args.child_keys))
-    contacts = args.contacts or (1_000 if args.quick else 10_000)
-    peers = args.peers or (4 if args.quick else 10)
-    if contacts < 1 or peers < 2:
-        parser.error("--contacts must be at least 1 and --peers at least 2")
+        return asyncio.run(child(args.child_home, args.child_circle))
+    args.contacts = args.contacts or (1_000 if args.quick else 10_000)
+    args.peers = (4 if args.quick else 10) if args.peers is None else args.peers
+    if args.contacts < 100 or args.peers == 1 or args.peers < 0:
+        parser.error("--contacts must be at least 100 and --peers 0 or at least 2")
     reps = QUICK if args.quick else Reps()
+    if args.runs is not None:
+        reps = Reps(receive=max(1, args.runs), edits=reps.edits, converge=reps.converge)
     started = time.perf_counter()
     now = _dt.datetime.now()
     load_start = os.getloadavg()
     info = machine()
     work = Path(tempfile.mkdtemp(prefix="plntui-sync-bench-"))
+    profiles = args.profiles.resolve() if args.profiles else work / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
+    PYCACHE[:] = [work / "pycache"]
     try:
-        results, details = asyncio.run(run(work, contacts, peers, reps, args.seed))
-        details["search_index_keeps_profiles_alive"] = index_keeps_profiles(work)
+        results, details = asyncio.run(run(args, reps, work, profiles))
     finally:
         if args.keep:
-            log(f"profiles kept in {work}")
+            log(f"work folder kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    rows = metrics(contacts, peers)
+    rows = metrics(args.peers)
+    size = args.contacts
     title = (
         f"plntui sync benchmark, {now:%Y-%m-%d %H:%M}, plntui {info['plntui']}\n"
         f"{info['cpus']} CPUs, Python {info['python']}, automerge {info['automerge']}"
-        f"{', --quick' if args.quick else ''}; real TLS 1.3 over {LOOPBACK}"
+        f"{', --quick' if args.quick else ''}; real TLS 1.3 over {LOOPBACK}; Alice: "
+        f"{size:,} contacts and {size // 5:,} notes"
     )
-    first = next(r for r in details["receive"] if r["first_contact"])
-    inits = {r["bob_started_empty"] for r in details["receive"] if r["kind"] == "init"}
-    init_state = (
-        "as the bare genesis (snapshot path)"
-        if inits == {True}
-        else "with its device name written (not empty: raw Automerge sync)"
-        if inits == {False}
-        else "sometimes empty, sometimes not (the code changed during the run?)"
+    net = details["network"]
+    notes = []
+    if "receive" in details:
+        notes.append(
+            "new peer: Bob is `plntui init`, trusted both ways with certificates known (as after "
+            "pairing) and added to Alice's circle; Alice runs `plntui sync` (a process, "
+            "listening); timed: Bob's `plntui sync --once` as a whole process, interpreter start "
+            f"to exit, with every document on his disk; median of {reps.receive}. Peak RSS by "
+            + ("GNU time." if TIME else "— (GNU time not installed).")
+        )
+    notes.append(
+        f"one document holding everything: the {net['one_snapshot_items']:,} items of the "
+        "circle written into one Automerge document, 500 per change, saved, plus the circle "
+        "document, zlib level 6 (what the one-document design sent a new peer)."
     )
-    notes = [
-        f"new peer: Alice and Bob in this process, on one asyncio loop. Bob dials Alice "
-        f"({contacts:,} contacts, {details['alice']['changes']:,} changes), timed until Bob "
-        "holds all of Alice's changes and they are on his disk (fsynced). Median of "
-        f"{reps.receive}; the first contact is 1 run (Bob started "
-        f"{'empty' if first['bob_started_empty'] else 'non-empty'}).",
-        "plntui init: the profile `plntui init` makes (Network.create), which started "
-        f"{init_state}; genesis only: a profile with no change at all (Profile.create).",
-        "memory: the process held "
-        f"{fmt(details['rss_before_first_receive_kib'], 'kib')} before the first new peer "
-        "(interpreter, modules, memory the allocator kept from building Alice's network).",
-        f"small edit: {reps.edits} edits of a random contact's role on Alice, each awaited at "
-        "Bob (the value in Bob's document and Bob's heads on disk); index stale: Bob never "
-        "searched (plntui sync); index fresh: Bob searched once before (the app).",
-        f"converge: {peers} small profiles (20 contacts, 3 edits, 1 note each, made offline), "
-        "first contact (certificates learned on the way); star: all dial peer 0; chain: peer i "
-        "dials peer i-1; timed until every peer holds every change on disk. A process each: "
-        f"{peers} processes on {info['cpus']} CPUs; one loop: all in this process, so their "
-        f"work is serialised. Median of {reps.converge}.",
+    if "edits" in details:
+        notes.append(
+            "small edit: Alice and Bob as SyncRunners on one loop in this process (the app runs "
+            "its engine in-process); timed from net.edit on Alice until Bob's stored digest of "
+            "the document equals hers and his search index shows the new value."
+        )
+    if "converge" in details:
+        notes.append(
+            f"converge: {args.peers} profiles share one circle, each made 20 contacts, 3 edits "
+            "and a note offline; star: all dial peer 0, chain: peer i dials peer i-1; timed "
+            "until every peer's documents of the circle have the merged digests on disk."
+        )
+    notes.append(
         f"total bench time {time.perf_counter() - started:.0f} s; load average (1 min) "
-        f"{load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end.",
-    ]
-    table = render(rows, results, notes)
-    sys.stdout.write(title + "\n\n" + table + "\n")
+        f"{load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end."
+    )
+    text = render(rows, size, results, notes)
+    sys.stdout.write(title + "\n\n" + text + "\n")
     suffix = "-quick" if args.quick else ""
     out = args.out or BENCH / "results" / f"sync-{now:%Y-%m-%d}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -903,17 +950,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "loadavg_start": load_start,
         "loadavg_end": os.getloadavg(),
         "quick": args.quick,
-        "contacts": contacts,
-        "peers": peers,
+        "contacts": size,
+        "peers": args.peers,
         "reps": {k: getattr(reps, k) for k in Reps.__slots__},
-        "targets": {m.key: [m.op, m.target] for m in rows if m.target is not None},
+        "targets": {m.key: [m.op, m.targets.get(size)] for m in rows if m.targets.get(size)},
         "results": results,
         "details": details,
-        "table": table,
+        "table": text,
     }
-    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
     log(f"results written to {out}")
-    failed = [m.key for m in rows if verdict(m, results.get(m.key)) == "FAIL"]
+    failed = [m.key for m in rows if verdict(m, size, results.get(m.key)) == "FAIL"]
     return 1 if args.strict and failed else 0
 
 
