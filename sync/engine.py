@@ -32,7 +32,7 @@ import logging
 import ssl
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from . import pairlink
 from .admission import Admission
@@ -84,6 +84,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     # the engine's own
+    "EVENT_RECORD",
     "PairedHook",
     "SyncEngine",
     "backoff_delay",
@@ -110,6 +111,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+EVENT_RECORD: Final = "sync_event"
+"""The attribute of a log record that tells an engine event (``emit``) from other messages."""
 
 PairedHook = Callable[[bytes, str, Literal["inviter", "joiner"]], None]
 
@@ -500,7 +504,8 @@ class SyncEngine:
         )
         level = logging.WARNING if warn else logging.INFO
         if log.isEnabledFor(level):
-            log.log(level, "%s", self.describe(event))
+            # tagged, so a host that prints the events it gets (``on_event``) can leave these out
+            log.log(level, "%s", self.describe(event), extra={EVENT_RECORD: event})
         if self.on_event is not None:
             try:
                 self.on_event(event)

@@ -57,17 +57,22 @@ whole certificate as ``cadata``. So the first contact runs on the anonymous path
    fingerprint and stops if another device answered.
 3. It sends ONE frame, ``PRESENT`` (type 6, framed by ``framing.encode_frame``), carrying its own
    DER certificate (at most ``MAX_PRESENT`` bytes).
-4. The server answers an anonymous connection only this way: if the SHA-256 of the presented
-   certificate is a trusted fingerprint it stores the certificate (``TrustStore.learn_cert``),
-   replies ``PRESENT_OK`` (type 7, empty) and closes. Anything else on the anonymous path (another
-   frame, extra bytes, an unknown or revoked fingerprint, silence for ``HANDSHAKE_TIMEOUT``)
-   closes the link with nothing changed. Pairing by code will live on this path later.
+4. The server replies ``PRESENT_OK`` (type 7, empty) and closes, whatever the certificate, so
+   the answer never tells whether a fingerprint is trusted; only if the SHA-256 of the presented
+   certificate is a trusted fingerprint does it store the certificate
+   (``TrustStore.learn_cert``). Extra bytes, a certificate over ``MAX_PRESENT`` or silence for
+   ``HANDSHAKE_TIMEOUT`` close the link with nothing changed.
 5. On ``PRESENT_OK`` the client stores the server's certificate, which it read in step 2. Both
    sides now hold each other's certificates, and the client reconnects with mutual TLS.
 
 Nothing secret crosses the anonymous path: certificates are public, and a certificate is stored
 only under the fingerprint the user approved (a SHA-256 preimage cannot be forged). Until mutual
 TLS succeeds, neither side has read or sent a byte of the document.
+
+``PRESENT`` is one of the three exchanges the anonymous path allows, chosen by its first frame
+(``admission.ANONYMOUS``): the others are the info query below and, only while an invite is
+open, pairing by code (``PAIR_START``, see ``pairing`` and ``pairlink``). Any other first frame
+closes the link with nothing changed.
 
 Info query (``plntui doctor``)
 ------------------------------

@@ -486,16 +486,6 @@ class TrustStore:
 
         return self._update(change, bump=True)
 
-    def forget(self, fingerprint: bytes) -> None:
-        """Remove a peer entirely (it is then unknown, hence refused, like a revoked one)."""
-
-        def change(data: _Data) -> None:
-            if data.peers.pop(fingerprint, None) is None:
-                raise UnknownPeer(fingerprint)
-            _drop_offers_of(data, fingerprint)
-
-        self._update(change, bump=True)
-
     # -- introducers --------------------------------------------------------------------------
 
     def set_introducer(
@@ -525,9 +515,6 @@ class TrustStore:
     def pending(self) -> list[PendingIntroduction]:
         """The introductions waiting for approval, oldest first."""
         return list(self._data.pending.values())
-
-    def get_pending(self, fingerprint: bytes) -> PendingIntroduction | None:
-        return self._data.pending.get(fingerprint)
 
     def receive_introductions(
         self, introducer: bytes, entries: Iterable[Introduction], *, own: bytes
@@ -607,18 +594,6 @@ class TrustStore:
                     f"{peer.display_name} already has {MAX_ADDRESSES} addresses; remove one first"
                 )
             return self._put(data, fingerprint, addresses=(*peer.addresses, text))
-
-        return self._update(change, bump=True)
-
-    def remove_address(self, fingerprint: bytes, hostport: str) -> Peer:
-        host, port = parse_hostport(hostport)
-        text = format_hostport(host, port)
-
-        def change(data: _Data) -> Peer:
-            peer = self._need(data, fingerprint)
-            return self._put(
-                data, fingerprint, addresses=tuple(a for a in peer.addresses if a != text)
-            )
 
         return self._update(change, bump=True)
 

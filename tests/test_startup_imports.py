@@ -1,48 +1,49 @@
-"""The layering contract: the domain, store and sync layers never import Textual."""
+"""What a command loads when it runs: neither Textual nor Rich, nor other commands' code.
+
+The layering itself (the core and ``sync`` never import Textual, ``sync`` nothing of ``plntui``)
+is checked statically by the import-linter contracts in ``pyproject.toml``
+(``tests/test_import_contracts.py``). Those see deferred imports too, so they cannot tell
+whether an import is deferred: this test runs commands and looks at what was loaded.
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
-HEADLESS = (
-    "plntui.model",
-    "plntui.crdt",
-    "plntui.store",
-    "plntui.profile",
-    "plntui.network",
-    "plntui.index",
-    "plntui.dedupe",
-    "plntui.catalog",
-    "plntui.interop",
-    "plntui.demo",
-    "sync",
-)
+from tests.processes import cli
+
+SHARED = {"plntui.cli.main", "plntui.cli.fields", "plntui.cli.output", "plntui.cli.common"}
+"""The modules of the command line these commands share: the parser, output, opening the profile."""
 
 
-def test_headless_modules_do_not_import_textual() -> None:
+def loaded_by(home: Path, *args: str) -> set[str]:
+    """The modules loaded by ``plntui --home HOME ARGS`` run in a fresh interpreter."""
     code = (
-        "import sys\n"
-        f"for name in {HEADLESS!r}:\n"
-        "    __import__(name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
-        "print(','.join(bad))\n"
+        "import json, sys\n"
+        "from plntui.cli import main\n"
+        f"status = main(['--home', {str(home)!r}, *{list(args)!r}])\n"
+        "print(json.dumps([status, sorted(sys.modules)]))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.strip() == ""
+    status, modules = json.loads(result.stdout.splitlines()[-1])
+    assert status == 0, result.stderr
+    return set(modules)
 
 
-def test_search_path_stays_light() -> None:
-    """``plntui search`` must not pay for Textual or Rich at start-up."""
-    code = (
-        "import sys\n"
-        "import plntui.cli, plntui.network, plntui.index\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'})\n"
-        "print(','.join(heavy))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert result.stdout.strip() == ""
+def test_search_and_a_write_stay_light(tmp_path: Path) -> None:
+    """``plntui search`` and a single write pay for no Textual, no Rich, no other command."""
+    home = tmp_path / "p"
+    cli(home, "init", "--name", "A")
+    for args, own in (
+        (("contact", "add", "--name", "Ada Lovelace"), {"plntui.cli.contacts"}),
+        (("search", "lovelace"), {"plntui.cli.search"}),
+    ):
+        modules = loaded_by(home, *args)
+        assert not {m.split(".")[0] for m in modules} & {"textual", "rich"}, args
+        commands = {m for m in modules if m.startswith("plntui.cli.")} - SHARED
+        assert commands == own, args

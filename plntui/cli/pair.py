@@ -12,9 +12,9 @@ import argparse
 import sys
 from typing import Any
 
-from .cli import out
-from .errors import PlntuiError, ProfileLockedError, ValidationError
-from .model import safe_text
+from ..errors import PlntuiError, ProfileLockedError, ValidationError
+from ..model import safe_text
+from .output import out
 
 __all__ = ["run_pair"]
 
@@ -28,8 +28,8 @@ def run_pair(args: argparse.Namespace) -> int:
     from sync.pairing import PairingFailed, parse_code
     from sync.trust import parse_hostport
 
-    from .network import Network
-    from .peersync import DEFAULT_PORT, SyncRunner
+    from ..network import Network
+    from ..peersync import DEFAULT_PORT, SyncRunner
 
     code = None
     try:

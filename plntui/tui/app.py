@@ -32,6 +32,7 @@ from ..errors import PlntuiError
 from ..model import safe_text
 from ..network import Network
 from ..profile import Profile
+from .base import PlntuiScreen
 from .messages import DataChanged, ShowItem
 from .sync_service import OFFLINE, SyncNotice, SyncOptions, SyncSnapshot, SyncUpdated
 
@@ -46,36 +47,6 @@ def _commands() -> Any:
 
 SYNC_START_DELAY = 0.4
 """Seconds after opening the profile before sync starts (the first frame comes first)."""
-
-
-class PlntuiScreen(Screen[None]):
-    """Base of the mode screens: ``reload()`` is called when the network changed."""
-
-    data_version = -1
-
-    @property
-    def papp(self) -> PlntuiApp:
-        return self.app  # type: ignore[return-value]
-
-    def reload(self) -> None:  # pragma: no cover - every screen overrides it
-        """Re-read what the screen shows, keeping the cursor and any edit in progress."""
-
-    def on_screen_resume(self) -> None:
-        if self.data_version != self.papp.data_version:
-            self.data_version = self.papp.data_version
-            self.reload()
-
-    def show_item(self, item_id: str) -> None:
-        """Move the cursor to ``item_id`` (for jumps from the palette or another screen)."""
-
-    def on_mount(self) -> None:
-        """Every mode screen shows the sync status in its header (subclasses' on_mount too)."""
-        from textual.widgets import Header
-
-        from .widgets.sync_status import SyncStatus
-
-        for header in self.query(Header):
-            header.mount(SyncStatus())
 
 
 class PlntuiApp(App[None]):

@@ -169,8 +169,6 @@ def test_add_address(path: Path) -> None:
     assert store.get(FP_A).addresses == ("10.0.0.1:1000", "[::1]:1001")  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="port"):
         store.add_address(FP_A, "10.0.0.1:99999")
-    store.remove_address(FP_A, "10.0.0.1:1000")
-    assert store.get(FP_A).addresses == ("[::1]:1001",)  # type: ignore[union-attr]
 
 
 def test_record_sync_counts_and_dates(path: Path) -> None:
@@ -271,12 +269,3 @@ def test_damage_after_start_is_refused_on_refresh_and_on_write(path: Path) -> No
     with pytest.raises(TrustStoreError, match="damaged"):
         store.trust(FP_B, "Carol")
     assert path.read_bytes() == b'{"format": 1, "peers": 7}'
-
-
-def test_forget(path: Path) -> None:
-    store = TrustStore(path)
-    store.trust(FP_A, "Bob")
-    store.forget(FP_A)
-    assert store.get(FP_A) is None
-    with pytest.raises(UnknownPeer):
-        store.forget(FP_A)

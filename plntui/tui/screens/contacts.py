@@ -17,7 +17,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from ...catalog import Catalog, contact_columns
 from ...model import FIELDS, PROVENANCE_FIELDS, Record, display_value, safe_text
-from ..app import PlntuiScreen
+from ..base import PlntuiScreen
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 from ._circles import CircleFilter

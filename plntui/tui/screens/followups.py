@@ -14,7 +14,7 @@ from textual.worker import get_current_worker
 from ...catalog import Catalog, Column
 from ...model import Record, display_value, safe_text
 from ...network import DueItem
-from ..app import PlntuiScreen
+from ..base import PlntuiScreen
 from ..messages import ShowItem
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable

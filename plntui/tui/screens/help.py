@@ -93,7 +93,7 @@ def _bindings(classes: Iterable[type[Any]]) -> list[Binding]:
 
 def _screen_classes(screen: type[Any]) -> list[type[Any]]:
     """A mode screen and its plntui base classes, base first."""
-    from ..app import PlntuiScreen
+    from ..base import PlntuiScreen
 
     return [
         cls

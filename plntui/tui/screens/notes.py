@@ -35,7 +35,7 @@ from ...catalog import Catalog, note_columns
 from ...errors import NotFoundError, PlntuiError, ValidationError
 from ...model import Record, check_field, safe_text
 from ...textdiff import Edits, text_edits
-from ..app import PlntuiScreen
+from ..base import PlntuiScreen
 from ..dialogs.contact_form import PRIVATE_CHOICE
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable

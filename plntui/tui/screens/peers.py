@@ -37,7 +37,7 @@ from ...circles import Circle
 from ...errors import PlntuiError
 from ...model import safe_text
 from .. import sync_service
-from ..app import PlntuiScreen
+from ..base import PlntuiScreen
 from ..sync_service import (
     NearbyPeer,
     OfferedPeer,

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Header, Static
 
 from ...catalog import Catalog, Column
 from ...model import Record, display_value, now_stamp, safe_text
-from ..app import PlntuiScreen
+from ..base import PlntuiScreen
 from ..messages import ShowItem
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable

@@ -1,0 +1,477 @@
+"""Provides ``plntui``'s argument parser and ``main()``, which runs one command.
+
+Each command's code lives in a module of this package (``COMMANDS``), imported only when that
+command runs, so ``plntui --version`` or a single write pays for nothing else. Bad input exits
+with status 2 and one line on stderr (``plntui: error: …``); nothing stored is changed by a
+command that fails. Commands that list things take ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import PlntuiError, ValidationError
+from ..model import INTERACTION_KINDS
+from .fields import CONTACT_OPTIONS, HELP, NOTE_OPTIONS
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``plntui: error: …`` and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"plntui: error: {message} (see: {self.prog} --help)\n")
+
+
+def _listen_options(p: argparse.ArgumentParser, no_discovery_help: str) -> None:
+    """``--port``, ``--listen`` and ``--no-discovery``, as ``sync`` and ``pair`` take them."""
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on (default 47600; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--listen",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="address to listen on and announce (default: every interface)",
+    )
+    p.add_argument("--no-discovery", action="store_true", help=no_discovery_help)
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="plntui",
+        description="Your professional learning network in the terminal. With no command, "
+        "opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"plntui {__version__}")
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        help="profile folder (default: $PLNTUI_HOME, else the user data folder)",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="use a throwaway profile filled with a sample network"
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="open the app without syncing (no listening, no LAN announcement)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+
+    p = sub.add_parser("init", help="create your profile")
+    p.add_argument("--name", required=True, help="your display name (attributes your edits)")
+
+    _contact_parsers(sub)
+    _note_parsers(sub)
+
+    p = sub.add_parser("log", help="log an interaction with a contact")
+    p.add_argument("contact", metavar="ID")
+    p.add_argument("--kind", default="other", help="one of " + ", ".join(INTERACTION_KINDS))
+    p.add_argument("--summary", required=True)
+    p.add_argument(
+        "--date", default="today", help="YYYY-MM-DD, today, yesterday, or =-Nd (N days ago)"
+    )
+    p.add_argument(
+        "--shared",
+        action="store_true",
+        help="share this interaction with trusted colleagues (default: private)",
+    )
+
+    p = sub.add_parser("due", help="follow-ups due or overdue")
+    p.add_argument(
+        "--within",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="also list those due in the next DAYS days",
+    )
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("search", help="search contacts and notes")
+    p.add_argument("query", nargs="+", help="words to find (each as a prefix)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many of each (50)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _circle_option(p, "only in this circle")
+
+    p = sub.add_parser("who", help="who knows a topic, best first")
+    p.add_argument("topic", nargs="+", help="the topic, e.g. rust or machine learning")
+    p.add_argument("--limit", type=int, default=50, help="at most this many people (50)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _circle_option(p, "only people in this circle")
+
+    p = sub.add_parser(
+        "import",
+        help="import contacts (vCard, CSV, LinkedIn, JSON) or notes (a folder of Markdown, "
+        "plntui's notes JSON)",
+    )
+    p.add_argument("file", type=Path, help="the file, or a folder of Markdown notes")
+    _circle_option(p, "the circle they go to (default: your default circle)")
+
+    p = sub.add_parser("export", help="export notes or contacts")
+    esub = p.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=ArgumentParser)
+    for what, formats in (("notes", ("md", "html", "json")), ("contacts", ("vcf", "csv", "json"))):
+        e = esub.add_parser(what, help=f"export {what} as {', '.join(formats)}")
+        e.add_argument("--format", required=True, choices=formats)
+        e.add_argument(
+            "--out",
+            required=True,
+            metavar="PATH",
+            help="output file (a folder for md; - for standard output)",
+        )
+        e.add_argument(
+            "--include-private",
+            action="store_true",
+            help="include private items and fields (default: shared data only)",
+        )
+        _circle_option(e, f"only the {what} of this circle")
+
+    _circle_parsers(sub)
+
+    p = sub.add_parser("id", help="show this device's fingerprint, to give to a colleague")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("peer", help="trust, list and revoke the colleagues you sync with")
+    psub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
+    )
+    t = psub.add_parser("trust", help="trust a colleague's fingerprint (from their plntui id)")
+    t.add_argument("fingerprint", metavar="FINGERPRINT", help="their fingerprint (plntui id)")
+    t.add_argument("--name", help="a name for them (default: the first fingerprint group)")
+    t.add_argument("--circle", metavar="NAME", help="also add them to this circle of yours")
+    lst = psub.add_parser("list", help="the peers you trust or revoked")
+    lst.add_argument("--json", action="store_true")
+    r = psub.add_parser("revoke", help="stop syncing with a peer; its live link is cut")
+    r.add_argument("fingerprint", metavar="FINGERPRINT")
+    a = psub.add_parser("add", help="reach a trusted peer at HOST:PORT (another subnet, a VPN)")
+    a.add_argument("address", metavar="HOST:PORT")
+    i = psub.add_parser(
+        "introducer", help="let a trusted peer offer you the peers it trusts (see README)"
+    )
+    i.add_argument("fingerprint", metavar="FINGERPRINT")
+    mode = i.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--auto", action="store_true", help="trust what it offers without asking (risky)"
+    )
+    mode.add_argument("--off", action="store_true", help="it is no longer an introducer")
+    pend = psub.add_parser("pending", help="peers your introducers offered, awaiting approval")
+    pend.add_argument("--json", action="store_true")
+    ap = psub.add_parser("approve", help="trust a peer an introducer offered")
+    ap.add_argument("fingerprint", metavar="FINGERPRINT", help="the offered peer's fingerprint")
+    ap.add_argument("--circle", metavar="NAME", help="also add it to this circle of yours")
+    rj = psub.add_parser("reject", help="refuse a peer an introducer offered (never offered again)")
+    rj.add_argument("fingerprint", metavar="FINGERPRINT")
+
+    p = sub.add_parser(
+        "pair",
+        help="pair with a colleague by a short code (no code: show one; with a code: join)",
+    )
+    p.add_argument(
+        "code", nargs="?", metavar="CODE", help="the code your colleague's plntui pair shows"
+    )
+    p.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="with CODE: the inviting device's address, when LAN discovery cannot find it",
+    )
+    _listen_options(p, "do not announce or look for devices on the LAN (joining needs --address)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to look for the inviting device (default 10), or to keep an invite open "
+        "(default 600)",
+    )
+    p.add_argument(
+        "--circle",
+        metavar="NAME",
+        help="the circle the colleague joins (default: your default circle); joining with a "
+        "code, also add the inviter to this circle of yours",
+    )
+
+    p = sub.add_parser("sync", help="sync with trusted colleagues until interrupted")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="sync with every reachable trusted peer, print a summary and exit",
+    )
+    _listen_options(p, "do not announce or look for peers on the LAN (use peer add)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="with --once: how long to wait for each peer",
+    )
+
+    _doctor_parser(sub)
+    sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
+    sub.add_parser("compact", help="fold the change logs into fresh snapshots")
+    _provenance_parsers(sub)
+    return parser
+
+
+def _circle_parsers(sub: Any) -> None:
+    p = sub.add_parser("circle", help="the circles you share contacts and notes with")
+    csub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    csub.required = True
+    lst = csub.add_parser("list", help="your circles, their members and how many items each holds")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    c = csub.add_parser("create", help="create a circle (you are its first member)")
+    c.add_argument("name", metavar="NAME", help="the circle's name")
+    s = csub.add_parser("show", help="one circle: its members and devices")
+    s.add_argument("name", metavar="NAME", help="a circle's name or id")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    r = csub.add_parser("rename", help="rename a circle (its members see the new name)")
+    r.add_argument("name", metavar="NAME", help="a circle's name or id")
+    r.add_argument("new", metavar="NEW", help="the new name")
+    a = csub.add_parser("add", help="add a peer you trust to a circle: it syncs the circle")
+    a.add_argument("name", metavar="NAME", help="a circle's name or id")
+    a.add_argument("fingerprint", metavar="FINGERPRINT", help="the peer's fingerprint")
+    rm = csub.add_parser("remove", help="remove a member: the circle stops syncing with it")
+    rm.add_argument("name", metavar="NAME", help="a circle's name or id")
+    rm.add_argument("fingerprint", metavar="FINGERPRINT", help="the member's fingerprint")
+    lv = csub.add_parser("leave", help="leave a circle: its items stay here, read-only")
+    lv.add_argument("name", metavar="NAME", help="a circle's name or id")
+    d = csub.add_parser("default", help="the circle new contacts and notes go to")
+    d.add_argument("name", metavar="NAME", nargs="?", help="set it (none: show it)")
+
+
+def _provenance_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "whatsnew", help="contacts and notes colleagues added or changed since you last looked"
+    )
+    p.add_argument("--mark-seen", action="store_true", help="then remember that you looked")
+    p.add_argument("--all", action="store_true", help="everything colleagues did, ever")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("rename", help="change your display name (colleagues see it)")
+    p.add_argument("name", metavar="NAME")
+
+
+def _add_field_options(
+    p: argparse.ArgumentParser, options: Sequence[tuple[str, str, str]], edit: bool
+) -> None:
+    for opt, _name, kind in options:
+        if kind == "list":
+            p.add_argument(
+                f"--{opt}",
+                action="append",
+                metavar=opt.upper(),
+                help=HELP[opt] + ("; replaces the list" if edit else ""),
+            )
+            if edit:
+                p.add_argument(
+                    f"--add-{opt}", action="append", metavar=opt.upper(), help=f"add a {opt}"
+                )
+                p.add_argument(
+                    f"--remove-{opt}", action="append", metavar=opt.upper(), help=f"remove a {opt}"
+                )
+        else:
+            p.add_argument(f"--{opt}", metavar=opt.upper(), help=HELP[opt])
+
+
+def _privacy_options(p: argparse.ArgumentParser, edit: bool) -> None:
+    p.add_argument(
+        "--private-field",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="keep this field on this device only (repeatable)",
+    )
+    if edit:
+        p.add_argument(
+            "--share-field",
+            action="append",
+            default=[],
+            metavar="FIELD",
+            help="share this field with trusted colleagues (repeatable)",
+        )
+        group = p.add_mutually_exclusive_group()
+        group.add_argument(
+            "--private",
+            dest="item_private",
+            action="store_const",
+            const=True,
+            help="make the whole item private (copies already synced remain with colleagues)",
+        )
+        group.add_argument(
+            "--share",
+            dest="item_private",
+            action="store_const",
+            const=False,
+            help="share the whole item",
+        )
+    else:
+        p.add_argument(
+            "--private", action="store_true", help="keep the whole item on this device only"
+        )
+
+
+def _circle_option(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--circle", metavar="NAME", help=text)
+
+
+def _contact_parsers(sub: Any) -> None:
+    p = sub.add_parser("contact", help="add, edit, show, list, remove and merge contacts")
+    csub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
+    )
+    a = csub.add_parser("add", help="add a contact")
+    _add_field_options(a, CONTACT_OPTIONS, edit=False)
+    _privacy_options(a, edit=False)
+    _circle_option(a, "the circle it goes to (default: your default circle)")
+    e = csub.add_parser("edit", help="change a contact's fields")
+    e.add_argument("id", metavar="ID")
+    _add_field_options(e, CONTACT_OPTIONS, edit=True)
+    _privacy_options(e, edit=True)
+    _circle_option(e, "move it to this circle (a private contact is shared there)")
+    mv = csub.add_parser("move", help="move a contact to another circle")
+    mv.add_argument("id", metavar="ID")
+    mv.add_argument("--circle", metavar="NAME", required=True, help="the circle it moves to")
+    s = csub.add_parser("show", help="show one contact")
+    s.add_argument("id", metavar="ID")
+    s.add_argument("--json", action="store_true")
+    lst = csub.add_parser("list", help="list contacts")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    lst.add_argument("--topic", help="only contacts with this topic")
+    lst.add_argument("--added-by", metavar="NAME", help="only contacts this device added")
+    _circle_option(lst, "only the contacts of this circle")
+    r = csub.add_parser("rm", help="remove a contact")
+    r.add_argument("id", metavar="ID")
+    d = csub.add_parser("dupes", help="list contacts that look like the same person")
+    d.add_argument("--json", action="store_true")
+    m = csub.add_parser("merge", help="merge the second contact into the first")
+    m.add_argument("keep", metavar="KEEP_ID")
+    m.add_argument("other", metavar="OTHER_ID")
+
+
+def _note_parsers(sub: Any) -> None:
+    p = sub.add_parser("note", help="add, edit, show, list and remove notes")
+    nsub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
+    )
+    a = nsub.add_parser("add", help="add a note")
+    _add_field_options(a, NOTE_OPTIONS, edit=False)
+    a.add_argument(
+        "--body-file",
+        type=Path,
+        metavar="FILE",
+        help="read the body from FILE (- for standard input)",
+    )
+    _privacy_options(a, edit=False)
+    _circle_option(a, "the circle it goes to (default: your default circle)")
+    e = nsub.add_parser("edit", help="change a note; with no option, opens $EDITOR on the body")
+    e.add_argument("id", metavar="ID")
+    _add_field_options(e, NOTE_OPTIONS, edit=True)
+    e.add_argument("--body-file", type=Path, metavar="FILE", help="read the body from FILE")
+    _privacy_options(e, edit=True)
+    _circle_option(e, "move it to this circle (a private note is shared there)")
+    mv = nsub.add_parser("move", help="move a note to another circle")
+    mv.add_argument("id", metavar="ID")
+    mv.add_argument("--circle", metavar="NAME", required=True, help="the circle it moves to")
+    s = nsub.add_parser("show", help="show one note")
+    s.add_argument("id", metavar="ID")
+    s.add_argument("--json", action="store_true")
+    lst = nsub.add_parser("list", help="list notes")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    lst.add_argument("--tag", help="only notes with this tag")
+    lst.add_argument("--added-by", metavar="NAME", help="only notes this device wrote")
+    _circle_option(lst, "only the notes of this circle")
+    r = nsub.add_parser("rm", help="remove a note")
+    r.add_argument("id", metavar="ID")
+
+
+def _doctor_parser(sub: Any) -> None:
+    p = sub.add_parser("doctor", help="explain why a colleague is not seen (network, port, trust)")
+    p.add_argument("--port", type=int, default=None, help="the sync port to check (default 47600)")
+    p.add_argument(
+        "--listen", default="0.0.0.0", metavar="ADDRESS", help="the address sync listens on"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=3.0, metavar="SECONDS", help="how long to browse the LAN"
+    )
+    p.add_argument("--json", action="store_true")
+
+
+COMMANDS: dict[str, str] = {
+    "init": "profile:cmd_init",
+    "contact": "contacts:cmd_contact",
+    "note": "notes:cmd_note",
+    "log": "activity:cmd_log",
+    "due": "activity:cmd_due",
+    "search": "search:cmd_search",
+    "who": "search:cmd_who",
+    "import": "transfer:cmd_import",
+    "export": "transfer:cmd_export",
+    "repair": "profile:cmd_repair",
+    "id": "peers:cmd_id",
+    "peer": "peers:cmd_peer",
+    "sync": "sync:cmd_sync",
+    "pair": "peers:cmd_pair",
+    "circle": "circles:cmd_circle",
+    "doctor": "sync:cmd_doctor",
+    "compact": "profile:cmd_compact",
+    "whatsnew": "activity:cmd_whatsnew",
+    "rename": "profile:cmd_rename",
+}
+"""Each command's handler, as ``module:function`` in this package: imported when it runs."""
+
+APP = "launch:cmd_app"
+"""With no command: open the app (the only handler that imports Textual)."""
+
+
+def handler_of(command: str | None) -> Callable[[argparse.Namespace], int]:
+    """The function that runs ``command`` (None: the app), its module imported now."""
+    module, name = (COMMANDS.get(command or "") or APP).split(":")
+    found: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(f"{__package__}.{module}"), name
+    )
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error (already printed)
+        return exit_.code if isinstance(exit_.code, int) else 2
+    demo_folder: Path | None = None
+    try:
+        if args.offline and args.command:
+            raise ValidationError("--offline is for the app (plntui with no command)")
+        if args.demo:
+            if args.home:
+                raise ValidationError("--demo makes its own throwaway profile: drop --home")
+            if args.command == "init":
+                raise ValidationError("--demo needs no init")
+            import tempfile
+
+            from ..demo import make_demo_profile
+
+            demo_folder = Path(tempfile.mkdtemp(prefix="plntui-demo-"))
+            args.home = str(make_demo_profile(demo_folder / "profile"))
+        return handler_of(args.command)(args)
+    except PlntuiError as err:
+        sys.stderr.write(f"plntui: error: {err.message}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("plntui: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    finally:
+        if demo_folder is not None:  # the demo profile is thrown away when the command ends
+            import shutil
+
+            shutil.rmtree(demo_folder, ignore_errors=True)

@@ -1,0 +1,92 @@
+"""Provides ``plntui search`` (contacts and notes, every word as a prefix) and ``plntui who``
+(who knows a topic, best first)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from ..errors import ValidationError
+from ..model import Record, safe_text
+from .common import in_circle, open_network
+from .output import out, print_json
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    net = open_network(args)
+    if args.circle:
+        found = net.search(" ".join(args.query), max(args.limit * 20, 1000))
+        found = {k: in_circle(net, v, args.circle)[: args.limit] for k, v in found.items()}
+    else:
+        found = net.search(" ".join(args.query), args.limit)
+    return _print_found(found, args.json, "Nothing matches.")
+
+
+def _print_found(
+    found: dict[str, list[Record]],
+    as_json: bool,
+    empty: str,
+    extra: Callable[[Record], str] | None = None,
+) -> int:
+    if as_json:
+        print_json({k: [r.to_json() for r in v] for k, v in found.items()})
+        return 0
+    if not found["contacts"] and not found["notes"]:
+        out(empty)
+    if found["contacts"]:
+        out("Contacts")
+        for r in found["contacts"]:
+            info = extra(r) if extra else safe_text(r.values.get("org", ""))
+            out(f"  {r.id}  {safe_text(r.label):28}  {info}")
+    if found["notes"]:
+        out("Notes")
+        for r in found["notes"]:
+            out(
+                f"  {r.id}  {safe_text(r.label):28}  "
+                f"{safe_text(', '.join(r.values.get('tags', [])))}"
+            )
+    return 0
+
+
+def cmd_who(args: argparse.Namespace) -> int:
+    net = open_network(args)
+    topic = " ".join(args.topic)
+    index = net.index()
+    from ..model import normalise_topic
+
+    if not normalise_topic(topic):
+        raise ValidationError("give a topic, e.g. plntui who rust")
+    if args.circle:
+        wanted = net.circle(args.circle).id
+        ranked = [
+            r
+            for r in index.who_ranked(topic, 5000)
+            if r.record.circle == wanted and not r.record.private_item
+        ][: args.limit]
+        notes = in_circle(net, index.who(topic, 5000)["notes"], args.circle)[: args.limit]
+    else:
+        ranked = index.who_ranked(topic, args.limit)
+        notes = index.who(topic, args.limit)["notes"]
+    if args.json:
+        contacts = [{**r.record.to_json(), "score": r.score, "reason": r.reason} for r in ranked]
+        print_json({"contacts": contacts, "notes": [n.to_json() for n in notes]})
+        return 0
+    by_id = {r.record.id: r for r in ranked}
+
+    def describe(record: Record) -> str:
+        ranked_item = by_id[record.id]
+        parts = [safe_text(ranked_item.reason)]
+        intro = record.values.get("introduced_by")
+        if intro:
+            other = index.get("contacts", intro)
+            parts.append(f"introduced by {safe_text(other.label) if other else intro}")
+        last = record.values.get("last_contacted")
+        parts.append(f"last talked {last}" if last else "never logged")
+        return " · ".join(parts)
+
+    return _print_found(
+        {"contacts": [r.record for r in ranked], "notes": notes},
+        False,
+        f"Nobody in your network knows {topic!r} yet.",
+        describe,
+    )
