@@ -19,7 +19,11 @@ from .model import CREATOR_FIELD, Record, display_value, safe_text
 
 def fold(text: str) -> str:
     """Lower case without accents: ``"Zoë"`` -> ``"zoe"``."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():
+        return decomposed.lower()
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 

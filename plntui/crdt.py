@@ -74,18 +74,18 @@ def _plain(doc: am.Document | am.Transaction, value: Any, obj: bytes) -> Any:
             return doc.text(obj)
         if value == am.ObjType.List:
             return [_plain(doc, v, o) for v, o in doc.values(obj)]
-        return {k: _plain(doc, *doc.get(obj, k)) for k in doc.keys(obj)}  # type: ignore[misc]
+        return {
+            k: _plain(doc, v, o) for k, (v, o) in zip(doc.keys(obj), doc.values(obj), strict=True)
+        }
     return value[1]
 
 
 def read_item(doc: am.Document | am.Transaction, obj: bytes) -> dict[str, Any]:
     """All keys of one item map as plain Python values (Text as str)."""
-    out: dict[str, Any] = {}
-    for key in doc.keys(obj):
-        found = doc.get(obj, key)
-        if found is not None:
-            out[key] = _plain(doc, found[0], found[1])
-    return out
+    # keys and values of a map come in the same order: two calls instead of one per key
+    return {
+        key: _plain(doc, v, o) for key, (v, o) in zip(doc.keys(obj), doc.values(obj), strict=True)
+    }
 
 
 def item_obj(doc: am.Document | am.Transaction, collection: str, item_id: str) -> bytes | None:
@@ -216,32 +216,58 @@ def touched_items(
     doc: am.Document, before: list[bytes], after: list[bytes]
 ) -> set[tuple[str, str]] | None:
     """The ``(collection, id)`` of every item changed between two sets of heads, or None when
-    the change is too large to list (then a full re-read is cheaper).
+    the change is too large to list (then a full re-read is cheaper)."""
+    found = diff_items(doc, before, after)
+    return None if found is None else found[0]
+
+
+ALL_FIELDS = "*"
+"""In ``diff_items``' conflicts: every field of the item (it was deleted or replaced)."""
+_CONFLICT_RE = re.compile(r'Conflict\s*\{\s*prop:\s*Map\("([^"\\]*)"\)')
+
+
+def diff_items(
+    doc: am.Document, before: list[bytes], after: list[bytes]
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str, str], bool]] | None:
+    """What changed between two sets of heads: the ``(collection, id)`` of every item, and
+    for each field set or deleted, whether it now holds concurrent values (``True``: a conflict;
+    ``False``: one value; field ``ALL_FIELDS``: the whole item was deleted or replaced). None
+    when the change is too large to list (then a full re-read is cheaper).
 
     The Python binding exposes patches only through their text form, which names the path of
-    map keys (``Map("contacts")``, ``Map("<id>")``) and the key a map operation touched."""
+    map keys (``Map("contacts")``, ``Map("<id>")``), the key a map operation touched and its
+    ``conflict`` flag (``Conflict { prop }`` when a losing value arrived)."""
     patches = doc.diff(before, after)
     if len(patches) > MAX_PATCHES:
         return None
     touched: set[tuple[str, str]] = set()
+    conflicts: dict[tuple[str, str, str], bool] = {}
     for patch in patches:
         text = repr(patch)
         path = _PATH_RE.search(text)
         if path is None:
             return None
         names = _MAP_RE.findall(path.group(1))
+        if not names or names[0] not in ("contacts", "notes", "interactions"):
+            continue
+        action = text[path.end() :]
         if len(names) >= 2:
             collection, item_id = names[0], names[1]
-        elif len(names) == 1:
-            key = _KEY_RE.search(text[path.end() :])
+            if len(names) == 2:  # a field of the item itself
+                lost = _CONFLICT_RE.search(action)
+                key = _KEY_RE.search(action)
+                if lost is not None:
+                    conflicts[collection, item_id, lost.group(1)] = True
+                elif key is not None:
+                    conflicts[collection, item_id, key.group(1)] = "conflict: true" in action
+        else:
+            key = _KEY_RE.search(action)
             if key is None:
                 continue
             collection, item_id = names[0], key.group(1)
-        else:
-            continue
-        if collection in ("contacts", "notes", "interactions"):
-            touched.add((collection, item_id))
-    return touched
+            conflicts[collection, item_id, ALL_FIELDS] = False
+        touched.add((collection, item_id))
+    return touched, conflicts
 
 
 def write_fields(

@@ -97,8 +97,9 @@ def _check_value(spec: Field, value: Any, where: str) -> None:
         raise GuardRefused(f"{name} is too long ({len(value):,} characters, at most {limit:,})")
 
 
-def check_item(doc: Any, collection: str, item_id: str) -> None:
-    """One record of a shard or note document, as the model would accept it."""
+def check_item(doc: Any, collection: str, item_id: str) -> dict[str, Any] | None:
+    """One record of a shard or note document, as the model would accept it. Returns what it
+    read of the record (``None``: deleted)."""
     where = f"{collection[:-1]} {item_id}"
     if not _ITEM_ID.match(item_id):
         raise GuardRefused(f"{collection} has a malformed id")
@@ -107,7 +108,7 @@ def check_item(doc: Any, collection: str, item_id: str) -> None:
         found = doc.get(crdt.top(doc, collection), item_id)
         if found is not None:
             raise GuardRefused(f"{where} is not a map")
-        return  # deleted: fine
+        return None  # deleted: fine
     specs: dict[str, Field] = FIELDS[collection]  # type: ignore[index]
     values = crdt.read_item(doc, obj)
     for key, value in values.items():
@@ -126,6 +127,7 @@ def check_item(doc: Any, collection: str, item_id: str) -> None:
     for spec in specs.values():
         if spec.required and not values.get(spec.name):
             raise GuardRefused(f"{where} has no {spec.label.lower()}")
+    return values
 
 
 def check_circle(doc: Any, doc_id: str) -> None:
@@ -151,16 +153,19 @@ def check(
     doc_id: str,
     doc: Any,
     touched: set[tuple[str, str]] | None,
-) -> None:
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Refuse (``GuardRefused``) a document that is not as this plntui writes it.
 
     ``touched``: the ``(collection, id)`` the batch changed, or ``None`` to check every record.
+    Returns the records it read, as plain values, by ``(collection, id)`` (none of a circle
+    document; a deleted record is left out).
     """
     check_structure(doc_id, doc)
     kind = layout.kind_of(doc_id)
+    read: dict[tuple[str, str], dict[str, Any]] = {}
     if kind == "circle":
         check_circle(doc, doc_id)
-        return
+        return read
     collections = ("contacts", "interactions") if kind == "shard" else ("notes",)
     if touched is None:
         touched = {
@@ -170,7 +175,9 @@ def check(
         }
     for collection, item_id in sorted(touched):
         if collection in collections:
-            check_item(doc, collection, item_id)
+            values = check_item(doc, collection, item_id)
+            if values is not None:
+                read[collection, item_id] = values
     if kind == "shard":
         redirects = crdt.top(doc, "redirects")
         for key in doc.keys(redirects):
@@ -181,3 +188,4 @@ def check(
         note_id = doc_id.rsplit(":", 1)[1]
         if any(key != note_id for key in doc.keys(crdt.top(doc, "notes"))):
             raise GuardRefused(f"document {doc_id} holds another note than its own")
+    return read

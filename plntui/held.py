@@ -93,7 +93,9 @@ class Window:
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], list[tuple[float, Deleted]]] = {}
 
-    def add(self, author: str, circle: str, items: Iterable[Deleted], now: float | None = None) -> list[Deleted]:
+    def add(
+        self, author: str, circle: str, items: Iterable[Deleted], now: float | None = None
+    ) -> list[Deleted]:
         """Count ``items``; return every item the author deleted in the circle within WINDOW."""
         now = time.monotonic() if now is None else now
         entries = [e for e in self._seen.get((author, circle), []) if now - e[0] < WINDOW]
@@ -120,7 +122,9 @@ def load_batches(db: Any, state: str | None = "held") -> list[Batch]:
         query += " WHERE state = ?"
         args = (state,)
     out = []
-    for batch_id, author, circle, via, at, deletes, row_state in db.execute(query + " ORDER BY at", args):
+    for batch_id, author, circle, via, at, deletes, row_state in db.execute(
+        query + " ORDER BY at", args
+    ):
         items = [Deleted(**d) for d in json.loads(deletes)]
         count = db.execute("SELECT count(*) FROM held WHERE batch = ?", (batch_id,)).fetchone()[0]
         out.append(Batch(batch_id, author, circle, via, at, items, row_state, int(count)))

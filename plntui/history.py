@@ -214,9 +214,7 @@ def conflicted_keys(doc: Any) -> set[tuple[str, str, str]]:
     return out
 
 
-def conflict_values(
-    doc: Any, collection: str, item_id: str, field: str
-) -> list[ConflictValue]:
+def conflict_values(doc: Any, collection: str, item_id: str, field: str) -> list[ConflictValue]:
     """The values that stand for one field: each made by a change no other change setting the
     field descends from. The one Automerge shows comes first."""
     puts: list[Any] = []
@@ -225,8 +223,11 @@ def conflict_values(
         before = item_at(doc, collection, item_id, list(change.deps)) if change.deps else None
         if after is None:
             continue
-        if before is None or before.get(field) != after.get(field) or field in after and (
-            field not in before
+        if (
+            before is None
+            or before.get(field) != after.get(field)
+            or field in after
+            and (field not in before)
         ):
             puts.append((change, after.get(field)))
     family = ancestors(doc)
@@ -240,6 +241,8 @@ def conflict_values(
     if current is not None:
         found = doc.get(current, field)
         shown = found[0][1] if found and not isinstance(found[0], am.ObjType) else None
-    values = [ConflictValue(value, change.actor_id.hex(), change.hash) for change, value in standing]
+    values = [
+        ConflictValue(value, change.actor_id.hex(), change.hash) for change, value in standing
+    ]
     values.sort(key=lambda v: v.value != shown)
     return values

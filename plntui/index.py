@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import json
 import os
 import re
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,25 @@ if TYPE_CHECKING:
     from .profile import Profile
 
 INDEX_VERSION = 7
+
+
+@dataclass(slots=True)
+class NewDocument:
+    """A shared document new to this device, as ``SearchIndex.add_new`` indexes it: its heads
+    (stored), the records of its items and its redirects (merged contacts)."""
+
+    doc_id: str
+    heads: builtins.list[bytes]
+    records: builtins.list[Record]
+    redirects: dict[str, str]
+
+    @property
+    def digest(self) -> str:
+        from .storage import digest_of
+
+        return digest_of(self.heads)
+
+
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     "contacts": (
         "emails",
@@ -83,6 +103,10 @@ CREATE INDEX IF NOT EXISTS topics_id ON topics (id);
 CREATE TABLE IF NOT EXISTS links (item TEXT NOT NULL, contact TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS links_contact ON links (contact);
 CREATE INDEX IF NOT EXISTS links_item ON links (item);
+CREATE TABLE IF NOT EXISTS conflicts (
+    collection TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL,
+    PRIMARY KEY (collection, id, field)
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     collection UNINDEXED, id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -213,26 +237,56 @@ class SearchIndex:
                     net.repo.drop(set(net.repo.loaded()) - loaded_before)
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def add_new(self, net: Network, docs: Sequence[NewDocument]) -> None:
+        """Index shared documents new to this device from the records read when they arrived
+        (``RepoHost.receive_docs``), without loading them again. An item the index knows
+        already (a private remark on it, or a copy in another circle) is located instead."""
+        if not docs:
+            return
+        doc_ids = [d.doc_id for d in docs]
+        records = {(r.collection, r.id): (r, d.doc_id) for d in docs for r in d.records}
+        with net.lock:
+            known = {
+                (collection, item_id)
+                for collection, item_id in self.db.execute(
+                    "SELECT collection, id FROM items WHERE id IN (SELECT value FROM json_each(?))"
+                    " OR sdoc IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted({key[1] for key in records})), json.dumps(doc_ids)),
+                )
+            }
+            located = {key: net.locate(key[0], key[1]) for key in _by_document(known)}  # type: ignore[arg-type]
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._upsert(located, net, lambda c, i, d: ("", ""))
+                self._insert(
+                    (record, doc_id, None)
+                    for key, (record, doc_id) in records.items()
+                    if key not in known
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
+                    [(o, n, d.doc_id) for d in docs for o, n in d.redirects.items()],
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
+                    [(d.doc_id, d.digest, b"".join(sorted(d.heads))) for d in docs],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
     def _reindex_docs(self, net: Network, doc_ids: builtins.list[str]) -> None:
-        keys: set[tuple[str, str]] = set()
+        from .crdt import diff_items
+        from .storage import split_heads
+
+        located: dict[tuple[str, str], Any] = {}
+        conflicts: dict[tuple[str, str, str], bool] = {}
+        redirects: dict[str, dict[str, str]] = {}
         circles_changed = False
         digests: dict[str, str | None] = {}
         heads: dict[str, bytes] = {}
-        for doc_id in doc_ids:
-            digests[doc_id] = net.repo.digest(doc_id)
-            live = net.repo.live(doc_id)
-            if live is not None:
-                heads[doc_id] = b"".join(sorted(live.saved_heads))
-            if doc_id.startswith("c:"):
-                circles_changed = True
-                continue
-            keys.update(net.items_of(doc_id))
-            keys.update(
-                self.db.execute(
-                    "SELECT collection, id FROM items WHERE sdoc = ? OR pdoc = ?", (doc_id, doc_id)
-                ).fetchall()
-            )
-        located = {key: net.locate(key[0], key[1]) for key in _by_document(keys)}  # type: ignore[arg-type]
         old_heads = {
             doc_id: bytes(h or b"")
             for doc_id, h in self.db.execute(
@@ -240,6 +294,37 @@ class SearchIndex:
                 (json.dumps(doc_ids),),
             )
         }
+        for doc_id in doc_ids:
+            live = net.repo.live(doc_id)
+            digests[doc_id] = live.digest if live is not None else net.repo.digest(doc_id)
+            if live is not None:
+                heads[doc_id] = b"".join(sorted(live.saved_heads))
+            if doc_id.startswith("c:"):
+                circles_changed = True
+                continue
+            changed = None
+            if live is not None and old_heads.get(doc_id):
+                # only the items changed since the heads indexed (a full read when unknown)
+                try:
+                    diffed = diff_items(live.doc, split_heads(old_heads[doc_id]), live.saved_heads)
+                except Exception:
+                    diffed = None
+                if diffed is not None:
+                    changed = diffed[0]
+                    conflicts.update(diffed[1])
+            if changed is None:
+                changed = set(net.items_of(doc_id))
+                changed.update(
+                    self.db.execute(
+                        "SELECT collection, id FROM items WHERE sdoc = ? OR pdoc = ?",
+                        (doc_id, doc_id),
+                    ).fetchall()
+                )
+            # one document at a time, while it is loaded
+            for key in _by_document(changed - located.keys()):
+                located[key] = net.locate(key[0], key[1])  # type: ignore[arg-type]
+            if doc_id.startswith("s:"):
+                redirects[doc_id] = net.redirects_of(doc_id)
 
         def deleter(collection: str, item_id: str, doc_id: str | None) -> tuple[str, str]:
             return _deleter(net, collection, item_id, doc_id, old_heads)
@@ -250,13 +335,13 @@ class SearchIndex:
             if circles_changed:
                 self._store_circles(net)
             self._upsert(located, net, deleter)
-            for doc_id in doc_ids:
-                if doc_id.startswith("s:"):
-                    db.execute("DELETE FROM redirects WHERE doc = ?", (doc_id,))
-                    db.executemany(
-                        "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
-                        [(old, new, doc_id) for old, new in net.redirects_of(doc_id).items()],
-                    )
+            self._store_conflicts(conflicts)
+            for doc_id, found in redirects.items():
+                db.execute("DELETE FROM redirects WHERE doc = ?", (doc_id,))
+                db.executemany(
+                    "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
+                    [(old, new, doc_id) for old, new in found.items()],
+                )
             for doc_id, digest in digests.items():
                 if digest is None:
                     db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
@@ -282,9 +367,11 @@ class SearchIndex:
         back = [key for key, found in located.items() if found is not None]
         if gone and deleter is not None:
             self._to_trash(gone, net, deleter)
-        for collection, item_id in back:
+        if back:
             self.db.execute(
-                "DELETE FROM trash WHERE collection = ? AND id = ?", (collection, item_id)
+                "DELETE FROM trash WHERE (collection, id) IN"
+                " (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
+                (json.dumps(back),),
             )
         self._delete(located.keys())
         self._insert([found for found in located.values() if found is not None])
@@ -308,12 +395,17 @@ class SearchIndex:
             if row is None:
                 continue
             label, data, circle, sdoc, pdoc = row
-            if collection == "contacts" and net is not None and sdoc:
-                if item_id in net.redirects_of(sdoc):
-                    continue  # merged into another contact, not deleted
-            if collection == "contacts" and self.db.execute(
-                "SELECT 1 FROM redirects WHERE old = ?", (item_id,)
-            ).fetchone():
+            if (
+                collection == "contacts"
+                and net is not None
+                and sdoc
+                and item_id in net.redirects_of(sdoc)
+            ):
+                continue  # merged into another contact, not deleted
+            if (
+                collection == "contacts"
+                and self.db.execute("SELECT 1 FROM redirects WHERE old = ?", (item_id,)).fetchone()
+            ):
                 continue
             actor, change = deleter(collection, item_id, sdoc or pdoc)
             self.db.execute(
@@ -327,9 +419,18 @@ class SearchIndex:
         before: Mapping[str, str | None],
         touched: Iterable[tuple[str, str]],
         removed: Iterable[tuple[str, str]],
+        added: Mapping[tuple[str, str], tuple[Record, str | None, str | None]] | None = None,
+        written: Mapping[str, tuple[str, bytes]] | None = None,
+        conflicts: Mapping[tuple[str, str, str], bool] | None = None,
+        origin: str = "local",
     ) -> None:
         """Called under the repository lock after a write: update the items it touched, and
-        the digests of the documents it wrote that the index held fresh before."""
+        the digests of the documents it wrote that the index held fresh before. ``added``:
+        items the write added, as it read them back (not read again); ``written``: the digest
+        and heads of each document the write stored (``Writer.written``); ``conflicts``: what
+        a merge's diff found of fields (``crdt.diff_items``; a local write has none: the
+        conflicts of the items it touched are read again); ``origin``: "remote" for a peer's
+        changes (who deleted an item is then read from the document's history)."""
         try:
             indexed = {
                 doc_id: digest
@@ -339,12 +440,28 @@ class SearchIndex:
                 )
             }
             fresh = [d for d, digest in before.items() if indexed.get(d) == digest]
+            written = written or {}
             keys = set(touched) | set(removed)
-            located = {key: net.locate(key[0], key[1]) for key in _by_document(keys)}  # type: ignore[arg-type]
+            added = added or {}
+            located = {
+                key: added[key] if key in added else net.locate(key[0], key[1])  # type: ignore[arg-type]
+                for key in _by_document(keys)
+            }
             me = net.device_id
+            old_heads: dict[str, bytes] = {}
+            if origin != "local":
+                old_heads = {
+                    doc_id: bytes(h or b"")
+                    for doc_id, h in self.db.execute(
+                        "SELECT id, heads FROM docs WHERE id IN (SELECT value FROM json_each(?))",
+                        (json.dumps(sorted(before)),),
+                    )
+                }
 
             def deleter(collection: str, item_id: str, doc_id: str | None) -> tuple[str, str]:
-                return me, ""
+                if origin == "local":
+                    return me, ""
+                return _deleter(net, collection, item_id, doc_id, old_heads)
 
             db = self.db
             db.execute("BEGIN IMMEDIATE")
@@ -352,6 +469,10 @@ class SearchIndex:
                 if any(d.startswith("c:") for d in before):
                     self._store_circles(net)
                 self._upsert(located, net, deleter)
+                if conflicts is None:
+                    self._recheck_conflicts(net, keys)
+                else:
+                    self._store_conflicts(conflicts)
                 for doc_id in fresh:
                     if doc_id.startswith("s:"):
                         db.execute("DELETE FROM redirects WHERE doc = ?", (doc_id,))
@@ -359,12 +480,10 @@ class SearchIndex:
                             "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
                             [(o, n, doc_id) for o, n in net.redirects_of(doc_id).items()],
                         )
-                    live = net.repo.live(doc_id)
-                    if live is not None:
-                        db.execute(
-                            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
-                            (doc_id, live.digest, b"".join(sorted(live.saved_heads))),
-                        )
+                db.executemany(
+                    "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
+                    [(d, *written[d]) for d in fresh if d in written],
+                )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -391,19 +510,32 @@ class SearchIndex:
         self._names = None
 
     def _delete(self, keys: Iterable[tuple[str, str]]) -> None:
-        for collection, item_id in keys:
-            # The full-text row shares the item's rowid: deleting by rowid avoids a scan.
+        wanted = builtins.list(keys)
+        for start in range(0, len(wanted), 500):
+            part = json.dumps(wanted[start : start + 500])
             found = self.db.execute(
-                "SELECT rowid FROM items WHERE collection = ? AND id = ?", (collection, item_id)
-            ).fetchone()
-            if found is None:
+                "SELECT i.rowid, i.collection, i.id FROM json_each(?) AS j JOIN items AS i"
+                " ON i.collection = j.value ->> 0 AND i.id = j.value ->> 1",
+                (part,),
+            ).fetchall()
+            if not found:
                 continue
-            self.db.execute("DELETE FROM items WHERE rowid = ?", found)
-            self.db.execute("DELETE FROM fts WHERE rowid = ?", found)
-            if collection == "contacts":
-                self.db.execute("DELETE FROM topics WHERE id = ?", (item_id,))
-            else:
-                self.db.execute("DELETE FROM links WHERE item = ?", (item_id,))
+            # The full-text row shares the item's rowid: deleting by rowid avoids a scan.
+            rowids = json.dumps([rowid for rowid, _c, _i in found])
+            contacts = json.dumps([i for _r, c, i in found if c == "contacts"])
+            others = json.dumps([i for _r, c, i in found if c != "contacts"])
+            self.db.execute(
+                "DELETE FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,)
+            )
+            self.db.execute(
+                "DELETE FROM fts WHERE rowid IN (SELECT value FROM json_each(?))", (rowids,)
+            )
+            self.db.execute(
+                "DELETE FROM topics WHERE id IN (SELECT value FROM json_each(?))", (contacts,)
+            )
+            self.db.execute(
+                "DELETE FROM links WHERE item IN (SELECT value FROM json_each(?))", (others,)
+            )
 
     def _insert(self, found: Iterable[tuple[Record, str | None, str | None]]) -> None:
         items, fts, topics, links = [], [], [], []
@@ -440,15 +572,18 @@ class SearchIndex:
                 links += [(r.id, c) for c in r.values.get("contacts", [])]
             elif r.values.get("contact"):
                 links.append((r.id, r.values["contact"]))
-        rowids = [
-            self.db.execute(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", item
-            ).lastrowid
-            for item in items
-        ]
+        # The full-text row shares the item's rowid: numbered here, so both go in one batch
+        # (every writer holds the write lock, ``BEGIN IMMEDIATE``).
+        first = int(self.db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM items").fetchone()[0])
+        self.db.executemany(
+            "INSERT INTO items (rowid, collection, id, label, data, sort_key, haystack, created_by,"
+            " changed_by, changed, circle, sdoc, pdoc) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(first + n, *item) for n, item in enumerate(items)],
+        )
         self.db.executemany(
             "INSERT INTO fts (rowid, collection, id, title, body) VALUES (?, ?, ?, ?, ?)",
-            [(rowid, *row) for rowid, row in zip(rowids, fts, strict=True)],
+            [(first + n, *row) for n, row in enumerate(fts)],
         )
         self.db.executemany("INSERT INTO topics VALUES (?, ?)", topics)
         self.db.executemany("INSERT INTO links VALUES (?, ?)", links)
@@ -506,6 +641,67 @@ class SearchIndex:
                 }
             )
         return out
+
+    def conflict_keys(self) -> builtins.list[tuple[str, str, str]]:
+        """``(collection, id, field)`` of every field with concurrent values, as the merges that
+        brought them found (``crdt.diff_items``)."""
+        return [
+            (c, i, f)
+            for c, i, f in self.db.execute(
+                "SELECT collection, id, field FROM conflicts ORDER BY collection, id, field"
+            )
+        ]
+
+    def _store_conflicts(self, found: Mapping[tuple[str, str, str], bool]) -> None:
+        """Record what a diff said of fields: ``True`` holds concurrent values, ``False`` one
+        (``ALL_FIELDS``: the item was deleted or replaced). Stamps are left out: every
+        concurrent edit sets them."""
+        from .crdt import ALL_FIELDS
+
+        for (collection, item_id, name), conflicted in found.items():
+            if name == ALL_FIELDS:
+                self.db.execute(
+                    "DELETE FROM conflicts WHERE collection = ? AND id = ?", (collection, item_id)
+                )
+                continue
+            spec = FIELDS.get(collection, {}).get(name)  # type: ignore[call-overload]
+            if spec is None or spec.system:
+                continue
+            if conflicted:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO conflicts VALUES (?, ?, ?)", (collection, item_id, name)
+                )
+            else:
+                self.db.execute(
+                    "DELETE FROM conflicts WHERE collection = ? AND id = ? AND field = ?",
+                    (collection, item_id, name),
+                )
+
+    def _recheck_conflicts(self, net: Network, keys: Iterable[tuple[str, str]]) -> None:
+        """After a local write: the conflicts of the items it touched that had some, read from
+        their documents again (a write that set such a field resolved it)."""
+        from .history import conflicted_keys
+
+        wanted = json.dumps(sorted(set(keys)))
+        rows = self.db.execute(
+            "SELECT DISTINCT c.collection, c.id FROM conflicts AS c JOIN json_each(?) AS j"
+            " ON c.collection = j.value ->> 0 AND c.id = j.value ->> 1",
+            (wanted,),
+        ).fetchall()
+        for collection, item_id in rows:
+            found = net.locate(collection, item_id)
+            still: set[str] = set()
+            if found is not None and found[1] is not None:
+                with net.lock:
+                    doc = net.repo.get(found[1])
+                    if doc is not None:
+                        still = {
+                            f for c, i, f in conflicted_keys(doc) if (c, i) == (collection, item_id)
+                        }
+            self.db.execute(
+                "DELETE FROM conflicts WHERE collection = ? AND id = ?", (collection, item_id)
+            )
+            self._store_conflicts({(collection, item_id, f): True for f in still})
 
     def circle_counts(self) -> dict[str, dict[str, int]]:
         """Circle id -> {"contacts": n, "notes": n}: the shared items each circle holds."""
@@ -581,15 +777,32 @@ class SearchIndex:
         ).fetchone()
         return self._record(collection, item_id, row[0]) if row else None
 
-    def lazy_rows(self, collection: Collection) -> builtins.list[tuple[str, str, Callable[[], Record]]]:
+    def records(self, collection: Collection, ids: Iterable[str]) -> builtins.list[Record]:
+        """The items of these ids that exist, in no particular order."""
+        rows = self.db.execute(
+            "SELECT id, data FROM items WHERE collection = ? AND id IN"
+            " (SELECT value FROM json_each(?))",
+            (collection, json.dumps(sorted(set(ids)))),
+        )
+        return [self._record(collection, i, d) for i, d in rows]
+
+    def lazy_rows(
+        self, collection: Collection
+    ) -> builtins.list[tuple[str, str, Callable[[], Record]]]:
         """``(id, haystack, make_record)`` for every item, sorted by label (accent- and
         case-insensitive), for ``Catalog.load_lazy``: records are parsed only when shown."""
-        rows = self.db.execute(
-            "SELECT id, haystack, data FROM items WHERE collection = ? ORDER BY sort_key, id",
-            (collection,),
-        ).fetchall()
-        record = self._record
-        return [(i, h, functools.partial(record, collection, i, d)) for i, h, d in rows]
+        paused = gc.isenabled()
+        gc.disable()  # 100,000 small objects: no collection passes while they are made
+        try:
+            rows = self.db.execute(
+                "SELECT id, haystack FROM items WHERE collection = ? ORDER BY sort_key, id",
+                (collection,),
+            ).fetchall()
+            pages = _Pages(self, collection, [i for i, _h in rows])
+            return [(i, h, functools.partial(pages.record, i)) for i, h in rows]
+        finally:
+            if paused:
+                gc.enable()
 
     def devices(self) -> dict[str, dict[str, Any]]:
         """The shared document's device registry as of the last index update."""
@@ -612,7 +825,9 @@ class SearchIndex:
         )
         return [self._record(collection, i, d) for i, d in rows]
 
-    def changed_since(self, since: str, exclude: Iterable[str], limit: int = 1000) -> builtins.list[Record]:
+    def changed_since(
+        self, since: str, exclude: Iterable[str], limit: int = 1000
+    ) -> builtins.list[Record]:
         """Contacts and notes last changed after ``since`` (an ISO stamp, "" for ever) by a
         device not in ``exclude``, latest first."""
         skip = sorted(set(exclude))
@@ -746,11 +961,45 @@ def _deleter(
     except Exception:  # heads the document does not know (a restored copy): look at all
         changes = doc.get_changes([])
     for change in reversed(changes):
-        if change.deps and item_at(doc, collection, item_id, list(change.deps)) is not None and (
-            item_at(doc, collection, item_id, [change.hash]) is None
+        if (
+            change.deps
+            and item_at(doc, collection, item_id, list(change.deps)) is not None
+            and (item_at(doc, collection, item_id, [change.hash]) is None)
         ):
             return change.actor_id.hex(), change.hash.hex()
     return "", ""
+
+
+class _Pages:
+    """The records of a list made lazily (``SearchIndex.lazy_rows``): shown rows fetch their
+    data a page of neighbours at a time, so a list of 100,000 opens without reading it all."""
+
+    PAGE = 256
+
+    def __init__(self, index: SearchIndex, collection: Collection, ids: builtins.list[str]):
+        self.index = index
+        self.collection = collection
+        self.ids = ids
+        self.position: dict[str, int] | None = None
+        self.data: dict[str, str] = {}
+
+    def record(self, item_id: str) -> Record:
+        if item_id not in self.data:
+            if self.position is None:
+                self.position = {item_id: n for n, item_id in enumerate(self.ids)}
+            start = self.position.get(item_id, 0) // self.PAGE * self.PAGE
+            page = {item_id, *self.ids[start : start + self.PAGE]}
+            self.data.update(
+                self.index.db.execute(
+                    "SELECT id, data FROM items WHERE collection = ? AND id IN"
+                    " (SELECT value FROM json_each(?))",
+                    (self.collection, json.dumps(sorted(page))),
+                ).fetchall()
+            )
+        data = self.data.pop(item_id, None)
+        if data is None:  # deleted since the list was read: the next reload drops the row
+            return Record(self.collection, item_id, {}, frozenset(), False, [], "")
+        return self.index._record(self.collection, item_id, data)
 
 
 def _by_document(keys: Iterable[tuple[str, str]]) -> builtins.list[tuple[str, str]]:

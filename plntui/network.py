@@ -27,7 +27,6 @@ from .circles import Circle
 from .errors import AmbiguousIdError, NotFoundError, ProfileError, ValidationError
 from .model import (
     CREATOR_FIELD,
-    parse_date,
     FIELDS,
     PRIVATE_BY_DEFAULT_COLLECTIONS,
     Collection,
@@ -39,6 +38,7 @@ from .model import (
     new_id,
     normalise_topic,
     now_stamp,
+    parse_date,
     today,
 )
 from .profile import Profile, resolve_home
@@ -155,6 +155,12 @@ class Network:
         self._removed: set[tuple[str, str]] = set()
         self._work: Any = None
         self._known: dict[tuple[str, str], _Where] = {}
+        self._added: dict[tuple[str, str], tuple[Record, str | None, str | None]] = {}
+        self._contacts_known: set[str] | None = None
+        """During a notes import: contact ids just read from the index (links to them need no
+        check against the documents)."""
+        """Items added by this write as ``add`` read them back, while nothing else touched
+        them: the index takes them as they are instead of reading them again."""
         """Where the current write put the items it added (no need to look for them)."""
         self._circles: dict[str, Circle] | None = None
         self.repo.subscribe(self._docs_changed)
@@ -641,6 +647,7 @@ class Network:
             self._touched.clear()
             self._removed.clear()
             self._known.clear()
+            self._added.clear()
             try:
                 yield work
                 if register and origin == "local":
@@ -650,12 +657,17 @@ class Network:
             finally:
                 self._work = None
                 known, self._known = self._known, {}
+                added, self._added = self._added, {}
             before = {
                 doc_id: (staged.live.digest if staged.live is not None else None)
                 for doc_id, staged in work.staged.items()
             }
             touched, removed = set(self._touched), set(self._removed)
-            work.on_commit(lambda: self._after_write(before, touched, removed, known))
+            work.on_commit(
+                lambda: self._after_write(
+                    before, touched, removed, known, added, work.writer.written
+                )
+            )
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -670,6 +682,8 @@ class Network:
         touched: set[tuple[str, str]],
         removed: set[tuple[str, str]],
         known: dict[tuple[str, str], _Where],
+        added: dict[tuple[str, str], tuple[Record, str | None, str | None]],
+        written: dict[str, tuple[str, bytes]],
     ) -> None:
         from .index import SearchIndex
 
@@ -677,9 +691,21 @@ class Network:
             self._circles = None
         self._known = known  # where the items just added are, for the index to read them
         try:
-            SearchIndex.for_profile(self.profile).apply_write(self, before, touched, removed)
+            SearchIndex.for_profile(self.profile).apply_write(
+                self, before, touched, removed, added, written
+            )
         finally:
             self._known = {}
+
+    def _touch(self, key: tuple[str, str]) -> None:
+        """The write changed this item (the index updates its row)."""
+        self._touched.add(key)
+        self._added.pop(key, None)
+
+    def _remove(self, key: tuple[str, str]) -> None:
+        """The write deleted or merged away this item."""
+        self._removed.add(key)
+        self._added.pop(key, None)
 
     def _circle_for_write(self, collection: Collection, item_id: str, where: _Where) -> None:
         """Refuse an edit of an item in a circle this device is no longer a member of."""
@@ -844,7 +870,7 @@ class Network:
                         if private:
                             crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
                         crdt.write_fields(tx, collection, obj, private_vals)
-                self._touched.add((collection, item_id))
+                self._touch((collection, item_id))
                 if collection == "interactions":
                     self._bump_last_contacted(checked["contact"], checked["date"])
                 where = _Where(
@@ -854,9 +880,13 @@ class Network:
                     else None,
                 )
                 self._known[(collection, item_id)] = where
-                return self._read_where(collection, item_id, where)
+                record = self._read_where(collection, item_id, where)
+                self._added[(collection, item_id)] = (record, where.shared, where.private)
+                return record
 
-    def _check_field_names(self, collection: Collection, names: Iterable[str]) -> builtins.list[str]:
+    def _check_field_names(
+        self, collection: Collection, names: Iterable[str]
+    ) -> builtins.list[str]:
         out = []
         for name in names:
             spec = FIELDS[collection].get(name)
@@ -875,6 +905,12 @@ class Network:
     def _check_refs(self, collection: Collection, values: Mapping[str, Any]) -> dict[str, Any]:
         """Resolve contact references (prefixes allowed) in place; unknown ones are errors."""
         refs: dict[str, Any] = dict(values)
+        known = self._contacts_known
+        if collection == "notes" and known is not None:  # a notes import checked them already
+            contacts = values.get("contacts") or []
+            contacts = [contacts] if isinstance(contacts, str) else list(contacts)
+            if all(str(c) in known for c in contacts):
+                return refs
         if collection == "contacts" and values.get("introduced_by"):
             refs["introduced_by"] = self.resolve_id("contacts", str(values["introduced_by"]))
         if collection == "notes" and values.get("contacts"):
@@ -948,7 +984,7 @@ class Network:
                     target_vals["updated"] = stamp
                     target_vals["changed_by"] = self.device_id
             self._write_split(collection, item_id, where, shared_vals, private_vals)
-            self._touched.add((collection, item_id))
+            self._touch((collection, item_id))
         return self._read(collection, item_id)
 
     def move(self, collection: Collection, ref: str, circle: str) -> Record:
@@ -971,8 +1007,8 @@ class Network:
         self._put_item(
             work, layout.item_doc(target, collection, item_id), collection, item_id, values
         )
-        self._removed.add((collection, item_id))
-        self._touched.add((collection, item_id))
+        self._remove((collection, item_id))
+        self._touch((collection, item_id))
         if collection == "contacts":  # its shared talks follow it
             from .index import SearchIndex
 
@@ -1095,7 +1131,7 @@ class Network:
                     doc = work.doc(doc_id)
                     with doc.transaction() as tx:
                         crdt.delete_item(tx, collection, item_id)
-            self._removed.add((collection, item_id))
+            self._remove((collection, item_id))
         return record
 
     def restore(self, record: Record) -> Record:
@@ -1118,7 +1154,7 @@ class Network:
                 with pdoc.transaction() as tx:
                     obj = crdt.ensure_item(tx, record.collection, record.id)
                     crdt.put_scalar(tx, obj, crdt.PRIVATE_ITEM_KEY, True)
-            self._touched.add((record.collection, record.id))
+            self._touch((record.collection, record.id))
         return self._read(record.collection, record.id)
 
     # -- notes ----------------------------------------------------------------------------------
@@ -1154,7 +1190,7 @@ class Network:
                         crdt.splice_text(tx, text, pos, delete, insert)
                 stamps = {"updated": now_stamp(), "changed_by": self.device_id}
                 self._write(work, where.shared or doc_id, "notes", item_id, stamps)
-                self._touched.add(("notes", item_id))
+                self._touch(("notes", item_id))
             return self._read("notes", item_id)
 
     def edit_note_body(
@@ -1194,7 +1230,7 @@ class Network:
             else:
                 self._circle_for_write("contacts", contact_id, where)
                 self._write_split("contacts", contact_id, where, vals, {})
-            self._touched.add(("contacts", contact_id))
+            self._touch(("contacts", contact_id))
 
     def due(self, within_days: int = 0, on: _dt.date | None = None) -> builtins.list[DueItem]:
         """Contacts with a follow-up cadence whose next catch-up falls on or before
@@ -1277,7 +1313,7 @@ class Network:
             rdoc = work.doc(layout.shard_doc(circle, other_id), create=True)
             with rdoc.transaction() as tx:
                 crdt.put_scalar(tx, crdt.top(tx, "redirects"), other_id, keep_id)
-            self._removed.add(("contacts", other_id))
+            self._remove(("contacts", other_id))
         return self._read("contacts", keep_id)
 
     def _fold_into(
@@ -1328,7 +1364,7 @@ class Network:
                 )
                 for extra in extra_sources:
                     crdt.append_source(tx, obj, extra)
-        self._touched.add(("contacts", keep.id))
+        self._touch(("contacts", keep.id))
         return bool(changes or differing)
 
     def _repoint(self, old: str, new: str, referrers: Iterable[tuple[str, str]]) -> None:
@@ -1352,7 +1388,7 @@ class Network:
                             crdt.put_list(tx, obj, key, list(dict.fromkeys(updated)))
                         else:
                             crdt.put_scalar(tx, obj, key, new)
-                    self._touched.add((collection, item_id))
+                    self._touch((collection, item_id))
 
     # -- import ---------------------------------------------------------------------------------
 
@@ -1470,6 +1506,14 @@ class Network:
                     self.edit("contacts", record_id, {"introduced_by": target_id})
         return summary
 
+    @contextmanager
+    def _known_contacts(self, ids: set[str]) -> Iterator[None]:
+        self._contacts_known = ids
+        try:
+            yield
+        finally:
+            self._contacts_known = None
+
     def import_notes(
         self,
         drafts: Iterable[Any],
@@ -1492,7 +1536,7 @@ class Network:
             contact_ids.add(contact.id)
             by_name.setdefault(contact.label.casefold(), []).append(contact.id)
         existing = {note.id for note in self.notes()}
-        with self.lock, self._writing():
+        with self.lock, self._writing(), self._known_contacts(contact_ids):
             for done, draft in enumerate(drafts, 1):
                 if progress:
                     progress(done, len(drafts))
@@ -1529,6 +1573,8 @@ class Network:
                     circle=None if draft.values.get("private") else target,
                 )
                 summary.added.append(record)
+                for circle_id in (target, PRIVATE):
+                    self._work.freeze(layout.item_doc(circle_id, "notes", record.id))
         return summary
 
     # -- search ---------------------------------------------------------------------------------
@@ -1662,7 +1708,7 @@ class Network:
                     crdt.put_scalar(tx, obj, "updated", now_stamp())
                     crdt.put_scalar(tx, obj, "changed_by", self.device_id)
             self._known.pop((collection, item_id), None)
-            self._touched.add((collection, item_id))
+            self._touch((collection, item_id))
         return self._read(collection, item_id)
 
     def trash(self) -> builtins.list[dict[str, Any]]:
@@ -1709,40 +1755,36 @@ class Network:
 
     def conflicts(self) -> builtins.list[dict[str, Any]]:
         """Fields of contacts and notes that two devices set concurrently: ``{id, collection,
-        label, field, values: [{value, by}]}``, the value shown first."""
-        from .history import conflict_values, conflicted_keys
+        label, field, values: [{value, by}]}``, the value shown first. The merges that brought
+        them recorded them in the index; their values are read from the documents."""
+        from .history import conflict_values
         from .provenance import device_label, device_names
 
-        names = device_names(self)
+        keys = self.index().conflict_keys()
+        names = device_names(self) if keys else {}
         out: list[dict[str, Any]] = []
         with self.lock:
-            for doc_id in self.repo.storage.manifest():
-                if doc_id.startswith("c:"):
-                    continue
-                doc = self._doc(doc_id)
+            for collection, item_id, field_name in keys:
+                where = self._where(collection, item_id)  # type: ignore[arg-type]
+                doc = self._doc(where.shared) if where.shared else None
                 if doc is None:
                     continue
-                for collection, item_id, field_name in sorted(conflicted_keys(doc)):
-                    spec = FIELDS.get(collection, {}).get(field_name)  # type: ignore[call-overload]
-                    if spec is None or spec.system:
-                        continue  # every concurrent edit sets the stamps: not a conflict
-                    values = conflict_values(doc, collection, item_id, field_name)
-                    if len({repr(v.value) for v in values}) < 2:
-                        continue
-                    record = self._read(collection, item_id)  # type: ignore[arg-type]
-                    out.append(
-                        {
-                            "id": item_id,
-                            "collection": collection,
-                            "label": record.label,
-                            "field": field_name,
-                            "values": [
-                                {"value": v.value, "by": device_label(self, v.actor, names)}
-                                for v in values
-                            ],
-                        }
-                    )
-                self.repo.drop([doc_id])
+                values = conflict_values(doc, collection, item_id, field_name)
+                if len({repr(v.value) for v in values}) < 2:
+                    continue
+                record = self._read_where(collection, item_id, where)  # type: ignore[arg-type]
+                out.append(
+                    {
+                        "id": item_id,
+                        "collection": collection,
+                        "label": record.label,
+                        "field": field_name,
+                        "values": [
+                            {"value": v.value, "by": device_label(self, v.actor, names)}
+                            for v in values
+                        ],
+                    }
+                )
         return out
 
     def conflicts_of(self, record: Record) -> builtins.list[dict[str, Any]]:
@@ -1801,7 +1843,7 @@ class Network:
                 crdt.write_fields(tx, collection, obj, {field: chosen})
                 crdt.put_scalar(tx, obj, "updated", now_stamp())
                 crdt.put_scalar(tx, obj, "changed_by", self.device_id)
-            self._touched.add((collection, item_id))
+            self._touch((collection, item_id))
         return self._read(collection, item_id)
 
     # -- held mass deletions -----------------------------------------------------------------------
@@ -1853,7 +1895,9 @@ class Network:
                     try:
                         check(doc_id, loaded, None)
                     except GuardRefused as exc:
-                        raise ValidationError(f"the held changes are unusable: {exc.message}") from None
+                        raise ValidationError(
+                            f"the held changes are unusable: {exc.message}"
+                        ) from None
                     doc.merge(loaded)
                 batch.state = "accepted"
                 save_batch(work.writer.db, batch)
@@ -1880,7 +1924,7 @@ class Network:
             save_batch(writer.db, batch)
         return batch
 
-    # -- undo a device ------------------------------------------------------------------------------
+    # -- undo a device ---------------------------------------------------------------------------
 
     def device_actors(self, fingerprint: bytes) -> set[str]:
         """The actor ids a device (by certificate fingerprint) wrote with, from the registries."""
@@ -2000,12 +2044,21 @@ class Network:
                     a = item_at(doc, collection, item_id, [other.hash])
                     if b == a:
                         continue
-                    touched = {k for k in set(b or {}) | set(a or {}) if (b or {}).get(k) != (a or {}).get(k)}
+                    touched = {
+                        k
+                        for k in set(b or {}) | set(a or {})
+                        if (b or {}).get(k) != (a or {}).get(k)
+                    }
                     if touched & fields or a is None or b is None:
                         clash = other
                         break
-                now = crdt.read_item(doc, crdt.item_obj(doc, collection, item_id)) if crdt.item_obj(doc, collection, item_id) else None
-                label = str(((now or target or {}).get("name") or (now or target or {}).get("title") or item_id))
+                now_obj = crdt.item_obj(doc, collection, item_id)
+                now = crdt.read_item(doc, now_obj) if now_obj is not None else None
+                label = str(
+                    (now or target or {}).get("name")
+                    or (now or target or {}).get("title")
+                    or item_id
+                )
                 if clash is not None:
                     kept.append((label, "someone else changed it afterwards: left as it is"))
                     continue
@@ -2036,6 +2089,18 @@ class Network:
         if doc is None or layout.kind_of(doc_id) != "shard":
             return {}
         return {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
+
+    def shared_records(
+        self, doc_id: str, read: Mapping[tuple[str, str], dict[str, Any]]
+    ) -> builtins.list[Record]:
+        """The records of a shared document's items from their values as read (``guard.check``
+        returns them), without their private side: for a document new to this device, whose
+        items the index checks for private parts (``SearchIndex.add_new``)."""
+        circle = layout.circle_of(doc_id)
+        return [
+            self._assemble(collection, item_id, values, None, circle)  # type: ignore[arg-type]
+            for (collection, item_id), values in read.items()
+        ]
 
     def locate(
         self, collection: Collection, item_id: str

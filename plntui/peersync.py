@@ -60,7 +60,7 @@ def public_fingerprint(home: Path) -> bytes | None:
 
 
 def held_notice(net: Network, batch: Any) -> str:
-    """"Bob's device deleted 4,012 contacts in circle Data team" (plain text)."""
+    """ "Bob's device deleted 4,012 contacts in circle Data team" (plain text)."""
     from .model import safe_text
     from .provenance import device_label
 

@@ -168,8 +168,12 @@ def whats_new(net: Network, since: str | None = None, limit: int = 1000) -> list
         if by in own or entry["record"].private_item:
             continue
         items.append(
-            NewItem(entry["record"], "deleted", device_label(net, by, names) if by else "someone",
-                    str(entry["deleted_at"]))
+            NewItem(
+                entry["record"],
+                "deleted",
+                device_label(net, by, names) if by else "someone",
+                str(entry["deleted_at"]),
+            )
         )
     items.sort(key=lambda i: i.when, reverse=True)
     return items[:limit]

@@ -49,7 +49,10 @@ MEMORY_PER_STORED_BYTE: dict[str, int] = {"shard": 150, "circle": 150, "note": 4
 about 350 per byte of a saved note (bodies are the dearest: about 290 bytes per character);
 ``bench/README.md`` has the measurements."""
 COMPACT_CHUNKS = 64
-COMPACT_MIN_BYTES = 64 * 1024
+COMPACT_MIN_BYTES = 4 * 1024
+"""A document is saved afresh (its chunks folded into one snapshot) after ``COMPACT_CHUNKS``
+chunks, or once its chunks outgrow both this and its snapshot: what is stored stays within
+about twice a fresh save, and a new peer receives the stored bytes as they are."""
 
 Listener = Callable[[str, frozenset[str]], None]
 
@@ -76,10 +79,18 @@ class LiveDoc:
 @dataclass(slots=True)
 class _Staged:
     live: LiveDoc | None
-    doc: am.Document
+    doc: am.Document | None  # None: received whole and not loaded (``raw`` and ``heads``)
     kind: layout.Kind
     circle: str
     raw: bytes | None = None  # bytes received whole, written as they are
+    heads: list[bytes] | None = None
+
+    def loaded(self, actor: bytes) -> am.Document:
+        if self.doc is None:
+            assert self.raw is not None
+            self.doc = am.Document.load(self.raw)
+            self.doc.set_actor(actor)
+        return self.doc
 
 
 @dataclass(slots=True)
@@ -103,7 +114,7 @@ class Work:
         ``create``); ``KeyError`` if it does not exist and ``create`` is false."""
         staged = self.staged.get(doc_id)
         if staged is not None:
-            return staged.doc
+            return staged.loaded(self.repo.actor)
         kind, circle, _ = _parsed(doc_id)
         live = self.repo._current(doc_id, in_write=True)
         if live is None:
@@ -126,19 +137,41 @@ class Work:
         except KeyError:
             return None
 
-    def adopt(self, doc_id: str, data: bytes, loaded: am.Document) -> None:
+    def adopt(
+        self,
+        doc_id: str,
+        data: bytes,
+        loaded: am.Document | None,
+        heads: list[bytes] | None = None,
+    ) -> None:
         """Store a document received whole: ``data`` as its snapshot, unchanged, when this
-        device lacks it; merged into its copy otherwise. ``loaded`` is ``Document.load(data)``."""
+        device lacks it; merged into its copy otherwise. ``loaded`` is ``Document.load(data)``,
+        or ``None`` with the document's ``heads``: then it is stored without being kept loaded
+        (a new peer receiving thousands of documents keeps none of them in memory)."""
         kind, circle, _ = _parsed(doc_id)
         live = self.repo._current(doc_id, in_write=True)
         if live is None and doc_id not in self.staged:
-            loaded.set_actor(self.repo.actor)
-            self.staged[doc_id] = _Staged(None, loaded, kind, circle, raw=data)
+            if loaded is not None:
+                loaded.set_actor(self.repo.actor)
+                heads = None
+            elif heads is None:
+                raise ValueError("adopt needs the loaded document or its heads")
+            self.staged[doc_id] = _Staged(None, loaded, kind, circle, raw=data, heads=heads)
             self.missing.discard(doc_id)
             if kind == "circle":
                 self.staged_circles.add(doc_id)
         else:
-            self.doc(doc_id).merge(loaded)
+            self.doc(doc_id).merge(loaded if loaded is not None else am.Document.load(data))
+
+    def freeze(self, doc_id: str) -> None:
+        """Keep a document this work created as its saved bytes only, until the commit (a
+        batch creating thousands of note documents keeps none of them loaded); using it again
+        loads it again."""
+        staged = self.staged.get(doc_id)
+        if staged is None or staged.live is not None or staged.doc is None:
+            return
+        staged.raw, staged.heads = staged.doc.save(), staged.doc.get_heads()
+        staged.doc = None
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the work is durable (still under the repository lock)."""
@@ -174,8 +207,8 @@ class Repository:
             writing = work is not None and self._owner == threading.get_ident()
             if writing:
                 staged = work.staged.get(doc_id)  # type: ignore[union-attr]
-                if staged is not None:
-                    return staged.doc  # inside a write, reads see the write
+                if staged is not None:  # inside a write, reads see the write
+                    return staged.loaded(self.actor)
             # inside a write, a read also sees what other processes stored before it
             live = self._current(doc_id, in_write=writing)
             return None if live is None else live.doc
@@ -307,10 +340,13 @@ class Repository:
 
     def _store(self, work: Work) -> None:
         for doc_id, staged in work.staged.items():
-            heads = staged.doc.get_heads()
             if staged.raw is not None:
+                heads = staged.heads if staged.doc is None else staged.doc.get_heads()
+                assert heads is not None
                 work.writer.put(doc_id, staged.circle, staged.kind, staged.raw, heads)
                 continue
+            assert staged.doc is not None
+            heads = staged.doc.get_heads()
             live = staged.live
             if live is None:
                 work.writer.put(doc_id, staged.circle, staged.kind, staged.doc.save(), heads)
@@ -329,12 +365,16 @@ class Repository:
     def _apply(self, work: Work) -> frozenset[str]:
         """After the commit: merge every fork into its live document (or make it live)."""
         changed: set[str] = set()
+        infos = self.storage.info([d for d in work.staged if d in work.writer.touched])
         for doc_id, staged in work.staged.items():
             if doc_id not in work.writer.touched:
                 continue
             changed.add(doc_id)
-            info = self.storage.info([doc_id]).get(doc_id)
+            info = infos.get(doc_id)
             version = info[1] if info else 0
+            self._known[doc_id] = version
+            if staged.doc is None:  # stored whole, not loaded: the next ``get`` loads it
+                continue
             live = self._live.get(doc_id) if staged.live is None else staged.live
             if live is None:
                 live = LiveDoc(
@@ -351,7 +391,6 @@ class Repository:
                 live.saved_heads = live.doc.get_heads()
                 live.version = version
                 self._live[doc_id] = live
-            self._known[doc_id] = version
             self._refresh_counts(live)
         self.writes += 1
         self._trim()

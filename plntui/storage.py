@@ -426,6 +426,8 @@ class Writer:
         self.storage = storage
         self.db = db
         self.touched: set[str] = set()
+        self.written: dict[str, tuple[str, bytes]] = {}
+        """``id -> (digest, heads)`` of every document written, as it was written."""
         row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         self.generation = (int(row[0]) if row else 0) + 1
 
@@ -453,6 +455,7 @@ class Writer:
             ),
         )
         self.touched.add(doc_id)
+        self.written[doc_id] = (digest_of(heads), heads_blob(heads))
         return version
 
     def append(self, doc_id: str, chunk: bytes, heads: Iterable[bytes]) -> tuple[int, int, int]:
@@ -483,6 +486,7 @@ class Writer:
             ),
         )
         self.touched.add(doc_id)
+        self.written[doc_id] = (digest_of(heads), heads_blob(heads))
         return version, n_chunks, chunk_bytes
 
     def set_aside(self, doc_id: str, what: str, data: bytes | None) -> None:

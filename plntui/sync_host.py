@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import automerge.core as am
@@ -28,6 +29,7 @@ from . import crdt, layout
 from .circles import Circle, read_circle
 from .guard import GuardRefused, check
 from .held import Batch, Deleted, Thresholds, Window, load_batches, new_batch_id, save_batch
+from .index import NewDocument, SearchIndex
 
 if TYPE_CHECKING:
     from .network import Network
@@ -162,10 +164,12 @@ class RepoHost:
                 return Received(0, self.digest(doc_id))
             kept = self._hold(peer, doc_id, base, staged)
             if kept is None:  # everything it brought waits for the user's decision
-                return Received(0, self.digest(doc_id))
+                return Received(0, self.digest(doc_id), held=True)
+            held = kept is not staged
             staged = kept
             after = staged.get_heads()
-            touched = crdt.touched_items(staged, before, after)
+            found = crdt.diff_items(staged, before, after)
+            touched, conflicts = (None, None) if found is None else found
             try:
                 check(doc_id, staged, touched)
             except GuardRefused as exc:
@@ -175,50 +179,78 @@ class RepoHost:
             new_contacts = self._new_contacts(base, staged, touched)
             with self.repo.writing("remote") as work:
                 work.doc(doc_id, create=True).merge(staged)
-            self._index(old, touched, doc_id)
+            self._index(old, touched, doc_id, work.writer.written, conflicts)
             self.new_contacts += new_contacts
-            return Received(n_changes, self.digest(doc_id), reshare=kind == "circle")
+            return Received(n_changes, self.digest(doc_id), reshare=kind == "circle", held=held)
 
     def receive_docs(self, peer: bytes, docs: list[tuple[str, bytes]]) -> dict[str, Any]:
         """Check each document the peer sent whole and store those that pass, in one
-        transaction; then refuse (``Refused``, carrying what was stored) if any failed."""
+        transaction; then refuse (``Refused``, carrying what was stored) if any failed.
+
+        A document new here is loaded once: checked, its records read for the index, and
+        dropped; its bytes are stored as they came. Only documents this device held already
+        (merged) and new circles stay loaded."""
         from sync.session import Received, Refused
 
-        loaded: list[tuple[str, bytes, am.Document]] = []
+        fresh: list[_Fresh] = []
+        merged: list[tuple[str, bytes, am.Document]] = []
+        held_docs: set[str] = set()
         refused: Refused | None = None
         joined: list[Circle] = []
+        out: dict[str, Received] = {}
         with self.lock:
             me = self.net.fingerprint_hex
             known = self.net.circles()
+            holding = {b.circle for b in load_batches(self.repo.storage.db, "held")}
             for doc_id, data in docs:
+                kind = layout.kind_of(doc_id)
+                new_here = not self.repo.exists(doc_id)
                 try:
-                    doc = self._check_whole(peer, doc_id, data, me, known)
+                    doc, read, held = self._check_whole(
+                        peer, doc_id, data, me, known, _circle(doc_id) in holding
+                    )
                 except Refused as exc:
                     refused = refused or exc
                     continue
-                if layout.kind_of(doc_id) == "circle" and _circle(doc_id) not in known:
+                if doc is None:  # all of it waits in a held batch
+                    out[doc_id] = Received(0, self.digest(doc_id), held=True)
+                    continue
+                if held and new_here:  # stored without what waits
+                    data = doc.save()
+                if kind == "circle" and _circle(doc_id) not in known:
                     joined.append(read_circle(doc, _circle(doc_id), me))
-                loaded.append((doc_id, data, doc))
-            out: dict[str, Received] = {}
-            if loaded:
-                old = {doc_id: self.digest(doc_id) for doc_id, _data, _doc in loaded}
-                counts = {doc_id: len(doc.get_changes([])) for doc_id, _data, doc in loaded}
-                for doc_id, _data, doc in loaded:
-                    if layout.kind_of(doc_id) == "shard" and old[doc_id] is None:
-                        self.new_contacts += len(doc.keys(crdt.top(doc, "contacts")))
+                if new_here and kind != "circle" and not held:
+                    fresh.append(_fresh(self.net, doc_id, data, doc, read))
+                    self.new_contacts += sum(1 for c, _i in read if c == "contacts")
+                    del doc  # its bytes are what is stored
+                else:
+                    merged.append((doc_id, data, doc))
+                    if held:
+                        held_docs.add(doc_id)
+            if fresh or merged:
+                old = {doc_id: self.digest(doc_id) for doc_id, _data, _doc in merged}
                 with self.repo.writing("remote") as work:
-                    for doc_id, data, doc in loaded:
+                    for entry in fresh:
+                        work.adopt(entry.doc.doc_id, entry.data, None, entry.doc.heads)
+                    for doc_id, data, doc in merged:
                         work.adopt(doc_id, data, doc)
-                from .index import SearchIndex
-
-                SearchIndex.for_profile(self.net.profile).reindex(
-                    self.net, [doc_id for doc_id, _d, _doc in loaded]
-                )
-                for doc_id, _data, _doc in loaded:
+                index = SearchIndex.for_profile(self.net.profile)
+                index.add_new(self.net, [entry.doc for entry in fresh])
+                index.reindex(self.net, [doc_id for doc_id, _d, _doc in merged])
+                for entry in fresh:
+                    doc_id = entry.doc.doc_id
+                    out[doc_id] = Received(entry.changes, self.digest(doc_id))
+                for doc_id, _data, doc in merged:
+                    now = self.digest(doc_id)
+                    if old[doc_id] is None:
+                        count = len(doc.get_changes([]))
+                    else:
+                        count = 0 if now == old[doc_id] else 1
                     out[doc_id] = Received(
-                        counts[doc_id] if old[doc_id] is None else 1,
-                        self.digest(doc_id),
+                        count,
+                        now,
                         reshare=layout.kind_of(doc_id) == "circle",
+                        held=doc_id in held_docs,
                     )
         for circle in joined:
             for listener in list(self.on_joined):
@@ -229,9 +261,17 @@ class RepoHost:
         return out
 
     def _check_whole(
-        self, peer: bytes, doc_id: str, data: bytes, me: str, known: dict[str, Circle]
-    ) -> am.Document:
-        """A whole document from a peer, loaded and checked, or ``Refused``."""
+        self,
+        peer: bytes,
+        doc_id: str,
+        data: bytes,
+        me: str,
+        known: dict[str, Circle],
+        holding: bool = False,
+    ) -> tuple[am.Document | None, dict[tuple[str, str], dict[str, Any]], bool]:
+        """A whole document from a peer, loaded and checked (with the records the guard read
+        of it, and whether some of its changes wait in a held batch; ``None``: all of them
+        do), or ``Refused``. ``holding``: a batch of the document's circle is held."""
         from sync.session import Refused
 
         kind = layout.kind_of(doc_id)
@@ -244,14 +284,21 @@ class RepoHost:
                 doc_id=doc_id,
             ) from None
         live = self.repo.get(doc_id)
-        checked = doc
+        checked: am.Document | None = doc
+        held = False
         if live is not None:  # held here already: what is checked is the merged result
             merged = live.fork()
             merged.merge(doc)
             kept = self._hold(peer, doc_id, live, merged)
+            held = kept is not merged
             checked = kept if kept is not None else live.fork()
+        elif holding:  # new here: a held author's changes in it wait with its batch
+            checked = self._hold(peer, doc_id, layout.new_document(kind, self.repo.actor), doc)
+            held = checked is not doc
+            if checked is None:
+                return None, {}, True
         try:
-            check(doc_id, checked, None)
+            read = check(doc_id, checked, None)
         except GuardRefused as exc:
             raise Refused(
                 f"{exc.message}; nothing of it was stored", pause=exc.pause, doc_id=doc_id
@@ -264,7 +311,7 @@ class RepoHost:
                     "members; nothing of it was stored",
                     doc_id=doc_id,
                 )
-        return checked
+        return checked, read, held
 
     # -- held mass deletions ----------------------------------------------------------------------
 
@@ -274,9 +321,7 @@ class RepoHost:
     def _held_authors(self, circle: str) -> dict[str, str]:
         """Author actor (hex) -> the id of its held batch in ``circle``."""
         return {
-            b.author: b.id
-            for b in load_batches(self.repo.storage.db, "held")
-            if b.circle == circle
+            b.author: b.id for b in load_batches(self.repo.storage.db, "held") if b.circle == circle
         }
 
     def _hold(
@@ -352,22 +397,23 @@ class RepoHost:
                 name = ""
                 if obj is not None:
                     found = base.get(obj, "name" if collection == "contacts" else "title")
-                    name = str(found[0][1]) if found and not isinstance(found[0], am.ObjType) else ""
+                    name = (
+                        str(found[0][1]) if found and not isinstance(found[0], am.ObjType) else ""
+                    )
                 item = Deleted(collection, item_id, name, doc_id)
                 if len(authors) == 1:
                     out.setdefault(next(iter(authors)), []).append(item)
                     continue
                 for change in new:
-                    if item_at(staged, collection, item_id, [change.hash]) is None and item_at(
-                        staged, collection, item_id, list(change.deps)
-                    ) is not None:
+                    if (
+                        item_at(staged, collection, item_id, [change.hash]) is None
+                        and item_at(staged, collection, item_id, list(change.deps)) is not None
+                    ):
                         out.setdefault(change.actor_id.hex(), []).append(item)
                         break
         return out
 
     def _circle_size(self, circle: str) -> int:
-        from .index import SearchIndex
-
         counts = SearchIndex.for_profile(self.net.profile).circle_counts().get(circle, {})
         return max(int(counts.get("contacts", 0)), int(counts.get("notes", 0)), 1)
 
@@ -387,15 +433,49 @@ class RepoHost:
         )
 
     def _index(
-        self, old: dict[str, str | None], touched: set[tuple[str, str]] | None, doc_id: str
+        self,
+        old: dict[str, str | None],
+        touched: set[tuple[str, str]] | None,
+        doc_id: str,
+        written: dict[str, tuple[str, bytes]],
+        conflicts: dict[tuple[str, str, str], bool] | None,
     ) -> None:
-        from .index import SearchIndex
-
         index = SearchIndex.for_profile(self.net.profile)
         if touched is None:
             index.reindex(self.net, [doc_id])
             return
-        index.apply_write(self.net, old, touched, touched)
+        index.apply_write(
+            self.net,
+            old,
+            touched,
+            touched,
+            written=written,
+            conflicts=conflicts or {},
+            origin="remote",
+        )
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """A document new to this device, checked and read, kept as its bytes only."""
+
+    doc: NewDocument
+    data: bytes
+    changes: int
+
+
+def _fresh(
+    net: Network,
+    doc_id: str,
+    data: bytes,
+    doc: am.Document,
+    read: dict[tuple[str, str], dict[str, Any]],
+) -> _Fresh:
+    redirects: dict[str, str] = {}
+    if layout.kind_of(doc_id) == "shard":
+        redirects = {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
+    new = NewDocument(doc_id, doc.get_heads(), net.shared_records(doc_id, read), redirects)
+    return _Fresh(new, data, len(doc.get_changes([])))
 
 
 def _circle(doc_id: str) -> str:

@@ -38,9 +38,9 @@ class FrameKind(IntEnum):
     """Every frame type plntui sends, in one registry.
 
     The sync link (protocol 2, ``session``): HELLO, PING, BYE, INTRODUCE (only to a peer that
-    asked), MANIFEST, WANT, DOCS, DOC_SYNC. The anonymous path (``tls``, ``pairing``): PRESENT,
-    PRESENT_OK, INFO, INFO_OK and the four pairing frames. 2 and 3 were protocol 1's SNAPSHOT
-    and SYNC: retired, never reused.
+    asked), MANIFEST, WANT, DOCS, DOC_SYNC, HELD. The anonymous path (``tls``, ``pairing``):
+    PRESENT, PRESENT_OK, INFO, INFO_OK and the four pairing frames. 2 and 3 were protocol 1's
+    SNAPSHOT and SYNC: retired, never reused.
     """
 
     HELLO = 1
@@ -59,6 +59,7 @@ class FrameKind(IntEnum):
     WANT = 16
     DOCS = 17
     DOC_SYNC = 18
+    HELD = 19
 
 
 def kind_name(kind: int) -> str:

@@ -27,7 +27,11 @@ The protocol (version 2), in frames (see ``framing``):
    snapshot plus change records, straight from disk; at most ``batch_bytes`` per frame, and a
    frame is made only when the transport asks (``data_to_send``), so the transport's drain
    paces the sender.
-5. PING keeps an idle link alive; BYE (a UTF-8 reason) ends it; INTRODUCE as in version 1.
+5. HELD (a document id, UTF-8): this side keeps the peer's changes to that document waiting
+   for its user's decision (a mass deletion held by the host). The document stays behind the
+   peer's on purpose: neither side syncs it again, asks for it whole or waits on it until one
+   side's digest changes, and both count it as in sync.
+6. PING keeps an idle link alive; BYE (a UTF-8 reason) ends it; INTRODUCE as in version 1.
 
 Every state change is one entry of ``TRANSITIONS``; a frame no entry allows in the current state
 is a ``RemoteProtocolError``.
@@ -120,6 +124,10 @@ class Received:
     """The document's digest here now."""
     reshare: bool = False
     """What this side shares with the peer changed (a circle arrived): send a new manifest."""
+    held: bool = False
+    """Some of what the peer sent waits here for the user's decision (a held mass deletion):
+    the document stays behind the peer's on purpose, so it is neither synced again nor asked
+    for whole until something changes."""
 
 
 class Refused(SyncError):
@@ -251,6 +259,7 @@ class Trigger(Enum):
     WANT = "WANT"
     DOCS = "DOCS"
     DOC_SYNC = "DOC_SYNC"
+    HELD = "HELD"
     PING = "PING"
     INTRODUCE = "INTRODUCE"
     BYE = "BYE"
@@ -266,6 +275,7 @@ _FRAME_OF: Final[dict[Trigger, FrameKind]] = {
     Trigger.WANT: FrameKind.WANT,
     Trigger.DOCS: FrameKind.DOCS,
     Trigger.DOC_SYNC: FrameKind.DOC_SYNC,
+    Trigger.HELD: FrameKind.HELD,
     Trigger.PING: FrameKind.PING,
     Trigger.INTRODUCE: FrameKind.INTRODUCE,
     Trigger.BYE: FrameKind.BYE,
@@ -278,6 +288,7 @@ _SYNC_FRAMES: Final = (
     Trigger.WANT,
     Trigger.DOCS,
     Trigger.DOC_SYNC,
+    Trigger.HELD,
     Trigger.PING,
     Trigger.INTRODUCE,
 )
@@ -385,6 +396,8 @@ class SyncSession:
         self._in_sync_reported = False
         self._unanswered = 0  # manifests sent that no WANT answered yet
         self._stale: dict[str, tuple[tuple[bytes, ...], str | None, int]] = {}
+        self._holding: dict[str, str] = {}  # the peer's changes wait here: id -> their digest
+        self._held_there: dict[str, str | None] = {}  # ours wait there: id -> our digest
 
     # -- public state -------------------------------------------------------------------------
 
@@ -402,8 +415,12 @@ class SyncSession:
         for doc_id, digest in self._theirs.items():
             if doc_id in self._skip or doc_id not in self._offered:
                 continue
-            if self.host.digest(doc_id) != digest:
-                return False
+            mine = self.host.digest(doc_id)
+            if mine == digest or self._holding.get(doc_id) == digest:
+                continue
+            if doc_id in self._held_there and self._held_there[doc_id] == mine:
+                continue
+            return False
         return True
 
     @property
@@ -681,7 +698,9 @@ class SyncSession:
                 changed.append(doc_id)
                 changes += received.changes
             reshare = reshare or received.reshare
-            if received.digest is not None and received.digest != digest:
+            if received.held:
+                self._holding[doc_id] = digest
+            elif received.digest is not None and received.digest != digest:
                 self._schedule(doc_id)  # it changed here meanwhile: sync what differs
         self.stats.changes_in += changes
         if changed:
@@ -718,9 +737,35 @@ class SyncSession:
             self._events.append(DocsReceived((doc_id,), received.changes, 0))
         if received.reshare:
             self.reshare()
+        if received.held:  # behind on purpose, not stuck: say so instead of answering
+            self._stale.pop(doc_id, None)
+            self._holding[doc_id] = self._theirs[doc_id]
+            self._send(FrameKind.HELD, doc_id.encode())
+            self._in_sync_reported = False
+            return
+        self._holding.pop(doc_id, None)
         if self._rounds_without_progress(doc_id, peek[0], received) >= STUCK_ROUNDS:
             self._ask_whole(doc_id)
         self._generate(doc_id)
+        self._in_sync_reported = False
+
+    def _on_held(self, payload: bytes) -> None:
+        try:
+            doc_id = payload.decode()
+        except UnicodeDecodeError:
+            doc_id = ""
+        if not _valid_doc_id(doc_id):
+            raise RemoteProtocolError("the peer sent a HELD frame without a valid document id")
+        self._transition(Trigger.HELD)
+        if doc_id not in self._offered:
+            self._events.append(Ignored(doc_id, "this device does not share it with the peer"))
+            return
+        self._awaiting.discard(doc_id)  # no answer comes until the peer's user decides
+        self._stale.pop(doc_id, None)
+        # Automerge sends nothing more on a state whose last message went unanswered: the next
+        # change here starts afresh, and the peer learns of it (and holds it too)
+        self._states.pop(doc_id, None)
+        self._held_there[doc_id] = self.host.digest(doc_id)
         self._in_sync_reported = False
 
     def _rounds_without_progress(

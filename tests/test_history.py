@@ -25,7 +25,7 @@ def pair(tmp_path: Path) -> tuple[Network, Network]:
     return a, b
 
 
-# -- versions ---------------------------------------------------------------------------------------
+# -- versions --------------------------------------------------------------------------------------
 
 
 def test_history_lists_versions_newest_first_with_who_and_what(
@@ -90,7 +90,7 @@ def test_unknown_or_foreign_versions_are_refused(net: Network) -> None:
     assert net.repo.storage.manifest() == before
 
 
-# -- the trash --------------------------------------------------------------------------------------
+# -- the trash -------------------------------------------------------------------------------------
 
 
 def test_a_deletion_by_a_colleague_lands_in_the_trash_and_comes_back(
@@ -134,7 +134,7 @@ def test_restoring_into_a_circle_left_is_refused(pair: tuple[Network, Network]) 
         b.restore_version("contacts", ada.id, first)
 
 
-# -- held mass deletions ----------------------------------------------------------------------------
+# -- held mass deletions ---------------------------------------------------------------------------
 
 
 def test_a_mass_deletion_is_held_then_refused_and_everything_comes_back(
@@ -192,7 +192,7 @@ def test_thresholds_are_checked(net: Network) -> None:
     assert Network.open(net.profile.home).hold_thresholds().percent == 50
 
 
-# -- undo a device ----------------------------------------------------------------------------------
+# -- undo a device ---------------------------------------------------------------------------------
 
 
 def test_undo_a_device_restores_its_changes_but_not_over_a_later_edit(
@@ -252,7 +252,7 @@ def test_concurrent_edits_of_one_field_are_shown_and_resolved_for_everyone(
         a.resolve_conflict("contacts", ada.id, "role", 1)
 
 
-# -- a property ---------------------------------------------------------------------------------------
+# -- a property ------------------------------------------------------------------------------------
 
 SETTINGS = settings(
     max_examples=25,

@@ -53,29 +53,56 @@ def cmd_due(args: argparse.Namespace) -> int:
 def cmd_whatsnew(args: argparse.Namespace) -> int:
     from ..model import now_stamp
     from ..provenance import last_seen, mark_seen, whats_new
+    from .recovery import held_summary
 
     net = open_network(args)
     started = now_stamp()
     since = "" if args.all else last_seen(net.profile)
     items = whats_new(net, since)
+    held = [held_summary(net, batch) for batch in net.held()]
+    conflicts = net.conflicts()
     if args.json:
         print_json(
             [{"what": i.what, "by": i.who, "when": i.when, **i.record.to_json()} for i in items]
+            + [{"what": "held", **h} for h in held]
+            + [
+                {
+                    "what": "conflict",
+                    "id": c["id"],
+                    "kind": c["collection"][:-1],
+                    "label": c["label"],
+                    "field": c["field"],
+                    "values": c["values"],
+                }
+                for c in conflicts
+            ]
         )
-    elif not items:
+    elif not items and not held and not conflicts:
         out(
             "Nothing new from colleagues"
             + (f" since {since[:16].replace('T', ' ')}." if since else ".")
         )
     else:
-        if since:
+        for h in held:
+            out(
+                f"  held: {safe_text(h['author'])}'s device deleted {h['counts']}: review with "
+                f"plntui held (id {h['id']})"
+            )
+        if conflicts:
+            out(
+                f"  {len(conflicts)} field(s) with two values from colleagues: see plntui conflicts"
+            )
+        if items and since:
             out(f"Since {since[:16].replace('T', ' ')} UTC:")
         for item in items:
             noun = "contact" if item.record.collection == "contacts" else "note"
-            out(
+            line = (
                 f"  {item.when[:10]}  {item.who} {item.what} {noun} "
                 f"{safe_text(item.record.label)} ({item.record.id})"
             )
+            if item.what == "deleted":
+                line += f" · restore: plntui trash restore {item.record.id}"
+            out(line)
     if args.mark_seen:
         mark_seen(net.profile, started)
     return 0

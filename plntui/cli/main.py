@@ -170,6 +170,13 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--circle", metavar="NAME", help="also add it to this circle of yours")
     rj = psub.add_parser("reject", help="refuse a peer an introducer offered (never offered again)")
     rj.add_argument("fingerprint", metavar="FINGERPRINT")
+    u = psub.add_parser(
+        "undo",
+        help="bring back what a device changed since a date (after revoking a broken or stolen "
+        "one)",
+    )
+    u.add_argument("fingerprint", metavar="FINGERPRINT", help="the device's fingerprint")
+    u.add_argument("--since", required=True, metavar="DATE", help="YYYY-MM-DD")
 
     p = sub.add_parser(
         "pair",
@@ -218,7 +225,62 @@ def build_parser() -> ArgumentParser:
     sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
     sub.add_parser("compact", help="fold the change logs into fresh snapshots")
     _provenance_parsers(sub)
+    _recovery_parsers(sub)
     return parser
+
+
+def _kind_and_id(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=("contact", "note"), help="contact or note")
+    p.add_argument("id", metavar="ID", help="its id (at least 4 characters; deleted ones too)")
+
+
+def _recovery_parsers(sub: Any) -> None:
+    p = sub.add_parser("history", help="every version of a contact or note, newest first")
+    _kind_and_id(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("show", help="show a contact or note, or one of its versions (--at)")
+    _kind_and_id(p)
+    p.add_argument("--at", metavar="VERSION", help="the version to show (see: plntui history)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("restore", help="bring a version of a contact or note back, as a new change")
+    _kind_and_id(p)
+    p.add_argument("version", metavar="VERSION", help="the version (see: plntui history)")
+
+    p = sub.add_parser("trash", help="deleted contacts and notes; restore one")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    r = tsub.add_parser("restore", help="put a deleted contact or note back")
+    r.add_argument("id", metavar="ID")
+
+    p = sub.add_parser(
+        "held", help="mass deletions from peers waiting for your decision; accept or refuse"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    hsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    a = hsub.add_parser("accept", help="apply the deletions (and the device's later changes)")
+    a.add_argument("id", metavar="ID")
+    r = hsub.add_parser("refuse", help="apply, then bring everything it deleted back, for everyone")
+    r.add_argument("id", metavar="ID")
+    t = hsub.add_parser("threshold", help="when a batch is held (no option: show it)")
+    t.add_argument(
+        "--count", type=int, metavar="N", help="held when it deletes more than N items (20)"
+    )
+    t.add_argument(
+        "--percent",
+        type=float,
+        metavar="P",
+        help="and more than P %% of a circle's contacts or notes (10)",
+    )
+
+    p = sub.add_parser("conflicts", help="fields two devices set at once; keep one value")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    csub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    r = csub.add_parser("resolve", help="keep one of the values, for everyone")
+    r.add_argument("id", metavar="ID", help="the contact's or note's id")
+    r.add_argument("field", metavar="FIELD", help="the field, e.g. role")
+    r.add_argument(
+        "--pick", type=int, required=True, metavar="N", help="the value to keep, as listed"
+    )
 
 
 def _circle_parsers(sub: Any) -> None:
@@ -423,6 +485,12 @@ COMMANDS: dict[str, str] = {
     "compact": "profile:cmd_compact",
     "whatsnew": "activity:cmd_whatsnew",
     "rename": "profile:cmd_rename",
+    "history": "recovery:cmd_history",
+    "show": "recovery:cmd_show",
+    "restore": "recovery:cmd_restore",
+    "trash": "recovery:cmd_trash",
+    "held": "recovery:cmd_held",
+    "conflicts": "recovery:cmd_conflicts",
 }
 """Each command's handler, as ``module:function`` in this package: imported when it runs."""
 

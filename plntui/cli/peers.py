@@ -103,6 +103,10 @@ def cmd_peer(args: argparse.Namespace) -> int:
         return 0
     if args.action == "pending":
         return _peer_pending(trust, args.json)
+    if args.action == "undo":
+        from .recovery import peer_undo
+
+        return peer_undo(args)
     if args.action == "add":
         import asyncio
 

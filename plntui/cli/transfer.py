@@ -81,11 +81,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .. import interop
 
     net = open_network(args)
-    contacts, hidden_c = shared_view(
-        in_circle(net, net.contacts(), args.circle), args.include_private
-    )
     if args.what == "notes":
         notes, hidden = shared_view(in_circle(net, net.notes(), args.circle), args.include_private)
+        # only the contacts the notes link to, to name them
+        linked = net.index().records("contacts", {c for n in notes for c in n["contacts"]})
+        contacts, _hidden = shared_view(in_circle(net, linked, args.circle), args.include_private)
         by_id = {c.id: c for c in contacts}
         if args.format == "md":
             if args.out == "-":
@@ -101,7 +101,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             where = _write_output(args.out, interop.notes_to_json(notes))
         count = len(notes)
     else:
-        hidden = hidden_c
+        contacts, hidden = shared_view(
+            in_circle(net, net.contacts(), args.circle), args.include_private
+        )
         if args.format == "vcf":
             text = interop.contacts_to_vcards(contacts)
         elif args.format == "csv":

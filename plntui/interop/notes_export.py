@@ -79,9 +79,11 @@ def export_notes_markdown(
         raise ValidationError(f"cannot create the folder {out_dir}: {reason}") from None
     written: list[Path] = []
     names: dict[str, str] = {}
+    taken: set[str] = set()
     for done, note in enumerate(_sorted(notes), 1):
-        name = _file_name(note, set(names.values()))
+        name = _file_name(note, taken)
         names[note.id] = name
+        taken.add(name)
         written.append(_write(out_dir / name, _note_markdown(note, contacts)))
         if progress is not None:
             progress(done, len(notes))
@@ -118,13 +120,18 @@ def _file_name(note: Record, taken: set[str]) -> str:
 
 def yaml_string(value: str) -> str:
     """A double-quoted YAML scalar (also a valid JSON string) for any text."""
-    return '"' + "".join(_yaml_char(char) for char in value) + '"'
+    return '"' + _YAML_ESCAPED.sub(_yaml_char, value) + '"'
 
 
-def _yaml_char(char: str) -> str:
-    special = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-    if char in special:
-        return special[char]
+# Every character a double-quoted YAML scalar cannot hold as it is.
+_YAML_ESCAPED = re.compile('["\\\\\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\ufeff\ufffe\uffff]')
+_YAML_SPECIAL = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _yaml_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _YAML_SPECIAL:
+        return _YAML_SPECIAL[char]
     code = ord(char)
     if (
         code < 0x20

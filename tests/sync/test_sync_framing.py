@@ -46,6 +46,7 @@ def test_one_registry_holds_every_frame_type_and_never_reuses_a_retired_one() ->
         "WANT": 16,
         "DOCS": 17,
         "DOC_SYNC": 18,
+        "HELD": 19,
     }
     assert 2 not in set(FrameKind) and 3 not in set(FrameKind)  # protocol 1's SNAPSHOT, SYNC
     from sync import pairing, tls
