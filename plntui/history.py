@@ -12,7 +12,7 @@ Pure functions over documents: ``Network`` finds the documents and writes restor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,13 +169,32 @@ def versions(doc: Any, collection: Collection, item_id: str) -> list[Version]:
     return out
 
 
-def find_version(found: Iterable[Version], ref: str) -> Version | None:
-    """The version whose id starts with ``ref`` (4+ hex digits), if exactly one does."""
+def version_of(doc: Any, collection: Collection, item_id: str, ref: str) -> Version | None:
+    """The version ``ref`` (4+ hex digits of its change) of an item, read from that change
+    alone: restoring one of 1,000 versions does not summarise the other 999. ``None`` when no
+    single change matches or the change did not change this item."""
     text = (ref or "").strip().lower()
     if len(text) < 4:
         return None
-    matches = [v for v in found if v.version.startswith(text) or v.change.hex().startswith(text)]
-    return matches[0] if len(matches) == 1 else None
+    matches = [c for c in doc.get_changes([]) if c.hash.hex().startswith(text)]
+    if len(matches) != 1:
+        return None
+    change = matches[0]
+    after = item_at(doc, collection, item_id, [change.hash])
+    before = item_at(doc, collection, item_id, list(change.deps)) if change.deps else None
+    if before == after:
+        return None
+    summary, changed = summarise(collection, before, after)
+    at = str((after or {}).get("updated") or (after or {}).get("created") or "")
+    return Version(
+        change.hash.hex()[:VERSION_CHARS],
+        change.hash,
+        change.actor_id.hex(),
+        at,
+        after,
+        summary,
+        changed,
+    )
 
 
 def ancestors(doc: Any) -> dict[bytes, set[bytes]]:

@@ -1639,10 +1639,15 @@ class Network:
             return versions(doc, collection, item_id)
 
     def _version(self, collection: Collection, ref: str, version: str) -> tuple[str, Any]:
-        from .history import find_version
+        from .history import version_of
 
+        if collection not in ("contacts", "notes"):
+            raise ValidationError("history is kept for contacts and notes")
         item_id = self._item_ref(collection, ref)
-        found = find_version(self.history(collection, item_id), version)
+        doc_id = self._history_doc(collection, item_id)
+        with self.lock:
+            doc = self._doc(doc_id)
+            found = version_of(doc, collection, item_id, version) if doc is not None else None
         if found is None:
             raise NotFoundError(
                 f"{collection[:-1]} {item_id} has no version {version!r} (see: plntui history "
