@@ -34,7 +34,14 @@ from ..network import Network
 from ..profile import Profile
 from .base import PlntuiScreen
 from .messages import DataChanged, ShowItem
-from .sync_service import OFFLINE, SyncNotice, SyncOptions, SyncSnapshot, SyncUpdated
+from .sync_service import (
+    MASS_DELETION_HELD,
+    OFFLINE,
+    SyncNotice,
+    SyncOptions,
+    SyncSnapshot,
+    SyncUpdated,
+)
 
 POLL_SECONDS = 0.5
 
@@ -64,6 +71,7 @@ class PlntuiApp(App[None]):
         Binding("4", "switch_mode('followups')", "Follow-ups", id="mode-followups", show=False),
         Binding("5", "switch_mode('whatsnew')", "What's new", id="mode-whatsnew", show=False),
         Binding("6", "switch_mode('peers')", "Peers", id="mode-peers", show=False),
+        Binding("7", "switch_mode('trash')", "Trash", id="mode-trash", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -103,6 +111,7 @@ class PlntuiApp(App[None]):
         "followups": "followups:FollowupsScreen",
         "whatsnew": "whatsnew:WhatsNewScreen",
         "peers": "peers:PeersScreen",
+        "trash": "trash:TrashScreen",
     }
 
     @classmethod
@@ -311,6 +320,9 @@ class PlntuiApp(App[None]):
         from .dialogs.pairing import InviteDialog
         from .sync_notices import notice
 
+        if message.kind == MASS_DELETION_HELD:
+            self._announce_held(message.event)
+            return
         if message.kind.startswith("Pairing"):
             for screen in self.screen_stack:
                 if isinstance(screen, InviteDialog):
@@ -320,6 +332,28 @@ class PlntuiApp(App[None]):
         if shown is not None:
             text, title, severity = shown
             self.safe_notify(text, title=title, severity=severity, timeout=8)
+
+    @work(thread=True, group="held", exit_on_error=False)
+    def _announce_held(self, batch: Any) -> None:
+        """A peer's mass deletion is held: say whose device deleted what (names read under the
+        lock, in this worker), and let the Peers and What's new screens list it."""
+        from ..peersync import open_trust
+        from ..provenance import device_names
+        from .recovery import held_summary
+        from .sync_notices import held_notice
+
+        net = self.net
+        if net is None or batch is None:
+            return
+        try:
+            trust = open_trust(self.home)
+        except Exception:  # an unreadable trust store: the fingerprint still says who
+            trust = None
+        with self.net_lock:
+            summary = held_summary(net, batch, device_names(net), trust)
+        text, title, severity = held_notice(summary)
+        self.call_from_thread(self.safe_notify, text, title=title, severity=severity, timeout=20)
+        self.post_message(DataChanged("remote"))
 
     def on_unmount(self) -> None:
         if self.sync_service is not None:

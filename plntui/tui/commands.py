@@ -139,6 +139,11 @@ class PlntuiCommands(Provider):
                 lambda: _in_mode(app, "peers", None),
             ),
             (
+                "Trash",
+                "Deleted contacts and notes: who deleted them and when; restore one",
+                lambda: _in_mode(app, "trash", None),
+            ),
+            (
                 "Pair a colleague (show a code)",
                 "Open an invite: your colleague types its code",
                 lambda: _in_mode(app, "peers", "invite"),

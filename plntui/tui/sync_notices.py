@@ -2,13 +2,18 @@
 
 A colleague bringing new contacts, a colleague adding this device to a circle, a colleague asking
 to pair (their device announces an open pairing invite), an introducer offering a peer (or, with
-auto-accept, bringing one), a store failure, changes refused. Names are peer data: the app shows
-these texts literally.
+auto-accept, bringing one), a store failure, changes refused, a colleague's mass deletion held
+for your decision. Names are peer data: the app shows these texts literally.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .sync_service import CIRCLE_JOINED, SyncNotice, SyncSnapshot
+
+if TYPE_CHECKING:
+    from .recovery import HeldSummary
 
 Shown = tuple[str, str, str]  # text, title, severity
 
@@ -44,3 +49,8 @@ def pairing_requests(old: SyncSnapshot, new: SyncSnapshot) -> list[str]:
     """Names of the nearby devices that started announcing a pairing invite since ``old``."""
     before = {p.fingerprint for p in old.nearby if p.pairing}
     return [p.name for p in new.nearby if p.pairing and p.fingerprint not in before]
+
+
+def held_notice(summary: HeldSummary) -> Shown:
+    """``Bob's device deleted 4,012 contacts: review on the Peers screen``."""
+    return f"{summary.line()}: review on the Peers screen", "Mass deletion held", "warning"

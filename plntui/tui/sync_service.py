@@ -14,7 +14,8 @@ What crosses the thread boundary, and how:
   which may be waiting for the lock): ``SyncUpdated`` carries an immutable ``SyncSnapshot`` (peer
   states, counters, nearby devices), posted when it changed; ``SyncNotice`` carries one engine
   event as plain text, with the number of contacts it brought, or a peer adding this device to a
-  circle ("Alice added you to circle Data team");
+  circle ("Alice added you to circle Data team"), or a peer's mass deletion held for the user's
+  decision (``MASS_DELETION_HELD``, carrying the batch: the app names who deleted what);
 * to the engine: ``call(fn)`` runs anything on the engine's loop (pair, open an invite and
   choose the circle a colleague paired by code joins; and every change of trust: revoke, approve
   or reject an introduction, make a peer an introducer, each followed by
@@ -187,6 +188,9 @@ class SyncUpdated(Message):
 
 CIRCLE_JOINED = "CircleJoined"
 """The ``SyncNotice`` kind of a peer adding this device to a circle (not an engine event)."""
+MASS_DELETION_HELD = "MassDeletionHeld"
+"""The ``SyncNotice`` kind of a peer's mass deletion held for the user's decision (``event``:
+the ``held.Batch``; not an engine event)."""
 
 
 class SyncNotice(Message):
@@ -555,6 +559,7 @@ class SyncService:
         )
         runner.listeners.append(self._event)
         runner.host.on_joined.append(self._joined)
+        runner.host.on_held.append(self._held)
         return runner
 
     async def _start_runner(self) -> None:
@@ -725,6 +730,12 @@ class SyncService:
                 circle=circle_name,
             )
         )
+        self._poke()
+
+    def _held(self, batch: Any) -> None:
+        """A peer's mass deletion was held (any thread, the network's lock held): tell the app,
+        which names the devices in a worker of its own (nothing slow happens here)."""
+        self.post(SyncNotice(MASS_DELETION_HELD, "", event=batch))
         self._poke()
 
 

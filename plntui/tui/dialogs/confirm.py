@@ -12,7 +12,11 @@ from textual.widgets import Button, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Ask a question; dismisses with True (y / Enter on Yes) or False (n / Escape)."""
+    """Ask a question; dismisses with True (y / Enter on Yes) or False (n / Escape).
+
+    ``default="no"`` puts the focus on the No button (a "Cancel"), so that Enter pressed out of
+    habit changes nothing: for what is hard to take back (restoring an old version, applying a
+    colleague's mass deletion)."""
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
@@ -28,10 +32,13 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog Button { margin-left: 2; }
     """
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(
+        self, question: str, yes: str = "Yes", no: str = "No", default: str = "yes"
+    ) -> None:
         super().__init__()
         self.question = question
         self.yes, self.no = yes, no
+        self.default = "no" if default == "no" else "yes"
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -41,7 +48,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button(self.yes, id="yes", variant="error")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one(f"#{self.default}", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

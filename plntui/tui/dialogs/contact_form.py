@@ -124,11 +124,14 @@ def merge_field(spec: Field, base: Any, mine: Any, theirs: Any) -> tuple[Any, st
 
 
 class ContactForm(ModalScreen[Record | None]):
-    """Dismisses with the saved record, or None when cancelled."""
+    """Dismisses with the saved record, or None when cancelled.
+
+    Its backdrop is opaque: a dimmed list behind the form is drawn through a filter at every
+    frame, which made opening and closing the form about 40 ms slower at 10,000 contacts."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
     DEFAULT_CSS = """
-    ContactForm { align: center middle; }
+    ContactForm { align: center middle; background: $background; }
     ContactForm > Vertical {
         width: 100; max-width: 100%; height: 100%; max-height: 40; border: thick $primary;
         background: $surface;

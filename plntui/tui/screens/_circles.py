@@ -23,7 +23,10 @@ class CircleFilter:
 
     def remember_circles(self, index: Any) -> None:
         """Read the circles' names from the search index (network lock held)."""
-        circles = index.circles()
+        self.set_circles(index.circles())
+
+    def set_circles(self, circles: list[dict[str, Any]]) -> None:
+        """Remember the circles as ``SearchIndex.circles`` lists them."""
         self._circle_names = {c["id"]: c["name"] for c in circles}
         self._circle_members = frozenset(c["id"] for c in circles if c["member"])
 

@@ -1,11 +1,13 @@
 """Provides the contacts screen: a table filtered as you type, a detail pane, add/edit/delete.
 
 Each contact shows its circle (a column, and a line of the details); ``circle:NAME`` in the
-filter keeps one circle's contacts (``circle:private`` the private ones)."""
+filter keeps one circle's contacts (``circle:private`` the private ones). ``h`` shows the
+contact's history and restores a version; a field two colleagues set at once shows both values
+in the details, and ``v`` keeps one (``ItemRecovery``). The list is read again off the UI thread
+when the network changes (``IndexList``)."""
 
 from __future__ import annotations
 
-import gc
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -21,11 +23,15 @@ from ..base import PlntuiScreen
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 from ._circles import CircleFilter
+from ._listread import IndexList, ListRead, swap_rows
+from ._recovery import ItemRecovery
 from ._typeahead import FilterTypeAhead
 
 
-class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
+class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, PlntuiScreen):
     """Everyone in your network."""
+
+    LIST = ("contacts", "name")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", id="filter"),
@@ -34,6 +40,20 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
         Binding("l", "log", "Log talk", id="log", tooltip="Log an interaction with this contact"),
         Binding("d,delete", "delete", "Delete", id="delete"),
         Binding("u", "undo", "Undo delete", id="undo", show=False),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="history",
+            tooltip="Every version of this contact: who changed what; restore one",
+        ),
+        Binding(
+            "v",
+            "resolve",
+            "Resolve conflict",
+            id="resolve",
+            tooltip="Two colleagues set a field at once: keep one of the values",
+        ),
         Binding("s", "cycle_sort", "Sort", id="sort", show=False),
         Binding("escape", "leave_filter", "Back to list", show=False),
     ]
@@ -46,6 +66,7 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
         self.catalog.resolve_circle = self.circles_named
         self._deleted: list[Record] = []
         self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
+        self._index: Any = None  # the search index the list was read from
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -77,30 +98,33 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
 
     # -- data -----------------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        net = self.papp.net
-        if net is None:
-            return
-        with self.papp.net_lock:
-            from ...provenance import device_names
-
-            self._index = net.index()
-            rows = self._index.lazy_rows("contacts")
-            self._device_names = device_names(net)
-            self.remember_circles(self._index)
-        self.catalog.load_lazy(rows, sorted_by="name")
-        self.table.refresh_rows()
+    def list_arrived(self, read: ListRead) -> None:
+        """The list read again (see ``IndexList``): swap it in, keeping the cursor on the same
+        contact and the filter."""
+        self._index = read.index
+        self._device_names = read.device_names
+        self.set_circles(read.circles)
+        self.set_conflicted(read.conflicted)
+        swap_rows(self.catalog, read.rows)
+        wanted = self.take_wanted(read)
+        if wanted is not None:
+            self.show_item(*wanted)
+        else:
+            self.table.refresh_rows()
         self._show_detail(self.table.current)
-        gc.freeze()  # thousands of long-lived rows: keep full collections off the keystrokes
+        self.follow_bindings()
 
-    def show_item(self, item_id: str) -> None:
+    def show_item(self, item_id: str, focus: bool = True) -> None:
         if self.catalog.index_of(item_id) is None:
             self.query_one("#filter", Input).value = ""
             self.catalog.apply_filter("")
         index = self.catalog.index_of(item_id)
-        if index is not None:
-            self.table.refresh_rows(keep_id=item_id)
-            self.table.cursor = index
+        if index is None:  # added a moment ago: the list on screen does not have it yet
+            self.want(item_id, focus)
+            return
+        self.table.refresh_rows(keep_id=item_id)
+        self.table.cursor = index
+        if focus:
             self.table.focus()
 
     # -- filter and sort ------------------------------------------------------------------------
@@ -142,6 +166,13 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
     @on(RecordTable.Highlighted)
     def _highlighted(self, event: RecordTable.Highlighted) -> None:
         self._show_detail(event.record)
+        self.follow_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not super().check_action(action, parameters):
+            return False
+        applies = self.check_recovery(action)
+        return True if applies is None else applies
 
     @on(RecordTable.Selected)
     def _selected(self, event: RecordTable.Selected) -> None:
@@ -166,11 +197,12 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
             if self.circle_left(record.circle):
                 text.append("  (you left it: read-only)", style="italic dim")
             text.append("\n")
+        text.append_text(self.conflict_lines(record))
         for spec in FIELDS["contacts"].values():
             value = record.values.get(spec.name)
             if spec.name == "name" or spec.name in PROVENANCE_FIELDS or value in (None, "", []):
                 continue
-            if spec.name == "introduced_by":
+            if spec.name == "introduced_by" and self._index is not None:
                 other = self._index.get("contacts", str(value))
                 value = other.label if other else value
             text.append(f"{spec.label}: ", style="bold")
@@ -195,6 +227,8 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
                     + "; ".join(f"{k}={safe_text(display_value(values.get(k)))}" for k in differing)
                 )
             text.append("\n")
+        if self._index is None:
+            return text
         talks = self._index.linked_to("interactions", record.id)
         if talks:
             text.append("\nInteractions\n", style="bold")
@@ -225,9 +259,13 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
 
     def _saved(self, record: Record | None) -> None:
         if record is not None:
-            self.reload()
-            self.show_item(record.id)
+            self._show_detail(record)  # at once; the list follows when it was read again
+            self.want(record.id)
             self.papp.safe_notify(f"Saved {record.label}", timeout=3)
+
+    def item_restored(self, record: Record) -> None:
+        self._show_detail(record)
+        self.want(record.id)
 
     def action_delete(self) -> None:
         from ..dialogs.confirm import ConfirmDialog
@@ -261,8 +299,7 @@ class ContactsScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
         record = self._deleted.pop()
         restored = self.papp.run_edit(net.restore, record)
         if restored is not None:
-            self.reload()
-            self.show_item(restored.id)
+            self.want(restored.id)
             self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
 
     def action_log(self) -> None:

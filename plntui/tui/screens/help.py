@@ -56,7 +56,20 @@ CONCEPTS = (
         "Who changed what",
         "Each contact and note says which device added it and which last changed it. Type "
         "by:NAME in a filter to keep what a colleague added. What's new (5) lists what "
-        "colleagues added or changed since you last looked; m or leaving it marks it seen.",
+        "colleagues added, changed or deleted since you last looked (r restores a deleted "
+        "one), and what waits for you: held mass deletions, fields with two values; m or "
+        "leaving it marks it seen.",
+    ),
+    (
+        "History and recovery",
+        "Nothing is lost for good. h on a contact or note shows every version (when, which "
+        "device, what changed) and what restoring one would change; Enter restores it as a new "
+        "change your colleagues receive. Deleted contacts and notes wait in the Trash (7) with "
+        "who deleted them; Enter brings one back. When two colleagues set a field at once, the "
+        "details show both values and v keeps one. When a colleague's device deletes much of a "
+        "circle at once, the deletion is held: the Peers screen lists it, d applies it and b "
+        "brings everything back. If a device went wrong, revoke it (r) and press u under "
+        "Revoked devices to undo what it changed since a date.",
     ),
     (
         "Syncing with colleagues",

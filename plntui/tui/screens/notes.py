@@ -1,7 +1,9 @@
 """Provides the notes screen: a filtered list beside a Markdown editor that saves as you type.
 
 Each note shows its circle (a column, and a select in the editor that moves the note to another
-circle); ``circle:NAME`` in the filter keeps one circle's notes."""
+circle); ``circle:NAME`` in the filter keeps one circle's notes. ``h`` shows the note's history
+and restores a version; a field two colleagues set at once shows both values under the editor's
+fields, and ``v`` keeps one (``ItemRecovery``)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ from ..dialogs.contact_form import PRIVATE_CHOICE
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 from ._circles import CircleFilter
+from ._listread import IndexList, ListRead, swap_rows
+from ._recovery import ItemRecovery
 from ._typeahead import FilterTypeAhead
 
 # -- text merging (pure functions) ------------------------------------------------------------
@@ -237,7 +241,7 @@ class LinkContactsDialog(ModalScreen[list[str] | None]):
 # -- the screen ---------------------------------------------------------------------------------
 
 
-class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
+class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, PlntuiScreen):
     """Your notes: filter, read, write; edits are saved as you type and merge with colleagues'.
 
     Layout: the filter and a table of notes on the left; on the right the highlighted note's
@@ -256,9 +260,15 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
     document to the ``TextArea`` as small replacements (``apply_text``), so the cursor stays on
     the character it was on. Title and tags follow the document unless their field has focus.
 
+    The list is read again in a worker thread when the network changes (``IndexList``): a save
+    as you type never waits for 2,000 notes to be read. The open note is brought in step on the
+    UI thread when the read shows that its document changed.
+
     The UI thread never waits on ``net_lock`` for long: a background refresh may hold it while
     it waits for the UI thread, so busy saves and reloads are retried a moment later.
     """
+
+    LIST = ("notes", "title")
 
     SAVE_DELAY: ClassVar[float] = 0.3
     """Seconds after the last keystroke before the note is written."""
@@ -269,7 +279,7 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
         Binding("slash", "focus_filter", "Filter", id="filter"),
         Binding("a", "add", "Add", id="add"),
         Binding("d,delete", "delete", "Delete", id="delete"),
-        Binding("u", "undo", "Undo delete", id="undo"),
+        Binding("u", "undo", "Undo delete", id="undo", show=False),
         Binding(
             "f2",
             "toggle_preview",
@@ -277,13 +287,27 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
             id="preview",
             tooltip="Switch the body between the editor and rendered Markdown",
         ),
-        Binding("s", "cycle_sort", "Sort", id="sort"),
+        Binding("s", "cycle_sort", "Sort", id="sort", show=False),
         Binding(
             "c",
             "link",
             "Link contacts",
             id="link",
             tooltip="Choose the contacts this note is about",
+        ),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="history",
+            tooltip="Every version of this note: who changed what; restore one",
+        ),
+        Binding(
+            "v",
+            "resolve",
+            "Resolve conflict",
+            id="resolve",
+            tooltip="Two colleagues set a field at once: keep one of the values",
         ),
         Binding("escape", "back", "Back to list", show=False),
     ]
@@ -298,7 +322,7 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
     NotesScreen .field-row Select { width: 1fr; }
     NotesScreen .field-error { color: $error; height: auto; display: none; }
     NotesScreen .field-error.-shown { display: block; }
-    NotesScreen #links { height: auto; max-height: 3; color: $text-muted; }
+    NotesScreen #links { height: auto; max-height: 6; color: $text-muted; }
     NotesScreen #body-switcher { height: 1fr; }
     NotesScreen #body { height: 1fr; }
     NotesScreen #preview { height: 1fr; }
@@ -319,7 +343,6 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
         self._timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._reload_timer: Timer | None = None
-        self._wanted: str | None = None  # show_item() before the list was loaded
         self._names: dict[str, str] = {}  # contact id -> name, for the "Linked:" line
         self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
         self._note_circle = ""  # the open note's circle (id; PRIVATE_CHOICE: private)
@@ -385,46 +408,56 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
     # -- data -----------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        net = self.papp.net
-        if net is None:
-            return
-        if not self._acquire():
-            if self._reload_timer is None:
-                self._reload_timer = self.set_timer(self.RETRY_DELAY, self._reload_retry)
-            return
-        try:
-            self._write_orphans()
-            from ...provenance import device_names
+        """Write the edits of notes no longer open, then read the list again (``IndexList``)."""
+        if self._orphans:
+            self._write_orphans_soon()
+        super().reload()
 
-            self._names.clear()
-            index = net.index()
-            records = index.list("notes")
-            self._device_names = device_names(net)
-            self.remember_circles(index)
-            fresh = next((r for r in records if r.id == self._note_id), None)
-            if self._note_id is not None and fresh is None:
-                self._note_gone()
-            elif fresh is not None:
-                if (
-                    fresh.values.get("body", "") != self._base_body
-                    or fresh.values.get("title", "") != self._base_title
-                    or fresh.values.get("tags", []) != self._base_tags
-                ):
-                    self._sync_open(always=True)
-                self._show_links(fresh)
-                self._show_circle(fresh)
-        except PlntuiError as err:
-            self.papp.report(err)
-            return
-        finally:
-            self.papp.net_lock.release()
-        self.catalog.load(records)
-        self.table.refresh_rows()
-        self._follow_cursor()
-        if self._wanted is not None:
-            wanted, self._wanted = self._wanted, None
-            if self.catalog.index_of(wanted) is not None:
-                self.show_item(wanted)
+    def read_extra(self, net: Any, index: Any) -> dict[str, Any]:
+        note_id = self._note_id
+        return {"open": note_id, "fresh": index.get("notes", note_id) if note_id else None}
+
+    def list_arrived(self, read: ListRead) -> None:
+        """The list read again (see ``IndexList``): bring the open note in step with its
+        document if it changed, swap the rows in keeping the cursor and the filter."""
+        self._names.clear()
+        self._device_names = read.device_names
+        self.set_circles(read.circles)
+        self.set_conflicted(read.conflicted)
+        if self._note_id is not None and read.extra.get("open") == self._note_id:
+            self._catch_up(read.extra.get("fresh"))
+        swap_rows(self.catalog, read.rows)
+        wanted = self.take_wanted(read)
+        if wanted is not None:
+            self.show_item(*wanted)
+        else:
+            self.table.refresh_rows()
+            self._follow_cursor()
+        self.follow_bindings()
+
+    def _catch_up(self, fresh: Record | None) -> None:
+        """The open note as the index has it now: deleted elsewhere, or changed (by another
+        process or a peer), or as the editor has it."""
+        changed = fresh is None or (
+            fresh.values.get("body", "") != self._base_body
+            or fresh.values.get("title", "") != self._base_title
+            or fresh.values.get("tags", []) != self._base_tags
+        )
+        if changed:
+            if not self._acquire():
+                if self._reload_timer is None:  # a background task holds the network
+                    self._reload_timer = self.set_timer(self.RETRY_DELAY, self._reload_retry)
+                return
+            try:
+                if fresh is None:
+                    self._note_gone()
+                    return
+                self._sync_open(always=True)
+            finally:
+                self.papp.net_lock.release()
+        if fresh is not None:
+            self._show_links(fresh)
+            self._show_circle(fresh)
 
     def _reload_retry(self) -> None:
         self._reload_timer = None
@@ -456,7 +489,7 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
             except PlntuiError as err:
                 self.papp.report(err)
                 return
-            self._wanted = kept.id
+            self.want(kept.id)
             self.papp.safe_notify(
                 f"“{title}” was deleted elsewhere while you were editing it; your text is kept "
                 f"in the note “{kept.label}”.",
@@ -470,27 +503,36 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
             timeout=8,
         )
 
-    def show_item(self, item_id: str) -> None:
+    def show_item(self, item_id: str, focus: bool = True) -> None:
         if self.catalog.index_of(item_id) is None:
             self.query_one("#filter", Input).value = ""
             self.catalog.apply_filter("")
-        if self.catalog.index_of(item_id) is None:  # created a moment ago: the list lags
-            self.reload()
         index = self.catalog.index_of(item_id)
-        if index is None:  # the list is still loading: jump when it is there
-            self._wanted = item_id
+        if index is None:  # created a moment ago: jump when the list read again has it
+            self.want(item_id, focus)
             return
         self._wanted = None
         self.table.refresh_rows(keep_id=item_id)
         self.table.cursor = index
         self._open(self.table.current)
-        self.table.focus()
+        if focus:
+            self.table.focus()
 
     # -- the open note --------------------------------------------------------------------------
 
     @on(RecordTable.Highlighted)
     def _highlighted(self, event: RecordTable.Highlighted) -> None:
         self._open(event.record)
+        self.follow_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not super().check_action(action, parameters):
+            return False
+        applies = self.check_recovery(action)
+        return True if applies is None else applies
+
+    def before_recovery(self) -> None:
+        self.flush(wait=2.0)  # the history and the conflicts include what was just typed
 
     def _open(self, record: Record | None) -> None:
         """Show ``record`` in the editor, first putting aside the edits of the note open now."""
@@ -640,6 +682,11 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
             who = provenance(net, record, self._device_names).line()
             if who:
                 text.append("\n" + who, style="dim")
+        conflicts = self.conflict_lines(record)
+        if conflicts:
+            text.append("\n")
+            text.append_text(conflicts)
+            text.rstrip()
         links.update(text)
 
     def _actors_named(self, text: str) -> set[str]:
@@ -947,8 +994,8 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
             )
             if record is None:
                 return
-            self.reload()
-            self.show_item(record.id)
+            self._open(record)  # at once; the cursor follows when the list has it
+            self.want(record.id, focus=False)
             self.switcher.current = "body"
             self.body_area.focus()
 
@@ -995,8 +1042,7 @@ class NotesScreen(CircleFilter, FilterTypeAhead, PlntuiScreen):
         record = self._deleted.pop()
         restored = self.papp.run_edit(net.restore, record)
         if restored is not None:
-            self.reload()
-            self.show_item(restored.id)
+            self.want(restored.id)
             self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
 
     def action_link(self) -> None:

@@ -1,6 +1,16 @@
-"""Provides the peers screen: the colleagues you sync with, those nearby, pairing, introductions.
+"""Provides the peers screen: the colleagues you sync with, those nearby, pairing, introductions,
+mass deletions held for your decision and undoing a revoked device.
 
-Four tables, refreshed from the app's ``sync_snapshot`` (see ``sync_service``) without moving
+*Mass deletions held for your decision* comes first when a colleague's device deleted much of a
+circle at once (``Network.held``: whose device, how many contacts and notes, the circle, the
+peer it came through, the first names): ``d`` applies the deletion, ``b`` refuses it and brings
+everything back for everyone, each after a confirmation whose default button is Cancel.
+*Revoked devices* (from the trust store) ends the screen: ``u`` asks a date (YYYY-MM-DD, today
+by default) and undoes what that device changed since (``Network.undo_device``), then lists
+what was restored and what was left as it is. Both are read in a worker, under the network's
+lock, whenever the network changes.
+
+Four more tables, refreshed from the app's ``sync_snapshot`` (see ``sync_service``) without moving
 the cursor: *Trusted* (state, last sync, the circles shared with the peer, introducer role,
 changes and bytes in and out, address; ``c`` adds the peer to circles or removes it, see
 ``PeerCirclesDialog``; ``r`` revokes after a confirmation, ``n`` makes the peer an introducer,
@@ -38,6 +48,7 @@ from ...errors import PlntuiError
 from ...model import safe_text
 from .. import sync_service
 from ..base import PlntuiScreen
+from ..recovery import HeldSummary, when
 from ..sync_service import (
     NearbyPeer,
     OfferedPeer,
@@ -137,6 +148,31 @@ def offered_row(offer: OfferedPeer) -> tuple[Text, ...]:
     )
 
 
+def held_row(summary: HeldSummary) -> tuple[Text, ...]:
+    shown = ", ".join(summary.names)
+    more = summary.total - len(summary.names)
+    return (
+        _cell(when(summary.at)),
+        _cell(summary.author, "bold"),
+        _cell(summary.counts, "yellow"),
+        _cell(summary.circle),
+        _cell(summary.via),
+        _cell(shown + (f" and {more:,} more" if more > 0 else "")),
+    )
+
+
+def revoked_row(peer: Any) -> tuple[Text, ...]:
+    from sync.fingerprint import short_fingerprint
+
+    last = "never" if peer.last_sync is None else peer.last_sync.strftime("%Y-%m-%d %H:%M")
+    return (
+        _cell(peer.display_name, "bold"),
+        _cell(short_fingerprint(peer.fingerprint)),
+        _cell(last),
+        _cell("u undoes what it changed since a date"),
+    )
+
+
 def pending_row(peer: NearbyPeer) -> tuple[Text, ...]:
     return (
         _cell(peer.name, "bold"),
@@ -182,6 +218,28 @@ class PeersScreen(PlntuiScreen):
             id="reject",
             tooltip="Refuse the introduced peer selected under Introduced (never offered again)",
         ),
+        Binding(
+            "d",
+            "accept_held",
+            "Apply deletion",
+            id="accept-held",
+            tooltip="Apply the mass deletion selected under Held (each item stays in the trash)",
+        ),
+        Binding(
+            "b",
+            "refuse_held",
+            "Bring back",
+            id="refuse-held",
+            tooltip="Refuse the mass deletion selected under Held: everything comes back, for "
+            "everyone",
+        ),
+        Binding(
+            "u",
+            "undo_device",
+            "Undo device…",
+            id="undo-device",
+            tooltip="Undo what the device selected under Revoked changed since a date",
+        ),
     ]
     DEFAULT_CSS = """
     PeersScreen #identity { height: auto; padding: 0 1; color: $text-muted; }
@@ -196,12 +254,16 @@ class PeersScreen(PlntuiScreen):
         self._offline_offers: tuple[OfferedPeer, ...] = ()
         self._shown_counts = (-1, -1)
         self._circles: tuple[Circle, ...] = ()  # every circle this device holds
+        self._held: tuple[HeldSummary, ...] = ()  # mass deletions waiting for a decision
+        self._revoked: tuple[Any, ...] = ()  # revoked peers (sync.trust.Peer)
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield ModeBar("peers")
         yield Static("", id="identity")
         with VerticalScroll():
+            yield Label("Mass deletions held for your decision", classes="section", id="held-title")
+            yield DataTable(id="held", cursor_type="row")
             yield Label("Trusted colleagues", classes="section")
             yield DataTable(id="trusted", cursor_type="row", zebra_stripes=True)
             yield Static("", id="trusted-empty", classes="empty")
@@ -214,6 +276,8 @@ class PeersScreen(PlntuiScreen):
             yield Label("Nearby, not trusted", classes="section")
             yield DataTable(id="nearby", cursor_type="row")
             yield Static("", id="nearby-empty", classes="empty")
+            yield Label("Revoked devices", classes="section", id="revoked-title")
+            yield DataTable(id="revoked", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -231,6 +295,11 @@ class PeersScreen(PlntuiScreen):
         self.table("introduced").add_columns("Name", "Fingerprint", "Introduced by", "Offered")
         self.table("pending").add_columns("Name", "Fingerprint", "Request")
         self.table("nearby").add_columns("Name", "Fingerprint", "Address", "")
+        self.table("held").add_columns(
+            "When (UTC)", "Whose device", "Deleted", "Circle", "Through", "What"
+        )
+        self.table("revoked").add_columns("Name", "Fingerprint", "Last sync", "")
+        self._show_recovery()
         self.watch(self.app, "sync_snapshot", self._show, init=True)
         self.set_interval(1.0, self._tick)  # "synced 12 s ago" keeps counting
         self.table("trusted").focus()
@@ -242,8 +311,45 @@ class PeersScreen(PlntuiScreen):
 
     def reload(self) -> None:
         self._read_circles()
+        self._read_recovery()
         if self.papp.sync_snapshot.state != "running":
             self._read_offline()
+
+    @work(thread=True, exclusive=True, group="peers-recovery", exit_on_error=False)
+    def _read_recovery(self) -> None:
+        """The held mass deletions (names read under the network's lock) and the revoked
+        devices (from the trust store)."""
+        from ...peersync import open_trust
+        from ...provenance import device_names
+        from ..recovery import held_summary
+
+        net = self.papp.net
+        if net is None:
+            return
+        try:
+            trust: Any = open_trust(self.papp.home)
+            revoked = tuple(p for p in trust.peers() if not p.trusted)
+        except Exception:  # an unreadable trust store: held batches still show
+            trust, revoked = None, ()
+        with self.papp.net_lock:
+            names = device_names(net)
+            held = tuple(held_summary(net, b, names, trust) for b in net.held())
+        self.app.call_from_thread(self._set_recovery, held, revoked)
+
+    def _set_recovery(self, held: tuple[HeldSummary, ...], revoked: tuple[Any, ...]) -> None:
+        self._held, self._revoked = held, revoked
+        self._show_recovery()
+        self.refresh_bindings()
+
+    def _show_recovery(self) -> None:
+        held = self._held
+        self._fill("held", [(h.id, held_row(h)) for h in held])
+        self.table("held").display = bool(held)
+        self.query_one("#held-title", Label).display = bool(held)
+        revoked = self._revoked
+        self._fill("revoked", [(p.fingerprint.hex(), revoked_row(p)) for p in revoked])
+        self.table("revoked").display = bool(revoked)
+        self.query_one("#revoked-title", Label).display = bool(revoked)
 
     @work(thread=True, exclusive=True, group="peers-circles", exit_on_error=False)
     def _read_circles(self) -> None:
@@ -361,6 +467,14 @@ class PeersScreen(PlntuiScreen):
         if selected in keys:
             table.move_cursor(row=keys.index(selected), animate=False)
 
+    def _key(self, name: str) -> str | None:
+        """The key of the row under the cursor of table ``name``, or None."""
+        table = self.table(name)
+        if not table.display or table.row_count == 0:
+            return None
+        value = table.ordered_rows[table.cursor_row].key.value
+        return str(value) if value else None
+
     def _selected(self, name: str) -> bytes | None:
         table = self.table(name)
         if not table.display or table.row_count == 0:
@@ -387,6 +501,10 @@ class PeersScreen(PlntuiScreen):
             return bool(self._offers(snapshot))
         if action in ("introducer", "revoke", "circles"):
             return bool(self._trusted(snapshot))
+        if action in ("accept_held", "refuse_held"):
+            return bool(self._held)
+        if action == "undo_device":
+            return bool(self._revoked)
         return True
 
     def action_revoke(self) -> None:
@@ -401,7 +519,10 @@ class PeersScreen(PlntuiScreen):
                 self._change_trust(
                     "revoke",
                     peer.fingerprint,
-                    lambda _: f"Revoked {peer.name}: you no longer sync with them.",
+                    lambda _: (
+                        f"Revoked {peer.name}: you no longer sync with them. To undo what "
+                        f"{peer.name} changed, select them under Revoked devices and press u."
+                    ),
                 )
 
         self.app.push_screen(
@@ -566,6 +687,107 @@ class PeersScreen(PlntuiScreen):
             self.app.call_from_thread(self.papp.safe_notify, late, severity="error")
             return
         self.app.call_from_thread(self.papp.safe_notify, done(peer))
+        self.app.call_from_thread(self._read_recovery)
+
+    # -- mass deletions held, undoing a device --------------------------------------------------
+
+    def _selected_held(self) -> HeldSummary | None:
+        key = self._key("held")
+        return next((h for h in self._held if h.id == key), None)
+
+    def action_accept_held(self) -> None:
+        self._decide_held(accept=True)
+
+    def action_refuse_held(self) -> None:
+        self._decide_held(accept=False)
+
+    def _decide_held(self, accept: bool) -> None:
+        from ..dialogs.confirm import ConfirmDialog
+
+        held = self._selected_held()
+        if held is None:
+            self.papp.safe_notify("No mass deletion waits for your decision.", severity="warning")
+            return
+        what = f"{held.author}'s device deleted {held.counts} in circle {held.circle}"
+        if accept:
+            question = (
+                f"{what}. Apply the deletion here too? Each item stays in the trash (7), from "
+                "where it can be restored."
+            )
+            yes = "Apply deletion"
+        else:
+            question = (
+                f"{what}. Refuse it? Everything it deleted comes back, here and, as a new "
+                "change, for every colleague."
+            )
+            yes = "Bring back"
+
+        def answer(confirmed: bool | None) -> None:
+            if confirmed:
+                self._held_decided(held, accept)
+
+        self.app.push_screen(ConfirmDialog(question, yes=yes, no="Cancel", default="no"), answer)
+
+    @work(thread=True, group="peers-held", exit_on_error=False)
+    def _held_decided(self, held: HeldSummary, accept: bool) -> None:
+        """Accept or refuse a held batch (the domain takes the lock for each write: a refusal
+        of thousands of items does not keep the screen waiting)."""
+        net = self.papp.net
+        if net is None:
+            return
+        try:
+            if accept:
+                net.accept_held(held.id)
+                text = f"Applied: the deletion of {held.counts} by {held.author}'s device."
+            else:
+                net.refuse_held(held.id)
+                text = (
+                    f"Refused: the {held.counts} {held.author}'s device deleted are back, here "
+                    "and for every colleague."
+                )
+        except PlntuiError as err:
+            self.app.call_from_thread(self.papp.report, err)
+            return
+        self.app.call_from_thread(self.papp.safe_notify, text, timeout=8)
+        self.app.call_from_thread(self._read_recovery)
+
+    def action_undo_device(self) -> None:
+        from ..dialogs.undo import UndoDeviceDialog
+
+        key = self._key("revoked")
+        peer = next((p for p in self._revoked if p.fingerprint.hex() == key), None)
+        if peer is None:
+            trusted = self._selected_trusted()
+            hint = (
+                f"Revoke {trusted.name} first (r), then select them under Revoked devices."
+                if trusted is not None and self.table("trusted").has_focus
+                else "Select a device under Revoked devices first."
+            )
+            self.papp.safe_notify(hint, severity="warning")
+            return
+        name = safe_text(peer.display_name)
+
+        def answer(since: str | None) -> None:
+            if since:
+                self._undo_device(peer.fingerprint, name, since)
+
+        self.app.push_screen(UndoDeviceDialog(name), answer)
+
+    @work(thread=True, group="peers-undo", exit_on_error=False)
+    def _undo_device(self, fingerprint: bytes, name: str, since: str) -> None:
+        from ..dialogs.undo import UndoReportDialog
+        from ..recovery import undo_report
+
+        net = self.papp.net
+        if net is None:
+            return
+        try:
+            result = net.undo_device(fingerprint, since)
+        except PlntuiError as err:
+            self.app.call_from_thread(self.papp.report, err)
+            return
+        report = undo_report(name, since, result)
+        self.app.call_from_thread(self.app.push_screen, UndoReportDialog(report))
 
     def action_pair(self) -> None:
         fingerprint = self._selected("pending") if self.table("pending").has_focus else None

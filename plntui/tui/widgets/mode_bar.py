@@ -1,4 +1,4 @@
-"""Provides ModeBar: the tabs of the app's screens (1-5), clickable, with the active one lit."""
+"""Provides ModeBar: the tabs of the app's screens (1-7), clickable, with the active one lit."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ MODES = (
     ("followups", "4 Follow-ups"),
     ("whatsnew", "5 What's new"),
     ("peers", "6 Peers"),
+    ("trash", "7 Trash"),
 )
 
 
