@@ -1,8 +1,11 @@
 """Provides the sync benchmark: a new peer receiving a large network, live edits, ten peers.
 
 Usage: ``python bench/sync.py [--contacts 10000] [--peers 10] [--runs 3] [--quick]
-[--profiles DIR] [--keep] [--strict] [--out FILE]``. Real TLS 1.3 over 127.0.0.1, no LAN
-discovery (zeroconf is never started): peers dial each other's loopback port. Prints one table
+[--profiles DIR] [--relay] [--keep] [--strict] [--out FILE]``. Real TLS 1.3 over 127.0.0.1, no
+LAN discovery (zeroconf is never started): peers dial each other's loopback port. ``--relay``
+runs the new peer and the small edits a second time through a Magic Wormhole transit relay on
+127.0.0.1 (``twistd transitrelay`` from the test extra, ``tests/transit_relay.py``), with no
+address known: the peers meet only there, and compares with the direct figures. Prints one table
 (figure, target, measured, before, result); progress goes to standard error; every figure is
 also written as JSON to ``bench/results/sync-<date>.json``. See ``bench/README.md``.
 """
@@ -151,6 +154,20 @@ def metrics(peers: int) -> tuple[Metric, ...]:
         ),
         Metric("edit_store_median", "  of which Bob's receive_sync (median)", "s"),
         Metric("net_edit_median", "  net.edit on Alice, fsync included (median)", "s"),
+        Metric("relay_receive_time", "through the relay: new peer, end to end (median)", "s"),
+        Metric(
+            "relay_receive_ratio",
+            "  ÷ the same direct (target: under 1.5x)",
+            "x",
+            {W10: 1.5, W100: 1.5},
+        ),
+        Metric("relay_edit_median", "through the relay: small edit at the peer (median)", "s"),
+        Metric(
+            "relay_edit_extra",
+            "  minus the same direct (target: under 50 ms more)",
+            "s",
+            {W10: 0.05, W100: 0.05},
+        ),
         Metric(
             "proc_star_time",
             f"{peers} peers converge, star, a process each (median)",
@@ -229,6 +246,17 @@ def pair(a: Path, b: Path, *, certs: bool = True) -> tuple[bytes, bytes]:
         if certs:
             trust.learn_cert(other.fingerprint, other.cert_der)
     return ida.fingerprint, idb.fingerprint
+
+
+def meet_at_relay(a: Path, b: Path, relay: Any) -> None:
+    """Both profiles use ``relay`` and share a pair secret (as pairing by code leaves them)."""
+    from plntui.relay_config import set_profile_relay
+
+    ida, idb = load_identity(a), load_identity(b)
+    secret = os.urandom(32)
+    for home, other in ((a, idb), (b, ida)):
+        set_profile_relay(home, relay)
+        open_trust(home).set_relay_secret(other.fingerprint, secret)
 
 
 def manifest(home: Path, circle: str) -> dict[str, str]:
@@ -348,23 +376,26 @@ class Serving:
 
 
 def receive_once(
-    template: Path, work: Path, run: int, circle: str, *, certs: bool
+    template: Path, work: Path, run: int, circle: str, *, certs: bool, relay: Any = None
 ) -> dict[str, Any]:
     """A new colleague: ``plntui init``, trusted both ways, added to Alice's circle; then
-    ``plntui sync --once`` (a whole process, timed) until it holds Alice's network."""
+    ``plntui sync --once`` (a whole process, timed) until it holds Alice's network. With
+    ``relay``, Bob knows no address of Alice's: the two meet at the relay."""
     alice_home = copy_profile(template, work / f"alice-{run}")
     bob_home = work / f"bob-{run}"
     shutil.rmtree(bob_home, ignore_errors=True)
     run_process([sys.executable, "-m", "plntui", "--home", str(bob_home), "init", "--name", "Bob"])
     alice_fp, bob_fp = pair(alice_home, bob_home, certs=certs)
+    if relay is not None:
+        meet_at_relay(alice_home, bob_home, relay)
     net = Network.open(alice_home)
     net.add_member(circle, bob_fp, "Bob")
     net.profile.close()
     del net
-    expected = manifest(alice_home, circle)
     serving = Serving(alice_home)
     try:
-        open_trust(bob_home).add_address(alice_fp, f"{LOOPBACK}:{serving.port}")
+        if relay is None:
+            open_trust(bob_home).add_address(alice_fp, f"{LOOPBACK}:{serving.port}")
         gc.collect()
         bob = run_process(
             [
@@ -386,6 +417,8 @@ def receive_once(
         alice_peak = serving.peak_kib()
     finally:
         serving.stop()
+    # read after Alice's daemon stopped: with a relay it may have written the circle's secret
+    expected = manifest(alice_home, circle)
     got = manifest(bob_home, circle)
     if got != expected:
         missing = len(set(expected) - set(got))
@@ -399,6 +432,7 @@ def receive_once(
     search = run_process(plntui_cmd(bob_home, "search", SEARCH_TERM))
     return {
         "run": run,
+        "relay": relay is not None,
         "first_contact": not certs,
         "seconds": bob.seconds,
         "cpu": bob.cpu,
@@ -461,11 +495,15 @@ def in_sync(runner: SyncRunner, fp: bytes) -> bool:
     return any(s.fingerprint == fp and s.state == "in-sync" for s in runner.engine.status())
 
 
-async def live_edits(alice_home: Path, bob_home: Path, edits: int, seed: int) -> dict[str, Any]:
+async def live_edits(
+    alice_home: Path, bob_home: Path, edits: int, seed: int, relay: Any = None
+) -> dict[str, Any]:
     """Alice and Bob (who holds her network) linked on this loop; ``edits`` times Alice edits
     a random contact's role (``net.edit``: one durable write, the index kept fresh), and the
     time until Bob stored it (his digest of the document equals hers) and his search index
-    shows it is taken."""
+    shows it is taken. With ``relay`` the two meet at the relay (no address given)."""
+    if relay is not None:
+        meet_at_relay(alice_home, bob_home, relay)
     from plntui.index import SearchIndex
 
     alice, bob = Network.open(alice_home), Network.open(bob_home)
@@ -476,7 +514,10 @@ async def live_edits(alice_home: Path, bob_home: Path, edits: int, seed: int) ->
     totals: list[float] = []
     net_edit: list[float] = []
     try:
-        runners[1].engine.connect(alice_fp, LOOPBACK, runners[0].engine.port)
+        if relay is None:
+            runners[1].engine.connect(alice_fp, LOOPBACK, runners[0].engine.port)
+        else:
+            assert runners[0].engine.relay == relay, "the runner did not take the relay setting"
         await until(
             lambda: in_sync(runners[0], bob_fp) and in_sync(runners[1], alice_fp),
             WAIT,
@@ -819,6 +860,8 @@ async def run(
             results["edit_p95"] = p95(edits["total"])
             results["edit_store_median"] = median(edits["bob_receive_sync"])
             results["net_edit_median"] = median(edits["net_edit"])
+        if args.relay:
+            await relay_runs(args, reps, work, circle, receive, results, details)
         for r in receive:
             for key in ("alice_home", "bob_home"):
                 shutil.rmtree(r[key], ignore_errors=True)
@@ -846,6 +889,63 @@ async def run(
     return results, details
 
 
+async def relay_runs(
+    args: argparse.Namespace,
+    reps: Reps,
+    work: Path,
+    circle: str,
+    receive: list[dict[str, Any]],
+    results: dict[str, float | None],
+    details: dict[str, Any],
+) -> None:
+    """The new peer and the small edits again, through a transit relay on 127.0.0.1."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from transit_relay import TransitRelay
+
+    relay_proc = TransitRelay(work / "relay").start()
+    try:
+        runs: list[dict[str, Any]] = []
+        profile = args_template(args, work)
+        for number in range(reps.receive):
+            log(f"new peer receives the network through the relay, run {number + 1}")
+            result = receive_once(
+                profile, work, 100 + number, circle, certs=True, relay=relay_proc.address
+            )
+            log(f"  {result['seconds']:.3f} s, {result['bytes_in']:,} bytes")
+            runs.append(result)
+        details["relay_receive"] = runs
+        results["relay_receive_time"] = median([r["seconds"] for r in runs])
+        direct = results.get("receive_time")
+        if direct and results["relay_receive_time"] is not None:
+            results["relay_receive_ratio"] = results["relay_receive_time"] / direct
+        if not args.skip_edits:
+            last = runs[-1]
+            log(f"small edits through the relay: {reps.edits} edits on Alice")
+            edits = await live_edits(
+                Path(last["alice_home"]),
+                Path(last["bob_home"]),
+                reps.edits,
+                args.seed,
+                relay=relay_proc.address,
+            )
+            details["relay_edits"] = edits
+            results["relay_edit_median"] = median(edits["total"])
+            direct_edit = results.get("edit_median")
+            if direct_edit is not None and results["relay_edit_median"] is not None:
+                results["relay_edit_extra"] = results["relay_edit_median"] - direct_edit
+        for r in runs:
+            for key in ("alice_home", "bob_home"):
+                shutil.rmtree(r[key], ignore_errors=True)
+    finally:
+        relay_proc.stop()
+
+
+def args_template(args: argparse.Namespace, work: Path) -> Path:
+    """Alice's profile template (as ``run`` built it)."""
+    profiles = args.profiles.resolve() if args.profiles else work / "profiles"
+    return profiles / f"profile-{args.contacts}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="plntui sync benchmark (TLS over loopback)")
     parser.add_argument(
@@ -864,6 +964,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         default=None,
         help="build Alice's profile here and reuse it (shared with core.py)",
+    )
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="also run the new peer and the edits through a transit relay on 127.0.0.1",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
@@ -928,6 +1033,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "small edit: Alice and Bob as SyncRunners on one loop in this process (the app runs "
             "its engine in-process); timed from net.edit on Alice until Bob's stored digest of "
             "the document equals hers and his search index shows the new value."
+        )
+    if "relay_receive" in details:
+        notes.append(
+            "through the relay: the same new peer and small edits, with both profiles set to a "
+            "Magic Wormhole transit relay on 127.0.0.1 (twistd transitrelay, a process) and a "
+            "pair secret, and no address of each other: they meet only at the relay, and the "
+            "same pinned TLS 1.3 runs over the relayed stream."
         )
     if "converge" in details:
         notes.append(

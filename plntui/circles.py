@@ -3,9 +3,11 @@
 A circle document (``c:<id>``, see ``layout``) holds::
 
     name       str: the circle's name (set by any member)
+    secret     str: 32 random bytes (64 hex digits): the circle's secret, see below
     members    map: certificate fingerprint (hex) -> display name
     devices    map: actor id (hex) -> {"name", "fingerprint", "registered"}: who wrote what
-    settings   map: circle-wide settings
+    settings   map: circle-wide settings: ``relay`` (``tcp:HOST:PORT``), the transit relay
+               its members meet at beyond the LAN (``relay_config``)
 
 Every contact and note belongs to one circle, or is private. A circle's documents go only to its
 members and are accepted only from them (``sync_host``). Members change the member list; adding
@@ -14,6 +16,14 @@ an introducer) can be added.
 
 Member entries are scalars, never nested objects: two devices that each add the same member write
 the same key, which Automerge resolves without hiding anything.
+
+The circle's secret is what two members who never paired by code derive their relay tokens from
+(``sync.relay.peer_token``): only members hold the circle document, so only they can compute
+where to meet. A circle gets one when it is created; a circle made by an older plntui gets one
+from the first member that needs it (``Network.ensure_circle_secrets``). Two members that write
+one at once converge on one of the two values, like any other key. Someone removed from the
+circle keeps the secret they had: they could occupy a rendezvous (disrupt a relayed link), never
+read or pass for a member, since the pinned TLS runs end to end over the relay.
 """
 
 from __future__ import annotations
@@ -32,6 +42,11 @@ from .model import clean_text, today
 
 NAME_LIMIT = 60
 RESERVED = frozenset({"private", "all"})
+SECRET_KEY = "secret"  # noqa: S105 - the name of a key, not a secret
+RELAY_SETTING = "relay"
+SETTING_LIMIT = 300
+"""The longest text a circle setting may hold (the guard refuses longer ones)."""
+_SECRET = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,14 @@ class Circle:
     settings: Mapping[str, Any] = field(default_factory=dict)
     me: str = ""
     """This device's fingerprint (hex), "" without an identity."""
+    secret: bytes | None = None
+    """The circle's secret (32 bytes), ``None`` while it has none (see the docstring)."""
+
+    @property
+    def relay_text(self) -> str | None:
+        """The circle's relay setting as written (not checked: see ``relay_config``)."""
+        value = self.settings.get(RELAY_SETTING)
+        return value if isinstance(value, str) and value else None
 
     @property
     def member(self) -> bool:
@@ -84,7 +107,41 @@ def read_circle(doc: Any, circle_id: str, me: str) -> Circle:
             members[key] = value
     devices = {k: v for k, v in crdt.read_map(doc, "devices").items() if isinstance(v, dict)}
     settings = crdt.read_map(doc, "settings")
-    return Circle(circle_id, name or circle_id[:8], members, devices, settings, me)
+    return Circle(
+        circle_id, name or circle_id[:8], members, devices, settings, me, read_secret(doc)
+    )
+
+
+def read_secret(doc: Any) -> bytes | None:
+    """The circle's secret; ``None`` when it has none, or a malformed one (the guard refuses
+    those from peers)."""
+    found = doc.get(am.ROOT, SECRET_KEY)
+    if found is None or isinstance(found[0], am.ObjType):
+        return None
+    value = found[0][1]
+    if not isinstance(value, str) or not _SECRET.fullmatch(value):
+        return None
+    return bytes.fromhex(value)
+
+
+def write_secret(tx: Any) -> None:
+    """Give the circle a new secret (32 random bytes)."""
+    tx.put(am.ROOT, SECRET_KEY, am.ScalarType.Str, secrets.token_hex(32))
+
+
+def put_setting(tx: Any, key: str, value: str | None) -> bool:
+    """Set a circle setting (``None`` removes it); True if anything changed."""
+    settings = crdt.top(tx, "settings")
+    found = tx.get(settings, key)
+    if value is None:
+        if found is None:
+            return False
+        tx.delete(settings, key)
+        return True
+    if found is not None and not isinstance(found[0], am.ObjType) and found[0][1] == value:
+        return False
+    tx.put(settings, key, am.ScalarType.Str, value)
+    return True
 
 
 def new_circle_id() -> str:

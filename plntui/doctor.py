@@ -16,6 +16,13 @@ from judging (pure functions over plain values), so each verdict is tested with 
    how far its clock is off (the anonymous ``INFO`` query, ``sync.probe.probe_info``).
 4. trust (``judge_unseen``): trusted peers not seen on the LAN; their stored addresses
    (``plntui peer add``) are tried directly.
+5. the relay (``probe_relay``, ``judge_relay``), when one is configured (``relay_config``):
+   ``sync.relay.check_relay`` meets itself there under a random token and sends a few bytes
+   across (never a peer's token: a running ``plntui sync`` of this profile may wait under it,
+   and the relay would match the two). Then, for every trusted peer, the routes that reach it
+   (``judge_routes``): the LAN (discovery saw it and it answered), a direct address (stored),
+   the relay (it works, and a secret is shared: the pair secret of pairing by code, or a
+   circle's), and why a route is missing.
 
 Names and anything else a peer sent are data: sanitised by discovery, and printed by ``cli``
 through ``safe_text``. Nothing here changes the profile, the trust store or a peer.
@@ -36,7 +43,10 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from sync.discovery import SeenPeer
     from sync.probe import PeerInfo
+    from sync.relay import RelayCheck
     from sync.trust import Peer, TrustStore
+
+    from .relay_config import EffectiveRelay
 
 Status = Literal["OK", "WARN", "FAIL"]
 MDNS_GROUP = "224.0.0.251"
@@ -662,12 +672,222 @@ def judge_unseen(check: UnseenCheck) -> Finding:
     )
 
 
+# -- 5. the relay and the routes to each trusted peer ---------------------------------------------
+
+RELAY_ADVICE = "a relay starts with: twistd -n transitrelay --port=tcp:4001 (see the README)"
+SHARE_ADVICE = "pair by code (plntui pair), or sync once on the LAN so a circle's secret arrives"
+
+
+@dataclass(frozen=True, slots=True)
+class RelayState:
+    """The relay setting, and what ``check_relay`` found there (``check``, or ``error``)."""
+
+    setting: EffectiveRelay
+    invalid: str | None = None
+    """This device's own setting when it does not parse (it is ignored)."""
+    check: RelayCheck | None = None
+    error: str | None = None
+
+    @property
+    def works(self) -> bool:
+        return self.setting.relay is not None and self.check is not None
+
+
+async def probe_relay(setting: EffectiveRelay, invalid: str | None, timeout: float) -> RelayState:
+    from sync.relay import RelayError, check_relay
+
+    state = RelayState(setting, invalid)
+    if setting.relay is None:
+        return state
+    try:
+        return replace(state, check=await check_relay(setting.relay, timeout))
+    except RelayError as err:
+        return replace(state, error=err.message)
+    except OSError as err:  # a reset while sending the request: still one line
+        reason = err.strerror or type(err).__name__
+        return replace(state, error=f"the relay at {setting.relay} broke the connection: {reason}")
+
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
+
+
+def judge_relay(state: RelayState) -> list[Finding]:
+    """The verdicts on the relay setting and the relay itself: pure, over ``probe_relay``.
+    None when no relay is configured (and nothing is wrong with the setting)."""
+    findings: list[Finding] = []
+    setting = state.setting
+    if state.invalid is not None:
+        findings.append(
+            Finding(
+                "WARN",
+                "relay",
+                f"your relay setting {state.invalid!r} is not a relay address: it is ignored",
+                ("plntui relay set tcp:HOST:PORT, or plntui relay unset",),
+            )
+        )
+    if setting.source == "off":
+        findings.append(
+            Finding(
+                "OK",
+                "relay",
+                "the relay is off on this device (plntui relay off): only the LAN and stored "
+                "addresses reach colleagues",
+            )
+        )
+    if setting.relay is None:
+        return findings
+    where = f"{setting.relay} (from {setting.origin})"
+    if state.check is not None:
+        findings.append(
+            Finding(
+                "OK",
+                "relay",
+                f"{where}: reachable, a transit relay (matched two test connections in "
+                f"{_ms(state.check.connect_seconds)}; round trip "
+                f"{_ms(state.check.round_trip_seconds)})",
+            )
+        )
+        return findings
+    change = (
+        f"or change it for the circle: plntui relay set --circle {setting.circle.id} "
+        "tcp:HOST:PORT (plntui relay off: none here)"
+        if setting.source == "circle" and setting.circle is not None
+        else "or choose another: plntui relay set tcp:HOST:PORT (plntui relay off: none)"
+    )
+    findings.append(
+        Finding(
+            "FAIL",
+            "relay",
+            f"{where}: {state.error or 'does not work'}",
+            ("is the relay running there, and is its port open to you?", RELAY_ADVICE, change),
+        )
+    )
+    return findings
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCheck:
+    """What the other checks found about one trusted peer, by route."""
+
+    peer: Peer
+    seen: bool = False
+    """Discovery saw it on the LAN."""
+    answers: bool = False
+    """... and it proved its fingerprint there."""
+    tried_direct: bool = False
+    """Its stored addresses were tried (it was not seen)."""
+    direct: bool = False
+    """... and one of them answered with its fingerprint."""
+    shared: Literal["pair", "circle"] | None = None
+    """What relay tokens would be made from: the pair's secret or a circle's (none: None)."""
+
+
+def judge_routes(route: RouteCheck, relay: RelayState) -> Finding:
+    """Which routes reach a trusted peer, and why the others do not: pure."""
+    from sync.fingerprint import short_fingerprint
+
+    peer = route.peer
+    label = f"{peer.display_name} ({short_fingerprint(peer.fingerprint)})"
+    routes: list[str] = []
+    missing: list[str] = []
+    advice: list[str] = []
+    if route.seen and route.answers:
+        routes.append("LAN")
+    elif route.seen:
+        missing.append("LAN: seen, but it does not answer")
+    else:
+        missing.append("LAN: not seen")
+    if not peer.addresses:
+        missing.append("direct: no stored address")
+    elif route.tried_direct and not route.direct:
+        missing.append("direct: its stored address does not answer")
+    else:
+        routes.append("direct" if route.direct else "direct (stored address)")
+    setting = relay.setting
+    if setting.relay is None:
+        missing.append("relay: off here" if setting.source == "off" else "relay: none configured")
+        if setting.source == "none" and not routes:
+            advice.append("beyond the LAN, a relay the team runs: plntui relay set tcp:HOST:PORT")
+    elif not relay.works:
+        missing.append("relay: it does not work (see above)")
+    elif route.shared is None:
+        missing.append("relay: no shared secret")
+        advice.append(SHARE_ADVICE)
+    else:
+        routes.append(f"relay ({route.shared} secret)")
+    why = f"; {', '.join(missing)}" if missing else ""
+    if routes:
+        return Finding("OK", "routes", f"{label}: reached by {', '.join(routes)}{why}")
+    return Finding("WARN", "routes", f"{label}: no route reaches it now{why}", tuple(advice))
+
+
+def route_checks(
+    trusted: Sequence[Peer],
+    checks: Sequence[PeerCheck],
+    unseen: Sequence[UnseenCheck],
+    circle_secrets: Any,
+) -> list[RouteCheck]:
+    """One ``RouteCheck`` per trusted peer, from what the other checks found;
+    ``circle_secrets(fingerprint)`` lists the circle secrets shared with a peer."""
+    seen: dict[bytes, bool] = {}
+    for check in checks:
+        fp = check.seen.fingerprint
+        proved = check.info is not None and check.info.fingerprint == fp
+        seen[fp] = seen.get(fp, False) or proved
+    tried = {u.peer.fingerprint: u for u in unseen}
+    out: list[RouteCheck] = []
+    for peer in trusted:
+        fp = peer.fingerprint
+        direct = tried.get(fp)
+        shared: Literal["pair", "circle"] | None = None
+        if peer.relay_secret:
+            shared = "pair"
+        elif circle_secrets(fp):
+            shared = "circle"
+        out.append(
+            RouteCheck(
+                peer,
+                seen=fp in seen,
+                answers=seen.get(fp, False),
+                tried_direct=direct is not None and bool(peer.addresses),
+                direct=(
+                    direct is not None and direct.info is not None and direct.info.fingerprint == fp
+                ),
+                shared=shared,
+            )
+        )
+    return out
+
+
+def _relay_inputs(profile: Any) -> tuple[EffectiveRelay, str | None, Any]:
+    """The relay setting, this device's own setting if it does not parse, and a function
+    listing the circle secrets shared with a peer (the circles read, nothing written)."""
+    from .errors import PlntuiError
+    from .network import Network
+    from .relay_config import OFF, parse_or_none, profile_relay, resolve, shared_secrets
+
+    mine = profile_relay(profile.home)
+    try:
+        circles = list(Network(profile).circles().values())
+    except PlntuiError:
+        circles = []
+    invalid = mine if mine not in (None, OFF) and parse_or_none(mine) is None else None
+    return (
+        resolve(mine, circles),
+        invalid,
+        lambda fp: shared_secrets(circles, fp),
+    )
+
+
 # -- all of it -----------------------------------------------------------------------------------
 
 
 @dataclass
 class Report:
-    """What ``run_doctor`` found, in order: multicast, port, discovery, peers, unseen peers."""
+    """What ``run_doctor`` found, in order: multicast, port, discovery, peers, unseen peers,
+    the relay, the routes to each trusted peer."""
 
     name: str
     fingerprint_text: str
@@ -711,6 +931,8 @@ async def run_doctor(
     report.findings.append(check_multicast())
     owner = profile.session_owner()
     report.findings.append(await check_port(listen, port, owner, own_fp, probe_timeout))
+    setting, invalid, circle_secrets = _relay_inputs(profile)
+    relay_task = asyncio.ensure_future(probe_relay(setting, invalid, probe_timeout))
     interfaces = None if _is_wildcard(listen) else [listen]
     try:
         seen = await browse(own_fp, timeout, interfaces)
@@ -731,8 +953,14 @@ async def run_doctor(
         report.findings.extend(judge_peer(check))
     claimed = {p.fingerprint for p in seen}
     unseen = [p for p in trust.peers() if p.trusted and p.fingerprint not in claimed]
-    for unseen_check in await _bounded([inspect_unseen(p, probe_timeout) for p in unseen]):
+    unseen_checks = await _bounded([inspect_unseen(p, probe_timeout) for p in unseen])
+    for unseen_check in unseen_checks:
         report.findings.append(judge_unseen(unseen_check))
+    relay = await relay_task
+    report.findings.extend(judge_relay(relay))
+    trusted = [p for p in trust.peers() if p.trusted]
+    for route in route_checks(trusted, checks, unseen_checks, circle_secrets):
+        report.findings.append(judge_routes(route, relay))
     return report
 
 

@@ -8,7 +8,11 @@ document loaded from the bytes the peer sent), never on the stored one. It refus
 * a record that the model would not accept: a field of the wrong type, too long, a list with too
   many items, a contact without a name, a note without a title;
 * a circle document that does not list both this device and the peer as members, when it is
-  new here (a peer can only bring a circle it shares with this device).
+  new here (a peer can only bring a circle it shares with this device);
+* a circle whose secret is not 64 hex digits of text, or whose settings hold anything but a
+  number, true/false or text, text longer than ``circles.SETTING_LIMIT``, or a relay that is
+  not text. A relay that is text but not an address is kept, and ignored where it is read
+  (``relay_config``).
 
 Which documents a peer may send at all (those of circles both are members of) is the sync host's
 share policy, checked before anything is applied. A refused batch is not stored, so it is never
@@ -23,6 +27,7 @@ from typing import Any
 import automerge.core as am
 
 from . import crdt, layout
+from .circles import RELAY_SETTING, SECRET_KEY, SETTING_LIMIT
 from .model import FIELDS, Field
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -134,6 +139,19 @@ def check_circle(doc: Any, doc_id: str) -> None:
     name = _scalar(doc, am.ROOT, "name")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
         raise GuardRefused(f"circle {doc_id} has a malformed name")
+    secret = _scalar(doc, am.ROOT, SECRET_KEY)
+    if secret is not None and (not isinstance(secret, str) or not _HEX64.match(secret)):
+        raise GuardRefused(f"circle {doc_id} has a malformed secret")
+    settings = crdt.top(doc, "settings")
+    for key in doc.keys(settings):
+        value = _scalar(doc, settings, key)
+        if (
+            len(key) > 64
+            or not isinstance(value, str | int | float | None)  # an object, bytes, ...
+            or (isinstance(value, str) and len(value) > SETTING_LIMIT)
+            or (key == RELAY_SETTING and not isinstance(value, str))
+        ):
+            raise GuardRefused(f"circle {doc_id} has a malformed setting")
     members = crdt.top(doc, "members")
     for key in doc.keys(members):
         value = _scalar(doc, members, key)

@@ -354,6 +354,7 @@ class Network:
             doc = work.doc(layout.circle_doc(circle_id), create=True)
             with doc.transaction() as tx:
                 circles_mod.write_name(tx, text)
+                circles_mod.write_secret(tx)
                 circles_mod.put_member(tx, self.fingerprint_hex, self.profile.meta.name)
         self._circles = None
         if _make_default or not self.profile.meta.default_circle:
@@ -420,6 +421,35 @@ class Network:
         if self.profile.meta.default_circle == circle.id:
             self.profile.set_default_circle("")
         return self.circles()[circle.id]
+
+    def set_circle_setting(self, ref: str, key: str, value: str | None) -> Circle:
+        """Set a circle-wide setting its members get (``None`` removes it); this device must be
+        a member. Writes nothing when the setting is already so."""
+        circle = self._member_circle(ref)
+        if circle.settings.get(key) != value:
+            with self._writing() as work:
+                doc = work.doc(layout.circle_doc(circle.id))
+                with doc.transaction() as tx:
+                    circles_mod.put_setting(tx, key, value)
+        return self.circles()[circle.id]
+
+    def ensure_circle_secrets(self, circle_ids: Iterable[str] | None = None) -> list[str]:
+        """Give each circle of ``circle_ids`` (default: every circle this device is a member
+        of) that has no secret yet a new one (see ``circles``); returns the ids written."""
+        with self.lock:
+            wanted = None if circle_ids is None else set(circle_ids)
+            missing = sorted(
+                c.id
+                for c in self.my_circles()
+                if c.secret is None and (wanted is None or c.id in wanted)
+            )
+            if missing:
+                with self._writing() as work:
+                    for circle_id in missing:
+                        doc = work.doc(layout.circle_doc(circle_id))
+                        with doc.transaction() as tx:
+                            circles_mod.write_secret(tx)
+        return missing
 
     def circles_shared_with(self, fingerprint: bytes) -> set[str]:
         """The circles this device syncs with a peer: both are members (as seen here)."""

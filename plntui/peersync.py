@@ -7,6 +7,12 @@ store. ``SyncRunner`` is the one headless sync host, used alike by ``plntui sync
 pair`` and the app: it falls back to a free port when another profile holds the default one,
 keeps syncing when LAN discovery cannot start, and adds a colleague paired by code to a circle.
 
+The runner also tells the engine which transit relay to meet peers at (``relay_config``: the
+profile's setting, else a circle's) and the circle secrets it shares with each peer; it follows
+a change of either while it runs (the profile's ``settings.json``, checked on every poll, and
+every circle document that changes), and gives the circles this device is in a secret when a
+relay is in use and one has none yet.
+
 Files in the profile folder: ``identity/key.pem`` (mode 0600) and ``identity/cert.pem``, the
 device's long-term key and self-signed certificate; ``peers.json``, the peers you trust.
 """
@@ -111,6 +117,8 @@ class SyncRunner:
         circle)."""
         from sync.engine import SyncEngine
 
+        from .relay_config import effective_relay
+        from .settings import stamp
         from .sync_host import RepoHost
 
         self.net = net
@@ -124,6 +132,10 @@ class SyncRunner:
         self.host.listeners.append(self._repo_changed)
         self.host.on_joined.append(self._joined)
         self.host.on_held.append(self._held)
+        self._settings_stamp = stamp(net.profile.home)
+        self._circles_changed = False
+        self.relay_setting = effective_relay(net)
+        """The relay in use and where it comes from (``relay_config.EffectiveRelay``)."""
         self.engine = SyncEngine(
             self.host,
             self.identity,
@@ -131,10 +143,12 @@ class SyncRunner:
             listen_host=listen_host,
             port=port,
             on_event=self._event,
-            poll=net.repo.poll,
+            poll=self._poll,
             name=net.profile.meta.name,
             on_paired=self._paired,
             listen=listen,
+            relay=self.relay_setting.relay,
+            relay_secrets=self._relay_secrets,
         )
         self.listeners: list[Any] = []
         """Called with every engine event (on the engine's loop) after it is logged."""
@@ -154,8 +168,59 @@ class SyncRunner:
     def _repo_changed(self, origin: str, doc_ids: frozenset[str]) -> None:
         # A write of this process (the app, a pairing): push it. Other processes' writes come
         # through the engine's poll; a peer's changes are relayed by the synchronizer.
+        if any(doc_id.startswith("c:") for doc_id in doc_ids):
+            self._circles_changed = True  # the relay setting or a shared secret may have too
         if origin == "local" and self.engine.running:
             self.engine.changed(doc_ids)
+
+    # -- the relay ----------------------------------------------------------------------------
+
+    def _relay_secrets(self, peer: bytes) -> list[bytes]:
+        """The circle secrets shared with ``peer`` (the engine asks from its own thread)."""
+        from .relay_config import relay_secrets
+
+        return relay_secrets(self.net, peer)
+
+    def _poll(self) -> frozenset[str]:
+        """The engine's poll (on a worker thread): other processes' writes, then the relay
+        setting, when the settings file or a circle changed."""
+        changed = self.net.repo.poll()
+        try:
+            self.follow_relay()
+        except Exception as exc:  # what the poll found must still reach the engine
+            self.log(f"cannot read the relay setting: {exc}")
+        return changed
+
+    def follow_relay(self) -> None:
+        """Tell the engine when the relay setting changed, and when a circle did (a shared
+        secret may have arrived: the engine then looks at the secrets again)."""
+        from .relay_config import effective_relay
+        from .settings import stamp
+
+        now = stamp(self.net.profile.home)
+        circles = self._circles_changed
+        if now == self._settings_stamp and not circles:
+            return
+        self._settings_stamp = now
+        self._circles_changed = False
+        before, after = self.relay_setting, effective_relay(self.net)
+        self.relay_setting = after
+        if after.relay != before.relay:
+            self.log(f"relay: {after.describe()}")
+            if after.relay is not None:
+                self._ensure_secrets()
+        elif not circles or after.relay is None:
+            return
+        self.engine.set_relay(after.relay)
+
+    def _ensure_secrets(self) -> None:
+        """With a relay in use: every circle this device is in gets a secret, if it has none."""
+        from .errors import PlntuiError
+
+        try:
+            self.net.ensure_circle_secrets()
+        except PlntuiError as exc:  # a busy or full disk: tried again at the next start
+            self.log(f"cannot give the circles a relay secret: {exc.message}")
 
     def _joined(self, circle: Any, peer: bytes) -> None:
         from .model import safe_text
@@ -221,6 +286,9 @@ class SyncRunner:
             f"listening on {self.engine.listen_host}:{self.engine.port} as "
             f"{self.net.profile.meta.name} ({self.identity.fingerprint_text})"
         )
+        if self.relay_setting.relay is not None:
+            self._ensure_secrets()
+            self.log(f"relay: {self.relay_setting.describe()}")
         if self.use_discovery:
             from sync.discovery import Discovery
 
@@ -301,6 +369,11 @@ class SyncRunner:
         ``expect``: the fingerprint the announcement that led there claimed.
         """
         return await self.engine.pair(code, host, port, remember_address=remember, expect=expect)
+
+    async def pair_relayed(self, code: str, timeout: float) -> Any:
+        """Pair through the relay with the device whose invite shows ``code``
+        (``sync.engine.SyncEngine.pair_relayed``)."""
+        return await self.engine.pair_relayed(code, timeout)
 
     async def stop(self) -> None:
         if self.discovery is not None:

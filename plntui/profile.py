@@ -8,6 +8,7 @@ A profile is one folder (``--home DIR``, else ``$PLNTUI_HOME``, else the platfor
     index.sqlite3       a derived search index; safe to delete, rebuilt on demand
     identity/           the device's key and certificate (see ``peersync``), made with the profile
     peers.json          the peers you trust
+    settings.json       this device's own settings: the app's theme, the relay (``settings``)
     seen.json           when you last looked at what's new (local, never synced)
     session.lock        held for its lifetime by a long-running process (the app, ``plntui sync``)
     legacy/             the single network document of plntui 0.1, kept after its migration

@@ -205,6 +205,8 @@ class Admission:
         try:
             engine.trust.trust(paired.fingerprint, paired.name or None)
             engine.trust.learn_cert(paired.fingerprint, paired.cert)
+            if paired.relay_secret:
+                engine.trust.set_relay_secret(paired.fingerprint, paired.relay_secret)
             engine.check_trust(force=True)
         except (SyncError, ValueError) as exc:
             channel.abort()
@@ -232,7 +234,8 @@ class Admission:
             return
         await channel.aclose()
         host = channel.peer_host
-        if paired.port is not None and host and engine.loop is not None:
+        relayed = address.startswith("relay ")  # the host is the relay's: meet there instead
+        if paired.port is not None and host and not relayed and engine.loop is not None:
             # the joiner dials us once it has pinned us; our own dial waits a moment, so it does
             # not arrive before the joiner has read PAIR_DONE
             engine.loop.call_later(2.0, engine.dialer.add, paired.fingerprint, host, paired.port)

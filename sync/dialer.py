@@ -38,6 +38,7 @@ from .trust import TrustStoreError, format_hostport, parse_hostport
 
 if TYPE_CHECKING:
     from .engine import SyncEngine
+    from .relay import RelayAddress
 
 MAX_HINTS = 16
 
@@ -147,6 +148,15 @@ class Dialer:
         try:
             while engine.running and engine.is_trusted(fp):
                 link = engine.links.get(fp)
+                if link is not None and link.route == "relay" and self.addresses(fp):
+                    # a direct link is preferred: keep trying the addresses, with backoff
+                    await self.sleep_or_closed(wake, link, backoff_delay(attempt))
+                    attempt += 1
+                    if link.closed.is_set() or engine.links.get(fp) is not link:
+                        continue
+                    with contextlib.suppress(DialFailed):
+                        await self.dial_any(fp, self.addresses(fp))
+                    continue
                 if link is not None:
                     await link.closed.wait()
                     if link.hello_seen and engine.now() - link.opened >= STABLE_LINK:
@@ -184,6 +194,17 @@ class Dialer:
                 del self.tasks[fp]
 
     @staticmethod
+    async def sleep_or_closed(wake: asyncio.Event, link: Link, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less if woken or the link closes."""
+        wake.clear()
+        waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(link.closed.wait())]
+        try:
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+
+    @staticmethod
     async def sleep(wake: asyncio.Event, delay: float) -> None:
         wake.clear()
         with contextlib.suppress(TimeoutError):
@@ -209,7 +230,7 @@ class Dialer:
         """One attempt at one address: certificate learning when needed, then mutual TLS."""
         engine = self.engine
         existing = engine.links.get(fp)
-        if existing is not None and not existing.closing:
+        if existing is not None and not existing.closing and existing.route != "relay":
             return existing
         peer = engine.trust.get(fp)
         if peer is None or not engine.is_trusted(fp):
@@ -229,16 +250,27 @@ class Dialer:
         return await self.dial_mutual(fp, host, port)
 
     async def open(
-        self, host: str, port: int, ctx: ssl.SSLContext, server_hostname: str | None = None
+        self,
+        host: str,
+        port: int,
+        ctx: ssl.SSLContext,
+        server_hostname: str | None = None,
+        stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None,
+        address: str | None = None,
     ) -> TlsChannel:
+        """TLS as the client to ``host:port``, or over ``stream`` (a relayed connection, named
+        ``address`` in messages)."""
         timeouts = self.engine.timeouts
-        address = format_hostport(host, port)
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=2**16), timeouts.connect
-            )
-        except (OSError, TimeoutError) as exc:
-            raise DialFailed(f"cannot connect to {address}: {describe_failure(exc)}") from None
+        address = address or format_hostport(host, port)
+        if stream is not None:
+            reader, writer = stream
+        else:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port, limit=2**16), timeouts.connect
+                )
+            except (OSError, TimeoutError) as exc:
+                raise DialFailed(f"cannot connect to {address}: {describe_failure(exc)}") from None
         channel = TlsChannel(
             reader, writer, ctx, server_side=False, server_hostname=server_hostname
         )
@@ -246,6 +278,15 @@ class Dialer:
             await channel.handshake(timeouts.handshake)
         except ssl.SSLCertVerificationError as exc:
             channel.abort()
+            if stream is not None:  # met at a relay: someone there holds the pair's token
+                self.engine.emit(
+                    PeerRefused(
+                        f"the device met at {address} is not the expected peer: "
+                        f"{describe_failure(exc)}",
+                        None,
+                        address,
+                    )
+                )
             raise DialFailed(
                 f"the device at {address} is not the expected peer: {describe_failure(exc)}",
                 identity=True,
@@ -300,17 +341,47 @@ class Dialer:
         if learned:
             engine.emit(CertificateLearned(fp, address))
 
-    async def dial_mutual(self, fp: bytes, host: str, port: int) -> Link:
+    async def dial_relayed(
+        self,
+        fp: bytes,
+        relay: RelayAddress,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> Link:
+        """Mutual TLS as the client over a stream the relay matched (``relaylink``)."""
+        try:
+            return await self.dial_mutual(
+                fp, relay.host, relay.port, stream=(reader, writer), route="relay"
+            )
+        except BaseException:
+            writer.transport.abort()
+            raise
+
+    async def dial_mutual(
+        self,
+        fp: bytes,
+        host: str,
+        port: int,
+        *,
+        stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None,
+        route: str = "",
+    ) -> Link:
         engine = self.engine
         peer = engine.trust.get(fp)
         if peer is None or peer.cert is None:
             raise DialFailed(f"the certificate of {format_fingerprint(fp)} is not known yet")
-        address = format_hostport(host, port)
+        address = (
+            f"relay tcp:{format_hostport(host, port)}"
+            if route == "relay"
+            else format_hostport(host, port)
+        )
         channel = await self.open(
             host,
             port,
             engine.client_context(fp, peer.cert),
             server_hostname=sni_name(engine.identity.fingerprint, fp),
+            stream=stream,
+            address=address,
         )
         try:
             verify_peer(channel.ssl_object, fp)
@@ -320,7 +391,7 @@ class Dialer:
                 PeerRefused(f"{address}: {exc.message}", getattr(exc, "fingerprint", None), address)
             )
             raise DialFailed(exc.message, identity=True) from None
-        link = engine.admit(fp, channel, outbound=True, address=address)
+        link = engine.admit(fp, channel, outbound=True, address=address, route=route)
         if link is None:
             await channel.aclose()
             existing = engine.links.get(fp)

@@ -9,6 +9,8 @@ each:
 * ``admission``: accepting connections, the handshake limits, the anonymous path (certificate
   learning, the doctor's INFO query, pairing by code);
 * ``dialer``: reaching trusted peers, with backoff, certificate learning first when needed;
+* ``relaylink``: waiting for each trusted peer at a transit relay, when one is set (``relay``),
+  and invites waiting there too; a LAN or direct link is preferred;
 * ``link``: one verified connection, its pump, deadlines and budgets;
 * ``synchronizer``: a ``SyncSession`` per link, relaying what one peer brings to the others,
   pushing local changes, the guard's refusals, introductions;
@@ -74,6 +76,8 @@ from .pairing import (
     new_invite,
     parse_code,
 )
+from .relay import RelayAddress, RelayError, day, meet, pairing_token
+from .relaylink import RelayWaiter, relay_address
 from .session import DocumentHost, State
 from .synchronizer import Synchronizer
 from .tls import TlsChannel, client_context, client_context_anonymous, server_context
@@ -151,8 +155,14 @@ class SyncEngine:
         name: str = "",
         limits: Limits = Limits(),  # noqa: B008 - frozen: one shared default is fine
         on_paired: PairedHook | None = None,
+        relay: RelayAddress | None = None,
+        relay_secrets: Callable[[bytes], list[bytes]] | None = None,
     ) -> None:
         """``listen=False`` only dials (``sync --once``); ``auto_dial`` dials stored addresses.
+
+        ``relay``: a transit relay to meet peers at (``relaylink``); ``relay_secrets(peer)``
+        returns the circle secrets shared with a peer, in an order both sides agree on (the
+        pair secret from pairing by code, in the trust store, comes first).
 
         ``poll`` returns the documents other processes changed since its last call (called on
         a worker thread every ``poll_interval``). ``name`` is our display name, told to a
@@ -173,6 +183,8 @@ class SyncEngine:
         self.limits = limits
         self.name = name
         self.on_paired = on_paired
+        self.relay = relay
+        self.relay_secrets = relay_secrets
         self.log = log
         self.loop: asyncio.AbstractEventLoop | None = None
         self.running = False
@@ -190,6 +202,7 @@ class SyncEngine:
         self.dialer = Dialer(self)
         self.pump = LinkPump(self)
         self.synchronizer = Synchronizer(self)
+        self.relayer = RelayWaiter(self)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -231,6 +244,7 @@ class SyncEngine:
             self.dialer.ensure(fp)
         if self.auto_dial:
             self.dialer.dial_stored()
+        self.relayer.start()
         log.info("sync engine %s listening on %s:%s", self.identity, self.listen_host, self._port)
 
     async def stop(self) -> None:
@@ -246,6 +260,7 @@ class SyncEngine:
                 await asyncio.wait_for(self.pump.flush(link), 2.0)
             self.close_link(link, "plntui is shutting down", local="this engine stopped")
         self.dialer.stop()
+        self.relayer.stop()
         link_tasks = [link.task for link in live if link.task is not None]
         if link_tasks:
             await asyncio.wait(link_tasks, timeout=2.0)
@@ -284,6 +299,36 @@ class SyncEngine:
     def forget_address(self, fingerprint: bytes, host: str, port: int) -> None:
         """Stop dialling ``host:port`` for a peer (discovery saw it go); the link stays up."""
         self.call(self.dialer.drop, fingerprint, host, int(port))
+
+    def set_relay(self, relay: RelayAddress | None) -> None:
+        """Meet peers at ``relay`` from now on (``None``: no relay); any thread."""
+        if self.loop is None or not self.running:
+            self.relay = relay
+            return
+        self.call(self._set_relay, relay)
+
+    def _set_relay(self, relay: RelayAddress | None) -> None:
+        if relay == self.relay:
+            self.relayer.start()  # the same relay: look at the shared secrets again
+            return
+        self.relay = relay
+        log.info("relay %s", relay if relay is not None else "off")
+        self.relayer.restart()
+
+    def relay_secret_for(self, fp: bytes) -> bytes | None:
+        """The secret the relay tokens with ``fp`` are made from: the pair secret from
+        pairing by code, else the first circle secret shared with it; ``None`` if none."""
+        peer = self.trust.get(fp)
+        if peer is not None and peer.relay_secret:
+            return peer.relay_secret
+        if self.relay_secrets is None:
+            return None
+        try:
+            shared = self.relay_secrets(fp)
+        except Exception:  # a damaged circle must not stop the engine
+            log.exception("reading the circle secrets shared with %s failed", self.name_of(fp))
+            return None
+        return shared[0] if shared else None
 
     def disconnect(self, fingerprint: bytes) -> None:
         """Close the link to a peer and stop dialling it (until ``connect`` again)."""
@@ -324,17 +369,33 @@ class SyncEngine:
     def open_invite(self, ttl: float = INVITE_TTL) -> Invite:
         """Open an invite: its code lets ONE device pair within ``ttl`` seconds.
 
-        A new invite replaces the previous one (whose code stops working).
+        A new invite replaces the previous one (whose code stops working). With a relay, the
+        invite also waits there for a colleague joining through it (``relaylink``).
         """
         self.cancel_invite()
         self._invite = new_invite(ttl)
+        if self.relay is not None and self.running:
+            self._on_loop(self.relayer.invite, self._invite)
         return self._invite
+
+    def _on_loop(self, fn: Callable[..., object], *args: object) -> None:
+        """Run ``fn`` now when on the engine's loop, else soon on it."""
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is self.loop:
+            fn(*args)
+        else:
+            self.call(fn, *args)
 
     def cancel_invite(self) -> None:
         """Close the invite; an attempt already running fails before anyone is pinned."""
         invite = self._invite
         if invite is not None and (invite.is_open() or invite.state is InviteState.BUSY):
             invite.state = InviteState.CANCELLED
+        if self.running:
+            self._on_loop(self.relayer.cancel_invite)
 
     async def pair(
         self,
@@ -361,6 +422,62 @@ class SyncEngine:
         except DialFailed as exc:
             self.emit(PairingRefused(exc.message, address))
             raise PairingFailed(exc.message) from None
+        server_fp, number = await self._join(channel, parsed, address, expect)
+        if remember_address:
+            try:
+                self.trust.add_address(server_fp, address)
+            except (ValueError, SyncError) as exc:
+                message = exc.message if isinstance(exc, SyncError) else str(exc)
+                raise PairingFailed(f"cannot store the new peer's address: {message}") from None
+        if self.running:
+            self.dialer.add(server_fp, host, port)
+        return self._paired_result(server_fp, number, address)
+
+    async def pair_relayed(self, code: str | PairingCode, timeout: float = 60.0) -> PairingResult:
+        """Pair through the relay with the device that shows ``code`` (its invite waits at the
+        relay under the code's nameplate: ``relaylink``); as ``pair`` otherwise. The two then
+        meet at the relay under their pair's token."""
+        parsed = parse_code(code) if isinstance(code, str) else code
+        relay = self.relay
+        if relay is None:
+            raise PairingFailed("no relay is set: plntui relay set tcp:HOST:PORT")
+        address = relay_address(relay)
+        try:
+            reader, writer = await meet(
+                relay,
+                pairing_token(parsed.nameplate, day()),
+                wait=timeout,
+                connect_timeout=self.timeouts.connect,
+            )
+        except RelayError as exc:
+            self.emit(PairingRefused(exc.message, address))
+            raise PairingFailed(exc.message) from None
+        except TimeoutError:
+            message = (
+                f"no invite with this code waited at {relay} within {timeout:g} s: check that "
+                "your colleague's plntui uses the same relay and that the code is still open"
+            )
+            self.emit(PairingRefused(message, address))
+            raise PairingFailed(message) from None
+        channel = TlsChannel(reader, writer, client_context_anonymous(), server_side=False)
+        try:
+            await channel.handshake(self.timeouts.handshake)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            channel.abort()
+            message = f"the TLS handshake through {relay} failed: {exc}"
+            self.emit(PairingRefused(message, address))
+            raise PairingFailed(message) from None
+        server_fp, number = await self._join(channel, parsed, address, None)
+        if self.running:
+            self.relayer.ensure(server_fp)
+        return self._paired_result(server_fp, number, address)
+
+    async def _join(
+        self, channel: TlsChannel, parsed: PairingCode, address: str, expect: bytes | None
+    ) -> tuple[bytes, str]:
+        """The joiner's exchange on an open anonymous channel; the inviter is trusted and its
+        certificate and relay secret stored when this returns (its fingerprint, the safety
+        number)."""
         try:
             server_der = channel.peer_certificate()
             if server_der is None:
@@ -395,8 +512,8 @@ class SyncEngine:
         try:
             self.trust.trust(server_fp, name or None)
             self.trust.learn_cert(server_fp, server_der)
-            if remember_address:
-                self.trust.add_address(server_fp, address)
+            if machine.relay_secret:
+                self.trust.set_relay_secret(server_fp, machine.relay_secret)
         except (ValueError, SyncError) as exc:
             message = exc.message if isinstance(exc, SyncError) else str(exc)
             raise PairingFailed(f"cannot store the new peer: {message}") from None
@@ -406,8 +523,9 @@ class SyncEngine:
                 self.on_paired(server_fp, name, "joiner")
             except Exception:  # the pairing stands; membership can be fixed by hand
                 log.exception("adding the new peer to a circle failed")
-        if self.running:
-            self.dialer.add(server_fp, host, port)
+        return server_fp, number
+
+    def _paired_result(self, server_fp: bytes, number: str, address: str) -> PairingResult:
         self.emit(PairingSucceeded(server_fp, self.name_of(server_fp), address, number, "joiner"))
         return PairingResult(server_fp, self.name_of(server_fp), number, address)
 
@@ -443,6 +561,7 @@ class SyncEngine:
                     state=state,
                     address=link.address if link is not None else rt.address,
                     outbound=link.outbound if link is not None else None,
+                    route=self._route(link) if link is not None else None,
                     last_sync=last_sync,
                     changes_in=(peer.changes_in if peer else 0) + total.changes_in,
                     changes_out=(peer.changes_out if peer else 0) + total.changes_out,
@@ -452,6 +571,23 @@ class SyncEngine:
                 )
             )
         return sorted(out, key=lambda s: (s.name.casefold(), s.fingerprint))
+
+    def _route(self, link: Link) -> str:
+        """How a link reaches its peer: "relay", "direct" (an address stored for the peer, or
+        its host) or "lan" (found by discovery)."""
+        if link.route == "relay":
+            return "relay"
+        peer = self.trust.get(link.fp)
+        stored = set()
+        for text in peer.addresses if peer is not None else ():
+            with contextlib.suppress(ValueError):
+                stored.add(parse_hostport(text)[0])
+        host = link.channel.peer_host
+        return "direct" if host is not None and host in stored else "lan"
+
+    def relay_error(self, fp: bytes) -> str | None:
+        """Why the relay could not be used for ``fp`` lately (``None``: no problem known)."""
+        return self.relayer.errors.get(fp)
 
     async def sync_once(self, timeout: float = 30.0) -> SyncSummary:
         """Reach every trusted peer (live links, then known addresses) and wait until in sync.
@@ -563,8 +699,10 @@ class SyncEngine:
                     link, "you are no longer trusted", flush=False, local="revoked on this device"
                 )
         self.dialer.cancel_untrusted(trusted)
+        self.relayer.cancel_untrusted(trusted)
         if self.running and self.auto_dial:
             self.dialer.dial_stored()
+        self.relayer.start()
         for event in self.dialer.wake.values():
             event.set()
         self.synchronizer.introductions_changed()
@@ -585,13 +723,22 @@ class SyncEngine:
 
     # -- links --------------------------------------------------------------------------------
 
-    def admit(self, fp: bytes, channel: TlsChannel, *, outbound: bool, address: str) -> Link | None:
-        """Register a verified connection, keeping one link per peer; ``None`` if refused."""
+    def admit(
+        self, fp: bytes, channel: TlsChannel, *, outbound: bool, address: str, route: str = ""
+    ) -> Link | None:
+        """Register a verified connection, keeping one link per peer; ``None`` if refused.
+
+        A direct link (LAN or stored address) replaces a relayed one, never the reverse; of two
+        relayed links the newer is kept (each side's waiter meets again only without a link)."""
         if not self.running or fp not in self.trusted() or self.synchronizer.paused(fp):
             return None
         old = self.links.get(fp)
         if old is not None and not old.closing:
-            if old.outbound != outbound:
+            if (old.route == "relay") != (route == "relay"):
+                keep_new = old.route == "relay"
+            elif route == "relay":
+                keep_new = True
+            elif old.outbound != outbound:
                 keep_new = outbound == (self.identity.fingerprint < fp)
             else:
                 keep_new = not outbound  # the peer dialled again: its old link is stale
@@ -601,8 +748,12 @@ class SyncEngine:
             self.close_link(old, "replaced by another connection")
         session = self.synchronizer.session_for(fp, outbound)
         assert self.loop is not None
-        link = Link(fp, channel, session, outbound=outbound, address=address, loop=self.loop)
+        link = Link(
+            fp, channel, session, outbound=outbound, address=address, loop=self.loop, route=route
+        )
         self.links[fp] = link
+        if route != "relay":
+            self.relayer.link_up(fp)
         rt = self.runtime(fp)
         rt.address = address
         rt.state = "connecting"
@@ -718,16 +869,25 @@ class SyncEngine:
             async with asyncio.timeout(timeout):
                 for _ in range(3):  # a link replaced by a duplicate is retried
                     link = self.links.get(fp)
+                    relayed = self.relay is not None and self.relay_secret_for(fp) is not None
                     if link is None:
                         addresses = self.dialer.addresses(fp)
-                        if not addresses:
+                        if not addresses and not relayed:
                             outcome = "no-address"
                             error = (
                                 "no known address: add one with plntui peer add HOST:PORT, "
                                 "or let discovery find the peer"
                             )
                             break
-                        link = await self._await_link(fp, addresses)
+                        if not addresses:
+                            link = await self._await_relayed(fp)
+                        else:
+                            try:
+                                link = await self._await_link(fp, addresses)
+                            except DialFailed:
+                                if not relayed:
+                                    raise
+                                link = await self._await_relayed(fp)
                     address = link.address
                     if await self._wait_in_sync(link):
                         outcome, error = "in-sync", None
@@ -775,6 +935,23 @@ class SyncEngine:
             rt = self._runtime.get(fp)
             if rt is not None and rt.state == "failed" and rt.last_error:
                 raise DialFailed(rt.last_error)
+
+    async def _await_relayed(self, fp: bytes) -> Link:
+        """The link the relay waiter makes with ``fp`` (``DialFailed`` once the relay itself
+        fails: unreachable, or not a transit relay)."""
+        self.relayer.ensure(fp)
+        while True:
+            link = self.links.get(fp)
+            if link is not None and not link.closing:
+                await asyncio.shield(link.established)
+                return link
+            error = self.relayer.errors.get(fp)
+            if error is not None:
+                raise DialFailed(error)
+            admitted = self._admitted.setdefault(fp, asyncio.Event())
+            admitted.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(admitted.wait(), 0.5)
 
     def _totals(self, fp: bytes) -> SyncRecord:
         for status in self.status():

@@ -168,6 +168,8 @@ class PeerStatus:
     bytes_in: int
     bytes_out: int
     last_error: str | None
+    route: str | None = None
+    """How the link reaches the peer: "lan", "direct" or "relay" (``None``: no link)."""
 
 
 @dataclass(frozen=True, slots=True)

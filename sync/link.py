@@ -60,8 +60,12 @@ class Link:
         outbound: bool,
         address: str,
         loop: asyncio.AbstractEventLoop,
+        route: str = "",
     ) -> None:
+        """``route``: "relay" for a link through the relay ("" otherwise: the engine tells a
+        LAN address from a stored one)."""
         self.fp = fingerprint
+        self.route = route
         self.channel = channel
         self.session = session
         self.outbound = outbound

@@ -36,6 +36,10 @@ The transcript binds both fingerprints and both SPAKE2 messages, so a confirmati
 never passes in another (a replayed exchange meets a spent invite or fresh SPAKE2 randomness).
 Nothing of the document crosses this path.
 
+Both sides also derive a *relay secret*, ``HMAC(K, "relay secret" ‖ transcript)``, and keep
+it in the trust store: the two devices' relay tokens are made from it (``relay``), so that only
+they can compute where to meet at a relay.
+
 The safety number (``safety_number``) is 30 digits from a SHA-256 of both full fingerprints in
 sorted order: both screens show the same number, and anyone who wants to can compare them.
 """
@@ -217,6 +221,8 @@ class PairedPeer:
     name: str
     port: int | None
     safety_number: str
+    relay_secret: bytes = b""
+    """The secret both sides derived from the exchange's key: their relay tokens (``relay``)."""
 
 
 def _b64(data: bytes) -> str:
@@ -273,6 +279,11 @@ def _transcript(fp_a: bytes, fp_b: bytes, msg_a: bytes, msg_b: bytes) -> bytes:
 
 def _confirm(key: bytes, role: bytes, transcript: bytes) -> bytes:
     return hmac.new(key, role + transcript, hashlib.sha256).digest()
+
+
+def _relay_secret(key: bytes, transcript: bytes) -> bytes:
+    """The pair's relay secret: only the two devices that ran the exchange know ``key``."""
+    return hmac.new(key, b"relay secret" + transcript, hashlib.sha256).digest()
 
 
 def _spake(side: str, secret: str, fp_a: bytes, fp_b: bytes) -> Any:
@@ -413,7 +424,14 @@ class InviterPairing:
         self._step = following
         self.invite.state = InviteState.USED
         self.invite.paired = fp_b
-        return PairedPeer(fp_b, cert, name, port, safety_number(self.fingerprint, fp_b))
+        return PairedPeer(
+            fp_b,
+            cert,
+            name,
+            port,
+            safety_number(self.fingerprint, fp_b),
+            _relay_secret(self._key, self._transcript),
+        )
 
     def abandon(self, reason: str) -> None:
         """The link ended before the exchange completed: the invite stays spent.
@@ -464,6 +482,8 @@ class JoinerPairing:
         self._msg_b = b""
         self._step = _Step.START
         self._peer_name = ""
+        self.relay_secret = b""
+        """Set once the inviter's confirmation checked: the pair's relay secret."""
 
     def start(self) -> bytes:
         """Our ``PAIR_START`` payload."""
@@ -500,6 +520,7 @@ class JoinerPairing:
             raise self._fail(PairingFailed(_WRONG_CODE))
         self._peer_name = _name_field(obj)
         self._step = following
+        self.relay_secret = _relay_secret(key, transcript)
         mine = _confirm(key, b"joiner", transcript)
         return _encode({"v": PAIRING_VERSION, "confirm": _b64(mine)})
 

@@ -154,6 +154,8 @@ class Peer:
     introduced_by: bytes | None = None
     last_error: str = ""
     """Why the last sync with it ended badly (a refused batch), for ``plntui peer list``."""
+    relay_secret: bytes | None = None
+    """The secret shared since pairing by code (``pairing``): where the two meet at a relay."""
 
     @property
     def trusted(self) -> bool:
@@ -597,6 +599,18 @@ class TrustStore:
 
         return self._update(change, bump=True)
 
+    def set_relay_secret(self, fingerprint: bytes, secret: bytes) -> None:
+        """Keep the relay secret pairing by code derived with a trusted peer (32 bytes)."""
+        if not isinstance(secret, bytes) or len(secret) != 32:
+            raise ValueError("a relay secret is 32 bytes")
+
+        def change(data: _Data) -> None:
+            peer = self._need(data, fingerprint)
+            if peer.relay_secret != secret:
+                data.peers[fingerprint] = replace(peer, relay_secret=secret)
+
+        self._update(change, bump=False)
+
     def learn_cert(self, fingerprint: bytes, cert_der: bytes) -> bool:
         """Store a trusted peer's certificate; ``True`` if it was not known yet.
 
@@ -819,6 +833,7 @@ def _dump(data: _Data) -> dict[str, Any]:
             "auto_accept": peer.auto_accept,
             "introduced_by": None if peer.introduced_by is None else peer.introduced_by.hex(),
             **({"last_error": peer.last_error} if peer.last_error else {}),
+            **({"relay_secret": peer.relay_secret.hex()} if peer.relay_secret else {}),
         }
     pending = [
         {
@@ -975,6 +990,11 @@ def _parse_peer(fp: bytes, entry: object) -> Peer:
     last_error = entry.get("last_error", "")
     if not isinstance(last_error, str):
         raise _Damaged(f"the last error of {who} is not text")
+    relay_secret = entry.get("relay_secret")
+    if relay_secret is not None and not (
+        isinstance(relay_secret, str) and re.fullmatch(r"[0-9a-f]{64}", relay_secret)
+    ):
+        raise _Damaged(f"the relay secret of {who} is not 64 hex digits")
     return Peer(
         fp,
         sanitize_name(name),
@@ -988,6 +1008,7 @@ def _parse_peer(fp: bytes, entry: object) -> Peer:
         auto_accept=introducer and auto_accept,
         introduced_by=None if by is None else _parse_fp(by, f"introduced_by of {who}"),
         last_error=clean_peer_text(last_error, 300, ellipsis=True),
+        relay_secret=None if relay_secret is None else bytes.fromhex(relay_secret),
     )
 
 

@@ -73,8 +73,9 @@ def test_core_benchmark_measures_commands(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sync_benchmark_measures_a_new_peer_and_convergence(tmp_path: Path) -> None:
     out = tmp_path / "sync.json"
-    stdout = run("sync.py", "--quick", "--out", str(out))
+    stdout = run("sync.py", "--quick", "--relay", "--out", str(out))
     assert "new peer, end to end: plntui sync --once (median)" in stdout
+    assert "through the relay: new peer, end to end (median)" in stdout
     assert "target" in stdout and "before" in stdout
     payload = json.loads(out.read_text())
     figures = payload["results"]
@@ -95,6 +96,10 @@ def test_sync_benchmark_measures_a_new_peer_and_convergence(tmp_path: Path) -> N
     assert 0.5 < figures["receive_ratio_stored"] < 3
     assert figures["receive_ratio"] > 0
     assert payload["details"]["receive"][0]["documents"] == figures["documents"]
+    # through the relay too: the same documents, timed, compared with the direct run
+    assert payload["details"]["relay_receive"][0]["documents"] == figures["documents"]
+    assert payload["details"]["relay_receive"][0]["relay"] is True
+    positive(figures, "relay_receive_time", "relay_receive_ratio", "relay_edit_median", below=120)
     positive(figures, "rss_peer", "alice_rss", below=4 * 1024 * 1024)
     if figures.get("receive_rss") is not None:
         positive(figures, "receive_rss", below=4 * 1024 * 1024)

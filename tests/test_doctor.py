@@ -340,6 +340,14 @@ def test_cli_rejects_a_bad_port(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 # -- the INFO query against a real engine ----------------------------------------------------------
 
 
+async def until(condition: Any, what: str, seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (``AssertionError`` after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
 @asynccontextmanager
 async def engine_on(net: Network) -> Any:
     events: list[Any] = []
@@ -370,7 +378,8 @@ async def test_info_round_trip_against_a_real_engine(net: Network) -> None:
         assert answer.time is not None and start - 1 <= answer.time <= time.time() + 1
         assert answer.skew is not None and abs(answer.skew) < 1
         assert 0 < answer.rtt < 5 and answer.problem is None
-        await asyncio.sleep(0.05)
+        # the engine is done with the connection (a refusal would be emitted before this)
+        await until(lambda: engine.pending_handshakes == 0, "the INFO connection to be served")
         assert not [e for e in events if isinstance(e, PeerRefused)]
         # The port check sees this profile's own engine.
         state = await probe_port("127.0.0.1", engine.port, "plntui sync (pid 1)", 2)
@@ -391,8 +400,10 @@ async def test_info_with_a_payload_is_refused_with_nothing_answered(net: Network
             answered = None
         assert answered is None
         await channel.aclose()
-        await asyncio.sleep(0.1)
-        assert any(isinstance(e, PeerRefused) for e in events)
+        await until(
+            lambda: any(isinstance(e, PeerRefused) for e in events),
+            "the INFO with a payload refused",
+        )
 
 
 async def test_probe_info_against_a_peer_without_info_keeps_the_fingerprint(

@@ -273,8 +273,11 @@ def test_a_spoofed_announcement_for_a_trusted_peer_fails_the_identity_check(
             interfaces=["127.0.0.1"],
         )
         await fake.start()
-        try:
-            await asyncio.sleep(8)
+        try:  # until Bob dialled the announcement and refused what answered
+            deadline = time.monotonic() + 30
+            while "refused" not in (tmp_path / "bob.log").read_text():
+                assert time.monotonic() < deadline, "Bob never refused the spoofed Alice"
+                await asyncio.sleep(0.1)
         finally:
             await fake.stop()
 

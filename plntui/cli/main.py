@@ -205,6 +205,12 @@ def build_parser() -> ArgumentParser:
         help="the circle the colleague joins (default: your default circle); joining with a "
         "code, also add the inviter to this circle of yours",
     )
+    p.add_argument(
+        "--relay",
+        action="store_true",
+        help="meet at the relay (plntui relay set): an invite waits there too, and joining goes "
+        "there at once instead of looking on the LAN",
+    )
 
     p = sub.add_parser("sync", help="sync with trusted colleagues until interrupted")
     p.add_argument(
@@ -221,6 +227,7 @@ def build_parser() -> ArgumentParser:
         help="with --once: how long to wait for each peer",
     )
 
+    _relay_parser(sub)
     _doctor_parser(sub)
     sub.add_parser("repair", help="move damaged profile files aside and keep what can be read")
     sub.add_parser("compact", help="fold the change logs into fresh snapshots")
@@ -453,6 +460,25 @@ def _note_parsers(sub: Any) -> None:
     r.add_argument("id", metavar="ID")
 
 
+def _relay_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "relay", help="the transit relay that reaches colleagues beyond the LAN (see README)"
+    )
+    rsub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=ArgumentParser
+    )
+    s = rsub.add_parser("set", help="use this relay (--circle: for all the circle's members)")
+    s.add_argument("address", metavar="tcp:HOST:PORT", help="where the relay listens")
+    s.add_argument(
+        "--circle", metavar="NAME", help="write it into this circle, so its members get it"
+    )
+    o = rsub.add_parser("off", help="use no relay here, even where a circle names one")
+    o.add_argument("--circle", metavar="NAME", help="instead: this circle names no relay any more")
+    rsub.add_parser("unset", help="forget this device's own setting: a circle's relay applies")
+    sh = rsub.add_parser("show", help="the relay in use, where that comes from, every setting")
+    sh.add_argument("--json", action="store_true", help="print JSON")
+
+
 def _doctor_parser(sub: Any) -> None:
     p = sub.add_parser("doctor", help="explain why a colleague is not seen (network, port, trust)")
     p.add_argument("--port", type=int, default=None, help="the sync port to check (default 47600)")
@@ -482,6 +508,7 @@ COMMANDS: dict[str, str] = {
     "pair": "peers:cmd_pair",
     "circle": "circles:cmd_circle",
     "doctor": "sync:cmd_doctor",
+    "relay": "relay:cmd_relay",
     "compact": "profile:cmd_compact",
     "whatsnew": "activity:cmd_whatsnew",
     "rename": "profile:cmd_rename",

@@ -120,18 +120,16 @@ def render_record(net: Any, record: Record) -> list[str]:
 def table(rows: list[list[str]], headers: list[str]) -> None:
     if not rows:
         return
-    widths = [len(h) for h in headers]
+    from ..cells import cell_len, fit
+
+    widths = [cell_len(h) for h in headers]
     cap = [12, 28, 24, 40, 40]
     for row in rows:
         for i, cell in enumerate(row):
-            widths[i] = min(max(widths[i], len(cell)), cap[i] if i < len(cap) else 40)
-
-    def fit(cell: str, width: int) -> str:
-        return cell if len(cell) <= width else cell[: width - 1] + "…"
-
-    out("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+            widths[i] = min(max(widths[i], cell_len(cell)), cap[i] if i < len(cap) else 40)
+    out("  ".join(fit(h, w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in rows:
-        out("  ".join(fit(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        out("  ".join(fit(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def contact_rows(records: Sequence[Record]) -> list[list[str]]:

@@ -1,9 +1,11 @@
 """Provides ``plntui pair``: pairing with a colleague by a short code, from the command line.
 
 Without a code it opens an invite (``sync.pairing``), announces its nameplate on the LAN and
-waits for the one attempt; with a code it finds the device announcing that nameplate (or takes
-``--address``), runs the exchange, and both sides then sync once over mutual TLS. It owns the
-profile while it runs, like ``plntui sync``.
+waits for the one attempt (also at the relay, when one is set: ``plntui relay``); with a code it
+finds the device announcing that nameplate (or takes ``--address``), runs the exchange, and both
+sides then sync once over mutual TLS. ``--relay`` joins through the relay at once; without it,
+a code no device on the LAN announces is tried at the relay when one is set. It owns the profile
+while it runs, like ``plntui sync``.
 """
 
 from __future__ import annotations
@@ -40,16 +42,24 @@ def run_pair(args: argparse.Namespace) -> int:
         raise ValidationError(getattr(err, "message", str(err))) from None
     if address is not None and code is None:
         raise ValidationError("--address is for joining: plntui pair CODE --address HOST:PORT")
-    if code is None and args.no_discovery:
+    relay_only = bool(getattr(args, "relay", False))
+    if relay_only and address is not None:
+        raise ValidationError("--relay and --address are two ways to reach the inviter: pick one")
+    if code is None and args.no_discovery and not relay_only:
         raise ValidationError(
             "an invite needs LAN discovery so the colleague's device finds this one; drop "
             "--no-discovery (they can also join with --address HOST:PORT)"
         )
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise ValidationError("--timeout must be between 0 and 3600 seconds")
-    if code is not None and address is None and args.no_discovery:
-        raise ValidationError("without LAN discovery, give the inviter's --address HOST:PORT")
+    if code is not None and address is None and args.no_discovery and not relay_only:
+        raise ValidationError(
+            "without LAN discovery, give the inviter's --address HOST:PORT, or meet at the "
+            "relay with --relay"
+        )
     net = Network.open(args.home)
+    if relay_only and _relay(net) is None:
+        raise ValidationError("no relay is set: plntui relay set tcp:HOST:PORT first")
     try:
         net.profile.claim_session("plntui pair")
     except ProfileLockedError as err:
@@ -130,9 +140,11 @@ def run_pair(args: argparse.Namespace) -> int:
         minutes = f"{ttl / 60:g} minute(s)" if ttl >= 60 else f"{ttl:g} s"
         out(f"Pairing code: {opened.text}")
         out(f"On your colleague's device, run:  plntui pair {opened.text}")
+        relay = runner.engine.relay
+        at_relay = f" and at the relay {relay}" if relay is not None else ""
         out(
-            f"The code works once, for {minutes}. Waiting on port {runner.engine.port} "
-            "(Ctrl-C to cancel)..."
+            f"The code works once, for {minutes}. Waiting on port {runner.engine.port}"
+            f"{at_relay} (Ctrl-C to cancel)..."
         )
         sys.stdout.flush()
         stopping = asyncio.ensure_future(stop.wait())
@@ -168,13 +180,41 @@ def run_pair(args: argparse.Namespace) -> int:
             out("Not in sync yet; plntui sync (or the app) finishes it.")
         return 0
 
+    async def join_relayed(runner: SyncRunner) -> int:
+        assert code is not None
+        relay = runner.engine.relay
+        wait = 60.0 if args.timeout is None else args.timeout
+        out(f"Meeting the inviting device at the relay {relay}...")
+        sys.stdout.flush()
+        try:
+            result = await runner.pair_relayed(code.text, wait)
+        except PairingFailed as err:
+            raise PlntuiError(f"pairing failed: {safe_text(err.message)}") from None
+        return await joined(runner, result)
+
+    async def joined(runner: SyncRunner, result: Any) -> int:
+        told(result.name, result.fingerprint, result.safety_number)
+        if await wait_in_sync(runner, result.fingerprint, 30.0):
+            out(f"In sync with {safe_text(result.name)}.")
+        else:
+            out("Not in sync yet; plntui sync (or the app) finishes it.")
+        return 0
+
     async def join(runner: SyncRunner) -> int:
         assert code is not None
+        if relay_only:
+            return await join_relayed(runner)
         if address is not None:
             host, port = address
         else:
             wait = 10.0 if args.timeout is None else args.timeout
             found = await runner.find_inviter(code.nameplate, wait)
+            if not found and runner.engine.relay is not None:
+                out(
+                    f"No device on the LAN announces invite {code.nameplate}; trying the relay "
+                    f"{runner.engine.relay}."
+                )
+                return await join_relayed(runner)
             if not found:
                 raise PlntuiError(
                     f"no device on the LAN announces an invite {code.nameplate} (the first two "
@@ -197,14 +237,16 @@ def run_pair(args: argparse.Namespace) -> int:
             )
         except PairingFailed as err:
             raise PlntuiError(f"pairing failed: {safe_text(err.message)}") from None
-        told(result.name, result.fingerprint, result.safety_number)
-        if await wait_in_sync(runner, result.fingerprint, 30.0):
-            out(f"In sync with {safe_text(result.name)}.")
-        else:
-            out("Not in sync yet; plntui sync (or the app) finishes it.")
-        return 0
+        return await joined(runner, result)
 
     try:
         return asyncio.run(run())
     finally:
         net.profile.release_session()
+
+
+def _relay(net: Any) -> Any:
+    """The relay this profile uses (``plntui relay``), or ``None``."""
+    from ..relay_config import effective_relay
+
+    return effective_relay(net).relay

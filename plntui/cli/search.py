@@ -22,6 +22,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     return _print_found(found, args.json, "Nothing matches.")
 
 
+def name_cell(label: str) -> str:
+    """A name padded to 28 terminal cells (wider names are not cut: they are the point)."""
+    from ..cells import cell_len, fit
+
+    text = safe_text(label)
+    return text if cell_len(text) >= 28 else fit(text, 28)
+
+
 def _print_found(
     found: dict[str, list[Record]],
     as_json: bool,
@@ -37,12 +45,12 @@ def _print_found(
         out("Contacts")
         for r in found["contacts"]:
             info = extra(r) if extra else safe_text(r.values.get("org", ""))
-            out(f"  {r.id}  {safe_text(r.label):28}  {info}")
+            out(f"  {r.id}  {name_cell(r.label)}  {info}")
     if found["notes"]:
         out("Notes")
         for r in found["notes"]:
             out(
-                f"  {r.id}  {safe_text(r.label):28}  "
+                f"  {r.id}  {name_cell(r.label)}  "
                 f"{safe_text(', '.join(r.values.get('tags', [])))}"
             )
     return 0

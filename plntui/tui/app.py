@@ -15,7 +15,6 @@ screens reload.
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -267,26 +266,22 @@ class PlntuiApp(App[None]):
 
         self.push_screen(HelpScreen())
 
-    # -- settings (theme) -----------------------------------------------------------------------
-
-    @property
-    def _settings_path(self) -> Path:
-        return self.home / "settings.json"
+    # -- settings (theme; see plntui.settings) -----------------------------------------------------
 
     def _apply_settings(self) -> None:
-        try:
-            settings = json.loads(self._settings_path.read_text())
-        except (OSError, ValueError):
-            return
-        theme = settings.get("theme") if isinstance(settings, dict) else None
+        from ..settings import read_settings
+
+        theme = read_settings(self.home).get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
 
     def watch_theme(self, theme: str) -> None:
         if self.net is None:
             return
+        from ..settings import update_settings
+
         try:
-            self._settings_path.write_text(json.dumps({"theme": theme}))
+            update_settings(self.home, theme=theme)  # keeps the other settings (the relay)
         except OSError:
             pass
 

@@ -68,6 +68,8 @@ INVITE_SECONDS = 600.0
 """How long a pairing code shown by the app works (once)."""
 FIND_SECONDS = 8.0
 """How long the joining side looks for the device announcing the code's nameplate."""
+RELAY_PAIR_SECONDS = 60.0
+"""How long joining through the relay waits for the inviting device to be there."""
 
 ServiceState = Literal["offline", "starting", "running", "failed"]
 
@@ -111,6 +113,8 @@ class TrustedPeer:
     """... and they are trusted without asking."""
     introduced_by: str = ""
     """The display name of the introducer that brought it, if one did."""
+    route: str = ""
+    """How the link reaches it: "lan", "direct" or "relay" ("": no link)."""
 
     @property
     def connected(self) -> bool:
@@ -488,19 +492,23 @@ class SyncService:
         circle: str | None = None,
     ) -> concurrent.futures.Future[Any]:
         """Join a colleague's invite: at ``address``, else the device announcing the code's
-        nameplate (``fingerprint``, the one picked under Nearby, settles a tie). Once paired,
+        nameplate (``fingerprint``, the one picked under Nearby, settles a tie), else, when a
+        relay is set and no device nearby shows the code, at the relay. Once paired,
         the colleague joins ``circle`` (an id) of ours too; None shares nothing of ours (the
         colleague's invite decides what they share). The future holds the ``PairingResult`` or
         raises ``PairingFailed`` with the reason."""
         from sync.pairing import PairingFailed, parse_code
 
-        async def find() -> tuple[str, int, bytes | None]:
+        async def find() -> tuple[str, int, bytes | None] | None:
+            """Where the inviter is; ``None``: not on the LAN, meet it at the relay."""
             parsed = parse_code(code)
             if address is not None:
                 return address[0], address[1], None
             found = await self.runner.find_inviter(parsed.nameplate, find_seconds)
             if fingerprint is not None and any(p.fingerprint == fingerprint for p in found):
                 found = [p for p in found if p.fingerprint == fingerprint]
+            if not found and self.runner.engine.relay is not None:
+                return None
             if not found:
                 raise PairingFailed(
                     f"no device nearby shows a code starting with {parsed.nameplate}; check "
@@ -516,10 +524,13 @@ class SyncService:
 
         async def pair() -> Any:
             text = parse_code(code).text
-            host, port, expect = await find()
+            where = await find()
             runner = self.runner
             runner.pair_circle = circle
             try:
+                if where is None:
+                    return await runner.pair_relayed(text, RELAY_PAIR_SECONDS)
+                host, port, expect = where
                 if expect is None:
                     return await runner.pair(text, host, port, remember=True)
                 return await runner.pair(text, host, port, expect=expect)
@@ -645,6 +656,7 @@ class SyncService:
                 bytes_in=s.bytes_in,
                 bytes_out=s.bytes_out,
                 last_error=safe_text(s.last_error or ""),
+                route=s.route or "",
                 **introducer_fields(trust, s.fingerprint),
             )
             for s in engine.status()

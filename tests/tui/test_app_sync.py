@@ -110,7 +110,9 @@ def status(app: PlntuiApp) -> str:
 
 
 def contact_names(net: Network) -> set[str]:
-    return {c.label for c in net.contacts()}
+    """The contacts' names, read under the network's lock (a peer's engine writes meanwhile)."""
+    with net.lock:
+        return {c.label for c in net.contacts()}
 
 
 def notifications(app: PlntuiApp) -> list[str]:
@@ -145,8 +147,9 @@ async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> 
         await wait_for(pilot, lambda: table.row_count == 1)
         row = [str(cell) for cell in table.get_row_at(0)]
         assert row[0] == "Bob" and row[1] in ("in sync", "connected, syncing")
-        assert row[3] == "Alice's circle"  # the circles they share
-        assert row[5] != "0 / 0"
+        assert row[2] in ("LAN", "direct")  # the link's route (no relay here)
+        assert row[4] == "Alice's circle"  # the circles they share
+        assert row[6] != "0 / 0"
         # Bob goes away: the status and the peers screen follow
         await asyncio.to_thread(bob.stop)
         await wait_for(pilot, lambda: "0 of 1 peers" in status(app))
@@ -221,11 +224,11 @@ async def test_adding_a_connected_colleague_to_a_circle_from_the_peers_screen(
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         table = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
-        await wait_for(pilot, lambda: str(table.get_row_at(0)[3]) == "Alice's circle")
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[4]) == "Alice's circle")
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, PeerCirclesDialog))
         await pilot.press("down", "space", "ctrl+s")  # Data team, after Alice's circle
-        await wait_for(pilot, lambda: str(table.get_row_at(0)[3]) == "Alice's circle, Data team")
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[4]) == "Alice's circle, Data team")
         await asyncio.to_thread(wait_until, lambda: "Barbara Liskov" in contact_names(bob.net))
         assert any(
             isinstance(m, SyncNotice) and m.kind == CIRCLE_JOINED and m.circle == "Data team"
@@ -482,7 +485,7 @@ async def test_approve_and_reject_introductions_offline(home: Path, sample: Netw
         await wait_for(pilot, lambda: offers.row_count == 2)
         assert [row[0] for row in cells(offers)] == ["Carol", "[bold]Dave[/bold]"]  # not markup
         assert all(row[2] == "Bob" for row in cells(offers))
-        assert cells(trusted)[0][0] == "Bob" and cells(trusted)[0][4] == "introducer"
+        assert cells(trusted)[0][0] == "Bob" and cells(trusted)[0][5] == "introducer"
         # a: a confirmation with the full fingerprint and who introduced Carol
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
@@ -496,7 +499,7 @@ async def test_approve_and_reject_introductions_offline(home: Path, sample: Netw
         assert carol is not None and carol.introduced_by == BOB and carol.name == "Carol"
         await wait_for(pilot, lambda: offers.row_count == 1)
         await wait_for(
-            pilot, lambda: ["Carol", "introduced by Bob"] in [[r[0], r[4]] for r in cells(trusted)]
+            pilot, lambda: ["Carol", "introduced by Bob"] in [[r[0], r[5]] for r in cells(trusted)]
         )
         assert any("Trusted Carol, introduced by Bob" in n for n in notifications(app))
         # x: Dave is refused, kept as revoked, and no longer waits
@@ -527,7 +530,7 @@ async def test_introducer_dialog_and_approval_through_the_engine(
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         trusted = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: trusted.row_count == 1)
-        assert cells(trusted)[0][4] == "—"
+        assert cells(trusted)[0][5] == "—"
         engine = app.sync_service.runner.engine
         applied: list[None] = []  # every change of trust is handed to the engine to apply
         real_trust_changed = engine.trust_changed
@@ -552,10 +555,10 @@ async def test_introducer_dialog_and_approval_through_the_engine(
         assert flags() == (False, False)
         await choose("down", "down")  # off -> accept automatically
         await wait_for(pilot, lambda: flags() == (True, True))
-        await wait_for(pilot, lambda: cells(trusted)[0][4] == "introducer, auto-accept")
+        await wait_for(pilot, lambda: cells(trusted)[0][5] == "introducer, auto-accept")
         await choose("up")  # -> ask me each time
         await wait_for(pilot, lambda: flags() == (True, False))
-        await wait_for(pilot, lambda: cells(trusted)[0][4] == "introducer")
+        await wait_for(pilot, lambda: cells(trusted)[0][5] == "introducer")
         # Bob offers Carol (as the engine stores it, on its own thread): approve through the engine
         service = app.sync_service
         own = load_identity(home).fingerprint

@@ -409,14 +409,20 @@ async def test_the_peers_screen_adds_and_removes_a_colleague_from_circles(
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         trusted = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: trusted.row_count == 1)
-        assert [str(c) for c in trusted.get_row_at(0)][:4] == ["Bob", "not connected", "never", "—"]
+        assert [str(c) for c in trusted.get_row_at(0)][:5] == [
+            "Bob",
+            "not connected",
+            "—",
+            "never",
+            "—",
+        ]
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, PeerCirclesDialog))
         ticks = app.screen.query_one(SelectionList)
         assert ticks.option_count == 2 and ticks.selected == []
         await pilot.press("down", "space", "ctrl+s")  # Data team
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
-        await wait_for(pilot, lambda: str(trusted.get_row_at(0)[3]) == "Data team")
+        await wait_for(pilot, lambda: str(trusted.get_row_at(0)[4]) == "Data team")
         assert "Added Bob to Data team." in notifications(app)
         assert Network.open(home).circles_shared_with(BOB) == {team["team"]}
         # again: Alice's circle in, Data team out
@@ -424,7 +430,7 @@ async def test_the_peers_screen_adds_and_removes_a_colleague_from_circles(
         await wait_for(pilot, lambda: isinstance(app.screen, PeerCirclesDialog))
         assert app.screen.query_one(SelectionList).selected == [team["team"]]
         await pilot.press("space", "down", "space", "ctrl+s")
-        await wait_for(pilot, lambda: str(trusted.get_row_at(0)[3]) == "Alice's circle")
+        await wait_for(pilot, lambda: str(trusted.get_row_at(0)[4]) == "Alice's circle")
         assert "Added Bob to Alice's circle; removed Bob from Data team." in notifications(app)
         assert Network.open(home).circles_shared_with(BOB) == {team["default"]}
         # Escape changes nothing

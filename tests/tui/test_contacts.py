@@ -110,6 +110,14 @@ async def test_delete_needs_confirmation_and_can_be_undone(app: PlntuiApp, home:
         await pilot.press("n")
         await pilot.pause()
         assert len(names(app)) == 3
+        await pilot.press("d")  # Enter out of habit: the focus is on Cancel
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert app.screen.focused is not None and app.screen.focused.id == "no"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert len(names(app)) == 3
         await pilot.press("d", "y")
         await wait_for(pilot, lambda: names(app) == ["Grace Hopper", "Linus Torvalds"])
         assert [c.label for c in Network.open(home).contacts()] == [

@@ -130,7 +130,7 @@ def test_80x24(fixed_home: Path, snap_compare: Any) -> None:
 
 def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The peers screen on fixed fake sync data (no engine runs): trusted colleagues with their
-    state, the circles they share, counters and introducer role, introductions waiting for
+    state and route, the circles they share, counters and introducer role, introductions waiting for
     approval, a pairing request, nearby devices, names that look like markup."""
     from plntui.tui.sync_service import NearbyPeer, OfferedPeer, SyncSnapshot, TrustedPeer
 
@@ -172,7 +172,7 @@ def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.M
         listen="0.0.0.0:47600",
         discovery=True,
         trusted=(
-            trusted(1, "Bob", "in-sync", 12, "192.168.1.20:47600", introducer=True),
+            trusted(1, "Bob", "in-sync", 12, "192.168.1.20:47600", introducer=True, route="lan"),
             trusted(2, "Carol", "offline", 3 * 3600, "", introduced_by="Bob"),
         ),
         introductions=(

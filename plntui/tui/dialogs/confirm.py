@@ -12,11 +12,13 @@ from textual.widgets import Button, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Ask a question; dismisses with True (y / Enter on Yes) or False (n / Escape).
+    """Ask a question; dismisses with True (y, or Enter on the Yes button) or False (n, Escape,
+    or Enter on Cancel).
 
-    ``default="no"`` puts the focus on the No button (a "Cancel"), so that Enter pressed out of
-    habit changes nothing: for what is hard to take back (restoring an old version, applying a
-    colleague's mass deletion)."""
+    The focus starts on Cancel (``default="no"``), so that Enter pressed out of habit changes
+    nothing: every question asked here is about something hard to take back (deleting,
+    revoking, restoring an old version, applying a colleague's mass deletion).
+    ``default="yes"`` starts on the Yes button instead."""
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
@@ -33,7 +35,7 @@ class ConfirmDialog(ModalScreen[bool]):
     """
 
     def __init__(
-        self, question: str, yes: str = "Yes", no: str = "No", default: str = "yes"
+        self, question: str, yes: str = "Yes", no: str = "Cancel", default: str = "no"
     ) -> None:
         super().__init__()
         self.question = question

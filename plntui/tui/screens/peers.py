@@ -11,10 +11,10 @@ what was restored and what was left as it is. Both are read in a worker, under t
 lock, whenever the network changes.
 
 Four more tables, refreshed from the app's ``sync_snapshot`` (see ``sync_service``) without moving
-the cursor: *Trusted* (state, last sync, the circles shared with the peer, introducer role,
-changes and bytes in and out, address; ``c`` adds the peer to circles or removes it, see
-``PeerCirclesDialog``; ``r`` revokes after a confirmation, ``n`` makes the peer an introducer,
-see ``IntroducerDialog``),
+the cursor: *Trusted* (state, the link's route: LAN, a direct address or the relay; last sync,
+the circles shared with the peer, introducer role, changes and bytes in and out, address; ``c``
+adds the peer to circles or removes it, see ``PeerCirclesDialog``; ``r`` revokes after a
+confirmation, ``n`` makes the peer an introducer, see ``IntroducerDialog``),
 *Introduced, waiting for your approval* (peers an introducer offered: ``a`` approves after a
 confirmation that shows the full fingerprint, ``x`` rejects), *Pairing requests* (nearby devices
 announcing an open invite) and *Nearby* (devices seen on the LAN that you do not trust yet; ``p``
@@ -70,6 +70,10 @@ STATE_LABELS = {
 }
 
 
+ROUTE_LABELS = {"lan": "LAN", "direct": "direct", "relay": "relay"}
+"""How a link reaches the peer (``PeerStatus.route``)."""
+
+
 def _cell(value: Any, style: str = "") -> Text:
     return Text(" ".join(safe_text(value).split()), style=style)
 
@@ -121,6 +125,7 @@ def trusted_row(peer: TrustedPeer, circles: tuple[Circle, ...] = ()) -> tuple[Te
     return (
         _cell(peer.name, "bold"),
         _cell(state, style),
+        _cell(ROUTE_LABELS.get(peer.route, peer.route) or "—"),
         _cell(last),
         _cell(circles_text(peer, circles)),
         _cell(role_text(peer) or "—"),
@@ -285,6 +290,7 @@ class PeersScreen(PlntuiScreen):
         self.table("trusted").add_columns(
             "Name",
             "State",
+            "Route",
             "Last sync",
             "Circles",
             "Introducer",

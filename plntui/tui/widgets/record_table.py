@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...catalog import Catalog, Column, Row
+from ...cells import fit
 from ...model import Record
 
 SHRINK_LIMIT = 0.2
@@ -243,8 +244,7 @@ class RecordTable(ScrollView, can_focus=True):
             if not first:
                 text.append(" ")
             first = False
-            piece = cell if len(cell) <= width else cell[: max(width - 1, 0)] + "…"
-            text.append(piece.ljust(width))
+            text.append(fit(cell, width))
         segments = [
             Segment(seg.text, style + seg.style if seg.style else style)
             for seg in text.render(self.app.console)

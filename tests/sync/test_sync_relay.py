@@ -1,0 +1,237 @@
+"""Sync engines meeting through a real Magic Wormhole transit relay on 127.0.0.1.
+
+No engine dials another: discovery is off and no address is known, so every link in these
+tests goes through the relay, unless a test gives a direct address on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import ssl
+from pathlib import Path
+
+import pytest
+from sync_helpers import Node, Relay, cluster, converged, doc_with, eventually, in_sync
+
+from sync.engine import PeerRefused, Timeouts
+from sync.identity import Identity
+from sync.pairing import PairingFailed
+from sync.relay import RelayAddress, day, meet, peer_token, tls_client
+from sync.tls import TlsChannel, client_context, server_context, sni_name
+from tests.transit_relay import TransitRelay
+
+pytestmark = pytest.mark.timeout(90)
+
+FAST = Timeouts(handshake=5.0, connect=2.0)
+
+
+def know_each_other(*nodes: Node, secret: bytes | None = None) -> None:
+    """Every node trusts every other, with its certificate and a pair secret (as pairing by
+    code leaves them): what the relay needs."""
+    for node in nodes:
+        for other in nodes:
+            if other is node:
+                continue
+            node.trust.trust(other.fp, other.name)
+            node.trust.learn_cert(other.fp, other.identity.cert_der)
+            pair = secret or bytes(a ^ b for a, b in zip(node.fp, other.fp, strict=True))
+            node.trust.set_relay_secret(other.fp, pair)
+        node.engine.trust_changed()
+
+
+async def completes(channel: TlsChannel) -> bool:
+    """Whether a TLS handshake completes and the other side then talks over it. (TLS 1.3: a
+    client learns that the server refused its certificate on its first read.)"""
+    try:
+        await channel.handshake(5.0)
+    except (ssl.SSLError, ConnectionError, TimeoutError):
+        return False
+    try:
+        return await asyncio.wait_for(channel.read(), 5.0) != b""
+    except (ssl.SSLError, ConnectionError):
+        return False
+    except TimeoutError:
+        return True  # silence after a handshake: not refused
+
+
+def route(node: Node, other: Node) -> str | None:
+    for status in node.engine.status():
+        if status.fingerprint == other.fp:
+            return status.route
+    return None
+
+
+async def test_two_peers_sync_through_the_relay_alone(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", docs={"d:a": doc_with("a1")}, relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", docs={"d:b": doc_with("b1")}, relay=transit.address, timeouts=FAST)
+        know_each_other(a, b)
+        await eventually(lambda: in_sync(a, b) and converged(a, b), 20, "a sync through the relay")
+        assert route(a, b) == route(b, a) == "relay"
+        assert a.link_to(b).address == b.link_to(a).address == f"relay {transit.address}"
+        # the one TLS client is the smaller fingerprint
+        assert a.link_to(b).outbound == tls_client(a.fp, b.fp)
+        a.edit("d:a", "after")
+        await eventually(b.has("d:a", "after"), 10, "a live edit through the relay")
+
+
+async def test_three_peers_sync_through_the_relay_alone(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    async with cluster(tmp_path) as c:
+        nodes = [
+            await c.add(name, docs={f"d:{name}": doc_with(name)}, relay=transit.address)
+            for name in ("alice", "bob", "carol")
+        ]
+        know_each_other(*nodes)
+        a, b, carol = nodes
+        await eventually(
+            lambda: in_sync(a, b) and in_sync(b, carol) and in_sync(a, carol) and converged(*nodes),
+            30,
+            "three peers through the relay",
+        )
+        assert {route(x, y) for x in nodes for y in nodes if x is not y} == {"relay"}
+        carol.edit("d:carol", "late")
+        await eventually(lambda: a.has("d:carol", "late")() and b.has("d:carol", "late")(), 10)
+
+
+async def test_the_relay_carries_only_ciphertext(tmp_path: Path, transit: TransitRelay) -> None:
+    """A capturing proxy in front of the relay keeps every byte both peers send through it."""
+    proxy = await Relay(transit.port).start()
+    via = RelayAddress("127.0.0.1", proxy.port)
+    plaintext = "Grace-Hopper-" + secrets.token_hex(8)
+    try:
+        async with cluster(tmp_path) as c:
+            a = await c.add("alice", docs={"d:known": doc_with(plaintext)}, relay=via)
+            b = await c.add("bob", relay=via)
+            know_each_other(a, b)
+            await eventually(lambda: in_sync(a, b) and converged(a, b), 20, "sync via the proxy")
+            a.edit("d:known", plaintext + "-edited")
+            await eventually(b.has("d:known", plaintext + "-edited"), 10)
+    finally:
+        await proxy.stop()
+    captured = bytes(proxy.captured)
+    assert b"please relay " in captured  # the proxy did see the relay protocol
+    assert len(captured) > 2000  # and the documents went through it
+    assert plaintext.encode() not in captured
+    assert b"Grace-Hopper" not in captured
+
+
+def identity_with_order(folder: Path, other: Identity, smaller: bool) -> Identity:
+    """A new identity in ``folder`` whose fingerprint sorts before ``other``'s (or after)."""
+    import shutil
+
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        made = Identity.load_or_create(folder)
+        if (made.fingerprint < other.fingerprint) == smaller:
+            return made
+
+
+@pytest.mark.parametrize("alice_dials", [True, False], ids=["alice-dials", "alice-serves"])
+async def test_a_token_thief_disrupts_but_never_completes_a_handshake(
+    tmp_path: Path, transit: TransitRelay, alice_dials: bool
+) -> None:
+    """Someone who learned the pair's token meets alice at the relay in bob's place, with its
+    own certificate (not the one alice pinned for bob: a wrong pin), in the TLS role alice
+    expects from bob (both roles): alice refuses it and keeps nothing of it; once the thief is
+    gone alice and bob meet."""
+    alice_id = Identity.load_or_create(tmp_path / "alice" / "identity")
+    identity_with_order(tmp_path / "bob" / "identity", alice_id, smaller=not alice_dials)
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", docs={"d:a": doc_with("a1")}, relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", start=False, relay=transit.address, timeouts=FAST)
+        assert tls_client(a.fp, b.fp) == alice_dials
+        secret = secrets.token_bytes(32)
+        know_each_other(a, b, secret=secret)
+        thief = Identity.load_or_create(tmp_path / "thief")
+        token = peer_token(secret, a.fp, b.fp, day())
+        reader, writer = await asyncio.wait_for(meet(transit.address, token), 20)
+        if alice_dials:  # the thief serves TLS as "bob"
+            ctx = server_context(thief, [a.identity.cert_der])
+            channel = TlsChannel(reader, writer, ctx, server_side=True)
+        else:  # alice serves: the thief dials with its own certificate
+            channel = TlsChannel(
+                reader,
+                writer,
+                client_context(thief, a.identity.cert_der),
+                server_side=False,
+                server_hostname=sni_name(thief.fingerprint, a.fp),
+            )
+        assert not await completes(channel)
+        channel.abort()
+        await eventually(lambda: a.of(PeerRefused), 10, "alice refusing the thief")
+        assert all(e.address.startswith("relay ") for e in a.of(PeerRefused))
+        assert a.link_to(b) is None and a.engine.links == {}
+        assert a.host.digests().keys() == {"d:a"}
+        await b.engine.start()
+        await eventually(lambda: in_sync(a, b) and converged(a, b), 20, "the real bob after it")
+
+
+async def test_relay_down_falls_back_to_a_direct_link_and_comes_back(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", docs={"d:a": doc_with("a1")}, relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", relay=transit.address, timeouts=FAST)
+        know_each_other(a, b)
+        await eventually(lambda: in_sync(a, b), 20, "through the relay")
+        assert route(a, b) == "relay"
+        transit.stop()
+        await eventually(lambda: a.link_to(b) is None, 10, "the relayed link dropping")
+        a.dial(b)  # a direct address (as discovery or plntui peer add gives)
+        await eventually(lambda: in_sync(a, b), 20, "a direct link")
+        assert route(a, b) in ("lan", "direct")
+        a.edit("d:a", "direct")
+        await eventually(b.has("d:a", "direct"), 10)
+        transit.start()
+        a.engine.disconnect(b.fp)  # no direct address any more: only the relay is left
+        b.engine.disconnect(a.fp)
+        await eventually(lambda: in_sync(a, b) and route(a, b) == "relay", 40, "the relay again")
+        a.edit("d:a", "relayed-again")
+        await eventually(b.has("d:a", "relayed-again"), 10)
+
+
+async def test_a_direct_link_replaces_a_relayed_one(tmp_path: Path, transit: TransitRelay) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", docs={"d:a": doc_with("a1")}, relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", relay=transit.address, timeouts=FAST)
+        know_each_other(a, b)
+        await eventually(lambda: in_sync(a, b) and route(a, b) == "relay", 20)
+        a.dial(b)
+        await eventually(lambda: in_sync(a, b) and route(a, b) != "relay", 20, "direct preferred")
+        assert route(b, a) != "relay"
+
+
+async def test_pairing_by_code_through_the_relay(tmp_path: Path, transit: TransitRelay) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", docs={"d:a": doc_with("a1")}, relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", relay=transit.address, timeouts=FAST)
+        invite = a.engine.open_invite()
+        result = await b.engine.pair_relayed(invite.text, timeout=20)
+        assert result.fingerprint == a.fp
+        peer_a, peer_b = a.trust.get(b.fp), b.trust.get(a.fp)
+        assert peer_a is not None and peer_b is not None
+        assert peer_a.trusted and peer_b.trusted
+        assert peer_a.cert == b.identity.cert_der and peer_b.cert == a.identity.cert_der
+        assert peer_a.relay_secret and peer_a.relay_secret == peer_b.relay_secret
+        await eventually(lambda: in_sync(a, b) and converged(a, b), 20, "sync after pairing")
+        assert route(a, b) == "relay"
+        # the invite allowed one attempt: it is used
+        with pytest.raises(PairingFailed):
+            await b.engine.pair_relayed(invite.text, timeout=2)
+
+
+async def test_a_wrong_code_through_the_relay_fails_and_pins_nothing(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", relay=transit.address, timeouts=FAST)
+        invite = a.engine.open_invite()
+        wrong = invite.text[:3] + ("0000-0000" if not invite.text.endswith("0000") else "1111-1111")
+        with pytest.raises(PairingFailed):
+            await b.engine.pair_relayed(wrong, timeout=20)
+        assert a.trust.get(b.fp) is None and b.trust.get(a.fp) is None
