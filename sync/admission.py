@@ -95,17 +95,7 @@ class Admission:
             engine.check_trust()
             channel = TlsChannel(reader, writer, engine.server_context(), server_side=True)
             address = channel.peername
-            try:
-                await channel.handshake(engine.timeouts.handshake)
-            except (ssl.SSLError, OSError, TimeoutError) as exc:
-                channel.abort()
-                engine.emit(
-                    PeerRefused(
-                        f"a device at {address} failed the TLS handshake: {describe_failure(exc)}",
-                        None,
-                        address,
-                    )
-                )
+            if await self.handshake(channel, address) is not None:
                 return
             if channel.peer_certificate() is None:
                 await self.anonymous(channel, address)
@@ -127,6 +117,19 @@ class Admission:
             return
         link.task = task
         await engine.pump.run(link)
+
+    async def handshake(self, channel: TlsChannel, address: str) -> str | None:
+        """The server's side of the TLS handshake: ``None`` once done, else why it failed
+        (the connection dropped and the refusal reported)."""
+        engine = self.engine
+        try:
+            await channel.handshake(engine.timeouts.handshake)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            channel.abort()
+            reason = f"a device at {address} failed the TLS handshake: {describe_failure(exc)}"
+            engine.emit(PeerRefused(reason, None, address))
+            return reason
+        return None
 
     async def anonymous(self, channel: TlsChannel, address: str) -> None:
         """The anonymous path: one PRESENT, one INFO, pairing, or nothing at all."""

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from typing import TYPE_CHECKING, Final
 
 from .dialer import backoff_delay, jitter
 from .events import PeerRefused
 from .fingerprint import short_fingerprint
 from .limits import RECONNECT_DELAY, STABLE_LINK
-from .link import DialFailed, describe_failure
+from .link import DialFailed
 from .relay import (
     RelayAddress,
     RelayError,
@@ -261,15 +260,9 @@ class RelayWaiter:
         address = relay_address(relay)
         engine.check_trust()
         channel = TlsChannel(reader, writer, engine.server_context(), server_side=True)
-        try:
-            await channel.handshake(engine.timeouts.handshake)
-        except (ssl.SSLError, OSError, TimeoutError) as exc:
-            channel.abort()
-            message = (
-                f"the device met at {address} failed the TLS handshake: {describe_failure(exc)}"
-            )
-            engine.emit(PeerRefused(message, None, address))
-            raise DialFailed(message) from None
+        failed = await engine.admission.handshake(channel, address)
+        if failed is not None:
+            raise DialFailed(failed)
         try:
             verify_peer(channel.ssl_object, fp)
         except Exception as exc:  # UntrustedPeer, AnonymousPeer: not the peer of this token
@@ -324,18 +317,7 @@ class RelayWaiter:
                 writer.transport.abort()
                 return
             channel = TlsChannel(reader, writer, engine.server_context(), server_side=True)
-            try:
-                await channel.handshake(engine.timeouts.handshake)
-            except (ssl.SSLError, OSError, TimeoutError) as exc:
-                channel.abort()
-                engine.emit(
-                    PeerRefused(
-                        f"a device met at {address} failed the TLS handshake: "
-                        f"{describe_failure(exc)}",
-                        None,
-                        address,
-                    )
-                )
+            if await engine.admission.handshake(channel, address) is not None:
                 continue
             if channel.peer_certificate() is not None:
                 channel.abort()  # a joiner has no certificate we trust yet: not one

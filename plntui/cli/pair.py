@@ -173,12 +173,7 @@ def run_pair(args: argparse.Namespace) -> int:
         finally:
             stopping.cancel()
         await runner.close_invite()
-        told(event.name, event.fingerprint, event.safety_number)
-        if await wait_in_sync(runner, event.fingerprint, 30.0):
-            out(f"In sync with {safe_text(event.name)}.")
-        else:
-            out("Not in sync yet; plntui sync (or the app) finishes it.")
-        return 0
+        return await joined(runner, event)
 
     async def join_relayed(runner: SyncRunner) -> int:
         assert code is not None
@@ -193,6 +188,8 @@ def run_pair(args: argparse.Namespace) -> int:
         return await joined(runner, result)
 
     async def joined(runner: SyncRunner, result: Any) -> int:
+        """Paired (a ``PairingResult``, or the inviter's ``PairingSucceeded``): say so, and
+        wait for the first sync."""
         told(result.name, result.fingerprint, result.safety_number)
         if await wait_in_sync(runner, result.fingerprint, 30.0):
             out(f"In sync with {safe_text(result.name)}.")
