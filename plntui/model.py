@@ -154,6 +154,30 @@ def _check_timestamp(value: Any, name: str) -> str:
     raise ValidationError(f"{name}: {value!r} is not a timestamp", name)
 
 
+_BIRTHDAY_RE = re.compile(r"^(?:(\d{4})-?|--)(\d{2})-?(\d{2})$")
+
+
+def _check_birthday(value: str) -> str:
+    """``YYYY-MM-DD``, or ``--MM-DD`` when the year is not known; vCard's basic forms
+    (``19061209``, ``--1209``) are read too."""
+    text = value.strip()
+    match = _BIRTHDAY_RE.match(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        year, month, day = match.group(1), int(match.group(2)), int(match.group(3))
+        born = _dt.date(int(year) if year else 2000, month, day)  # 2000: 29 February is a day
+    except ValueError:
+        raise ValidationError(
+            f"{value!r} is not a birthday (use YYYY-MM-DD, or --MM-DD without the year)"
+        ) from None
+    if not year:
+        return f"--{month:02d}-{day:02d}"
+    if born.year < 1800 or born > today():
+        raise ValidationError(f"{born.isoformat()} is not a birthday in the past")
+    return born.isoformat()
+
+
 def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
     def check(value: str) -> str:
         word = value.strip().lower()
@@ -205,6 +229,17 @@ CONTACT_FIELDS: tuple[Field, ...] = (
     Field("channel", "str", "Channel", 200),
     Field("introduced_by", "str", "Introduced by", 32, _id_ref),
     Field("links", "list", "Links", 2000, _check_url, max_items=20),
+    # What vCard and address books keep besides: a nickname, the parts of a structured name (set
+    # only when they are not what the name gives: "Rear Admiral", "Brewster", a two-word family
+    # name), and a birthday and postal address, which stay on the device unless shared.
+    Field("nickname", "str", "Nickname", 200),
+    Field("name_prefix", "str", "Name prefix", 100),
+    Field("given_name", "str", "Given name", 200),
+    Field("additional_names", "str", "Additional names", 200),
+    Field("family_name", "str", "Family name", 200),
+    Field("name_suffix", "str", "Name suffix", 100),
+    Field("birthday", "str", "Birthday", 10, _check_birthday, private_default=True),
+    Field("address", "str", "Address", 500, private_default=True),
     Field("last_contacted", "date", "Last contacted", private_default=True),
     Field("cadence_days", "int", "Follow-up every (days)", private_default=True),
     Field("remark", "text", "Private remark", 10_000, private_only=True),

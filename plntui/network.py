@@ -1376,6 +1376,15 @@ class Network:
                 if keep.private_item or where.shared is None
                 else where.shared
             )
+            # the record of merged values goes where the item's shared fields go: it must not
+            # carry a field that lives on this device's private side (a birthday, a cadence)
+            to_shared = doc_id == where.shared
+            recorded = {
+                k: v
+                for k, v in kept_values.items()
+                if not FIELDS["contacts"][k].private_only
+                and (not to_shared or self._field_home("contacts", keep.id, k, where) == "shared")
+            }
             doc = self._work.doc(doc_id, create=True)
             with doc.transaction() as tx:
                 obj = crdt.ensure_item(tx, "contacts", keep.id)
@@ -1384,11 +1393,7 @@ class Network:
                     obj,
                     {
                         **source,
-                        "values": {
-                            k: v
-                            for k, v in kept_values.items()
-                            if not FIELDS["contacts"][k].private_only
-                        },
+                        "values": recorded,
                         "differing": sorted(differing),
                     },
                 )

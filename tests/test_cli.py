@@ -320,6 +320,42 @@ def test_import_of_a_bad_file_exits_2_and_changes_nothing(
     assert stored() == before
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        (  # laid out as /etc/shadow (made-up hashes): its "mail:" line once passed for a header
+            "shadow",
+            "root:$6$Zq1nWm0a$k2bW1m4xQe0cLr8oVhJd7aQ9n3T5sY1uZ6wE2pR8tG0iK4l:19700:0:99999:7:::\n"
+            + "".join(f"{u}:*:19700:0:99999:7:::\n" for u in ("daemon", "mail", "news", "www"))
+            + "alice:$6$Ab12Cd34$Xy0.Zz9qWv8uTs7rQp6oNm5lKj4iHg3fEd2cBa1:19701:0:99999:7:::\n",
+        ),
+        ("pyproject.toml", '[project]\nname = "plntui"\ndependencies = ["rich"]\n'),
+    ],
+)
+def test_import_refuses_a_file_that_is_no_contacts_in_one_line(
+    run: Run, home: Path, tmp_path: Path, name: str, content: str
+) -> None:
+    from plntui.storage import Storage
+
+    def stored() -> tuple[int, dict[str, str]]:
+        storage = Storage(home / "repo.sqlite3")
+        try:
+            return storage.generation(), storage.manifest()
+        finally:
+            storage.close()
+
+    before = stored()
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert run("import", str(path), code=2) == ""
+    assert run.err == (
+        f"plntui: error: {name} is not a vCard, a CSV with a header row (Name, Email, …), "
+        "a LinkedIn export, plntui JSON or Markdown notes: nothing to import\n"
+    )
+    assert stored() == before
+    assert run.json("contact", "list", "--json") == []
+
+
 def test_exports_leave_private_data_out_unless_asked(run: Run, tmp_path: Path) -> None:
     ada = added_id(
         run(
@@ -339,7 +375,7 @@ def test_exports_leave_private_data_out_unless_asked(run: Run, tmp_path: Path) -
     run("note", "add", "--title", "Private note", "--private")
     out = tmp_path / "notes"
     message = run("export", "notes", "--format", "md", "--out", str(out))
-    assert "left out private data of 1 items" in message
+    assert "left out private data of 1 item " in message
     files = sorted(p.name for p in out.iterdir())
     assert "index.md" in files and len(files) == 2
     html = tmp_path / "notes.html"

@@ -49,6 +49,14 @@ def full_contact() -> Record:
             "channel": "conference",
             "introduced_by": "0123456789ab",
             "links": ["https://example.org/a,b;c?x=1&y=2", "https://www.linkedin.com/in/zoe"],
+            "nickname": 'Zo, the \\ "compiler"; whisperer',
+            "name_prefix": "Dr.",
+            "given_name": "Zoë",
+            "additional_names": "Anne, Marie; B.",
+            "family_name": "O'Brien-Łukasiewicz",
+            "name_suffix": "Jr.",
+            "birthday": "1990-02-28",
+            "address": "Flat 3; 10 Downing St, London SW1A 2AA, UK",
             "last_contacted": "2024-03-12",
             "cadence_days": 30,
             "remark": "line one\nline two, with ; and \\n literal\n\n  indented\ttab\n",
@@ -184,8 +192,11 @@ def test_google_vcard() -> None:
     assert ada["role"] == "Programmer"
     assert ada["links"] == ["https://ada.example.com"]
     assert ada["topics"] == ["Mathematicians"]  # Google's "myContacts" group is not a topic
-    assert ada["met"] == "Met at the Difference Engine demo, 1833."
+    # NOTE is free text about the person: the private remark, never the shared "how you met"
+    assert ada["remark"] == "Met at the Difference Engine demo, 1833."
+    assert "met" not in ada
     assert "id" not in ada
+    assert not {"given_name", "family_name"} & set(ada)  # N:Lovelace;Ada;;; is what FN gives
     assert "topics" not in drafts[1].values  # only system groups
 
 
@@ -198,6 +209,13 @@ def test_apple_vcard_groups_pref_department_and_photo() -> None:
     assert grace["phones"] == ["+1 (202) 555-0143"]
     assert grace["org"] == "US Navy"
     assert grace["role"] == "Rear Admiral (Computing)"
+    # N:Hopper;Grace;Brewster;Rear Admiral; keeps what "Grace Hopper" does not say
+    assert (grace["family_name"], grace["given_name"], grace["additional_names"]) == (
+        "Hopper",
+        "Grace",
+        "Brewster",
+    )
+    assert grace["name_prefix"] == "Rear Admiral"
     assert grace["links"] == [
         "https://grace.example/cobol",
         "https://www.linkedin.com/in/gracehopper",
@@ -215,11 +233,13 @@ def test_khard_vcard4_multiple_cards_and_categories() -> None:
     assert alan["org"] == "Bletchley Park"
     assert alan["role"] == "Hut 8"  # department becomes the role when there is no TITLE
     assert alan["topics"] == ["cryptography", "computability", "machine learning"]
-    # NOTE is unfolded, and made one line for "how you met"
-    assert alan["met"] == (
+    # NOTE is unfolded, and kept whole (its line break too) as the private remark
+    assert alan["remark"] == (
         "Introduced by Max Newman at Cambridge. He asked about the "
-        "Entscheidungsproblem and morphogenesis."
+        "Entscheidungsproblem\nand morphogenesis."
     )
+    assert "met" not in alan
+    assert alan["additional_names"] == "Mathison"
     assert people["Joan Clarke"]["topics"] == ["cryptography"]
 
 
@@ -231,7 +251,7 @@ def test_vcard21_quoted_printable_charset_and_bare_params() -> None:
     assert juergen["phones"] == ["+49 170 1234567", "+49 30 1234567"]
     assert juergen["emails"] == ["juergen@example.de"]
     assert juergen["org"] == "Stadtwerke"
-    assert juergen["met"] == "Kennengelernt auf der Messe in Köln, sehr nett. Grüße an Anna"
+    assert juergen["remark"] == "Kennengelernt auf der Messe in Köln, sehr nett.\nGrüße an Anna"
     assert marie["name"] == "Marie Curie"  # built from N when FN is missing
     assert marie["emails"] == ["marie@example.fr"]
 
@@ -311,19 +331,40 @@ def test_email_only_card_is_named_after_the_address() -> None:
     assert draft.values["name"] == "x@example.com"
 
 
-def test_long_note_is_cut_for_met_and_kept_whole_as_remark() -> None:
+def test_long_note_is_kept_whole_as_remark_and_cut_at_its_limit() -> None:
     note = "word " * 400
     text = f"BEGIN:VCARD\nVERSION:3.0\nFN:Talker\nNOTE:{note}\nEND:VCARD\n"
     (draft,), _ = parse_vcards(text, "n.vcf")
-    assert len(draft.values["met"]) == 1000
-    assert draft.values["met"].endswith("…")
     assert draft.values["remark"] == note.strip()
+    assert "met" not in draft.values
+    text = text.replace(note, "x" * 12_000)
+    (draft,), _ = parse_vcards(text, "n.vcf")
+    assert len(draft.values["remark"]) == 10_000
+    assert draft.values["remark"].endswith("…")
+    check_new("contacts", draft.values)
 
 
-def test_x_plntui_met_wins_over_note() -> None:
-    text = "BEGIN:VCARD\nVERSION:3.0\nFN:A\nNOTE:other text\nX-PLNTUI-MET:at a meetup\nEND:VCARD\n"
+def test_note_is_the_private_remark_and_met_stays_apart() -> None:
+    text = (
+        "BEGIN:VCARD\nVERSION:3.0\nFN:A\nNOTE:COBOL ❤ and debugging\nX-PLNTUI-MET:at a meetup\n"
+        "NOTE:second line\nEND:VCARD\n"
+    )
     (draft,), _ = parse_vcards(text, "m.vcf")
     assert draft.values["met"] == "at a meetup"
+    assert draft.values["remark"] == "COBOL ❤ and debugging\nsecond line"
+
+
+def test_cards_of_older_plntui_versions() -> None:
+    """They wrote "how you met" as NOTE too, and the remark as X-PLNTUI-REMARK."""
+    text = (
+        "BEGIN:VCARD\nVERSION:3.0\nFN:A\nNOTE:at a meetup\nX-PLNTUI-ID:0123456789ab\n"
+        "X-PLNTUI-MET:at a meetup\nX-PLNTUI-REMARK:private\\nwords\nEND:VCARD\n"
+        "BEGIN:VCARD\nVERSION:3.0\nFN:B\nNOTE:at a meetup\nX-PLNTUI-ID:0123456789ac\n"
+        "X-PLNTUI-MET:at a meetup\nEND:VCARD\n"
+    )
+    first, second = (d.values for d in parse_vcards(text, "old.vcf")[0])
+    assert (first["met"], first["remark"]) == ("at a meetup", "private\nwords")
+    assert second["met"] == "at a meetup" and "remark" not in second
 
 
 @pytest.mark.parametrize(
@@ -492,9 +533,43 @@ def test_google_contacts_csv() -> None:
     assert kj["org"] == "NASA"
     assert kj["role"] == "Mathematician (Flight Research)"
     assert kj["links"] == ["https://example.org/kj"]
-    assert kj["met"] == "Computed trajectories. Met at Langley."
+    assert kj["remark"] == "Computed trajectories.\nMet at Langley."  # private, never shared
+    assert "met" not in kj
+    assert kj["nickname"] == "Kathy"
+    assert "given_name" not in kj  # First/Middle/Last are what the name gives
     assert dorothy == {"name": "dorothy@example.com", "emails": ["dorothy@example.com"]}
     assert drafts[1].source == "contacts.csv: line 4"
+
+
+def test_foreign_csv_name_parts_birthday_address_and_notes() -> None:
+    text = (
+        "Name Prefix,First Name,Middle Name,Last Name,Name Suffix,Nickname,Birthday,"
+        "Address 1 - Formatted,E-mail 1 - Value,Notes\n"
+        'Dr.,Mary Ann,,Smith,PhD,Annie,--04-01,"1 Main St, Springfield",ma@example.org,'
+        "Prefers e-mail\n"
+        ",Ada,,Lovelace,,,1815-12-10,,ada@example.org,\n"
+    )
+    (mary, ada), rejected = parse_csv(text, "google.csv")
+    assert rejected == []
+    assert mary.values == {
+        "name": "Mary Ann Smith",
+        "name_prefix": "Dr.",
+        "given_name": "Mary Ann",  # not "Mary" with "Ann" as a middle name
+        "family_name": "Smith",
+        "name_suffix": "PhD",
+        "nickname": "Annie",
+        "birthday": "--04-01",
+        "address": "1 Main St, Springfield",
+        "emails": ["ma@example.org"],
+        "remark": "Prefers e-mail",  # a note: private, never "how you met"
+    }
+    assert ada.values == {
+        "name": "Ada Lovelace",
+        "birthday": "1815-12-10",
+        "emails": ["ada@example.org"],
+    }
+    for draft in (mary, ada):
+        check_new("contacts", draft.values)
 
 
 def test_semicolon_csv_in_latin1_with_loose_headers(tmp_path: Path) -> None:
@@ -575,6 +650,41 @@ def test_unusable_files_raise(tmp_path: Path, content: bytes, message: str) -> N
     with pytest.raises(ImportFormatError, match=message) as caught:
         read_contacts_file(path)
     assert "\n" not in str(caught.value)
+
+
+SHADOW_LIKE = (  # the layout of /etc/shadow, with made-up hashes
+    "root:$6$Zq1nWm0a$k2bW1m4xQe0cLr8oVhJd7aQ9n3T5sY1uZ6wE2pR8tG0iK4lM7oN9qB3vC5xD1fH2jL0:19700:0:99999:7:::\n"
+    "daemon:*:19700:0:99999:7:::\nmail:*:19700:0:99999:7:::\nnews:*:19700:0:99999:7:::\n"
+    "alice:$6$Ab12Cd34$Xy0.Zz9qWv8uTs7rQp6oNm5lKj4iHg3fEd2cBa1:19701:0:99999:7:::\n"
+)
+PYPROJECT_LIKE = (
+    '[build-system]\nrequires = ["hatchling>=1.25"]\n\n[project]\nname = "plntui"\n'
+    'authors = [{name = "Ada", email = "ada@example.org"}]\ndependencies = [\n    "rich",\n]\n'
+)
+PASSWD_LIKE = "root:x:0:0:root:/root:/bin/bash\nmail:x:8:8:mail:/var/mail:/usr/sbin/nologin\n"
+INI_LIKE = "[user]\n\tname = Ada Lovelace\n\temail = ada@example.org\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("shadow", SHADOW_LIKE),
+        ("pyproject.toml", PYPROJECT_LIKE),
+        ("passwd", PASSWD_LIKE),
+        (".gitconfig", INI_LIKE),
+        ("notes.txt", "Name: Ada\nEmail: ada@example.org\n"),
+    ],
+)
+def test_files_that_are_no_contact_format_are_refused_in_one_line(
+    tmp_path: Path, name: str, content: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ImportFormatError) as caught:
+        read_contacts_file(path)
+    message = str(caught.value)
+    assert message == interop.NOT_CONTACTS.format(name=name)
+    assert "\n" not in message and "$6$" not in message and "19700" not in message
 
 
 def test_missing_folder_and_oversized_files(
@@ -740,11 +850,102 @@ def test_html_renders_markdown() -> None:
     assert (
         '<a href="https://doc.rust-lang.org/book/" rel="noopener noreferrer nofollow">the book</a>'
     ) in page
-    assert "<ul><li>one</li><li>two with <code>code &lt;b&gt;</code></li></ul>" in page
-    assert '<pre><code class="language-python">print(&#x27;&lt;hi&gt;&#x27;)</code></pre>' in page
+    assert "<ul>\n<li>one</li>\n<li>two with <code>code &lt;b&gt;</code></li>\n</ul>" in page
+    assert "<pre><code class=\"language-python\">print('&lt;hi&gt;')\n</code></pre>" in page
     assert (
         '<ul class="tags" aria-label="tags"><li>rust</li><li>memory &quot;safety&quot;</li>' in page
     )
+
+
+def note_with(body: str, note_id: str = "5555cccc6666", **values: Any) -> Record:
+    return Record("notes", note_id, {"title": "T", "kind": "note", "body": body, **values})
+
+
+def test_html_renders_tables_task_lists_and_footnotes() -> None:
+    body = (
+        "| Tool | Stars |\n|:-----|------:|\n| ruff | *many* |\n| `<b>` | 2 |\n\n"
+        "- [x] read the RFC\n- [ ] write the summary\n\n"
+        "CRDTs converge[^proof]. ~~Locks~~ are not needed.\n\n"
+        "[^proof]: Shapiro et al., 2011.\n"
+    )
+    page = notes_to_html([note_with(body), note_with(body, "7777dddd8888")], {})
+    assert "<table>" in page and '<th style="text-align:right">Stars</th>' in page
+    assert (
+        '<td style="text-align:left">ruff</td>\n<td style="text-align:right"><em>many</em></td>'
+    ) in page
+    assert '<td style="text-align:left"><code>&lt;b&gt;</code></td>' in page
+    assert "| Tool |" not in page  # not a paragraph of pipes
+    assert page.count('<ul class="contains-task-list">') == 2
+    assert (
+        '<li class="task-list-item"><input class="task-list-item-checkbox" disabled="" '
+        'type="checkbox" checked=""> read the RFC</li>'
+    ) in page
+    assert 'type="checkbox"> write the summary</li>' in page
+    assert "<s>Locks</s>" in page
+    # footnotes: the reference and the note, with anchors that differ between notes on one page
+    assert '<a href="#fn-note-5555cccc6666-1" id="fnref-note-5555cccc6666-1">[1]</a>' in page
+    assert '<li id="fn-note-5555cccc6666-1" class="footnote-item"><p>Shapiro et al., 2011.' in page
+    assert 'id="fn-note-7777dddd8888-1"' in page
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+
+
+def test_html_escapes_raw_html_in_a_note() -> None:
+    body = (
+        "<script>alert(1)</script>\n\n"
+        'Inline <img src=x onerror="alert(2)"> and <a href="javascript:alert(3)">x</a>.\n\n'
+        "![a picture](https://example.org/p.png) ![bad](javascript:alert(4))\n\n"
+        "<https://example.org/auto> and www.example.org and [rel](relative.html)\n"
+    )
+    page = notes_to_html([note_with(body)], {})
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert re.search(r"<[^>]*\sonerror", page) is None
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in page
+    assert not re.search(r"<(img|iframe|object|embed|link)\b", page)
+    assert "javascript:" not in " ".join(re.findall(r'href="([^"]*)"', page)).lower()
+    # an image is a link to it (the page loads nothing), an unsafe one stays text
+    assert (
+        '<a href="https://example.org/p.png" rel="noopener noreferrer nofollow">a picture</a>'
+    ) in page
+    assert "![bad](javascript:alert(4))" in page
+    assert '<a href="https://example.org/auto" rel="noopener noreferrer nofollow">' in page
+    assert '<a href="http://www.example.org" rel="noopener noreferrer nofollow">' in page
+    assert "[rel](relative.html)" in page  # only http(s) and mailto become links
+
+
+def test_exports_name_authors_and_json_keeps_ids(tmp_path: Path) -> None:
+    alice, bob = "81bf196e9017aa00", "22cc33dd44ee55ff"
+    names = {alice: "Alice Example", bob: "Bob"}
+    note = note_with("text", author=alice, changed_by=bob, updated="2024-05-01T10:00:00Z")
+    page = notes_to_html([note], {}, names=names)
+    assert "by Alice Example" in page and alice not in page
+    paths = export_notes_markdown([note], {}, tmp_path / "md", names=names)
+    meta, _ = read_front_matter(paths[0].read_text(encoding="utf-8"))
+    assert meta["author"] == "Alice Example"
+    assert json.loads(notes_to_json([note]))[0]["author"] == alice  # JSON keeps the id
+    unknown = note_with("text", "9999eeee0000", author="abcdef0123456789")
+    assert "by abcdef0123456789" in notes_to_html([unknown], {}, names=names)
+    contact = Record("contacts", "0a0a0a0a0a0a", {"name": "Ada", "added_by": alice})
+    card = contacts_to_vcards([contact], names)
+    assert "X-PLNTUI-ADDED-BY:Alice Example\r\n" in card and alice not in card
+    (draft,), _ = parse_csv(contacts_to_csv([contact], names), "c.csv")
+    assert draft.values["added_by"] == "Alice Example"
+    assert json.loads(contacts_to_json([contact]))[0]["added_by"] == alice
+    assert contact.values["added_by"] == alice  # the records themselves are left alone
+
+
+def test_counts_in_exports_are_singular_for_one(tmp_path: Path) -> None:
+    page = notes_to_html([note_with("x")], {})
+    assert "1 note exported from plntui." in page
+    paths = export_notes_markdown([note_with("x")], {}, tmp_path / "one")
+    index = (tmp_path / "one" / "index.md").read_text(encoding="utf-8")
+    assert "1 note exported from plntui." in index
+    assert paths[-1].name == "index.md"
+    from plntui.interop.notes_import import read_notes
+
+    found = read_notes(tmp_path / "one")  # the index is still known as plntui's, not a note
+    assert [d.values["title"] for d in found.drafts] == ["T"]
 
 
 def test_notes_to_json() -> None:

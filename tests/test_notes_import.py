@@ -554,7 +554,7 @@ def test_cli_imports_a_vault_and_lists_rejected_files(tmp_path: Path) -> None:
 
     result = cli(home, "import", str(vault))
     lines = result.stdout.splitlines()
-    assert "4 note(s) added, 0 updated, 3 rejected" in result.stdout
+    assert "4 notes added, 0 updated, 3 rejected" in result.stdout
     assert "  rejected vault/broken.md: a binary file, not Markdown text" in lines
     assert "  rejected vault/latin1.md: not UTF-8 text; save it as UTF-8 first" in lines
     assert "  rejected vault/huge.md: larger than 4 MB" in lines

@@ -29,6 +29,11 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"plntui: error: {message} (see: {self.prog} --help)\n")
 
 
+ITEM_NAMES = {"email": "an e-mail address", "phone": "a phone number", "link": "a link"}
+"""How ``--add-``/``--remove-`` options name one item of a list field, where "a OPTION" reads
+badly."""
+
+
 def _listen_options(p: argparse.ArgumentParser, no_discovery_help: str) -> None:
     """``--port``, ``--listen`` and ``--no-discovery``, as ``sync`` and ``pair`` take them."""
     p.add_argument(
@@ -339,11 +344,12 @@ def _add_field_options(
                 help=HELP[opt] + ("; replaces the list" if edit else ""),
             )
             if edit:
+                one = ITEM_NAMES.get(opt, f"a {opt}")
                 p.add_argument(
-                    f"--add-{opt}", action="append", metavar=opt.upper(), help=f"add a {opt}"
+                    f"--add-{opt}", action="append", metavar=opt.upper(), help=f"add {one}"
                 )
                 p.add_argument(
-                    f"--remove-{opt}", action="append", metavar=opt.upper(), help=f"remove a {opt}"
+                    f"--remove-{opt}", action="append", metavar=opt.upper(), help=f"remove {one}"
                 )
         else:
             p.add_argument(f"--{opt}", metavar=opt.upper(), help=HELP[opt])

@@ -49,10 +49,7 @@ def _print_found(
     if found["notes"]:
         out("Notes")
         for r in found["notes"]:
-            out(
-                f"  {r.id}  {name_cell(r.label)}  "
-                f"{safe_text(', '.join(r.values.get('tags', [])))}"
-            )
+            out(f"  {r.id}  {name_cell(r.label)}  {safe_text(', '.join(r.values.get('tags', [])))}")
     return 0
 
 

@@ -52,7 +52,7 @@ def _import_notes(net: Any, args: argparse.Namespace, found: Any) -> int:
     )
     rejected = list(found.rejected) + list(summary.rejected)
     out(
-        f"Imported {args.file.name}: {len(summary.added)} note(s) added, "
+        f"Imported {args.file.name}: {_plural(len(summary.added), 'note')} added, "
         f"{len(summary.merged)} updated, {len(rejected)} rejected"
     )
     for source, reason in rejected[:200]:
@@ -60,6 +60,10 @@ def _import_notes(net: Any, args: argparse.Namespace, found: Any) -> int:
     if not summary.added and not summary.merged and rejected:
         return 2
     return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _write_output(path: str, text: str) -> str:
@@ -79,8 +83,10 @@ def _write_output(path: str, text: str) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .. import interop
+    from ..provenance import device_names
 
     net = open_network(args)
+    names = device_names(net)  # exports name the devices that added and changed items
     if args.what == "notes":
         notes, hidden = shared_view(in_circle(net, net.notes(), args.circle), args.include_private)
         # only the contacts the notes link to, to name them
@@ -92,11 +98,13 @@ def cmd_export(args: argparse.Namespace) -> int:
                 raise ValidationError("Markdown export writes a folder: give --out DIR")
             paths = with_progress(
                 "Exporting",
-                lambda tick: interop.export_notes_markdown(notes, by_id, Path(args.out), tick),
+                lambda tick: interop.export_notes_markdown(
+                    notes, by_id, Path(args.out), tick, names
+                ),
             )
             where = f"{args.out} ({len(paths)} files)"
         elif args.format == "html":
-            where = _write_output(args.out, interop.notes_to_html(notes, by_id))
+            where = _write_output(args.out, interop.notes_to_html(notes, by_id, names=names))
         else:
             where = _write_output(args.out, interop.notes_to_json(notes))
         count = len(notes)
@@ -105,15 +113,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             in_circle(net, net.contacts(), args.circle), args.include_private
         )
         if args.format == "vcf":
-            text = interop.contacts_to_vcards(contacts)
+            text = interop.contacts_to_vcards(contacts, names)
         elif args.format == "csv":
-            text = interop.contacts_to_csv(contacts)
+            text = interop.contacts_to_csv(contacts, names)
         else:
             text = interop.contacts_to_json(contacts)
         where = _write_output(args.out, text)
         count = len(contacts)
-    message = f"Exported {count} {args.what} to {where}"
+    message = f"Exported {_plural(count, args.what[:-1])} to {where}"
     if hidden:
-        message += f"; left out private data of {hidden} items (add --include-private)"
+        message += f"; left out private data of {_plural(hidden, 'item')} (add --include-private)"
     (warn if args.out == "-" else out)(message)
     return 0

@@ -6,15 +6,22 @@ sheets. Header names are matched loosely ("E-mail Address", "Email", "E-mail 1 -
 e-mails); the delimiter (comma, semicolon or tab) is found from the header. Sources name the line
 of the file where the row starts.
 
-Mapping of foreign columns: a "Notes" column becomes "how you met" unless there is a "met"
-column; a department is added to the role in brackets; LinkedIn's "Connected On" becomes
-"Connected on LinkedIn on YYYY-MM-DD" (as "how you met", channel "LinkedIn"); Google's
-``" ::: "`` separated cells and its built-in "* myContacts" groups are understood.
+Mapping of foreign columns (the README's "Import and export" has the table): a "Notes" column
+is free text about the person and becomes the private remark, never a shared field; First,
+Middle and Last Name (and Name Prefix/Suffix) make the name, and are kept as name parts where
+the name does not give them ("Mary Ann" as a given name); Nickname, Birthday and an address
+column ("Address", "Home Address", Google's "Address 1 - Formatted") fill those fields; a
+department is added to the role in brackets; LinkedIn's "Connected On" becomes "Connected on
+LinkedIn on YYYY-MM-DD" (as "how you met", channel "LinkedIn"); Google's ``" ::: "`` separated
+cells and its built-in "* myContacts" groups are understood. Only cells that look like column
+names count in a header (no ``:``, ``$``, ``=``, ``@``...), so that a password or config file is
+not taken for a CSV.
 
 Writing: one column per contact field (plus ``id``), list fields joined with ``"; "``
 (:data:`LIST_JOINER`), so list items must not themselves contain ``"; "``. Cells that a spreadsheet
 would run as a formula (starting with ``=``, ``+``, ``-``, ``@``) get a leading ``'``, which the
-reader removes again, so a plntui CSV reads back exactly.
+reader removes again, so a plntui CSV reads back exactly. The devices that added and changed a
+contact are named by their registered names, as in the other exports but JSON.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import datetime as _dt
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +39,14 @@ from ..errors import ImportFormatError
 from ..model import CONTACT_FIELDS, RELATIONSHIPS, Record
 from . import (
     CONTACT_FIELD_NAMES,
+    NOT_CONTACTS,
     Draft,
     Rejected,
     draft_or_rejected,
     is_system_group,
-    met_from_note,
+    name_part_values,
+    remark_from_note,
+    with_author_names,
 )
 
 LIST_JOINER = "; "
@@ -54,6 +64,9 @@ _HEADER_ROWS = 40
 _DELIMITERS = (",", ";", "\t")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HARMLESS = re.compile(r"[0-9 ()./;+\-xXet]*")  # phone numbers stay as they are
+# A header cell names a column: letters, digits, spaces and a little punctuation ("E-mail 1 -
+# Value", "Organization Name", "Job Title (current)"), never a line of data ("mail:*:19700:0").
+_HEADER_CELL = re.compile(r"[^\W_]|[^\W_][\w .'&/()#+-]{0,78}[\w.)#]")
 
 # normalised header (lower case, letters and digits only) -> (target, priority; lower wins)
 _EXACT: dict[str, tuple[str, int]] = {
@@ -84,6 +97,9 @@ _EXACT: dict[str, tuple[str, int]] = {
         ("department", "organizationdepartment", "organization1department"), ("department", 0)
     ),
     **dict.fromkeys(("notes", "note", "comments"), ("note", 0)),
+    **dict.fromkeys(("prefix", "honorificprefix"), ("name_prefix", 1)),
+    **dict.fromkeys(("suffix", "honorificsuffix"), ("name_suffix", 1)),
+    **dict.fromkeys(("birthdate", "dateofbirth", "dob", "bday"), ("birthday", 1)),
     **dict.fromkeys(
         (
             "tags",
@@ -122,6 +138,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "links",
     ),
+    (
+        re.compile(r"(?:home|work|business|other|postal|mailing|street)?address\d*(?:formatted)?"),
+        "address",
+    ),
 )
 
 
@@ -142,10 +162,7 @@ def parse_csv(text: str, source_name: str) -> tuple[list[Draft], list[Rejected]]
     text = text.lstrip("\ufeff")
     found = _find_header(text)
     if found is None:
-        raise ImportFormatError(
-            f"{source_name} is not a vCard, plntui JSON or CSV file with a header naming a name "
-            "or e-mail column (e.g. Name, First Name, Email)"
-        )
+        raise ImportFormatError(NOT_CONTACTS.format(name=source_name))
     delimiter, header_index, layout = found
     drafts: list[Draft] = []
     rejected: list[Rejected] = []
@@ -209,14 +226,17 @@ def _column_target(header: str) -> tuple[str, int] | None:
 
 
 def _layout(header: list[str]) -> _Layout | None:
+    cells = [cell.strip() for cell in header]
+    ours = _OUR_MARKERS.issubset(cells)
     columns: list[tuple[int, str, int]] = []
-    for index, cell in enumerate(header):
-        target = _column_target(cell)
+    for index, cell in enumerate(cells):
+        if not _HEADER_CELL.fullmatch(cell):
+            continue
+        target = (cell, 0) if ours and cell in OWN_COLUMNS else _column_target(cell)
         if target is not None:
             columns.append((index, *target))
     if not {target for _i, target, _p in columns} & {"name", "first", "last", "emails"}:
         return None
-    ours = _OUR_MARKERS.issubset(cell.strip() for cell in header)
     if not ours:
         columns = [column for column in columns if column[1] != "id"]
     else:  # plntui's own export also says what was private
@@ -266,18 +286,18 @@ def _split_list(target: str, cell: str, ours: bool) -> list[str]:
 
 def _foreign(values: dict[str, Any]) -> dict[str, Any]:
     """Fold the helper columns of other programs' files into contact fields."""
-    first = [values.pop(key, "") for key in ("first", "middle", "last")]
+    given, middle, family = (values.pop(key, "") for key in ("first", "middle", "last"))
+    prefix, suffix = values.pop("name_prefix", ""), values.pop("name_suffix", "")
     if not values.get("name"):
-        values["name"] = " ".join(part for part in first if part)
+        values["name"] = " ".join(part for part in (given, middle, family) if part)
+    values.update(name_part_values(values["name"], [family, given, middle, prefix, suffix]))
     department = values.pop("department", "")
     if department:
         role = values.get("role", "")
         values["role"] = f"{role} ({department})" if role else department
     note = values.pop("note", "")
-    if note and not values.get("met"):
-        values["met"], overflow = met_from_note(note)
-        if overflow and not values.get("remark"):
-            values["remark"] = overflow
+    if note and not values.get("remark"):
+        values["remark"] = remark_from_note(note)
     connected = values.pop("connected_on", "")
     if connected:
         values.setdefault("met", f"Connected on LinkedIn on {_linkedin_date(connected)}")
@@ -376,12 +396,13 @@ def _json_item(item: Any, source: str) -> Draft | Rejected:
 # writing
 
 
-def contacts_to_csv(records: list[Record]) -> str:
-    """A CSV file with a header of every contact field; lists joined with ``"; "``."""
+def contacts_to_csv(records: list[Record], names: Mapping[str, str] | None = None) -> str:
+    """A CSV file with a header of every contact field; lists joined with ``"; "``. ``names``
+    (device id -> registered name) names the devices in ``added_by`` and ``changed_by``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(OWN_COLUMNS)
-    for record in records:
+    for record in with_author_names(records, names):
         writer.writerow([_guard(_cell(record, name)) for name in OWN_COLUMNS])
     return buffer.getvalue()
 

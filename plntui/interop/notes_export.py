@@ -4,8 +4,12 @@ Markdown files carry YAML front matter written by a tiny emitter: every string d
 escapes (the quoted scalars are valid JSON strings too), lists in flow style, linked contacts as
 name + id pairs. The HTML page needs nothing but itself: inline CSS, no scripts, no external
 resources (a Content-Security-Policy forbids them too). Note bodies are rendered from Markdown by
-a small renderer that escapes every piece of text it emits; links are kept only for http(s) and
-mailto addresses, anything else (``javascript:``...) stays visible as plain text.
+markdown-it-py with the GFM plugins of mdit-py-plugins (tables, task lists, footnotes,
+strikethrough, alerts, autolinks), as GitHub shows them, with raw HTML escaped (``html=False``):
+a ``<script>`` in a note is text on the page. Links are kept only for http(s) and mailto
+addresses, anything else (``javascript:``...) stays visible as plain text; images become links to
+them. Notes name their author by the device's registered name (front matter ``author:``, the
+page's "by …"); the JSON export keeps the ids.
 """
 
 from __future__ import annotations
@@ -14,14 +18,22 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..model import NOTE_KINDS, Record
+from . import with_author_names
 
-_MAX_DEPTH = 6
-_SPAN = 2000  # longest inline construct, so hostile input cannot make the regexes slow
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
+
+_REL = "noopener noreferrer nofollow"
+_SAFE_URL_RE = re.compile(r"(?:https?://[^\s/?#]|mailto:[^\s@]+@)", re.I)
 _KIND_TITLES = {
     "note": "Notes",
     "resource": "Resources",
@@ -43,9 +55,16 @@ pre{background:#f0f0ee;padding:.75rem;overflow-x:auto;border-radius:.25rem}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
 blockquote{border-left:3px solid #ccc;margin-left:0;padding-left:1rem;color:#444}
 a{color:#0b57a4}
+table{border-collapse:collapse;margin:.75rem 0;display:block;overflow-x:auto}
+th,td{border:1px solid #ccc;padding:.25rem .6rem}th{background:#f0f0ee}
+.contains-task-list{list-style:none;padding-left:1.25rem}
+.task-list-item-checkbox{margin:0 .4rem 0 -1.25rem}
+.footnotes{font-size:.9rem}.footnotes-sep{border:0;border-top:1px solid #ddd}
+.markdown-alert{border-left:3px solid #0b57a4;padding-left:1rem}
+.markdown-alert-title{font-weight:600}
 @media (prefers-color-scheme:dark){body{background:#16191d;color:#dde2e7}
 .tags li{background:#263340}pre{background:#22262b}a{color:#7db4f0}
-.meta,.muted{color:#9aa4ae}blockquote{color:#bbb}}
+.meta,.muted{color:#9aa4ae}blockquote{color:#bbb}th{background:#22262b}th,td{border-color:#444}}
 """
 
 
@@ -67,9 +86,11 @@ def export_notes_markdown(
     contacts: dict[str, Record],
     out_dir: Path,
     progress: Callable[[int, int], None] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write one ``<slug>-<id>.md`` per note and an ``index.md``; return the written paths.
-    ``progress(done, total)`` is called after each note."""
+    ``progress(done, total)`` is called after each note; ``names`` (device id -> registered
+    name) names the authors."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ValidationError(f"{out_dir} is a file; give a folder for the Markdown export")
     try:
@@ -78,16 +99,17 @@ def export_notes_markdown(
         reason = err.strerror or err
         raise ValidationError(f"cannot create the folder {out_dir}: {reason}") from None
     written: list[Path] = []
-    names: dict[str, str] = {}
+    files: dict[str, str] = {}
     taken: set[str] = set()
+    notes = with_author_names(notes, names)
     for done, note in enumerate(_sorted(notes), 1):
         name = _file_name(note, taken)
-        names[note.id] = name
+        files[note.id] = name
         taken.add(name)
         written.append(_write(out_dir / name, _note_markdown(note, contacts)))
         if progress is not None:
             progress(done, len(notes))
-    written.append(_write(out_dir / "index.md", _index_markdown(_sorted(notes), names)))
+    written.append(_write(out_dir / "index.md", _index_markdown(_sorted(notes), files)))
     return written
 
 
@@ -184,7 +206,7 @@ def _kind(note: Record) -> str:
 
 
 def _index_markdown(notes: list[Record], names: dict[str, str]) -> str:
-    lines = ["# Notes", "", f"{len(notes)} notes exported from plntui.", ""]
+    lines = ["# Notes", "", f"{_count(len(notes))} exported from plntui.", ""]
     kinds = [k for k in NOTE_KINDS if any(_kind(n) == k for n in notes)]
     kinds += sorted({_kind(n) for n in notes} - set(kinds))
     for kind in kinds:
@@ -202,11 +224,19 @@ def _index_markdown(notes: list[Record], names: dict[str, str]) -> str:
 # HTML page
 
 
+def _count(number: int) -> str:
+    return f"{number} note" if number == 1 else f"{number} notes"
+
+
 def notes_to_html(
-    notes: list[Record], contacts: dict[str, Record], title: str = "Shared notes"
+    notes: list[Record],
+    contacts: dict[str, Record],
+    title: str = "Shared notes",
+    names: Mapping[str, str] | None = None,
 ) -> str:
-    """One self-contained HTML page of the notes with a table of contents."""
-    ordered = _sorted(notes)
+    """One self-contained HTML page of the notes with a table of contents; ``names`` (device
+    id -> registered name) names the authors."""
+    ordered = _sorted(with_author_names(notes, names))
     anchors = {
         note.id: f"note-{slugify(note.id, 32) or index}" for index, note in enumerate(ordered)
     }
@@ -214,7 +244,7 @@ def notes_to_html(
         _html_head(title),
         "<body>",
         f"<header><h1>{_esc(title)}</h1>",
-        f'<p class="muted">{len(ordered)} notes exported from plntui.</p></header>',
+        f'<p class="muted">{_count(len(ordered))} exported from plntui.</p></header>',
         _html_toc(ordered, anchors),
         "<main>",
         *(_html_note(note, contacts, anchors[note.id]) for note in ordered),
@@ -274,7 +304,7 @@ def _html_note(note: Record, contacts: dict[str, Record], anchor: str) -> str:
         parts.append(f'<p class="meta">Contacts: {_html_contacts(note, contacts)}</p>')
     parts += [
         '<div class="body">',
-        render_markdown(str(note["body"] or "")),
+        render_markdown(str(note["body"] or ""), anchor),
         "</div>",
         "</article>",
     ]
@@ -294,166 +324,56 @@ def _html_contacts(note: Record, contacts: dict[str, Record]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Markdown -> HTML: a small renderer that escapes everything it emits
-
-_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)")
-_HEADING_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
-_RULE_RE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_ITEM_RE = re.compile(r"^[ \t]*(?:([-*+])|(\d{1,9})[.)])[ \t]+(.*)$")
-_QUOTE_RE = re.compile(r"^ {0,3}>[ \t]?(.*)$")
-_INLINE_RE = re.compile(  # no construct can contain its own closing marker: linear time
-    rf"``(?P<code2>(?:[^`\n]|`(?!`)){{1,{_SPAN}}})``"
-    rf"|`(?P<code>[^`\n]{{1,{_SPAN}}})`"
-    rf"|\[(?P<label>[^\[\]\n]{{1,{_SPAN}}})\]\((?P<url>[^()\s]{{1,{_SPAN}}}(?:\([^()\s]*\)[^()\s]*)?)\)"
-    rf"|(?P<auto>(?<![\w@/])(?:https?://|mailto:)[^\s<>\"'`]{{0,{_SPAN}}}[^\s<>\"'`.,;:!?)\]])"
-    rf"|\*\*(?P<strong>(?:[^*\n]|\*(?!\*)){{1,{_SPAN}}}?)\*\*"
-    rf"|(?<!\w)__(?P<strong2>(?:[^_\n]|_(?!_)){{1,{_SPAN}}}?)__(?!\w)"
-    rf"|(?<![\w*])\*(?P<em>[^*\s](?:[^*\n]{{0,{_SPAN}}}[^*\s])?)\*(?![\w*])"
-    rf"|(?<!\w)_(?P<em2>[^_\s](?:[^_\n]{{0,{_SPAN}}}[^_\s])?)_(?!\w)"
-    rf"|~~(?P<strike>(?:[^~\n]|~(?!~)){{1,{_SPAN}}}?)~~"
-)
-_SAFE_URL_RE = re.compile(r"(?:https?://[^\s/?#]|mailto:[^\s@]+@)", re.I)
+# Markdown -> HTML: markdown-it-py with the GFM plugins, raw HTML escaped
 
 
-def render_markdown(text: str) -> str:
-    """HTML for a note body: headings (from ``<h3>``), paragraphs, lists, quotes, code."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    out: list[str] = []
-    index = 0
-    while index < len(lines):
-        index = _block(lines, index, out)
-    return "\n".join(out)
+def _render_link_open(
+    renderer: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    tokens[idx].attrSet("rel", _REL)
+    return str(renderer.renderToken(tokens, idx, options, env))
 
 
-def _block(lines: list[str], index: int, out: list[str]) -> int:
-    if not lines[index].strip():
-        return index + 1
-    for handler in (_fence_block, _heading_block, _rule_block, _list_block, _quote_block):
-        end = handler(lines, index, out)
-        if end is not None:
-            return end
-    return _paragraph_block(lines, index, out)
+def _render_image(
+    renderer: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """An image is a link to it: the page loads nothing from elsewhere."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = renderer.renderInlineAsText(token.children or [], options, env) or src
+    return _link(src, _esc(alt))
 
 
-def _starts_block(line: str) -> bool:
-    return bool(
-        not line.strip()
-        or _FENCE_RE.match(line)
-        or _HEADING_RE.match(line)
-        or _RULE_RE.match(line)
-        or _ITEM_RE.match(line)
-        or _QUOTE_RE.match(line)
-    )
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    """CommonMark with GitHub's tables, task lists, footnotes, strikethrough, alerts and
+    autolinks; raw HTML in a note is shown as text, and only http(s) and mailto addresses
+    become links (anything else, ``javascript:`` included, stays visible as plain text).
+    Loaded when a page is rendered, not by every import of this package."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.gfm import gfm_plugin
+
+    class _Markdown(MarkdownIt):
+        def validateLink(self, url: str) -> bool:  # noqa: N802 (markdown-it's name)
+            return safe_url(url)
+
+    md = _Markdown("commonmark", {"html": False})
+    md.use(gfm_plugin)
+    md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("image", _render_image)
+    return md
 
 
-def _fence_block(lines: list[str], index: int, out: list[str]) -> int | None:
-    match = _FENCE_RE.match(lines[index])
-    if match is None:
-        return None
-    fence, language = match.group(1), match.group(2)
-    end = index + 1
-    while end < len(lines) and not lines[end].strip().startswith(fence):
-        end += 1
-    css = f' class="language-{_esc(language)}"' if language else ""
-    out.append(f"<pre><code{css}>{_esc(chr(10).join(lines[index + 1 : end]))}</code></pre>")
-    return end + 1
-
-
-def _heading_block(lines: list[str], index: int, out: list[str]) -> int | None:
-    match = _HEADING_RE.match(lines[index])
-    if match is None:
-        return None
-    level = min(6, len(match.group(1)) + 2)
-    out.append(f"<h{level}>{render_inline(match.group(2))}</h{level}>")
-    return index + 1
-
-
-def _rule_block(lines: list[str], index: int, out: list[str]) -> int | None:
-    if not _RULE_RE.match(lines[index]):
-        return None
-    out.append("<hr>")
-    return index + 1
-
-
-def _list_block(lines: list[str], index: int, out: list[str]) -> int | None:
-    first = _ITEM_RE.match(lines[index])
-    if first is None:
-        return None
-    items: list[str] = []
-    end = index
-    while end < len(lines) and lines[end].strip():
-        match = _ITEM_RE.match(lines[end])
-        if match is not None:
-            items.append(match.group(3))
-        elif lines[end][:1] in (" ", "\t") or not _starts_block(lines[end]):
-            items[-1] += "\n" + lines[end].strip()
-        else:
-            break
-        end += 1
-    tag, start = ("ul", "") if first.group(1) else ("ol", first.group(2))
-    attribute = f' start="{int(start)}"' if start and int(start) != 1 else ""
-    body = "".join(f"<li>{render_inline(item)}</li>" for item in items)
-    out.append(f"<{tag}{attribute}>{body}</{tag}>")
-    return end
-
-
-def _quote_block(lines: list[str], index: int, out: list[str]) -> int | None:
-    quoted: list[str] = []
-    end = index
-    while end < len(lines) and (match := _QUOTE_RE.match(lines[end])):
-        quoted.append(match.group(1))
-        end += 1
-    if not quoted:
-        return None
-    paragraphs = "\n".join(quoted).split("\n\n")
-    body = "".join(f"<p>{render_inline(p.strip())}</p>" for p in paragraphs if p.strip())
-    out.append(f"<blockquote>{body}</blockquote>")
-    return end
-
-
-def _paragraph_block(lines: list[str], index: int, out: list[str]) -> int:
-    end = index + 1
-    while end < len(lines) and not _starts_block(lines[end]):
-        end += 1
-    text = "\n".join(line.strip() for line in lines[index:end])
-    out.append(f"<p>{render_inline(text)}</p>")
-    return end
-
-
-def render_inline(text: str, depth: int = 0, links: bool = True) -> str:
-    """Inline Markdown (code, links, emphasis) as HTML; all text escaped."""
-    out: list[str] = []
-    position = 0
-    for match in _INLINE_RE.finditer(text):
-        out.append(_esc(text[position : match.start()]))
-        out.append(_inline_token(match, depth, links))
-        position = match.end()
-    out.append(_esc(text[position:]))
-    return "".join(out)
-
-
-def _inline_token(match: re.Match[str], depth: int, links: bool) -> str:
-    code = match["code"] if match["code"] is not None else match["code2"]
-    if code is not None:
-        return f"<code>{_esc(code.strip() if match['code2'] else code)}</code>"
-    if depth >= _MAX_DEPTH:
-        return _esc(match.group(0))
-    if match["url"] is not None:
-        if not links or not safe_url(match["url"]):
-            return _esc(match.group(0))
-        return _link(match["url"], render_inline(match["label"], depth + 1, links=False))
-    if match["auto"] is not None:
-        return _link(match["auto"], _esc(match["auto"])) if links else _esc(match["auto"])
-    for group, tag in (
-        ("strong", "strong"),
-        ("strong2", "strong"),
-        ("em", "em"),
-        ("em2", "em"),
-        ("strike", "del"),
-    ):
-        if match[group] is not None:
-            return f"<{tag}>{render_inline(match[group], depth + 1, links)}</{tag}>"
-    return _esc(match.group(0))
+def render_markdown(text: str, doc_id: str = "") -> str:
+    """HTML for a note body. Headings start at ``<h3>`` (the page has ``<h1>``, each note
+    ``<h2>``); ``doc_id`` keeps footnote anchors apart when several notes share a page."""
+    md = _markdown()
+    env: dict[str, Any] = {"docId": doc_id} if doc_id else {}
+    tokens = md.parse(text, env)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + 2)}"
+    return str(md.renderer.render(tokens, md.options, env)).rstrip("\n")
 
 
 def safe_url(url: str) -> bool:
@@ -462,4 +382,4 @@ def safe_url(url: str) -> bool:
 
 
 def _link(url: str, label: str) -> str:
-    return f'<a href="{_esc(url.strip())}" rel="noopener noreferrer nofollow">{label}</a>'
+    return f'<a href="{_esc(url.strip())}" rel="{_REL}">{label}</a>'

@@ -50,7 +50,7 @@ _INLINE_CODE_RE = re.compile(r"`[^`\n]*`")
 _INLINE_TAG_RE = re.compile(r"(?<!\S)#([\w/-]+)")
 _COMMENT_RE = re.compile(r"[ \t]#")
 _WIKI_RE = re.compile(r"^\[\[([^\]|#]+)(?:#[^\]|]*)?(?:\|[^\]]*)?\]\]$")
-_PLNTUI_INDEX_RE = re.compile(r"# Notes\n\n\d+ notes exported from plntui\.\n")
+_PLNTUI_INDEX_RE = re.compile(r"# Notes\n\n\d+ notes? exported from plntui\.\n")
 _PLNTUI_KEYS = frozenset(
     {"id", "title", "kind", "tags", "contacts", "created", "updated", "author"}
 )

@@ -5,22 +5,44 @@ followed by a space or tab), property groups (``item1.EMAIL``, ``item1.X-ABLabel
 every spelling (``TYPE=work,pref``, ``TYPE=WORK;TYPE=pref``, vCard 2.1's bare ``;WORK;PREF``),
 backslash escapes, and vCard 2.1's QUOTED-PRINTABLE values with a CHARSET.
 
-How properties map onto contact fields:
+How properties map onto contact fields (the README's "Import and export" has the same table):
 
 - ``FN`` is the name; without it the name is built from ``N`` (given, additional, family names).
+- ``N`` (family;given;additional;prefix;suffix) keeps its parts in the name-part fields when they
+  are not what the name gives anyway ("Rear Admiral", "Brewster", "van Rossum"); a part that is
+  a list (``Brewster,Murray``) is kept as words (``Brewster Murray``). The ``N`` written is the
+  stored parts while the name still holds the given and family names, else parts made from the
+  name (``interop.name_parts_of``).
+- ``NICKNAME`` is the nickname (several are joined with ", "); ``BDAY`` the birthday
+  (``1906-12-09``, ``19061209``, ``--12-09`` and Apple's ``X-APPLE-OMIT-YEAR`` are read;
+  ``--12-09`` is written when the year is unknown); the preferred (else first) ``ADR`` is the
+  address, its parts joined with ", " in the card's order, and written back whole as the street
+  of one ``ADR``. Birthday and address stay on the device unless shared.
 - ``ORG:Acme;R&D``: the organisation is the first component ("Acme"); the departments are added
   to the role in brackets ("Engineer (R&D)"), or become the role when there is no TITLE/ROLE.
 - ``TITLE`` (else ``ROLE``) is the role; ``EMAIL``, ``TEL`` and ``URL`` (plus Apple's
   ``X-SOCIALPROFILE`` web addresses) fill e-mails, phones and links, preferred ones first.
 - ``CATEGORIES`` are topics (Google's built-in "myContacts"/"starred" groups are dropped from
   cards that plntui did not write).
-- ``NOTE`` becomes "how you met" only when the card has no ``X-PLNTUI-MET`` (which plntui writes
-  next to NOTE); it is made one line and, when too long, cut, with the whole note kept as remark.
+- ``NOTE`` is free text about the person: it becomes the private remark, whole (several NOTEs one
+  after the other), never a shared field; the remark is written as ``NOTE``.
 - ``X-PLNTUI-*`` properties carry every other contact field exactly; ``X-PLNTUI-ID`` is the id.
-- ``PHOTO``, ``ADR``, ``BDAY``, ``REV`` and every other property are ignored on import.
+  ``X-PLNTUI-ADDED-BY`` and ``X-PLNTUI-CHANGED-BY`` name the devices by their registered names,
+  for people reading the card (an import takes no provenance from a file). Cards that older
+  plntui versions wrote read as before: their ``X-PLNTUI-REMARK`` is the remark, and their
+  ``NOTE``, a copy of "how you met", is skipped.
+- ``PHOTO``, ``REV``, ``LABEL`` and every other property are ignored on import.
 
 A card with neither name nor e-mail, a ``BEGIN:VCARD`` without ``END:VCARD`` and a card with lines
 that are not properties are rejected with a reason; the other cards of the file still import.
+
+Why this reader rather than vobject, the library khard uses: vobject reads a file as one stream,
+so one malformed line (``ParseError``) loses every card after it, where this reader rejects that
+card alone, with its line number; and vobject does not join vCard 2.1's QUOTED-PRINTABLE soft
+line breaks, so the NOTE of an old phone's export fails the whole file (its ``ignoreUnreadable``
+mode drops such lines silently instead). This reader needs no dependency and is bounded by the
+import size limit. That plntui's cards read in khard as they should is tested with khard itself
+(and so vobject), a test dependency only (``tests/test_interop.py``).
 """
 
 from __future__ import annotations
@@ -29,23 +51,39 @@ import base64
 import binascii
 import quopri
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import CONTACT_FIELDS, Record
-from . import Draft, Rejected, draft_or_rejected, is_system_group, met_from_note
+from . import (
+    NAME_PART_FIELDS,
+    Draft,
+    Rejected,
+    draft_or_rejected,
+    is_system_group,
+    name_part_values,
+    name_parts_of,
+    remark_from_note,
+    with_author_names,
+)
 
 _NAME_RE = re.compile(r"^(?:(?P<group>[A-Za-z0-9_-]+)\.)?(?P<name>[A-Za-z0-9_-]+)$")
 _ESCAPE_RE = re.compile(r"\\(.)", re.S)
 _FOLD_OCTETS = 75
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"})
-_STANDARD = frozenset({"name", "emails", "phones", "org", "role", "topics", "links"})
+# fields written as standard properties (FN, N, EMAIL, TEL, ORG, TITLE, URL, CATEGORIES, NICKNAME,
+# BDAY, ADR, NOTE); every other field is an X-PLNTUI-* property
+_STANDARD = frozenset(
+    {"name", "emails", "phones", "org", "role", "topics", "links", "nickname", "birthday"}
+    | {"address", "remark", *NAME_PART_FIELDS}
+)
+_SPECS = {spec.name: spec for spec in CONTACT_FIELDS}
 _X_FIELDS = {
     "X-PLNTUI-" + spec.name.upper().replace("_", "-"): spec
     for spec in CONTACT_FIELDS
     if spec.name not in _STANDARD
 }
+_X_READ = {**_X_FIELDS, "X-PLNTUI-REMARK": _SPECS["remark"]}  # as older plntui wrote the remark
 
 
 @dataclass(slots=True)
@@ -245,8 +283,8 @@ def _unescape(text: str) -> str:
     return _ESCAPE_RE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
 
 
-def _split_escaped(text: str, separator: str) -> list[str]:
-    """Split a structured or list value on unescaped separators, then unescape each part."""
+def _split_raw(text: str, separator: str) -> list[str]:
+    """Split a value on unescaped separators, leaving the escapes in the parts."""
     parts: list[str] = []
     start = index = 0
     while index < len(text):
@@ -258,7 +296,12 @@ def _split_escaped(text: str, separator: str) -> list[str]:
             start = index + 1
         index += 1
     parts.append(text[start:])
-    return [_unescape(part) for part in parts]
+    return parts
+
+
+def _split_escaped(text: str, separator: str) -> list[str]:
+    """Split a structured or list value on unescaped separators, then unescape each part."""
+    return [_unescape(part) for part in _split_raw(text, separator)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,21 +312,66 @@ def _card_values(props: list[_Prop]) -> dict[str, Any]:
     by_name: dict[str, list[_Prop]] = {}
     for prop in props:
         by_name.setdefault(prop.name, []).append(prop)
+    name = _name(by_name)
     values: dict[str, Any] = {
-        "name": _name(by_name),
+        "name": name,
         "emails": _items(by_name.get("EMAIL", []), "mailto:"),
         "phones": _items(by_name.get("TEL", []), "tel:"),
         "links": _items(by_name.get("URL", []), "") + _social_links(by_name),
         "topics": _topics(by_name.get("CATEGORIES", []), "X-PLNTUI-ID" not in by_name),
+        "nickname": ", ".join(_words(by_name.get("NICKNAME", [])[:1], ",")),
+        "birthday": _birthday(by_name.get("BDAY", [])),
+        "address": _address(by_name.get("ADR", [])),
     }
+    if by_name.get("N"):
+        values.update(name_part_values(name, [" ".join(p) for p in _components(by_name["N"][0])]))
     values.update(_org_and_role(by_name))
     values.update(_plntui_values(by_name))
-    notes = by_name.get("NOTE", [])
-    if notes and not values.get("met"):
-        values["met"], overflow = met_from_note("\n".join(p.text() for p in notes))
-        if overflow and not values.get("remark"):
-            values["remark"] = overflow
+    notes = [p.text() for p in by_name.get("NOTE", [])]
+    ours = "X-PLNTUI-ID" in by_name
+    if ours and notes == [str(values.get("met", ""))]:
+        notes = []  # an older plntui's copy of "how you met"
+    if notes and not values.get("remark"):
+        text = "\n".join(notes)
+        values["remark"] = text if ours else remark_from_note(text)  # plntui's: exactly
     return values
+
+
+def _components(prop: _Prop) -> list[list[str]]:
+    """A structured value (``N``, ``ADR``): its ``;`` parts, each a list of its ``,`` values."""
+    return [
+        [_newlines(value) for value in _split_escaped(part, ",")]
+        for part in _split_raw(prop.decoded(), ";")
+    ]
+
+
+def _words(props: list[_Prop], separator: str) -> list[str]:
+    return [" ".join(w.split()) for prop in props for w in prop.parts(separator) if w.strip()]
+
+
+def _birthday(props: list[_Prop]) -> str:
+    """The first BDAY as text for the model to check (a time after the date is dropped); Apple
+    marks an unknown year with ``X-APPLE-OMIT-YEAR=1604`` on ``1604-12-09``."""
+    for prop in props:
+        text = prop.text().strip()
+        if re.match(r"(?:\d{4}-?|--)\d\d-?\d\dT", text):
+            text = text.split("T", 1)[0]  # a date and time: the date
+        omit = prop.params.get("X-APPLE-OMIT-YEAR", [])
+        if text and omit and text.startswith(omit[0]):
+            return "--" + text[len(omit[0]) :].lstrip("-")[:5]
+        if text:
+            return text
+    return ""
+
+
+def _address(props: list[_Prop]) -> str:
+    """The preferred (else first) ADR as one line: its non-empty parts joined with ", "."""
+    for prop in sorted(props, key=lambda p: not p.preferred):
+        parts = [" ".join(", ".join(values).split()) for values in _components(prop)]
+        line = ", ".join(part for part in parts if part)
+        if line:
+            return line
+    return ""
 
 
 def _first_text(by_name: dict[str, list[_Prop]], name: str) -> str:
@@ -298,11 +386,9 @@ def _name(by_name: dict[str, list[_Prop]]) -> str:
     full = _first_text(by_name, "FN")
     if full or not by_name.get("N"):
         return full
-    parts = by_name["N"][0].parts(";") + ["", "", ""]
+    parts = [" ".join(p) for p in _components(by_name["N"][0])] + ["", "", ""]
     family, given, additional = parts[0], parts[1], parts[2]
-    return " ".join(
-        " ".join(p.replace(",", " ").split()) for p in (given, additional, family) if p.strip()
-    )
+    return " ".join(" ".join(p.split()) for p in (given, additional, family) if p.strip())
 
 
 def _items(props: list[_Prop], scheme: str) -> list[str]:
@@ -347,7 +433,7 @@ def _plntui_values(by_name: dict[str, list[_Prop]]) -> dict[str, Any]:
         values["private"] = True
     for prop in by_name.get("X-PLNTUI-PRIVATE-FIELDS", [])[:1]:
         values["private_fields"] = [f.strip() for f in prop.text().split(",") if f.strip()]
-    for prop_name, spec in _X_FIELDS.items():
+    for prop_name, spec in _X_READ.items():
         props = by_name.get(prop_name, [])
         if not props:
             continue
@@ -363,13 +449,15 @@ def _plntui_values(by_name: dict[str, list[_Prop]]) -> dict[str, Any]:
 # writing
 
 
-def contacts_to_vcards(records: list[Record]) -> str:
+def contacts_to_vcards(records: list[Record], names: Mapping[str, str] | None = None) -> str:
     """A vCard 3.0 file (CRLF line ends, lines folded at 75 octets) of the given contacts.
 
     Every contact field is written, the ones vCard has no property for as ``X-PLNTUI-*``, so that
-    :func:`parse_vcards` gives back every value exactly.
+    :func:`parse_vcards` gives back every value exactly (name parts that the name gives anyway
+    are not stored, on import as here). ``names`` (device id -> registered name) names the
+    devices in ``X-PLNTUI-ADDED-BY`` and ``X-PLNTUI-CHANGED-BY``.
     """
-    return "".join(_card_text(record) for record in records)
+    return "".join(_card_text(record) for record in with_author_names(records, names))
 
 
 def _card_text(record: Record) -> str:
@@ -392,7 +480,13 @@ def _card_text(record: Record) -> str:
 
 def _standard_lines(record: Record) -> list[str]:
     name = str(record["name"])
-    lines = ["FN:" + _escape(name), "N:" + _structured_name(name)]
+    lines = ["FN:" + _escape(name), "N:" + ";".join(_escape(p) for p in name_parts_of(record))]
+    if record["nickname"]:
+        lines.append("NICKNAME:" + _escape(str(record["nickname"])))
+    if record["birthday"]:
+        lines.append("BDAY:" + _escape(str(record["birthday"])))
+    if record["address"]:
+        lines.append("ADR:;;" + _escape(str(record["address"])) + ";;;;")
     lines += ["EMAIL;TYPE=INTERNET:" + _escape(email) for email in record["emails"]]
     lines += ["TEL:" + _escape(phone) for phone in record["phones"]]
     if record["org"]:
@@ -402,25 +496,9 @@ def _standard_lines(record: Record) -> list[str]:
     lines += ["URL:" + _escape(link) for link in record["links"]]
     if record["topics"]:
         lines.append("CATEGORIES:" + ",".join(_escape(topic) for topic in record["topics"]))
-    if record["met"]:
-        lines.append("NOTE:" + _escape(str(record["met"])))
+    if record["remark"]:
+        lines.append("NOTE:" + _escape(str(record["remark"])))
     return lines
-
-
-def _structured_name(name: str) -> str:
-    """Best effort ``N`` (family;given;additional;prefix;suffix) from a display name:
-    "Ada King Lovelace" and "Lovelace, Ada" both give family "Lovelace", given "Ada"."""
-    words, suffix = name.split(), ""
-    if len(words) > 1 and words[-1].strip(",.").casefold() in _SUFFIXES:
-        suffix, words = words[-1], words[:-1]
-        words[-1] = words[-1].rstrip(",")
-    if len(words) == 2 and words[0].endswith(","):
-        words = [words[1], words[0].rstrip(",")]
-    if len(words) < 2:
-        parts = ["", " ".join(words), ""]
-    else:
-        parts = [words[-1], words[0], " ".join(words[1:-1])]
-    return ";".join(_escape(part) for part in [*parts, "", suffix])
 
 
 def _escape(text: str) -> str:

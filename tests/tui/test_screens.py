@@ -289,7 +289,7 @@ async def test_palette_export_contacts_leaves_private_data_out(
         await submit_path(pilot, out)
         await wait_for(pilot, lambda: out.exists() and isinstance(app.screen, ContactsScreen))
         await wait_for(
-            pilot, lambda: any("left out private data of 1 items" in m for m in notifications(app))
+            pilot, lambda: any("left out private data of 1 item " in m for m in notifications(app))
         )
     text = out.read_text()
     assert "Grace Hopper" in text and "2020-01-01" not in text  # Ada's last talk is private

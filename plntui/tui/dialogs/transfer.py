@@ -319,6 +319,7 @@ def run_export(
 ) -> Outcome:
     """Export notes (md, html, json) or contacts (vcf, csv, json) like ``plntui export``."""
     from ... import interop
+    from ...provenance import device_names
 
     if (what, fmt) not in EXPORTS:
         raise ValidationError(f"cannot export {what} as {fmt}")
@@ -327,28 +328,29 @@ def run_export(
     with lock:
         all_contacts = net.contacts()
         all_notes = net.notes() if what == "notes" else []
+        names = device_names(net)  # exports name the devices that added and changed items
     step(1, 3)
     contacts, hidden = shared_view(all_contacts, include_private)
     if what == "notes":
         notes, hidden = shared_view(all_notes, include_private)
         by_id = {c.id: c for c in contacts}
         if fmt == "md":
-            paths = interop.export_notes_markdown(notes, by_id, path)
+            paths = interop.export_notes_markdown(notes, by_id, path, names=names)
             where = f"{path} ({len(paths)} files)"
         elif fmt == "html":
             step(2, 3)
-            where = write_text(path, interop.notes_to_html(notes, by_id))
+            where = write_text(path, interop.notes_to_html(notes, by_id, names=names))
         else:
             step(2, 3)
             where = write_text(path, interop.notes_to_json(notes))
         count = len(notes)
     else:
-        render = {
-            "vcf": interop.contacts_to_vcards,
-            "csv": interop.contacts_to_csv,
-            "json": interop.contacts_to_json,
-        }[fmt]
-        text = render(contacts)
+        if fmt == "vcf":
+            text = interop.contacts_to_vcards(contacts, names)
+        elif fmt == "csv":
+            text = interop.contacts_to_csv(contacts, names)
+        else:
+            text = interop.contacts_to_json(contacts)  # JSON keeps the device ids
         step(2, 3)
         where = write_text(path, text)
         count = len(contacts)
@@ -357,7 +359,8 @@ def run_export(
     message = f"Exported {count} {noun} to {where}"
     if hidden:
         message += (
-            f"; left out private data of {hidden} items (tick “Include private data” to keep it)"
+            f"; left out private data of {hidden} item{'' if hidden == 1 else 's'} "
+            "(tick “Include private data” to keep it)"
         )
     return Outcome(message, title="Export finished")
 
