@@ -99,12 +99,17 @@ class _FileLock:
         self._fd: int | None = None
 
     def acquire(self, blocking: bool) -> bool:
+        if self._fd is not None:
+            return True  # held already: a second descriptor would leak
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
             os.close(fd)
             return False
+        except BaseException:  # interrupted, or the file system refused: never leak the fd
+            os.close(fd)
+            raise
         self._fd = fd
         return True
 

@@ -46,6 +46,17 @@ COMPACT_MIN_BYTES = 1 << 20  # ...or is this big and larger than the snapshot
 REPAIR_HINT = "Run: plntui repair (moves the damaged file aside and keeps what can be read)"
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written: a short write (a full disk, a signal) never
+    leaves a fragment that counts as done."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(f"could not write {len(view)} more bytes")
+        view = view[written:]
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -301,21 +312,24 @@ class DocumentStore:
         payload = b"".join(change.bytes for change in self._doc.get_changes(self._saved_heads))
         record = frame(payload)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        created = not self.log_path.exists()
         fd = os.open(self.log_path, flags, 0o600)
         try:
             size = os.fstat(fd).st_size
             if size < len(LOG_MAGIC):
                 os.ftruncate(fd, 0)
-                os.write(fd, LOG_MAGIC)
+                write_all(fd, LOG_MAGIC)
                 size = len(LOG_MAGIC)
             elif self._torn_at is not None and self._torn_at < size:
                 os.ftruncate(fd, self._torn_at)
                 size = self._torn_at
             self._torn_at = None
-            os.write(fd, record)
+            write_all(fd, record)
             os.fsync(fd)
         finally:
             os.close(fd)
+        if created:
+            fsync_dir(self.log_path.parent)  # a new log file: its directory entry is durable too
         self._saved_heads = heads
         self._log_records += 1
         self._log_bytes = size + len(record)

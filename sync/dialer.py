@@ -379,7 +379,7 @@ class Dialer:
             host,
             port,
             engine.client_context(fp, peer.cert),
-            server_hostname=sni_name(engine.identity.fingerprint, fp),
+            server_hostname=sni_name(engine.identity.fingerprint, fp, peer.relay_secret),
             stream=stream,
             address=address,
         )

@@ -711,7 +711,12 @@ class SyncEngine:
         if self._server_ctx is None or self._ctx_version != self.trust.version:
             self._ctx_version = self.trust.version
             certs = [] if self.trust_error is not None else self.trust.trusted_certs()
-            self._server_ctx = server_context(self.identity, certs)
+            keys = {
+                p.fingerprint: p.relay_secret
+                for p in self.trust.peers()
+                if p.trusted and p.relay_secret
+            }
+            self._server_ctx = server_context(self.identity, certs, keys)
             self._client_ctx.clear()
         return self._server_ctx
 

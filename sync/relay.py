@@ -168,6 +168,8 @@ async def _connect(
         )
     except TimeoutError:
         raise RelayError(f"cannot reach the relay at {relay}: no answer in {timeout:g} s") from None
+    except ConnectionRefusedError:
+        raise RelayError(f"cannot reach the relay at {relay}: connection refused") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise RelayError(f"cannot reach the relay at {relay}: {reason.lower()}") from None

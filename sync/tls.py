@@ -39,12 +39,17 @@ so with two pinned certificates in one store the second peer's certificate fails
 ("self-signed certificate"; ``tests/sync/test_sync_tls.py`` shows it). The server therefore keeps
 one small context per pinned peer, trusting that peer's certificate only, and switches to it in
 the ``sni_callback`` when the client names that peer: a client dialling with mutual TLS sends
-``server_hostname=sni_name(client_fp, server_fp)``, 40 hex digits of a SHA-256 over a label and
-both fingerprints. SNI travels in clear text: an observer who already knows both fingerprints
-(mDNS announces them) can recognise the pair, nothing more; the certificates stay encrypted. The
-name proves nothing either: the chosen context still verifies the certificate, and
-``verify_peer`` still checks the fingerprint. A client sending no or an unknown name is verified
-against the shared store (fine with one pinned peer, and for anonymous clients).
+``server_hostname=sni_name(client_fp, server_fp, key)``: a fresh random salt (16 hex digits)
+and 40 hex digits of an HMAC-SHA256 over the salt and both fingerprints, keyed by the pair's
+secret from pairing by code (``key``; the pairs pinned by hand, with no secret, use a fixed
+label instead). SNI travels in clear text, so the salt makes every connection's name different:
+no stable identifier of the pair goes over the wire. With a pair secret, nobody else can tell
+which pair a name belongs to; without one, an observer who knows both fingerprints (mDNS
+announces them) can test a guess, nothing more. The server tries each pinned peer (and its
+secret) against the salt (``route_sni``). The name proves nothing either: the chosen context
+still verifies the certificate, and ``verify_peer`` still checks the fingerprint. A client
+sending no or an unknown name is verified against the shared store (fine with one pinned peer,
+and for anonymous clients).
 
 Certificate learning
 --------------------
@@ -98,10 +103,11 @@ import hmac
 import json
 import math
 import os
+import secrets
 import ssl
 import tempfile
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -134,6 +140,7 @@ __all__ = [
     "present_ok_frame",
     "read_one_frame",
     "server_context",
+    "route_sni",
     "sni_name",
     "verify_peer",
 ]
@@ -152,6 +159,8 @@ MAX_PRESENT: Final = 16 * 1024
 """Largest certificate accepted on the anonymous path (ours are about 350 bytes)."""
 SNI_LABEL: Final = b"plntui-sni-v1"
 SNI_SUFFIX: Final = ".plntui"
+SNI_SALT: Final = 8
+"""Bytes of random salt in each connection's SNI name."""
 HANDSHAKE_TIMEOUT: Final = 10.0
 """Seconds a TLS handshake (and the anonymous exchange) may take before the link is dropped."""
 _RECV: Final = 256 * 1024
@@ -221,10 +230,44 @@ def _load_pinned(ctx: ssl.SSLContext, certs: Iterable[bytes]) -> int:
     return loaded
 
 
-def sni_name(client_fingerprint: bytes, server_fingerprint: bytes) -> str:
-    """The SNI a client sends so the server picks the context that trusts exactly it."""
-    digest = hashlib.sha256(SNI_LABEL + client_fingerprint + server_fingerprint).hexdigest()
-    return f"p{digest[:40]}{SNI_SUFFIX}"
+def sni_name(
+    client_fingerprint: bytes,
+    server_fingerprint: bytes,
+    key: bytes | None = None,
+    salt: bytes | None = None,
+) -> str:
+    """The SNI a client sends so the server picks the context that trusts exactly it: a fresh
+    salt and a MAC of both fingerprints under the pair's secret ``key`` (see the docstring)."""
+    salt = secrets.token_bytes(SNI_SALT) if salt is None else salt
+    mac = _sni_mac(client_fingerprint, server_fingerprint, key, salt)
+    return f"p{salt.hex()}{mac}{SNI_SUFFIX}"
+
+
+def _sni_mac(client: bytes, server: bytes, key: bytes | None, salt: bytes) -> str:
+    return hmac.new(key or SNI_LABEL, salt + client + server, hashlib.sha256).hexdigest()[:40]
+
+
+def route_sni(
+    name: str | None, server_fingerprint: bytes, peers: Mapping[bytes, bytes | None]
+) -> bytes | None:
+    """The fingerprint among ``peers`` (fingerprint -> pair secret or None) that the SNI
+    ``name`` names, if any."""
+    if not name or not name.endswith(SNI_SUFFIX) or not name.startswith("p"):
+        return None
+    label = name[1 : -len(SNI_SUFFIX)]
+    if len(label) != 2 * SNI_SALT + 40:
+        return None
+    try:
+        salt = bytes.fromhex(label[: 2 * SNI_SALT])
+    except ValueError:
+        return None
+    mac = label[2 * SNI_SALT :]
+    for fingerprint, key in peers.items():
+        for candidate in (key, None) if key else (None,):
+            expected = _sni_mac(fingerprint, server_fingerprint, candidate, salt)
+            if hmac.compare_digest(mac, expected):
+                return fingerprint
+    return None
 
 
 def _single_peer_context(identity: Identity, cert_der: bytes) -> ssl.SSLContext:
@@ -236,13 +279,18 @@ def _single_peer_context(identity: Identity, cert_der: bytes) -> ssl.SSLContext:
     return ctx
 
 
-def server_context(identity: Identity, pinned_certs: Iterable[bytes]) -> ssl.SSLContext:
+def server_context(
+    identity: Identity,
+    pinned_certs: Iterable[bytes],
+    keys: Mapping[bytes, bytes] | None = None,
+) -> ssl.SSLContext:
     """The listening side: our certificate; clients' certificates optional but only pinned ones.
 
-    ``pinned_certs`` are the DER certificates of the currently trusted peers. A client whose
-    certificate is not among them fails the handshake; a client without one is anonymous. A
-    client that sends ``sni_name(its fingerprint, ours)`` is verified against its own
-    certificate alone (see "Several pinned peers" above).
+    ``pinned_certs`` are the DER certificates of the currently trusted peers, ``keys`` their
+    pair secrets (fingerprint -> secret) where they have one. A client whose certificate is not
+    among them fails the handshake; a client without one is anonymous. A client that sends
+    ``sni_name(its fingerprint, ours, its key)`` is verified against its own certificate alone
+    (see "Several pinned peers" above).
     """
     pinned = list(dict.fromkeys(pinned_certs))
     ctx = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
@@ -250,19 +298,22 @@ def server_context(identity: Identity, pinned_certs: Iterable[bytes]) -> ssl.SSL
     _load_identity(ctx, identity)
     ctx.verify_mode = ssl.CERT_OPTIONAL
     _load_pinned(ctx, pinned)
-    routes = {sni_name(fingerprint_of(der), identity.fingerprint): der for der in pinned}
-    contexts: dict[str, ssl.SSLContext] = {}
+    by_fingerprint = {fingerprint_of(der): der for der in pinned}
+    peers = {fp: (keys or {}).get(fp) for fp in by_fingerprint}
+    contexts: dict[bytes, ssl.SSLContext] = {}
 
     def route(ssl_object: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
-        der = routes.get(name or "")
-        if der is None:
+        fingerprint = route_sni(name, identity.fingerprint, peers)
+        if fingerprint is None:
             return
-        peer_ctx = contexts.get(name or "")
+        peer_ctx = contexts.get(fingerprint)
         if peer_ctx is None:
-            peer_ctx = contexts[name or ""] = _single_peer_context(identity, der)
+            peer_ctx = contexts[fingerprint] = _single_peer_context(
+                identity, by_fingerprint[fingerprint]
+            )
         ssl_object.context = peer_ctx
 
-    if routes:
+    if peers:
         ctx.sni_callback = route
     return ctx
 
@@ -508,7 +559,7 @@ class TlsChannel:
         with contextlib.suppress(ssl.SSLError, ValueError, OSError):
             self._flush()
         self._writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError):
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
             await asyncio.wait_for(self._writer.wait_closed(), timeout)
 
     def abort(self) -> None:

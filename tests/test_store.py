@@ -166,6 +166,41 @@ def test_commit_appends_exactly_one_framed_record_and_fsyncs(
     assert user_keys(reopen(store)) == {"k0", "a", "b"}
 
 
+def test_a_short_write_is_finished_before_the_commit_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel may write fewer bytes than asked (a full disk, a signal): the rest follows."""
+    store = committed_store(tmp_path, 1)
+    real_write = os.write
+    calls = []
+
+    def three_bytes_at_a_time(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        return real_write(fd, bytes(data[:3]))
+
+    monkeypatch.setattr(store_mod.os, "write", three_bytes_at_a_time)
+    put(store, "short", "x" * 100)
+    written = store.commit()
+    monkeypatch.undo()
+    assert len(calls) > 1  # the record took several writes
+    assert scan_log(store.log_path.read_bytes(), "log").records[-1]
+    assert written > 100
+    assert user_keys(reopen(store)) == {"k0", "short"}
+
+
+def test_a_new_log_file_is_made_durable_in_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = committed_store(tmp_path, 1)
+    store.log_path.unlink()
+    synced: list[Path] = []
+    monkeypatch.setattr(store_mod, "fsync_dir", synced.append)
+    put(store, "again", "1")
+    store.commit()
+    monkeypatch.undo()
+    assert synced == [store.log_path.parent]
+
+
 def test_commit_without_changes_writes_nothing(tmp_path: Path) -> None:
     store = committed_store(tmp_path, 2)
     before = (store.log_path.read_bytes(), store.snapshot_path.read_bytes(), store.token())
@@ -488,3 +523,17 @@ def test_log_read_before_snapshot_survives_a_compaction_in_between(
     monkeypatch.undo()
     assert user_keys(reader) == {"k0", "k1", "k2"}
     assert reader.changed_on_disk()  # the next refresh reloads the compacted files
+
+
+def test_the_profile_lock_holds_one_descriptor(tmp_path: Path) -> None:
+    """Acquiring a held lock again does not open (and leak) another descriptor."""
+    from plntui.profile import _FileLock
+
+    lock = _FileLock(tmp_path / "session.lock")
+    fds = len(os.listdir("/proc/self/fd"))
+    assert lock.acquire(blocking=False)
+    assert lock.acquire(blocking=False)
+    assert len(os.listdir("/proc/self/fd")) == fds + 1
+    lock.release()
+    assert len(os.listdir("/proc/self/fd")) == fds
+    lock.release()  # twice: nothing to close

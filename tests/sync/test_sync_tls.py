@@ -503,3 +503,31 @@ def test_sni_names_are_valid_host_names_that_bind_both_sides(ids: dict[str, Iden
     ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).wrap_bio(
         ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=name
     )
+
+
+def test_sni_names_differ_on_every_connection_and_route_to_the_right_peer(
+    ids: dict[str, Identity],
+) -> None:
+    """A fresh salt per connection: no stable name of the pair on the wire. The server finds
+    the peer from the salt, with or without the pair's secret; with one, a name made without
+    the secret (what an observer could compute from the fingerprints) names nobody."""
+    from sync.tls import route_sni
+
+    a, b, c = ids["a"], ids["b"], ids["c"]
+    key = b"k" * 32
+    first, second = sni_name(a.fingerprint, b.fingerprint), sni_name(a.fingerprint, b.fingerprint)
+    assert first != second
+    peers = {a.fingerprint: None, c.fingerprint: None}
+    assert route_sni(first, b.fingerprint, peers) == a.fingerprint
+    assert route_sni(second, b.fingerprint, peers) == a.fingerprint
+    assert route_sni(sni_name(c.fingerprint, b.fingerprint), b.fingerprint, peers) == c.fingerprint
+    keyed = {a.fingerprint: key, c.fingerprint: None}
+    assert route_sni(sni_name(a.fingerprint, b.fingerprint, key), b.fingerprint, keyed) == (
+        a.fingerprint
+    )
+    assert route_sni(sni_name(a.fingerprint, b.fingerprint, key), b.fingerprint, peers) is None
+    assert (
+        route_sni(sni_name(a.fingerprint, b.fingerprint, b"x" * 32), b.fingerprint, keyed) is None
+    )
+    for junk in (None, "", "other.example", "p" + "z" * 56 + ".plntui", "p12.plntui"):
+        assert route_sni(junk, b.fingerprint, keyed) is None
