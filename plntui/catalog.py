@@ -1,30 +1,47 @@
 """Provides the rows the app shows: records flattened to cells, filtered as you type, sorted.
 
-Pure Python, no Textual: the app and the benchmarks share it. Filtering matches every word of the
-filter as a substring of a row's precomputed haystack (case- and accent-insensitive), which keeps
-a keystroke over 10,000 contacts to a few milliseconds. Two words are special: ``by:NAME`` keeps
-what a colleague's device added, ``circle:NAME`` what belongs to a circle (``circle:private``:
-private items). The haystack ends with marks for both that typed text cannot contain.
+Pure Python, no Textual: the app and the benchmarks share it. A filter is the search syntax of
+``plntui search`` (``query``: words, ``"phrases"``, ``org:``, ``topic:``/``tag:``, ``by:NAME``,
+``circle:NAME``, ``-`` to exclude), matched on each row's precomputed haystack (case- and
+accent-insensitive), which keeps a keystroke over 10,000 contacts to a few milliseconds.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import CREATOR_FIELD, Record, display_value, safe_text
+from .model import Record, display_value, safe_text
+from .query import (
+    BY_MARK,
+    CIRCLE_MARK,
+    PRIVATE_CIRCLE,
+    Filter,
+    by_mark,
+    circle_mark,
+    fold,
+    haystack,
+    parse,
+)
 
-
-def fold(text: str) -> str:
-    """Lower case without accents: ``"Zoë"`` -> ``"zoe"``."""
-    if text.isascii():
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text)
-    if decomposed.isascii():
-        return decomposed.lower()
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+__all__ = [
+    "BY_MARK",
+    "CIRCLE_MARK",
+    "PRIVATE_CIRCLE",
+    "Catalog",
+    "Column",
+    "Row",
+    "by_mark",
+    "circle_label",
+    "circle_mark",
+    "circle_word",
+    "circles_matching",
+    "contact_columns",
+    "fold",
+    "haystack",
+    "note_columns",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +97,6 @@ def _one_line(value: Any) -> str:
     return " ".join(safe_text(display_value(value)).split())
 
 
-PRIVATE_CIRCLE = "private"
-"""What ``circle:private`` finds: the items that belong to no circle (kept on this device)."""
-
-
 def circle_label(record: Record) -> str:
     """The circle cell of a record: its circle's name, or "private"."""
     if record.private_item or not record.circle:
@@ -129,37 +142,7 @@ def note_columns() -> tuple[Column, ...]:
     )
 
 
-_HAYSTACK_KEYS = {
-    "contacts": ("name", "org", "topics", "role", "emails", "relationship", "met", "channel"),
-    "notes": ("title", "tags", "kind", "body"),
-    "interactions": ("summary", "kind"),
-}
-
-
-BY_MARK = "\x00"  # before the creator's actor id in a haystack: typed text never contains it
-BY_PREFIX = "by:"
-CIRCLE_MARK = "\x01"  # before the item's circle in a haystack
 CIRCLE_PREFIX = "circle:"
-_PRIVATE_USE = 0xE000
-
-
-def circle_mark(circle_id: str) -> str:
-    """The mark of a circle (``PRIVATE_CIRCLE`` for private items) in a haystack: the id in
-    private-use characters, so that a typed word never matches it."""
-    return CIRCLE_MARK + "".join(chr(_PRIVATE_USE + ord(ch)) for ch in circle_id if ord(ch) < 128)
-
-
-def haystack(record: Record) -> str:
-    """The folded text a filter searches in (the search index stores it ready-made), ending
-    with a mark and the actor id of the device that added the record (for ``by:`` filters),
-    then the mark of its circle (for ``circle:`` filters)."""
-    keys = _HAYSTACK_KEYS[record.collection]
-    text = fold(" ".join(display_value(record.values.get(k)) for k in keys))
-    creator = record.values.get(CREATOR_FIELD[record.collection])
-    if creator:
-        text = f"{text} {BY_MARK}{creator}"
-    circle = PRIVATE_CIRCLE if record.private_item or not record.circle else record.circle
-    return f"{text} {circle_mark(circle)}"
 
 
 def circle_word(name: str) -> str:
@@ -219,57 +202,20 @@ class Catalog:
         self.apply_filter(self.query)
 
     def apply_filter(self, query: str) -> list[Row]:
-        """Keep the rows containing every word of ``query``. Narrowing a filter reuses the rows
-        the previous filter kept."""
-        words = fold(query).split()
-        previous = fold(self.query).split()
-        narrowing = bool(previous) and query.startswith(self.query) and len(words) >= len(previous)
-        if any(self._special(w) for w in words):
-            # "by" then "by:bob": the token is no longer a word; "circle:data" then
-            # "circle:data-team" may keep fewer rows but "circle:da" more
-            narrowing = False
+        """Keep the rows that match ``query`` (the search syntax, see ``query``). A query that
+        only narrows the previous one (a word typed further, a word added) filters the rows the
+        previous one kept."""
+        parsed = parse(query)
+        narrowing = bool(self.query) and query != self.query and parsed.implies(parse(self.query))
         rows = self.visible if narrowing else self.rows
         self.query = query
-        if not words:
-            rows = list(self.rows)
-        for word in words:
-            if word.startswith(BY_PREFIX) and self.resolve_by is not None:
-                if len(word) == len(BY_PREFIX):
-                    continue  # still typing the name
-                marks = [BY_MARK + actor for actor in self.resolve_by(word[len(BY_PREFIX) :])]
-                rows = [row for row in rows if any(m in row.haystack for m in marks)]
-                continue
-            if word.startswith(CIRCLE_PREFIX) and self.resolve_circle is not None:
-                if len(word) == len(CIRCLE_PREFIX):
-                    continue
-                rows = self._in_circles(rows, set(self.resolve_circle(word[len(CIRCLE_PREFIX) :])))
-                continue
-            rows = [row for row in rows if word in row.haystack]
-        self.visible = rows
-        self._positions: dict[str, int] | None = None
+        if not parsed:
+            self.visible = list(self.rows)
+        else:
+            matcher = Filter(parsed, self.resolve_by, self.resolve_circle)
+            self.visible = matcher.keep(rows, record=_record_of)
+        self._positions = None
         return self.visible
-
-    def _special(self, word: str) -> bool:
-        return (word.startswith(BY_PREFIX) and self.resolve_by is not None) or (
-            word.startswith(CIRCLE_PREFIX) and self.resolve_circle is not None
-        )
-
-    @staticmethod
-    def _in_circles(rows: list[Row], circles: set[str]) -> list[Row]:
-        marks = [circle_mark(c) for c in circles]
-        kept = []
-        for row in rows:
-            hay = row.haystack
-            if CIRCLE_MARK in hay:
-                if any(m in hay for m in marks):
-                    kept.append(row)
-                continue
-            # a haystack from an index made before circles: ask the record
-            record = row.record
-            circle = PRIVATE_CIRCLE if record.private_item or not record.circle else record.circle
-            if circle in circles:
-                kept.append(row)
-        return kept
 
     def sort_by(self, key: str) -> None:
         """Sort by a column; sorting by the same column again reverses the order."""
@@ -306,3 +252,7 @@ class Catalog:
         if self._positions is None:
             self._positions = {row.id: i for i, row in enumerate(self.visible)}
         return self._positions.get(item_id)
+
+
+def _record_of(row: Row) -> Record:
+    return row.record

@@ -11,25 +11,37 @@ library's ``unicodedata`` is enough, so commands that print a table load nothing
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 
 __all__ = ["cell_len", "fit"]
 
 
-@lru_cache(maxsize=4096)
+_WIDTHS: dict[str, int] = {}
+
+
 def _width(char: str) -> int:
-    if char.isascii():
-        return 1 if char.isprintable() else 0
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    width = _WIDTHS.get(char)
+    if width is None:
+        if char.isascii():
+            width = 1 if char.isprintable() else 0
+        elif unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            width = 0
+        else:
+            width = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        if len(_WIDTHS) < 65536:
+            _WIDTHS[char] = width
+    return width
 
 
 def cell_len(text: str) -> int:
     """How many terminal cells ``text`` takes."""
     if text.isascii() and text.isprintable():
         return len(text)
-    return sum(_width(c) for c in text)
+    get = _WIDTHS.get
+    total = 0
+    for char in text:
+        width = get(char)
+        total += _width(char) if width is None else width
+    return total
 
 
 def fit(text: str, width: int) -> str:

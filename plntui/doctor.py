@@ -816,10 +816,10 @@ def judge_routes(route: RouteCheck, relay: RelayState) -> Finding:
         missing.append("relay: no shared secret")
         advice.append(SHARE_ADVICE)
     else:
-        routes.append(f"relay ({route.shared} secret)")
+        routes.append(f"relay ({route.shared} secret, not tried)")
     why = f"; {', '.join(missing)}" if missing else ""
     if routes:
-        return Finding("OK", "routes", f"{label}: reached by {', '.join(routes)}{why}")
+        return Finding("OK", "routes", f"{label}: can be reached by {', '.join(routes)}{why}")
     return Finding("WARN", "routes", f"{label}: no route reaches it now{why}", tuple(advice))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +54,13 @@ class Thresholds:
             raise ValidationError("--percent must be from 0 to 100", "percent")
         return cls(count_value, percent_value)
 
-    def exceeded(self, deleted: int, circle_size: int) -> bool:
-        return deleted > self.count and deleted * 100 > self.percent * max(circle_size, 1)
+    def exceeded(self, deleted: int, circle_size: int | Callable[[], int]) -> bool:
+        """Whether ``deleted`` items of a circle of ``circle_size`` pass both thresholds (the
+        size may be a function: it is asked only when the count alone passes)."""
+        if deleted <= self.count:
+            return False
+        size = circle_size() if callable(circle_size) else circle_size
+        return deleted * 100 > self.percent * max(size, 1)
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ import automerge.core as am
 
 from . import crdt
 from .model import FIELDS, PROVENANCE_FIELDS, Collection, display_value
-from .textdiff import text_edits
+from .textdiff import changed_span
 
 VERSION_CHARS = 10
 QUIET_FIELDS = frozenset({"updated", "created"}) | PROVENANCE_FIELDS
@@ -55,13 +55,16 @@ def _plain_at(doc: Any, value: Any, obj: bytes, heads: list[bytes]) -> Any:
             return doc.text(obj, heads)
         if value == am.ObjType.List:
             return [_plain_at(doc, v, o, heads) for v, o in doc.values(obj, heads)]
-        out: dict[str, Any] = {}
-        for key in doc.keys(obj, heads):
-            found = doc.get(obj, key, heads)
-            if found is not None:
-                out[key] = _plain_at(doc, found[0], found[1], heads)
-        return out
+        return _map_at(doc, obj, heads)
     return value[1]
+
+
+def _map_at(doc: Any, obj: bytes, heads: list[bytes]) -> dict[str, Any]:
+    # keys and values of a map come in the same order: two calls instead of one per key
+    return {
+        key: _plain_at(doc, v, o, heads)
+        for key, (v, o) in zip(doc.keys(obj, heads), doc.values(obj, heads), strict=True)
+    }
 
 
 def item_at(doc: Any, collection: str, item_id: str, heads: list[bytes]) -> dict[str, Any] | None:
@@ -73,12 +76,7 @@ def item_at(doc: Any, collection: str, item_id: str, heads: list[bytes]) -> dict
     found = doc.get(coll[1], item_id, heads)
     if found is None or found[0] != am.ObjType.Map:
         return None
-    out: dict[str, Any] = {}
-    for key in doc.keys(found[1], heads):
-        value = doc.get(found[1], key, heads)
-        if value is not None:
-            out[key] = _plain_at(doc, value[0], value[1], heads)
-    return out
+    return _map_at(doc, found[1], heads)
 
 
 def summarise(
@@ -103,10 +101,8 @@ def summarise(
             continue
         spec = specs[name]
         if spec.kind == "text":
-            gained = lost = 0
-            for _pos, delete, insert in text_edits(str(old or ""), str(new or "")):
-                gained += len(insert)
-                lost += delete
+            # the span that differs, as one splice: what one save of the editor writes
+            _start, lost, gained = changed_span(str(old or ""), str(new or ""))
             parts.append(f"{spec.label.lower()} +{gained} −{lost} characters")
         elif _empty(new):
             parts.append(f"{spec.label.lower()} cleared")

@@ -9,10 +9,11 @@ profile keeps a fresh index; another process's write costs a re-read of what it 
 write through the domain API updates the index in the same locked step (``apply_write``), and
 the sync host does the same for what peers send. Deleting the file is always safe.
 
-Each item row also keeps its circle, its provenance (``created_by``, ``changed_by`` actor ids
-and the ``changed`` stamp, indexed) for "what's new" and the "added by" filter; the circles
-table keeps each circle's name, members and device registry, so names are shown without loading
-a document.
+Each item row also keeps its haystack (``query.haystack``: what the search syntax matches, in
+``matching`` as in the app's filters), its circle, its provenance (``created_by``, ``changed_by``
+actor ids and the ``changed`` stamp, indexed) for "what's new" and the "added by" filter; the
+circles table keeps each circle's name, members and device registry, so names are shown without
+loading a document.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .catalog import fold, haystack
 from .model import CREATOR_FIELD, FIELDS, Collection, Record, normalise_topic
+from .query import Filter, Query, Resolver, fold, haystack, parse
 
 if TYPE_CHECKING:
     from .network import Network
     from .profile import Profile
 
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 
 
 @dataclass(slots=True)
@@ -652,6 +653,21 @@ class SearchIndex:
             )
         ]
 
+    def record_conflicts(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Fields found holding concurrent values in documents indexed whole (``add_new``),
+        whose history the diffs of later merges will not show again."""
+        found = dict.fromkeys(keys, True)
+        if not found:
+            return
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._store_conflicts(found)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     def _store_conflicts(self, found: Mapping[tuple[str, str, str], bool]) -> None:
         """Record what a diff said of fields: ``True`` holds concurrent values, ``False`` one
         (``ALL_FIELDS``: the item was deleted or replaced). Stamps are left out: every
@@ -856,7 +872,9 @@ class SearchIndex:
         return [self._record(collection, i, d) for i, d in rows]
 
     def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
-        """Contacts and notes matching every word of ``query`` (prefixes), best first."""
+        """Contacts and notes whose full text has every word of ``query`` as a word prefix,
+        best first (the e-mail lookup, notes on a topic). ``plntui search``, the lists and the
+        app's filters use the search syntax instead: ``matching``."""
         match = fts_query(query)
         out: dict[str, builtins.list[Record]] = {"contacts": [], "notes": []}
         if not match:
@@ -871,6 +889,70 @@ class SearchIndex:
             )
             out[collection] = [self._record(collection, i, d) for i, d in rows]
         return out
+
+    def matching(
+        self,
+        query: Query | str,
+        limit: int | None = 50,
+        *,
+        resolve_by: Resolver | None = None,
+        resolve_circle: Resolver | None = None,
+        collections: Sequence[Collection] = ("contacts", "notes"),
+        ranked: bool = True,
+    ) -> dict[str, builtins.list[Record]]:
+        """The items of ``collections`` that match ``query`` in the search syntax (``query``),
+        as the app's filters match them (on the same haystacks); an empty query matches
+        nothing. ``ranked``: the best full-text matches of its words first (then by name),
+        else by name; at most ``limit`` of each collection (``None``: all)."""
+        parsed = parse(query) if isinstance(query, str) else query
+        found: dict[str, builtins.list[Record]] = {c: [] for c in collections}
+        if not parsed:
+            return found
+        matcher = Filter(parsed, resolve_by, resolve_circle)
+        wanted, absent = matcher.needles()
+        words = [t.value for t in parsed.of_kind("text") if not t.negated]
+        for collection in collections:
+            if matcher.excludes_all(collection):
+                continue
+            sql = "SELECT id, haystack FROM items WHERE collection = ?"
+            sql += " AND instr(haystack, ?) > 0" * len(wanted)
+            sql += " AND instr(haystack, ?) = 0" * len(absent)
+            rows = self.db.execute(
+                sql + " ORDER BY sort_key, id", (collection, *wanted, *absent)
+            ).fetchall()
+
+            def record_of(row: tuple[str, str], collection: Collection = collection) -> Record:
+                found_record = self.get(collection, row[0])
+                return found_record or Record(collection, row[0], {})
+
+            ids = [row[0] for row in matcher.keep(rows, hay=_second, record=record_of)]
+            if ranked and words and len(ids) > 1:
+                ids = self._by_rank(collection, ids, " ".join(words))
+            if limit is not None:
+                ids = ids[:limit]
+            by_id = {r.id: r for r in self.records(collection, ids)}
+            found[collection] = [by_id[i] for i in ids if i in by_id]
+        return found
+
+    def _by_rank(
+        self, collection: Collection, ids: builtins.list[str], words: str
+    ) -> builtins.list[str]:
+        """``ids`` with the best full-text matches of ``words`` (as prefixes) first."""
+        match = fts_query(words)
+        if not match:
+            return ids
+        rank = {
+            item_id: n
+            for n, (item_id,) in enumerate(
+                self.db.execute(
+                    "SELECT id FROM fts WHERE fts MATCH ? AND collection = ? "
+                    "ORDER BY bm25(fts, 0, 0, 10.0, 1.0) LIMIT 10000",
+                    (match, collection),
+                )
+            )
+        }
+        last = len(rank)
+        return sorted(ids, key=lambda i: rank.get(i, last))
 
     def who(self, topic: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         ranked = self.who_ranked(topic, limit)
@@ -1007,6 +1089,10 @@ def _by_document(keys: Iterable[tuple[str, str]]) -> builtins.list[tuple[str, st
     from .layout import shard_of
 
     return sorted(keys, key=lambda k: (k[0] == "notes", shard_of(k[1]), k[0], k[1]))
+
+
+def _second(row: tuple[str, str]) -> str:
+    return row[1]
 
 
 def _neg_date(value: Any) -> str:

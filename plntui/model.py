@@ -244,6 +244,8 @@ CONTACT_FIELDS: tuple[Field, ...] = (
     Field("cadence_days", "int", "Follow-up every (days)", private_default=True),
     Field("remark", "text", "Private remark", 10_000, private_only=True),
     Field("rating", "int", "Rating (1-5)", private_only=True),
+    # a dated reminder is this text with its date in front, "2026-04-01 ask about the book"
+    # (see ``reminders``); one without a date is a plain text reminder, as before dates
     Field("reminder", "str", "Reminder", 500, private_only=True),
     Field("created", "timestamp", "Created", system=True),
     Field("updated", "timestamp", "Updated", system=True),

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as _dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +40,11 @@ from .model import (
     normalise_topic,
     now_stamp,
     parse_date,
+    safe_text,
     today,
 )
 from .profile import Profile, resolve_home
+from .reminders import Reminder, parse_when, read_reminder
 from .textdiff import merge_text
 
 Progress = Callable[[int, int], None]
@@ -54,6 +57,11 @@ class DueItem:
     due: _dt.date
     days_overdue: int
     last: str
+    reason: str = "cadence"
+    """Why it is due: "cadence" (the follow-up cadence ran out) or "reminder" (a dated
+    reminder, see ``reminders``)."""
+    reminder: Reminder | None = None
+    """The contact's reminder, dated or not."""
 
 
 @dataclass(slots=True)
@@ -66,9 +74,15 @@ class ImportSummary:
 
 @dataclass(slots=True)
 class DuplicatePair:
+    """Two contacts that look like one person (``plntui.dedupe``): ``first`` is the older,
+    ``reason`` every signal they share, best first ("same e-mail …; similar name"), ``score``
+    0-100."""
+
     first: Record
     second: Record
     reason: str
+    score: int = 0
+    reasons: tuple[str, ...] = ()
 
 
 def _merge_values(
@@ -643,6 +657,70 @@ class Network:
         item_id = self.resolve_id(collection, ref)
         return self._read(collection, item_id)
 
+    def find_contact(self, ref: str) -> str:
+        """A contact's id from what ``resolve_id`` takes, or from its name when one contact
+        has it: the whole name (case and accents aside), else the start of words of the name
+        (``ada``, ``lovelace``, ``ada lov``). Several contacts with it: an ``AmbiguousIdError``
+        naming them; none: a ``NotFoundError`` naming the closest names."""
+        from .catalog import fold
+
+        text = " ".join((ref or "").split())
+        if not text:
+            raise NotFoundError("give a contact's id or name")
+        by_id: str | None = None
+        try:
+            by_id = self.resolve_id("contacts", text)
+        except AmbiguousIdError:
+            raise
+        except NotFoundError:
+            pass
+        if by_id is not None and len(text) >= 12:
+            return by_id
+        wanted = fold(text)
+        rows = (
+            self.index()
+            .db.execute("SELECT id, label, sort_key FROM items WHERE collection = 'contacts'")
+            .fetchall()
+        )
+        found = [(i, label) for i, label, key in rows if " ".join(key.split()) == wanted]
+        if by_id is not None:  # a short id, unless it is someone's whole name too ("Bede")
+            if not found or [i for i, _label in found] == [by_id]:
+                return by_id
+            label = next((n for i, n, _key in rows if i == by_id), by_id)
+            found = [(by_id, label), *((i, n) for i, n in found if i != by_id)]
+        if not found:
+            words = wanted.split()
+            found = [
+                (i, label)
+                for i, label, key in rows
+                if all(any(w.startswith(q) for w in re.split(r"[\W_]+", key)) for q in words)
+            ]
+        if len(found) == 1:
+            return str(found[0][0])
+        if found:
+            found.sort(key=lambda f: fold(f[1]))
+            names = ", ".join(f"{safe_text(label)} ({i})" for i, label in found[:5])
+            more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+            raise AmbiguousIdError(
+                f"{text!r} matches {len(found)} contacts: {names}{more}; give more of the name "
+                "or an id"
+            )
+        import difflib
+
+        keys: dict[str, set[str]] = {}  # a folded name, or one word of it -> the names
+        for _i, label, key in rows:
+            for part in {key, *key.split()}:
+                keys.setdefault(part, set()).add(label)
+        close: list[str] = []
+        for part in difflib.get_close_matches(wanted, list(keys), n=5, cutoff=0.7):
+            close += sorted(keys[part] - set(close), key=fold)
+        hint = (
+            "did you mean " + ", ".join(safe_text(c) for c in close[:3]) + "?"
+            if close
+            else "see: plntui contact list"
+        )
+        raise NotFoundError(f"no contact with the id or name {text!r} ({hint})")
+
     def list(self, collection: Collection, circle: str | None = None) -> builtins.list[Record]:
         """Every item of ``collection`` (of one circle, by name or id), sorted, from the index."""
         circle_id = self.circle(circle).id if circle else None
@@ -903,6 +981,7 @@ class Network:
                 self._touch((collection, item_id))
                 if collection == "interactions":
                     self._bump_last_contacted(checked["contact"], checked["date"])
+                    self._complete_reminder(checked["contact"], checked["date"])
                 where = _Where(
                     layout.item_doc(circle_id, collection, item_id) if shared_vals else None,
                     layout.item_doc(PRIVATE, collection, item_id)
@@ -1009,7 +1088,9 @@ class Network:
                     shared_vals[name] = value
             if shared_vals or private_vals:
                 stamp = now_stamp()
-                target_vals = shared_vals if where.shared else private_vals
+                # an edit of private fields alone stamps the private side: colleagues must not
+                # even learn that something changed
+                target_vals = shared_vals if where.shared and shared_vals else private_vals
                 if "updated" in FIELDS[collection]:
                     target_vals["updated"] = stamp
                     target_vals["changed_by"] = self.device_id
@@ -1263,30 +1344,108 @@ class Network:
             self._touch(("contacts", contact_id))
 
     def due(self, within_days: int = 0, on: _dt.date | None = None) -> builtins.list[DueItem]:
-        """Contacts with a follow-up cadence whose next catch-up falls on or before
-        ``on + within_days``. A contact never contacted is due from the day it was added."""
+        """Contacts whose next follow-up falls on or before ``on + within_days``: on a dated
+        reminder's day when they have one, else when their follow-up cadence runs out (a
+        contact never contacted is due from the day it was added)."""
         day = on or today()
         horizon = day + _dt.timedelta(days=within_days)
         items: builtins.list[DueItem] = []
         for contact in self.contacts():
-            cadence = contact.values.get("cadence_days")
-            if not cadence:
-                continue
-            last = str(contact.values.get("last_contacted") or "")
-            base = last or str(contact.values.get("created", ""))[:10]
-            try:
-                start = (
-                    _dt.date.fromisoformat(base)
-                    if last
-                    else _dt.date.fromisoformat(base) - _dt.timedelta(days=int(cadence))
-                )
-            except ValueError:
-                start = day - _dt.timedelta(days=int(cadence))
-            due_on = start + _dt.timedelta(days=int(cadence))
-            if due_on <= horizon:
-                items.append(DueItem(contact, due_on, (day - due_on).days, last))
+            item = self.follow_up(contact, day)
+            if item is not None and item.due <= horizon:
+                items.append(item)
         items.sort(key=lambda i: (i.due, i.contact.label.casefold()))
         return items
+
+    def follow_up(self, contact: Record, on: _dt.date | None = None) -> DueItem | None:
+        """A contact's next follow-up (``None``: no dated reminder and no cadence)."""
+        day = on or today()
+        reminder = read_reminder(contact.values.get("reminder"))
+        last = str(contact.values.get("last_contacted") or "")
+        if reminder is not None and reminder.on is not None:
+            return DueItem(
+                contact, reminder.on, (day - reminder.on).days, last, "reminder", reminder
+            )
+        cadence = contact.values.get("cadence_days")
+        if not cadence:
+            return None
+        base = last or str(contact.values.get("created", ""))[:10]
+        try:
+            start = (
+                _dt.date.fromisoformat(base)
+                if last
+                else _dt.date.fromisoformat(base) - _dt.timedelta(days=int(cadence))
+            )
+        except ValueError:
+            start = day - _dt.timedelta(days=int(cadence))
+        due_on = start + _dt.timedelta(days=int(cadence))
+        return DueItem(contact, due_on, (day - due_on).days, last, "cadence", reminder)
+
+    # -- reminders (see ``reminders``) ------------------------------------------------------------
+
+    def _set_reminder(self, contact_id: str, value: str) -> None:
+        """Write a contact's reminder (private to this device: only the private document
+        changes, and the shared one keeps its stamps), inside a write."""
+        value = check_field("contacts", "reminder", value)
+        where = self._where("contacts", contact_id)
+        if not (where.shared or where.private):
+            raise NotFoundError(f"no contact with id {contact_id!r}")
+        self._write_split("contacts", contact_id, where, {}, {"reminder": value})
+        self._touch(("contacts", contact_id))
+
+    def remind(
+        self, ref: str, when: str | _dt.date, text: str = ""
+    ) -> tuple[Record, Reminder | None]:
+        """Remind yourself about a contact on a day (``when``: a date or how it is typed, see
+        ``reminders.parse_when``; today or later). It replaces the contact's reminder, which is
+        returned with the contact."""
+        day = when if isinstance(when, _dt.date) else parse_when(when, today())
+        if day < today():
+            raise ValidationError(f"{day.isoformat()} is in the past", "date")
+        text = clean_text(text, "Reminder", 500)
+        contact_id = self.resolve_id("contacts", ref)
+        with self.lock, self._writing():
+            before = read_reminder(self._read("contacts", contact_id).values.get("reminder"))
+            self._set_reminder(contact_id, Reminder(text, day).value())
+        return self._read("contacts", contact_id), before
+
+    def reminder_done(self, ref: str) -> tuple[Record, Reminder]:
+        """Forget a contact's reminder (it is done); returns the contact and the reminder."""
+        contact_id = self.resolve_id("contacts", ref)
+        with self.lock, self._writing():
+            current = self._read("contacts", contact_id)
+            reminder = read_reminder(current.values.get("reminder"))
+            if reminder is None:
+                raise ValidationError(f"{current.label} has no reminder")
+            self._set_reminder(contact_id, "")
+        return self._read("contacts", contact_id), reminder
+
+    def snooze(self, ref: str, until: str | _dt.date) -> tuple[Record, bool]:
+        """Postpone a contact's next follow-up to a day (``until``: as ``remind`` takes it):
+        its dated reminder moves there (one with no text is made if it has none). A follow-up
+        already later than that stays; returns the contact and whether anything changed."""
+        day = until if isinstance(until, _dt.date) else parse_when(until, today())
+        if day <= today():
+            raise ValidationError(f"snooze until a later day than today, not {day.isoformat()}")
+        contact_id = self.resolve_id("contacts", ref)
+        with self.lock, self._writing():
+            current = self._read("contacts", contact_id)
+            item = self.follow_up(current)
+            if item is not None and item.due >= day:
+                return current, False
+            reminder = read_reminder(current.values.get("reminder"))
+            self._set_reminder(contact_id, Reminder(reminder.text if reminder else "", day).value())
+        return self._read("contacts", contact_id), True
+
+    def _complete_reminder(self, contact_id: str, date: str) -> None:
+        """A catch-up logged on ``date``: the contact's dated reminder is done if it was due
+        by then, or if it has no text (a snoozed follow-up)."""
+        record = self._read("contacts", contact_id)
+        reminder = read_reminder(record.values.get("reminder"))
+        if reminder is None or reminder.on is None:
+            return
+        if not reminder.text or reminder.on.isoformat() <= date:
+            self._set_reminder(contact_id, "")
 
     # -- duplicates -----------------------------------------------------------------------------
 
@@ -1305,7 +1464,17 @@ class Network:
     def duplicates(self) -> builtins.list[DuplicatePair]:
         from .dedupe import find_duplicates
 
-        return [DuplicatePair(a, b, why) for a, b, why in find_duplicates(self.contacts())]
+        return [
+            DuplicatePair(m.first, m.second, m.reason, m.score, tuple(m.reasons))
+            for m in find_duplicates(self.contacts())
+        ]
+
+    @staticmethod
+    def merge_preview(keep: Record, other: Record) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What ``merge_contacts(keep, other)`` would do to the fields: (the new values of the
+        fields it fills or unites, the values of ``other`` that differ and are only recorded
+        under "merged from")."""
+        return _merge_values("contacts", keep.values, other.values)
 
     def merge_contacts(self, keep_ref: str, other_ref: str, via: str = "merge") -> Record:
         """Merge ``other`` into ``keep``: empty fields filled, lists united, differing values
@@ -1619,8 +1788,38 @@ class Network:
 
         return SearchIndex.for_profile(self.profile).ensure_fresh(self)
 
-    def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
-        return self.index().search(query, limit)
+    def search(
+        self,
+        query: str,
+        limit: int | None = 50,
+        collections: Sequence[Collection] = ("contacts", "notes"),
+        ranked: bool = True,
+    ) -> dict[str, builtins.list[Record]]:
+        """Contacts and notes matching ``query`` in the search syntax (``query``: words,
+        ``"phrases"``, ``org:``, ``topic:``/``tag:``, ``by:NAME``, ``circle:NAME``, ``-`` to
+        exclude), as the app's filters match them; see ``SearchIndex.matching``."""
+        from .catalog import circles_matching
+        from .provenance import actors_named, device_names
+
+        index = self.index()
+        names: dict[str, str] | None = None
+
+        def resolve_by(text: str) -> set[str]:
+            nonlocal names
+            names = device_names(self) if names is None else names
+            return actors_named(self, text, names)
+
+        def resolve_circle(text: str) -> set[str]:
+            return circles_matching(index.circle_names(), text)
+
+        return index.matching(  # type: ignore[no-any-return]
+            query,
+            limit,
+            resolve_by=resolve_by,
+            resolve_circle=resolve_circle,
+            collections=collections,
+            ranked=ranked,
+        )
 
     def who(self, topic: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         if not normalise_topic(topic):

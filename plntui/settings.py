@@ -2,8 +2,13 @@
 
 ``settings.json`` in the profile folder holds one JSON object::
 
-    theme   str: the app's colour theme
-    relay   str: the transit relay to use (``tcp:HOST:PORT``), or ``off`` (see ``relay_config``)
+    theme          str: the app's colour theme
+    relay          str: the transit relay to use (``tcp:HOST:PORT``), or ``off`` (see
+                   ``relay_config``)
+    sort           object: each list's sort, by list name ("contacts", "notes"):
+                   ``{"column": KEY, "reverse": BOOL}`` (see ``list_sort``)
+    export_folder  str: the folder the app's last export went to (offered next time)
+    not_duplicates list of "ID:ID": contact pairs marked as two people (see ``dedupe``)
 
 A missing or unreadable file reads as no settings. Every write replaces the file atomically and
 keeps the keys it does not change, so the app saving its theme never drops the relay that
@@ -57,3 +62,26 @@ def stamp(home: Path) -> Stamp:
     except OSError:
         return None
     return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+SORT = "sort"
+
+
+def list_sort(home: Path, name: str) -> tuple[str, bool] | None:
+    """The sort stored for the list ``name``: (column key, reversed), or None."""
+    found = read_settings(home).get(SORT)
+    entry = found.get(name) if isinstance(found, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    column, reverse = entry.get("column"), entry.get("reverse", False)
+    if not isinstance(column, str) or not column or not isinstance(reverse, bool):
+        return None
+    return column, reverse
+
+
+def save_list_sort(home: Path, name: str, column: str, reverse: bool) -> None:
+    """Remember the sort of the list ``name``, keeping the other lists' and settings."""
+    found = read_settings(home).get(SORT)
+    sorts = dict(found) if isinstance(found, dict) else {}
+    sorts[name] = {"column": column, "reverse": reverse}
+    update_settings(home, **{SORT: sorts})

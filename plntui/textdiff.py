@@ -12,18 +12,43 @@ from collections import Counter
 Edits = list[tuple[int, int, str]]
 
 
+def common_prefix(a: str, b: str) -> int:
+    """How many leading characters ``a`` and ``b`` share (slices compared in C, halving)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def common_suffix(a: str, b: str, limit: int) -> int:
+    """How many trailing characters ``a`` and ``b`` share, at most ``limit``."""
+    lo, hi = 0, min(len(a), len(b), limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def changed_span(old: str, new: str) -> tuple[int, int, int]:
+    """``(start, deleted, inserted)``: the one span that differs between ``old`` and ``new``
+    once their common start and end are set aside."""
+    start = common_prefix(old, new)
+    end = common_suffix(old, new, min(len(old), len(new)) - start)
+    return start, len(old) - start - end, len(new) - start - end
+
+
 def text_edits(old: str, new: str) -> list[tuple[int, int, str]]:
     """Splices ``(pos, delete, insert)`` in ascending order that turn ``old`` into ``new``.
     Applied from the last to the first, positions stay valid."""
-    start = 0
-    limit = min(len(old), len(new))
-    while start < limit and old[start] == new[start]:
-        start += 1
-    end_old, end_new = len(old), len(new)
-    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
-        end_old -= 1
-        end_new -= 1
-    a, b = old[start:end_old], new[start:end_new]
+    start, deleted, inserted = changed_span(old, new)
+    a, b = old[start : start + deleted], new[start : start + inserted]
     if not a or not b or len(a) * len(b) > 4_000_000:
         return [(start, len(a), b)]
     edits: list[tuple[int, int, str]] = []

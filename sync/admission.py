@@ -131,8 +131,11 @@ class Admission:
             return reason
         return None
 
-    async def anonymous(self, channel: TlsChannel, address: str) -> None:
-        """The anonymous path: one PRESENT, one INFO, pairing, or nothing at all."""
+    async def anonymous(
+        self, channel: TlsChannel, address: str, pairing_only: bool = False
+    ) -> None:
+        """The anonymous path: one PRESENT, one INFO, pairing, or nothing at all
+        (``pairing_only``: pairing or nothing, as at an invite's rendezvous on a relay)."""
         engine = self.engine
         reader = pairlink.FrameReader(channel, max(MAX_PRESENT, MAX_PAIR_MESSAGE))
         fp: bytes | None = None
@@ -144,6 +147,8 @@ class Admission:
             step = ANONYMOUS.get((Anonymous.START, kind)) if kind is not None else None
             if frame is None or step is None:
                 raise DialFailed("it sent no certificate on the anonymous path")
+            if pairing_only and kind is not FrameKind.PAIR_START:
+                raise DialFailed("only pairing is answered at an invite's rendezvous")
             if kind is FrameKind.PAIR_START:
                 await self.pairing(channel, reader, frame, address)
                 return

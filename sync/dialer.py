@@ -154,8 +154,12 @@ class Dialer:
                     attempt += 1
                     if link.closed.is_set() or engine.links.get(fp) is not link:
                         continue
-                    with contextlib.suppress(DialFailed):
+                    try:
                         await self.dial_any(fp, self.addresses(fp))
+                    except DialFailed:
+                        pass  # the relayed link stays; try again after the backoff
+                    except Exception:  # a bug must not end the dialling for good
+                        engine.log.exception("dialling %s failed", engine.name_of(fp))
                     continue
                 if link is not None:
                     await link.closed.wait()
@@ -399,6 +403,6 @@ class Dialer:
                 raise DialFailed("the link was replaced")
             link = existing
         else:
-            link.task = engine.spawn(engine.pump.run(link), f"link-{short_fingerprint(fp)}")
+            engine.pump.start(link)
         await asyncio.shield(link.established)
         return link

@@ -65,7 +65,7 @@ from .events import (
 from .fingerprint import fingerprint_of, format_fingerprint, short_fingerprint
 from .framing import MAX_FRAME
 from .limits import STATS_FLUSH_INTERVAL, Limits, Timeouts, TokenBucket
-from .link import DialFailed, Link, LinkPump
+from .link import DialFailed, Link, LinkPump, describe_failure
 from .pairing import (
     INVITE_TTL,
     Invite,
@@ -315,20 +315,20 @@ class SyncEngine:
         log.info("relay %s", relay if relay is not None else "off")
         self.relayer.restart()
 
-    def relay_secret_for(self, fp: bytes) -> bytes | None:
-        """The secret the relay tokens with ``fp`` are made from: the pair secret from
-        pairing by code, else the first circle secret shared with it; ``None`` if none."""
+    def relay_secrets_for(self, fp: bytes) -> list[bytes]:
+        """The secrets the relay tokens with ``fp`` may be made from, best first: the pair
+        secret from pairing by code, then the circle secrets shared with it (the waiter meets
+        under the first few, as two devices' views of their circles may differ for a while)."""
+        found: list[bytes] = []
         peer = self.trust.get(fp)
         if peer is not None and peer.relay_secret:
-            return peer.relay_secret
-        if self.relay_secrets is None:
-            return None
-        try:
-            shared = self.relay_secrets(fp)
-        except Exception:  # a damaged circle must not stop the engine
-            log.exception("reading the circle secrets shared with %s failed", self.name_of(fp))
-            return None
-        return shared[0] if shared else None
+            found.append(peer.relay_secret)
+        if self.relay_secrets is not None:
+            try:
+                found += self.relay_secrets(fp)
+            except Exception:  # a damaged circle must not stop the engine
+                log.exception("reading the circle secrets shared with %s failed", self.name_of(fp))
+        return list(dict.fromkeys(found))
 
     def disconnect(self, fingerprint: bytes) -> None:
         """Close the link to a peer and stop dialling it (until ``connect`` again)."""
@@ -464,7 +464,7 @@ class SyncEngine:
             await channel.handshake(self.timeouts.handshake)
         except (ssl.SSLError, OSError, TimeoutError) as exc:
             channel.abort()
-            message = f"the TLS handshake through {relay} failed: {exc}"
+            message = f"the TLS handshake through {relay} failed: {describe_failure(exc)}"
             self.emit(PairingRefused(message, address))
             raise PairingFailed(message) from None
         server_fp, number = await self._join(channel, parsed, address, None)
@@ -874,7 +874,7 @@ class SyncEngine:
             async with asyncio.timeout(timeout):
                 for _ in range(3):  # a link replaced by a duplicate is retried
                     link = self.links.get(fp)
-                    relayed = self.relay is not None and self.relay_secret_for(fp) is not None
+                    relayed = self.relay is not None and bool(self.relay_secrets_for(fp))
                     if link is None:
                         addresses = self.dialer.addresses(fp)
                         if not addresses and not relayed:
@@ -943,8 +943,9 @@ class SyncEngine:
 
     async def _await_relayed(self, fp: bytes) -> Link:
         """The link the relay waiter makes with ``fp`` (``DialFailed`` once the relay itself
-        fails: unreachable, or not a transit relay)."""
-        self.relayer.ensure(fp)
+        fails: unreachable, or not a transit relay). The relay is tried at once, whatever an
+        earlier failure's backoff says."""
+        self.relayer.retry(fp)
         while True:
             link = self.links.get(fp)
             if link is not None and not link.closing:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from .errors import RemoteProtocolError, SyncError
 from .events import PeerLost, PeerRefused
+from .fingerprint import short_fingerprint
 from .limits import TokenBucket
 from .session import State, SyncSession
 from .text import clean_peer_text
@@ -106,6 +107,19 @@ class LinkPump:
 
     def __init__(self, engine: SyncEngine) -> None:
         self.engine = engine
+
+    def start(self, link: Link) -> None:
+        """Run ``link`` in a task of its own. A link closed before that task ran (its
+        cancellation came first) still ends as any other: whoever waits on it hears."""
+        engine = self.engine
+        task = engine.spawn(self.run(link), f"link-{short_fingerprint(link.fp)}")
+
+        def finished(_task: asyncio.Task[None]) -> None:
+            if not link.closed.is_set():
+                engine.spawn(self.ended(link, engine.runtime(link.fp), None), "link-ended")
+
+        task.add_done_callback(finished)
+        link.task = task
 
     async def run(self, link: Link) -> None:
         engine = self.engine

@@ -163,9 +163,10 @@ async def _connect(
     relay: RelayAddress, timeout: float
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
-        return await asyncio.wait_for(
-            asyncio.open_connection(relay.host, relay.port, limit=2**16), timeout
-        )
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that comes as the connection opens, and the caller would then wait on at the relay
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(relay.host, relay.port, limit=2**16)
     except TimeoutError:
         raise RelayError(f"cannot reach the relay at {relay}: no answer in {timeout:g} s") from None
     except ConnectionRefusedError:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from .dialer import backoff_delay, jitter
 from .events import PeerRefused
@@ -47,7 +47,6 @@ from .tls import TlsChannel, verify_peer
 
 if TYPE_CHECKING:
     from .engine import SyncEngine
-    from .link import Link
     from .pairing import Invite
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -55,7 +54,9 @@ Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 MAX_WAIT: Final = 600.0
 """Seconds one waiting connection stays at the relay before it is made again."""
 MAX_WAITING: Final = 64
-"""At most this many peers wait at the relay at once (one connection each)."""
+"""At most this many peers wait at the relay at once."""
+MAX_SECRETS: Final = 3
+"""A peer is waited for under at most this many tokens (its shared secrets) at once."""
 NO_SECRET_RETRY: Final = 60.0
 """Seconds before a peer without a shared secret (or a known certificate) is looked at again."""
 
@@ -71,11 +72,14 @@ class RelayWaiter:
     def __init__(self, engine: SyncEngine) -> None:
         self.engine = engine
         self.tasks: dict[bytes, asyncio.Task[None]] = {}
-        self.meeting: dict[bytes, asyncio.Future[Stream]] = {}
+        self.meeting: dict[bytes, asyncio.Future[Stream | RelayError | None]] = {}
         self.wake: dict[bytes, asyncio.Event] = {}
         self.errors: dict[bytes, str] = {}
         """The last reason the relay could not be used for a peer (for ``status``)."""
+        self.without_secret: set[bytes] = set()
+        """Peers waiting for a shared secret (or a certificate) to appear."""
         self._invite_task: asyncio.Task[None] | None = None
+        self._invite: Invite | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -89,29 +93,36 @@ class RelayWaiter:
                 self.ensure(fp)
 
     def ensure(self, fp: bytes) -> None:
+        """Wait for ``fp`` at the relay (a waiter that sleeps for lack of a secret looks again;
+        one backing off after a failure keeps its backoff)."""
         engine = self.engine
         if engine.relay is None or not engine.running or not engine.is_trusted(fp):
             return
         task = self.tasks.get(fp)
         if task is not None and not task.done():
-            event = self.wake.get(fp)
-            if event is not None:
-                event.set()
-            return
-        if len(self.tasks) >= MAX_WAITING:
-            engine.log.warning(
-                "%s does not wait at the relay: %d peers wait there already",
-                engine.name_of(fp),
-                MAX_WAITING,
-            )
+            if fp in self.without_secret:
+                self._wake(fp)
             return
         self.tasks[fp] = engine.spawn(self.run(fp), f"relay-{short_fingerprint(fp)}")
 
+    def retry(self, fp: bytes) -> None:
+        """Try the relay for ``fp`` now, whatever the backoff says (``sync --once``)."""
+        self.errors.pop(fp, None)
+        self.ensure(fp)
+        self._wake(fp)
+
     def restart(self) -> None:
-        """The relay changed (or went away): end every wait, start again at the new one."""
+        """The relay changed (or went away): end every wait and every relayed link, start
+        again at the new one (an open invite waits there too)."""
+        invite = self._invite
         self.stop()
         self.errors.clear()
+        for link in list(self.engine.links.values()):
+            if link.route == "relay":
+                self.engine.close_link(link, "the relay changed")
         self.start()
+        if invite is not None and invite.is_open():
+            self.invite(invite)
 
     def stop(self) -> None:
         for task in list(self.tasks.values()):
@@ -120,15 +131,17 @@ class RelayWaiter:
         for future in list(self.meeting.values()):
             future.cancel()
         self.meeting.clear()
-        if self._invite_task is not None:
-            self._invite_task.cancel()
-            self._invite_task = None
+        self.without_secret.clear()
+        self.cancel_invite()
 
     def cancel_untrusted(self, trusted: frozenset[bytes]) -> None:
         for fp, task in list(self.tasks.items()):
             if fp not in trusted:
                 task.cancel()
                 del self.tasks[fp]
+                self.errors.pop(fp, None)
+                self.wake.pop(fp, None)
+                self.without_secret.discard(fp)
 
     def link_up(self, fp: bytes) -> None:
         """A link with ``fp`` came up another way: stop waiting for it at the relay."""
@@ -136,92 +149,154 @@ class RelayWaiter:
         if future is not None:
             future.cancel()
 
+    def _wake(self, fp: bytes) -> None:
+        event = self.wake.get(fp)
+        if event is not None:
+            event.set()
+
     # -- one peer --------------------------------------------------------------------------------
 
     async def run(self, fp: bytes) -> None:
         engine = self.engine
+        me = asyncio.current_task()
         attempt = 0
         try:
-            while engine.running and engine.relay is not None and engine.is_trusted(fp):
-                link = engine.links.get(fp)
-                if link is not None and not link.closing:
-                    await link.closed.wait()
-                    if engine.now() - link.opened >= STABLE_LINK:
-                        attempt = 0
-                        await self._sleep(fp, jitter(RECONNECT_DELAY))
-                    continue
-                relay = engine.relay
-                secret = engine.relay_secret_for(fp)
-                peer = engine.trust.get(fp)
-                if secret is None or peer is None or peer.cert is None:
-                    self.errors[fp] = (
-                        "no secret shared with this peer for the relay: pair by code, or "
-                        "share a circle and sync once"
-                        if secret is None
-                        else "its certificate is not known yet: sync once on the LAN first"
-                    )
-                    await self._sleep(fp, NO_SECRET_RETRY)
-                    continue
-                if engine.synchronizer.paused(fp):
-                    await self._sleep(fp, NO_SECRET_RETRY)
-                    continue
-                stream = await self._meet(fp, relay, secret)
-                if stream is None:
-                    continue  # the wait ran out, or a link came up another way
-                if isinstance(stream, RelayError):
-                    self.errors[fp] = stream.message
-                    engine.log.info("relay for %s: %s", engine.name_of(fp), stream.message)
-                    await self._sleep(fp, backoff_delay(attempt))
-                    attempt += 1
-                    continue
-                self.errors.pop(fp, None)
-                reader, writer = stream
-                existing = engine.links.get(fp)
-                if existing is not None and not existing.closing:
-                    writer.transport.abort()  # a LAN or direct link won meanwhile
-                    continue
+            while (
+                engine.running
+                and engine.relay is not None
+                and engine.is_trusted(fp)
+                and self.tasks.get(fp) is me
+            ):
                 try:
-                    await self.connect(fp, relay, reader, writer)
-                except DialFailed as exc:
-                    rt = engine.runtime(fp)
-                    rt.last_error = clean_peer_text(exc.message, ellipsis=True)
-                    engine.log.info(
-                        "relayed link with %s failed: %s", engine.name_of(fp), rt.last_error
-                    )
+                    attempt = await self._step(fp, attempt)
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # a bug must cost a retry, never the waiting for good
+                    engine.log.exception("waiting for %s at the relay failed", engine.name_of(fp))
+                    self.errors[fp] = f"internal error: {exc!r}"
                     await self._sleep(fp, backoff_delay(attempt))
                     attempt += 1
         finally:
-            if self.tasks.get(fp) is asyncio.current_task():
+            if self.tasks.get(fp) is me:
                 del self.tasks[fp]
 
-    async def _meet(
-        self, fp: bytes, relay: RelayAddress, secret: bytes
-    ) -> Stream | RelayError | None:
-        """One wait at the relay: the stream, the relay's error, or ``None`` (wait over)."""
+    async def _step(self, fp: bytes, attempt: int) -> int:
+        """One turn of a peer's waiter: wait out a live link, or meet at the relay once.
+        Returns the next backoff attempt."""
         engine = self.engine
-        token = peer_token(secret, engine.identity.fingerprint, fp, day())
-        wait = min(MAX_WAIT, seconds_to_next_day() + 1.0)
-        future = asyncio.ensure_future(
-            meet(relay, token, wait=wait, connect_timeout=engine.timeouts.connect)
-        )
-        self.meeting[fp] = future
+        link = engine.links.get(fp)
+        if link is not None and not link.closing:
+            await link.closed.wait()
+            if link.route != "relay":
+                return 0
+            if link.hello_seen and engine.now() - link.opened >= STABLE_LINK:
+                await self._sleep(fp, jitter(RECONNECT_DELAY))
+                return 0
+            await self._sleep(fp, backoff_delay(attempt))  # it dropped at once: back off
+            return attempt + 1
+        relay = engine.relay
+        assert relay is not None
+        secrets = engine.relay_secrets_for(fp)
+        peer = engine.trust.get(fp)
+        if not secrets or peer is None or peer.cert is None:
+            self.without_secret.add(fp)
+            self.errors[fp] = (
+                "no secret shared with this peer for the relay: pair by code, or "
+                "share a circle and sync once"
+                if not secrets
+                else "its certificate is not known yet: sync once on the LAN first"
+            )
+            await self._sleep(fp, NO_SECRET_RETRY)
+            return attempt
+        self.without_secret.discard(fp)
+        if engine.synchronizer.paused(fp):
+            await self._sleep(fp, NO_SECRET_RETRY)
+            return attempt
+        while len(self.meeting) >= MAX_WAITING:  # the relay's connections are bounded
+            await self._sleep(fp, RECONNECT_DELAY)
+        stream = await self._meet(fp, relay, secrets)
+        if stream is None:
+            return attempt  # the wait ran out, or a link came up another way
+        if isinstance(stream, RelayError):
+            self.errors[fp] = stream.message
+            engine.log.info("relay for %s: %s", engine.name_of(fp), stream.message)
+            await self._sleep(fp, backoff_delay(attempt))
+            return attempt + 1
+        self.errors.pop(fp, None)
+        reader, writer = stream
+        existing = engine.links.get(fp)
+        if existing is not None and not existing.closing:
+            writer.transport.abort()  # a LAN or direct link won meanwhile
+            return attempt
         try:
-            await asyncio.wait({future})
+            await self.connect(fp, relay, reader, writer)
+        except DialFailed as exc:
+            rt = engine.runtime(fp)
+            rt.last_error = clean_peer_text(exc.message, ellipsis=True)
+            engine.log.info("relayed link with %s failed: %s", engine.name_of(fp), rt.last_error)
+            await self._sleep(fp, backoff_delay(attempt))
+            return attempt + 1
+        return attempt
+
+    async def _meet(
+        self, fp: bytes, relay: RelayAddress, secrets: list[bytes]
+    ) -> Stream | RelayError | None:
+        """One wait at the relay, under the token of each secret the two may share (at most
+        ``MAX_SECRETS``: their views of their circles may differ for a while): the first
+        stream, the relay's error, or ``None`` (the wait ran out, or was called off)."""
+        engine = self.engine
+        on_day = day()
+        wait = min(MAX_WAIT, seconds_to_next_day() + 1.0)
+        tokens = list(
+            dict.fromkeys(
+                peer_token(s, engine.identity.fingerprint, fp, on_day)
+                for s in secrets[:MAX_SECRETS]
+            )
+        )
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(
+                meet(relay, token, wait=wait, connect_timeout=engine.timeouts.connect)
+            )
+            for token in tokens
+        ]
+        gate: asyncio.Future[Stream | RelayError | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.meeting[fp] = gate
+        result: Stream | RelayError | None = None
+        try:
+            pending: set[asyncio.Future[Any]] = set(waits)
+            while pending and not gate.done():
+                done, pending = await asyncio.wait(
+                    pending | {gate}, return_when=asyncio.FIRST_COMPLETED
+                )
+                done.discard(gate)
+                for future in done:
+                    if future.cancelled():
+                        continue
+                    error = future.exception()
+                    if error is None:
+                        stream = cast(Stream, future.result())
+                        if result is None or isinstance(result, RelayError):
+                            result = stream
+                        else:
+                            stream[1].transport.abort()  # a second match: not needed
+                    elif isinstance(error, RelayError) and result is None:
+                        result = error
+                    elif not isinstance(error, (RelayError, TimeoutError)):
+                        raise error
+                if result is not None and not isinstance(result, RelayError):
+                    break
         finally:
-            if self.meeting.get(fp) is future:
+            if self.meeting.get(fp) is gate:
                 del self.meeting[fp]
-            if not future.done():
-                future.cancel()
-        if future.cancelled():
+            for future in waits:
+                if not future.done():
+                    future.cancel()
+        if gate.done() and not isinstance(result, RelayError) and result is not None:
+            result[1].transport.abort()  # called off: a link came up another way
             return None
-        error = future.exception()
-        if isinstance(error, TimeoutError):
-            return None
-        if isinstance(error, RelayError):
-            return error
-        if error is not None:
-            raise error
-        return future.result()
+        return result
 
     async def _sleep(self, fp: bytes, delay: float) -> None:
         wake = self.wake.get(fp)
@@ -229,7 +304,8 @@ class RelayWaiter:
             wake = self.wake[fp] = asyncio.Event()
         wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), delay)
+            async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancellation
+                await wake.wait()
 
     async def connect(
         self,
@@ -238,10 +314,8 @@ class RelayWaiter:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        """The TLS link over a relayed stream: client or server by the fingerprints.
-
-        As the client this returns once the link is established (its pump runs in a task of
-        its own); as the server, once the link ends."""
+        """The TLS link over a relayed stream, client or server by the fingerprints; returns
+        once the link is set up (its pump runs in a task of its own either way)."""
         engine = self.engine
         if tls_client(engine.identity.fingerprint, fp):
             await engine.dialer.dial_relayed(fp, relay, reader, writer)
@@ -275,29 +349,31 @@ class RelayWaiter:
         if link is None:
             await channel.aclose()
             return
-        task = asyncio.current_task()
-        link.task = task
-        await engine.pump.run(link)
+        engine.pump.start(link)
 
     # -- invites -------------------------------------------------------------------------------
 
     def invite(self, invite: Invite) -> None:
         """Wait at the relay for a colleague joining ``invite`` while it is open."""
         engine = self.engine
-        if self._invite_task is not None:
-            self._invite_task.cancel()
-            self._invite_task = None
+        self.cancel_invite()
         if engine.relay is None or not engine.running:
             return
+        self._invite = invite
         self._invite_task = engine.spawn(self._serve_invite(invite), "relay-invite")
 
     def cancel_invite(self) -> None:
+        self._invite = None
         if self._invite_task is not None:
             self._invite_task.cancel()
             self._invite_task = None
 
     async def _serve_invite(self, invite: Invite) -> None:
+        """Meet a joiner at the invite's rendezvous; only the pairing exchange is answered
+        there. A meeting that goes wrong (someone else at the rendezvous, another invite with
+        the same nameplate) backs off before the next one."""
         engine = self.engine
+        attempt = 0
         while engine.running and engine.relay is not None and invite.is_open():
             relay = engine.relay
             address = relay_address(relay)
@@ -311,19 +387,18 @@ class RelayWaiter:
                 continue
             except RelayError as exc:
                 engine.log.warning("the invite cannot wait at the relay: %s", exc.message)
-                await asyncio.sleep(backoff_delay(3))
+                await asyncio.sleep(backoff_delay(attempt))
+                attempt += 1
                 continue
             if not invite.is_open():
                 writer.transport.abort()
                 return
             channel = TlsChannel(reader, writer, engine.server_context(), server_side=True)
-            if await engine.admission.handshake(channel, address) is not None:
-                continue
-            if channel.peer_certificate() is not None:
+            if await engine.admission.handshake(channel, address) is None:
+                if channel.peer_certificate() is None:
+                    await engine.admission.anonymous(channel, address, pairing_only=True)
+                    attempt = 0
+                    continue
                 channel.abort()  # a joiner has no certificate we trust yet: not one
-                continue
-            await engine.admission.anonymous(channel, address)
-
-
-def relayed(link: Link) -> bool:
-    return link.route == "relay"
+            await asyncio.sleep(backoff_delay(attempt))
+            attempt += 1

@@ -157,3 +157,18 @@ def test_storage_benchmark_measures_both_adapters(tmp_path: Path) -> None:
     assert sqlite["files"] <= 3  # the database, its WAL and shared memory
     assert files["files"] == 2 * documents  # a snapshot and a log per document
     assert sqlite["changed_found"] == files["changed_found"] > 0
+
+
+@pytest.mark.slow
+def test_history_benchmark_lists_restores_and_measures_the_held_check(tmp_path: Path) -> None:
+    out = tmp_path / "history.json"
+    stdout = run(
+        "history.py",
+        "--versions", "30", "--runs", "1", "--contacts", "700",
+        "--profiles", str(tmp_path / "profiles"), "--out", str(out),
+    )  # fmt: skip
+    assert "plntui history note ID (30 versions)" in stdout and "held check on" in stdout
+    figures = json.loads(out.read_text())["results"]
+    positive(figures, "history_seconds", "restore_seconds", below=60)
+    positive(figures, "new_on_median", "new_off_median", "edit_on_median", "edit_off_median")
+    assert figures["versions"] == 30

@@ -252,6 +252,25 @@ def test_concurrent_edits_of_one_field_are_shown_and_resolved_for_everyone(
         a.resolve_conflict("contacts", ada.id, "role", 1)
 
 
+def test_a_new_peer_that_receives_documents_whole_sees_their_conflicts(
+    pair: tuple[Network, Network], tmp_path: Path
+) -> None:
+    """Carol joins after Alice and Bob set one field at once: she receives the documents whole
+    (no merge diff to look at) and still sees both values."""
+    a, b = pair
+    ada = a.add("contacts", {"name": "Ada", "role": "Engineer"})
+    copy_docs(a, b)
+    a.edit("contacts", ada.id, {"role": "Staff engineer"})
+    b.edit("contacts", ada.id, {"role": "Principal"})
+    copy_docs(b, a)
+    carol = Network.create(tmp_path / "carol", "Carol")
+    join(a, carol)
+    copy_docs(a, carol)
+    found = carol.conflicts()
+    assert [(c["id"], c["field"]) for c in found] == [(ada.id, "role")]
+    assert {v["value"] for v in found[0]["values"]} == {"Staff engineer", "Principal"}
+
+
 # -- a property ------------------------------------------------------------------------------------
 
 SETTINGS = settings(

@@ -266,9 +266,11 @@ def test_duplicates_and_merge_keep_every_field(net: Network) -> None:
     )
     c = net.add("contacts", {"name": "Ada Lovelac", "org": "engines"})
     note = net.add("notes", {"title": "About Ada", "contacts": [b.id]})
-    pairs = {frozenset((p.first.id, p.second.id)): p.reason for p in net.duplicates()}
-    assert pairs[frozenset((a.id, b.id))] == "same e-mail ada@example.com"
-    assert frozenset((a.id, c.id)) in pairs
+    pairs = {frozenset((p.first.id, p.second.id)): p for p in net.duplicates()}
+    same = pairs[frozenset((a.id, b.id))]
+    assert same.reason.startswith("same e-mail ada@example.com; same name at Engines")
+    assert len(same.reasons) == 2 and same.score == 100  # the older one's organisation
+    assert pairs[frozenset((a.id, c.id))].reason.lower() == "similar name at engines"
     merged = net.merge_contacts(a.id, b.id)
     assert merged.values["emails"] == ["ada@example.com", "al@x.org"]
     assert merged.values["topics"] == ["maths", "poetry"]
@@ -473,3 +475,21 @@ def test_a_dropped_network_is_freed(home: Path) -> None:
     del net
     gc.collect()
     assert ref() is None  # the search index cache does not keep the profile alive
+
+
+def test_editing_only_private_fields_leaves_the_shared_document_alone(net: Network) -> None:
+    """A remark or a reminder is this device's own: writing one must not touch the circle's
+    document (colleagues would see that something changed)."""
+    ada = net.add("contacts", {"name": "Ada Lovelace", "role": "Engineer"})
+    with net.lock:
+        where = net._where("contacts", ada.id)
+        assert where.shared is not None
+        before = net.repo.get(where.shared).get_heads()
+    net.edit("contacts", ada.id, {"remark": "met at the meetup", "reminder": "ask about rust"})
+    with net.lock:
+        assert net.repo.get(where.shared).get_heads() == before
+    shown = net.get("contacts", ada.id).values
+    assert shown["remark"] == "met at the meetup" and shown["role"] == "Engineer"
+    net.edit("contacts", ada.id, {"role": "Principal"})
+    with net.lock:
+        assert net.repo.get(where.shared).get_heads() != before

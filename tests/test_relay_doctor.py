@@ -98,7 +98,7 @@ def test_routes_by_lan_direct_and_relay() -> None:
     finding = judge_routes(route, WORKS)
     assert finding.status == "OK"
     assert finding.message.endswith(
-        ": reached by LAN, direct (stored address), relay (pair secret)"
+        ": can be reached by LAN, direct (stored address), relay (pair secret, not tried)"
     )
 
 
@@ -107,8 +107,8 @@ def test_routes_missing_are_explained() -> None:
     finding = judge_routes(route, WORKS)
     assert finding.status == "OK"
     assert finding.message.endswith(
-        ": reached by relay (circle secret); LAN: not seen, direct: its stored address does "
-        "not answer"
+        ": can be reached by relay (circle secret, not tried); LAN: not seen, direct: its "
+        "stored address does not answer"
     )
     seen = judge_routes(RouteCheck(bob(), seen=True, tried_direct=False), NONE)
     assert seen.status == "WARN" and "LAN: seen, but it does not answer" in seen.message
@@ -265,8 +265,12 @@ def test_doctor_with_a_real_relay_lists_each_peers_routes(
         rf"^OK +relay +{re.escape(str(transit_relay))} \(from your profile\): reachable, a "
         r"transit relay \(matched two test connections in [\d.]+ ms; round trip [\d.]+ ms\)$",
     )
-    line(out, r"^OK +routes +Bob \(\w+\): reached by relay \(pair secret\); LAN: not seen")
-    line(out, r"^OK +routes +Carol \(\w+\): reached by relay \(circle secret\)")
+    line(
+        out,
+        r"^OK +routes +Bob \(\w+\): can be reached by relay \(pair secret, not tried\); "
+        r"LAN: not seen",
+    )
+    line(out, r"^OK +routes +Carol \(\w+\): can be reached by relay \(circle secret, not tried\)")
     dave_line = line(out, r"^WARN +routes +Dave \(\w+\): no route reaches it now.*$")
     assert "direct: its stored address does not answer" in dave_line
     assert "relay: no shared secret" in dave_line

@@ -1,4 +1,5 @@
-"""Provides ``plntui contact``: add, edit, move, show, list, remove and merge contacts."""
+"""Provides ``plntui contact``: add, edit, move, show (by id or name), list (filtered in the search
+syntax), remove and merge contacts."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
         out(f"Updated {safe_text(record.label)} ({record.id})")
         return 0
     if action == "show":
-        record = net.get("contacts", args.id)
+        record = net.get("contacts", net.find_contact(" ".join(args.id)))
         if args.json:
             print_json(record.to_json())
             return 0
@@ -86,6 +87,11 @@ def cmd_contact(args: argparse.Namespace) -> int:
         return 0
     if action == "list":
         records = in_circle(net, added_by(net, "contacts", args.added_by), args.circle)
+        from .search import query_filter
+
+        matching = query_filter(net, args.query, "contacts")
+        if matching is not None:
+            records = [r for r in records if r.id in matching]
         if args.topic:
             from ..model import normalise_topic
 
@@ -95,7 +101,9 @@ def cmd_contact(args: argparse.Namespace) -> int:
             print_json([r.to_json() for r in records])
         else:
             table(contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"])
-            if not records:
+            if not records and (matching is not None or args.topic or args.circle or args.added_by):
+                out("No contacts match.")
+            elif not records:
                 out('No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"')
         return 0
     if action == "rm":
@@ -103,11 +111,22 @@ def cmd_contact(args: argparse.Namespace) -> int:
         out(f"Removed {safe_text(record.label)} ({record.id})")
         return 0
     if action == "dupes":
+        from ..dedupe import not_duplicates, pair_key
+
         pairs = net.duplicates()
+        hidden = set() if args.all else not_duplicates(net.profile.home)
+        shown = [p for p in pairs if pair_key(p.first.id, p.second.id) not in hidden]
+        left_out, pairs = len(pairs) - len(shown), shown
         if args.json:
             print_json(
                 [
-                    {"first": p.first.to_json(), "second": p.second.to_json(), "reason": p.reason}
+                    {
+                        "first": p.first.to_json(),
+                        "second": p.second.to_json(),
+                        "reason": p.reason,
+                        "reasons": list(p.reasons),
+                        "score": p.score,
+                    }
                     for p in pairs
                 ]
             )
@@ -117,9 +136,12 @@ def cmd_contact(args: argparse.Namespace) -> int:
         for pair in pairs:
             out(
                 f"{safe_text(pair.first.label)} ({pair.first.id})  ~  "
-                f"{safe_text(pair.second.label)} ({pair.second.id}): {pair.reason}"
+                f"{safe_text(pair.second.label)} ({pair.second.id}): "
+                f"{safe_text(pair.reason)} (score {pair.score})"
             )
             out(f"  merge with: plntui contact merge {pair.first.id} {pair.second.id}")
+        if left_out:
+            out(f"({left_out} marked as not duplicates in the app not shown; --all shows them)")
         return 0
     if action == "merge":
         record = net.merge_contacts(args.keep, args.other)

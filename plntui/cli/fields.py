@@ -77,7 +77,7 @@ HELP = {
     "cadence": "follow up every N days",
     "remark": "your private remark (never shared)",
     "rating": "your private rating 1-5 (never shared)",
-    "reminder": "private reminder text",
+    "reminder": "private reminder; YYYY-MM-DD first makes it due then (see: plntui remind)",
     "title": "title",
     "body": "body text (Markdown)",
     "tag": "tag (repeatable)",

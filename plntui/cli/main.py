@@ -19,15 +19,35 @@ from typing import Any
 from .. import __version__
 from ..errors import PlntuiError, ValidationError
 from ..model import INTERACTION_KINDS
+from ..reminders import WHEN_HELP
 from .fields import CONTACT_OPTIONS, HELP, NOTE_OPTIONS
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors: ``plntui: error: …`` and exit status 2."""
 
+    dash_words = False
+    """Words starting with one ``-`` that are none of the options are words, not unknown
+    options (the search syntax's ``-word``: ``plntui search rust -kubernetes``)."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"plntui: error: {message} (see: {self.prog} --help)\n")
 
+    def _parse_optional(self, arg_string: str) -> Any:
+        if (
+            self.dash_words
+            and arg_string[:1] == "-"
+            and arg_string[1:2] not in ("-", "")
+            and arg_string not in self._option_string_actions
+        ):
+            return None
+        return super()._parse_optional(arg_string)
+
+
+SEARCH_HELP = (
+    'words, each found anywhere; "a phrase"; org:WORD, topic:WORD or tag:WORD within that field; '
+    "by:NAME (added by a colleague's device), circle:NAME; -WORD (or -org:… etc.) to exclude"
+)
 
 ITEM_NAMES = {"email": "an e-mail address", "phone": "a phone number", "link": "a link"}
 """How ``--add-``/``--remove-`` options name one item of a list field, where "a OPTION" reads
@@ -80,9 +100,11 @@ def build_parser() -> ArgumentParser:
     _note_parsers(sub)
 
     p = sub.add_parser("log", help="log an interaction with a contact")
-    p.add_argument("contact", metavar="ID")
+    p.add_argument(
+        "contact", metavar="ID", help="the contact's id (or the start of it), or its name"
+    )
     p.add_argument("--kind", default="other", help="one of " + ", ".join(INTERACTION_KINDS))
-    p.add_argument("--summary", required=True)
+    p.add_argument("--summary", required=True, help="what you talked about, in a line")
     p.add_argument(
         "--date", default="today", help="YYYY-MM-DD, today, yesterday, or =-Nd (N days ago)"
     )
@@ -92,7 +114,7 @@ def build_parser() -> ArgumentParser:
         help="share this interaction with trusted colleagues (default: private)",
     )
 
-    p = sub.add_parser("due", help="follow-ups due or overdue")
+    p = sub.add_parser("due", help="follow-ups due or overdue (cadence and dated reminders)")
     p.add_argument(
         "--within",
         type=int,
@@ -100,10 +122,29 @@ def build_parser() -> ArgumentParser:
         metavar="DAYS",
         help="also list those due in the next DAYS days",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    dsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
+    z = dsub.add_parser("snooze", help="postpone a contact's follow-up (default: 7 days)")
+    z.add_argument("id", metavar="ID", help="the contact's id or name")
+    z.add_argument(
+        "until", metavar="WHEN", nargs="?", default="7d", help=f"until when: {WHEN_HELP} (7d)"
+    )
+    z.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser(
+        "remind", help="remind yourself of a contact on a day (private to this device)"
+    )
+    p.add_argument(
+        "id", metavar="ID", nargs="?", help="the contact's id or name (none: list the reminders)"
+    )
+    p.add_argument("when", metavar="DATE", nargs="?", help=WHEN_HELP)
+    p.add_argument("text", metavar="TEXT", nargs="*", help="what to remember")
+    p.add_argument("--done", action="store_true", help="the reminder is done: forget it")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("search", help="search contacts and notes")
-    p.add_argument("query", nargs="+", help="words to find (each as a prefix)")
+    p.add_argument("query", nargs="+", help=SEARCH_HELP)
+    p.dash_words = True
     p.add_argument("--limit", type=int, default=50, help="at most this many of each (50)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _circle_option(p, "only in this circle")
@@ -126,7 +167,7 @@ def build_parser() -> ArgumentParser:
     esub = p.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=ArgumentParser)
     for what, formats in (("notes", ("md", "html", "json")), ("contacts", ("vcf", "csv", "json"))):
         e = esub.add_parser(what, help=f"export {what} as {', '.join(formats)}")
-        e.add_argument("--format", required=True, choices=formats)
+        e.add_argument("--format", required=True, choices=formats, help="the file format to write")
         e.add_argument(
             "--out",
             required=True,
@@ -143,7 +184,7 @@ def build_parser() -> ArgumentParser:
     _circle_parsers(sub)
 
     p = sub.add_parser("id", help="show this device's fingerprint, to give to a colleague")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("peer", help="trust, list and revoke the colleagues you sync with")
     psub = p.add_subparsers(
@@ -154,27 +195,31 @@ def build_parser() -> ArgumentParser:
     t.add_argument("--name", help="a name for them (default: the first fingerprint group)")
     t.add_argument("--circle", metavar="NAME", help="also add them to this circle of yours")
     lst = psub.add_parser("list", help="the peers you trust or revoked")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="print JSON")
     r = psub.add_parser("revoke", help="stop syncing with a peer; its live link is cut")
-    r.add_argument("fingerprint", metavar="FINGERPRINT")
+    r.add_argument("fingerprint", metavar="FINGERPRINT", help="the peer's fingerprint")
     a = psub.add_parser("add", help="reach a trusted peer at HOST:PORT (another subnet, a VPN)")
-    a.add_argument("address", metavar="HOST:PORT")
+    a.add_argument(
+        "address",
+        metavar="HOST:PORT",
+        help="where the peer's plntui sync listens (it is asked who it is)",
+    )
     i = psub.add_parser(
         "introducer", help="let a trusted peer offer you the peers it trusts (see README)"
     )
-    i.add_argument("fingerprint", metavar="FINGERPRINT")
+    i.add_argument("fingerprint", metavar="FINGERPRINT", help="the trusted peer's fingerprint")
     mode = i.add_mutually_exclusive_group()
     mode.add_argument(
         "--auto", action="store_true", help="trust what it offers without asking (risky)"
     )
     mode.add_argument("--off", action="store_true", help="it is no longer an introducer")
     pend = psub.add_parser("pending", help="peers your introducers offered, awaiting approval")
-    pend.add_argument("--json", action="store_true")
+    pend.add_argument("--json", action="store_true", help="print JSON")
     ap = psub.add_parser("approve", help="trust a peer an introducer offered")
     ap.add_argument("fingerprint", metavar="FINGERPRINT", help="the offered peer's fingerprint")
     ap.add_argument("--circle", metavar="NAME", help="also add it to this circle of yours")
     rj = psub.add_parser("reject", help="refuse a peer an introducer offered (never offered again)")
-    rj.add_argument("fingerprint", metavar="FINGERPRINT")
+    rj.add_argument("fingerprint", metavar="FINGERPRINT", help="the offered peer's fingerprint")
     u = psub.add_parser(
         "undo",
         help="bring back what a device changed since a date (after revoking a broken or stolen "
@@ -262,7 +307,7 @@ def _recovery_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
     r = tsub.add_parser("restore", help="put a deleted contact or note back")
-    r.add_argument("id", metavar="ID")
+    r.add_argument("id", metavar="ID", help="its id, as plntui trash lists it")
 
     p = sub.add_parser(
         "held", help="mass deletions from peers waiting for your decision; accept or refuse"
@@ -270,9 +315,9 @@ def _recovery_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     hsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=ArgumentParser)
     a = hsub.add_parser("accept", help="apply the deletions (and the device's later changes)")
-    a.add_argument("id", metavar="ID")
+    a.add_argument("id", metavar="ID", help="the batch's id, as plntui held lists it")
     r = hsub.add_parser("refuse", help="apply, then bring everything it deleted back, for everyone")
-    r.add_argument("id", metavar="ID")
+    r.add_argument("id", metavar="ID", help="the batch's id, as plntui held lists it")
     t = hsub.add_parser("threshold", help="when a batch is held (no option: show it)")
     t.add_argument(
         "--count", type=int, metavar="N", help="held when it deletes more than N items (20)"
@@ -327,9 +372,9 @@ def _provenance_parsers(sub: Any) -> None:
     )
     p.add_argument("--mark-seen", action="store_true", help="then remember that you looked")
     p.add_argument("--all", action="store_true", help="everything colleagues did, ever")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("rename", help="change your display name (colleagues see it)")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="your new display name")
 
 
 def _add_field_options(
@@ -406,28 +451,35 @@ def _contact_parsers(sub: Any) -> None:
     _privacy_options(a, edit=False)
     _circle_option(a, "the circle it goes to (default: your default circle)")
     e = csub.add_parser("edit", help="change a contact's fields")
-    e.add_argument("id", metavar="ID")
+    e.add_argument("id", metavar="ID", help="the contact's id (or the start of it)")
     _add_field_options(e, CONTACT_OPTIONS, edit=True)
     _privacy_options(e, edit=True)
     _circle_option(e, "move it to this circle (a private contact is shared there)")
     mv = csub.add_parser("move", help="move a contact to another circle")
-    mv.add_argument("id", metavar="ID")
+    mv.add_argument("id", metavar="ID", help="the contact's id (or the start of it)")
     mv.add_argument("--circle", metavar="NAME", required=True, help="the circle it moves to")
     s = csub.add_parser("show", help="show one contact")
-    s.add_argument("id", metavar="ID")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("id", metavar="ID", nargs="+", help="its id (or the start of it), or its name")
+    s.add_argument("--json", action="store_true", help="print JSON")
     lst = csub.add_parser("list", help="list contacts")
+    lst.dash_words = True
+    lst.add_argument(
+        "query", metavar="WORDS", nargs="*", help="only those matching: " + SEARCH_HELP
+    )
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.add_argument("--topic", help="only contacts with this topic")
     lst.add_argument("--added-by", metavar="NAME", help="only contacts this device added")
     _circle_option(lst, "only the contacts of this circle")
     r = csub.add_parser("rm", help="remove a contact")
-    r.add_argument("id", metavar="ID")
+    r.add_argument("id", metavar="ID", help="the contact's id (or the start of it)")
     d = csub.add_parser("dupes", help="list contacts that look like the same person")
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--json", action="store_true", help="print JSON")
+    d.add_argument("--all", action="store_true", help="also the pairs marked as not duplicates")
     m = csub.add_parser("merge", help="merge the second contact into the first")
-    m.add_argument("keep", metavar="KEEP_ID")
-    m.add_argument("other", metavar="OTHER_ID")
+    m.add_argument("keep", metavar="KEEP_ID", help="the contact that stays")
+    m.add_argument(
+        "other", metavar="OTHER_ID", help="the contact merged into KEEP_ID (it then leads there)"
+    )
 
 
 def _note_parsers(sub: Any) -> None:
@@ -446,24 +498,28 @@ def _note_parsers(sub: Any) -> None:
     _privacy_options(a, edit=False)
     _circle_option(a, "the circle it goes to (default: your default circle)")
     e = nsub.add_parser("edit", help="change a note; with no option, opens $EDITOR on the body")
-    e.add_argument("id", metavar="ID")
+    e.add_argument("id", metavar="ID", help="the note's id (or the start of it)")
     _add_field_options(e, NOTE_OPTIONS, edit=True)
     e.add_argument("--body-file", type=Path, metavar="FILE", help="read the body from FILE")
     _privacy_options(e, edit=True)
     _circle_option(e, "move it to this circle (a private note is shared there)")
     mv = nsub.add_parser("move", help="move a note to another circle")
-    mv.add_argument("id", metavar="ID")
+    mv.add_argument("id", metavar="ID", help="the note's id (or the start of it)")
     mv.add_argument("--circle", metavar="NAME", required=True, help="the circle it moves to")
     s = nsub.add_parser("show", help="show one note")
-    s.add_argument("id", metavar="ID")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("id", metavar="ID", help="the note's id (or the start of it)")
+    s.add_argument("--json", action="store_true", help="print JSON")
     lst = nsub.add_parser("list", help="list notes")
+    lst.dash_words = True
+    lst.add_argument(
+        "query", metavar="WORDS", nargs="*", help="only those matching: " + SEARCH_HELP
+    )
     lst.add_argument("--json", action="store_true", help="print JSON")
     lst.add_argument("--tag", help="only notes with this tag")
     lst.add_argument("--added-by", metavar="NAME", help="only notes this device wrote")
     _circle_option(lst, "only the notes of this circle")
     r = nsub.add_parser("rm", help="remove a note")
-    r.add_argument("id", metavar="ID")
+    r.add_argument("id", metavar="ID", help="the note's id (or the start of it)")
 
 
 def _relay_parser(sub: Any) -> None:
@@ -494,7 +550,7 @@ def _doctor_parser(sub: Any) -> None:
     p.add_argument(
         "--timeout", type=float, default=3.0, metavar="SECONDS", help="how long to browse the LAN"
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
 
 COMMANDS: dict[str, str] = {
@@ -503,6 +559,7 @@ COMMANDS: dict[str, str] = {
     "note": "notes:cmd_note",
     "log": "activity:cmd_log",
     "due": "activity:cmd_due",
+    "remind": "activity:cmd_remind",
     "search": "search:cmd_search",
     "who": "search:cmd_who",
     "import": "transfer:cmd_import",
@@ -543,7 +600,15 @@ def handler_of(command: str | None) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # words of a search after an option ("search rust --json -kubernetes") are words
+            if isinstance(getattr(args, "query", None), list) and not any(
+                e.startswith("--") for e in extra
+            ):
+                args.query += extra
+            else:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exit_:  # --help, --version, or a usage error (already printed)
         return exit_.code if isinstance(exit_.code, int) else 2
     demo_folder: Path | None = None

@@ -80,6 +80,11 @@ def cmd_note(args: argparse.Namespace) -> int:
         return 0
     if action == "list":
         records = in_circle(net, added_by(net, "notes", args.added_by), args.circle)
+        from .search import query_filter
+
+        matching = query_filter(net, args.query, "notes")
+        if matching is not None:
+            records = [r for r in records if r.id in matching]
         if args.tag:
             from ..model import normalise_topic
 
@@ -89,7 +94,9 @@ def cmd_note(args: argparse.Namespace) -> int:
             print_json([r.to_json() for r in records])
         else:
             table(note_rows(records), ["ID", "TITLE", "KIND", "TAGS", "CIRCLE"])
-            if not records:
+            if not records and (matching is not None or args.tag or args.circle or args.added_by):
+                out("No notes match.")
+            elif not records:
                 out('No notes yet. Add one with: plntui note add --title "Reading list"')
         return 0
     if action == "rm":

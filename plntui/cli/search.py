@@ -1,25 +1,63 @@
-"""Provides ``plntui search`` (contacts and notes, every word as a prefix) and ``plntui who``
-(who knows a topic, best first)."""
+"""Provides ``plntui search`` (contacts and notes, in the search syntax of ``query``: words,
+``"phrases"``, ``org:``, ``topic:``/``tag:``, ``by:``, ``circle:``, ``-`` to exclude, as the
+app's filters) and ``plntui who`` (who knows a topic, best first)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import ValidationError
 from ..model import Record, safe_text
 from .common import in_circle, open_network
-from .output import out, print_json
+from .output import out, print_json, warn
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     net = open_network(args)
+    text = " ".join(args.query)
+    if args.limit < 1:
+        raise ValidationError("--limit must be 1 or more")
     if args.circle:
-        found = net.search(" ".join(args.query), max(args.limit * 20, 1000))
+        found = net.search(text, None)
         found = {k: in_circle(net, v, args.circle)[: args.limit] for k, v in found.items()}
     else:
-        found = net.search(" ".join(args.query), args.limit)
+        found = net.search(text, args.limit)
+    explain_unresolved(net, text)
     return _print_found(found, args.json, "Nothing matches.")
+
+
+def query_filter(net: Any, words: list[str] | None, collection: str) -> set[str] | None:
+    """The ids of ``collection`` that the words of a list command match (the search syntax),
+    or ``None`` when no words were given."""
+    text = " ".join(words or [])
+    if not text.strip():
+        return None
+    explain_unresolved(net, text)
+    found = net.search(text, None, collections=(collection,), ranked=False)[collection]
+    return {r.id for r in found}
+
+
+def explain_unresolved(net: Any, text: str) -> None:
+    """Say on stderr when a ``by:`` or ``circle:`` word names no device or circle (so that an
+    empty answer is not a mystery); the answer itself is unchanged."""
+    from ..catalog import circles_matching
+    from ..provenance import actors_named, device_names
+    from ..query import parse
+
+    query = parse(text)
+    names: dict[str, str] | None = None
+    for term in query.of_kind("by"):
+        names = device_names(net) if names is None else names
+        if not actors_named(net, term.value, names):
+            known = ", ".join(sorted(set(names.values()), key=str.casefold)) or "none yet"
+            warn(f"no device is named {term.value!r} (devices: {safe_text(known)})")
+    for term in query.of_kind("circle"):
+        circles = net.index().circle_names()
+        if not circles_matching(circles, term.value):
+            known = ", ".join(sorted(circles.values(), key=str.casefold)) or "none yet"
+            warn(f"no circle is named {term.value!r} (circles: {safe_text(known)}, private)")
 
 
 def name_cell(label: str) -> str:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import Screen
@@ -274,6 +275,13 @@ class PlntuiApp(App[None]):
         theme = read_settings(self.home).get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's palette commands but its "Theme": "Change theme…" (``commands``) does
+        the same and says the choice is remembered."""
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_change_theme:
+                yield command
 
     def watch_theme(self, theme: str) -> None:
         if self.net is None:

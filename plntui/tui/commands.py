@@ -139,6 +139,11 @@ class PlntuiCommands(Provider):
                 lambda: _in_mode(app, "peers", None),
             ),
             (
+                "Duplicates…",
+                "Contacts that look like one person: compare them side by side, merge them",
+                lambda: _in_mode(app, "contacts", "duplicates"),
+            ),
+            (
                 "Trash",
                 "Deleted contacts and notes: who deleted them and when; restore one",
                 lambda: _in_mode(app, "trash", None),
@@ -307,7 +312,7 @@ def _who_topic(query: str) -> str:
     words = query.split()
     if len(words) < 2 or words[0].lower() != "who":
         return ""
-    rest = words[2:] if words[1].lower() == "knows" else words[1:]
+    rest = words[2:] if words[1].lower().rstrip("?…") == "knows" else words[1:]
     return " ".join(rest).strip(" ?…")
 
 

@@ -31,6 +31,14 @@ port when the one asked for is taken, and keeps syncing without LAN discovery wh
 cannot start (no multicast, a network namespace without interfaces); the snapshot's ``warning``
 says so ("discovery off: <reason>").
 
+How each trusted peer is (``peer_condition``): in sync, syncing, connecting, *left* (it closed
+the link itself, saying why: the service remembers that goodbye from the engine's ``PeerLost``
+until a link is up again), *offline* (nothing answers at its address: it quit, or the host is
+unreachable), *revoked you* / *doesn't trust you* (it refuses this device's certificate), or
+*failed*, only for a real failure, whose reason the Peers screen shows. Where a peer listens
+(``TrustedPeer.known_address``) comes from its stored addresses and the LAN announcements: a link
+the peer dialled shows the peer's outgoing port, which reaches nothing.
+
 The snapshot also carries what the trust store says about introducers (see ``sync.trust``): which
 trusted peer is one, who introduced whom, and the introductions waiting for approval; offline,
 ``introducer_fields`` and ``offers_of`` read the same from the store directly.
@@ -115,10 +123,27 @@ class TrustedPeer:
     """The display name of the introducer that brought it, if one did."""
     route: str = ""
     """How the link reaches it: "lan", "direct" or "relay" ("": no link)."""
+    outbound: bool | None = None
+    """This device dialled the live link (``address`` is where the peer listens); False: the
+    peer dialled (``address`` has its outgoing port); None: no link now."""
+    known_address: str = ""
+    """Where the peer listens as far as this device knows (an address stored for it, or the one
+    it announces on the LAN, on the host of ``address``; with no link, the first stored one)."""
+    goodbye: str = ""
+    """What the peer said when it last closed the link itself ("plntui is shutting down"); ""
+    once a link is up again."""
 
     @property
     def connected(self) -> bool:
         return self.state in ("connected", "in-sync")
+
+    @property
+    def shown_address(self) -> str:
+        """The address to show: where the peer listens, never the outgoing port of a link it
+        dialled (then the known listening address, else the host alone)."""
+        if self.outbound or self.route == "relay":
+            return self.address
+        return self.known_address or host_of(self.address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +251,111 @@ class SyncNotice(Message):
 # -- pure helpers ---------------------------------------------------------------------------------
 
 
+def host_of(address: str) -> str:
+    """``"192.168.1.20:51234"`` -> ``"192.168.1.20"``, ``"[fe80::1]:4"`` -> ``"fe80::1"``;
+    anything else as it is."""
+    from sync.trust import parse_hostport
+
+    try:
+        return parse_hostport(address)[0]
+    except ValueError:
+        return address
+
+
+def listening_address(
+    address: str, stored: tuple[str, ...], announced: tuple[tuple[str, int], ...] = ()
+) -> str:
+    """Where a peer listens, for a link at ``address`` (any port): the stored address on the
+    same host, else the announced endpoint on it; with no ``address``, the first stored one;
+    "" when unknown."""
+    from sync.trust import format_hostport, parse_hostport
+
+    if not address:
+        return stored[0] if stored else ""
+    host = host_of(address)
+    for text in stored:
+        try:
+            if parse_hostport(text)[0] == host:
+                return text
+        except ValueError:
+            continue
+    for found, port in announced:
+        if found == host:
+            return format_hostport(found, port)
+    return ""
+
+
+OFFLINE_SIGNS = (
+    "connection refused",
+    "timed out",
+    "no route to host",
+    "network is unreachable",
+    "host is unreachable",
+    "host is down",
+    "connection reset",
+    "went away without saying goodbye",
+    "connection dropped",
+    "not known",
+    "name resolution",
+    "did not say hello",
+    "was silent for",
+)
+"""Parts of a dial's or a link's error meaning nothing (or nobody) answers: the peer quit, or its
+host is unreachable. That is being offline, not a failure."""
+REFUSED_SIGNS = ("refused this device's certificate", "does not trust this device")
+"""Parts of an error meaning the peer refuses this device's certificate (it does not trust it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCondition:
+    """How a trusted peer is, for the Peers screen: a short ``label`` for its State column, a
+    ``tone`` ("good", "error", "warning" or ""), and a sentence saying why (``detail``)."""
+
+    label: str
+    tone: str
+    detail: str
+
+
+def peer_condition(peer: TrustedPeer) -> PeerCondition:
+    """In sync, syncing, connecting, left, offline, revoked you / doesn't trust you, or failed
+    (only a real failure, with its reason); see the module docstring."""
+    state, error = peer.state, peer.last_error
+    if state == "in-sync":
+        return PeerCondition("in sync", "good", "in sync")
+    if state == "connected":
+        return PeerCondition("syncing", "good", "connected, syncing")
+    folded = error.casefold()
+    if error and any(sign in folded for sign in REFUSED_SIGNS):
+        if peer.last_sync is not None:
+            return PeerCondition(
+                "revoked you",
+                "warning",
+                "it refuses this device: it revoked you (or lost its trust in this device). "
+                "Pair again to sync, or revoke it here (r).",
+            )
+        return PeerCondition(
+            "doesn't trust you",
+            "warning",
+            "it refuses this device: it does not trust you yet. Pair by code so that both "
+            "sides trust each other, or have it run plntui peer trust with your fingerprint.",
+        )
+    gone = state != "failed" or not error or any(sign in folded for sign in OFFLINE_SIGNS)
+    if peer.goodbye and state in ("connecting", "offline", "failed") and gone:
+        return PeerCondition(
+            "left",
+            "",
+            f"left, saying “{peer.goodbye}”; it syncs again when it is back",
+        )
+    if not error:
+        if state == "connecting":
+            return PeerCondition("connecting…", "", "connecting…")
+        return PeerCondition("offline", "", "offline: no link now; it syncs once it is reachable")
+    # a retry in progress keeps saying how the last attempt went
+    if any(sign in folded for sign in OFFLINE_SIGNS):
+        return PeerCondition("offline", "", f"offline: {error}")
+    return PeerCondition("failed", "error", f"failed: {error}")
+
+
 def utcnow() -> _dt.datetime:
     """The time "ago" texts count from (snapshot tests fix it)."""
     return _dt.datetime.now(_dt.UTC)
@@ -306,6 +436,30 @@ def offers_of(trust: Any) -> tuple[OfferedPeer, ...]:
     )
 
 
+PEER_CLOSED = "the peer closed the link"
+"""How the session reports a BYE from the peer (``sync.session``), followed by its reason."""
+NOT_LEAVING = (
+    "refused",
+    "protocol error",
+    "cannot go on",
+    "the peer could not store",
+    "the peer went away",
+    "the connection dropped",
+)
+"""Reasons after ``PEER_CLOSED`` that tell of a problem or a vanished peer, not of a goodbye."""
+
+
+def goodbye_of(reason: str) -> str:
+    """What a peer said when it closed the link itself ("plntui is shutting down"), from a
+    ``PeerLost`` reason; "" when the link ended otherwise (a failure, this side closing)."""
+    if not reason.startswith(PEER_CLOSED):
+        return ""
+    said = reason[len(PEER_CLOSED) :].lstrip(": ").strip()
+    if said.startswith(NOT_LEAVING):
+        return ""
+    return safe_text(said) or "goodbye"
+
+
 def human_bytes(n: int) -> str:
     value = float(n)
     for unit in ("B", "kB", "MB", "GB"):
@@ -342,6 +496,8 @@ class SyncService:
         self._stopped = False
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
+        # what each peer said when it last closed the link itself (the engine's loop only)
+        self._goodbyes: dict[bytes, str] = {}
 
     @property
     def snapshot(self) -> SyncSnapshot:
@@ -644,12 +800,21 @@ class SyncService:
         runner = self.runner
         engine = runner.engine
         trust = runner.trust
-        trusted = tuple(
-            TrustedPeer(
+        seen_peers = list(runner.discovery.peers().values()) if runner.discovery else []
+        announced: dict[bytes, tuple[tuple[str, int], ...]] = {}
+        for seen in seen_peers:
+            announced[seen.fingerprint] = announced.get(seen.fingerprint, ()) + tuple(
+                seen.endpoints()
+            )
+
+        def trusted_peer(s: Any) -> TrustedPeer:
+            stored = trust.get(s.fingerprint)
+            address = s.address or ""
+            return TrustedPeer(
                 fingerprint=s.fingerprint,
                 name=safe_text(s.name),
                 state=s.state,
-                address=s.address or "",
+                address=safe_text(address),
                 last_sync=s.last_sync,
                 changes_in=s.changes_in,
                 changes_out=s.changes_out,
@@ -657,14 +822,23 @@ class SyncService:
                 bytes_out=s.bytes_out,
                 last_error=safe_text(s.last_error or ""),
                 route=s.route or "",
+                outbound=s.outbound,
+                known_address=safe_text(
+                    listening_address(
+                        address,
+                        stored.addresses if stored is not None else (),
+                        announced.get(s.fingerprint, ()),
+                    )
+                ),
+                goodbye=self._goodbyes.get(s.fingerprint, ""),
                 **introducer_fields(trust, s.fingerprint),
             )
-            for s in engine.status()
-        )
+
+        trusted = tuple(trusted_peer(s) for s in engine.status())
         nearby: dict[bytes, NearbyPeer] = {}
         if runner.discovery is not None:
             own = runner.identity.fingerprint
-            for seen in runner.discovery.peers().values():
+            for seen in seen_peers:
                 if seen.fingerprint == own or trust.is_trusted(seen.fingerprint):
                     continue
                 address = ", ".join(f"{a}:{seen.port}" for a in seen.addresses[:2])
@@ -701,11 +875,25 @@ class SyncService:
 
     def _event(self, event: Any) -> None:
         """An engine event (on the engine's loop): tell the app, refresh the peer table."""
-        from sync.events import ChangesStored, IntroductionOffered, PeerIntroduced
+        from sync.events import (
+            ChangesStored,
+            IntroductionOffered,
+            PeerConnected,
+            PeerIntroduced,
+            PeerLost,
+        )
 
         runner = self.runner
         if runner is None:
             return
+        if isinstance(event, PeerConnected):
+            self._goodbyes.pop(event.fingerprint, None)
+        elif isinstance(event, PeerLost):
+            said = goodbye_of(event.reason)
+            if said:
+                self._goodbyes[event.fingerprint] = said
+            else:
+                self._goodbyes.pop(event.fingerprint, None)
         new_contacts = 0
         if isinstance(event, ChangesStored):
             host = runner.host

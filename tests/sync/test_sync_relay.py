@@ -25,17 +25,18 @@ pytestmark = pytest.mark.timeout(90)
 FAST = Timeouts(handshake=5.0, connect=2.0)
 
 
-def know_each_other(*nodes: Node, secret: bytes | None = None) -> None:
-    """Every node trusts every other, with its certificate and a pair secret (as pairing by
-    code leaves them): what the relay needs."""
+def know_each_other(*nodes: Node, secret: bytes | None = None, pair: bool = True) -> None:
+    """Every node trusts every other, with its certificate and (``pair``) a pair secret, as
+    pairing by code leaves them: what the relay needs."""
     for node in nodes:
         for other in nodes:
             if other is node:
                 continue
             node.trust.trust(other.fp, other.name)
             node.trust.learn_cert(other.fp, other.identity.cert_der)
-            pair = secret or bytes(a ^ b for a, b in zip(node.fp, other.fp, strict=True))
-            node.trust.set_relay_secret(other.fp, pair)
+            if pair:
+                shared = secret or bytes(a ^ b for a, b in zip(node.fp, other.fp, strict=True))
+                node.trust.set_relay_secret(other.fp, shared)
         node.engine.trust_changed()
 
 
@@ -235,3 +236,119 @@ async def test_a_wrong_code_through_the_relay_fails_and_pins_nothing(
         with pytest.raises(PairingFailed):
             await b.engine.pair_relayed(wrong, timeout=20)
         assert a.trust.get(b.fp) is None and b.trust.get(a.fp) is None
+
+
+async def test_circle_secrets_meet_even_when_the_two_views_differ(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    """No pair secret: Alice shares circles with secrets X and Y with Bob, who knows only of
+    Y's circle yet (X's has not reached him). They still meet, under Y's token."""
+    x, y = b"X" * 32, b"Y" * 32
+    async with cluster(tmp_path) as c:
+        a = await c.add(
+            "alice",
+            docs={"d:a": doc_with("a1")},
+            relay=transit.address,
+            relay_secrets=lambda fp: [x, y],
+        )
+        b = await c.add("bob", relay=transit.address, relay_secrets=lambda fp: [y])
+        know_each_other(a, b, pair=False)
+        await eventually(lambda: in_sync(a, b) and converged(a, b), 20, "a meeting under Y")
+        assert route(a, b) == "relay"
+
+
+async def test_a_link_that_drops_at_once_is_retried_with_backoff(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    """Bob's side ends every relayed link as soon as it is admitted (as an incompatible peer
+    would): the two sides back off instead of meeting again in a tight loop."""
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", relay=transit.address, timeouts=FAST)
+        admitted: list[float] = []
+        admit = b.engine.admit
+
+        def admit_then_close(*args: object, **kwargs: object) -> object:
+            link = admit(*args, **kwargs)  # type: ignore[arg-type]
+            if link is not None:
+                admitted.append(asyncio.get_running_loop().time())
+                b.engine.loop.call_soon(b.engine.close_link, link, "not today")  # type: ignore[union-attr]
+            return link
+
+        b.engine.admit = admit_then_close  # type: ignore[method-assign]
+        know_each_other(a, b)
+        await eventually(lambda: len(admitted) >= 2, 20, "two relayed links")
+        await asyncio.sleep(3.0)  # a window to count in: a tight loop makes hundreds
+        assert len(admitted) < 12, len(admitted)
+
+
+async def test_turning_the_relay_off_ends_relayed_links_and_on_again_brings_them_back(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", docs={"d:a": doc_with("a1")}, relay=transit.address)
+        b = await c.add("bob", relay=transit.address)
+        know_each_other(a, b)
+        await eventually(lambda: in_sync(a, b) and route(a, b) == "relay", 20)
+        a.engine.set_relay(None)
+        await eventually(lambda: a.link_to(b) is None and b.link_to(a) is None, 10, "links cut")
+        await eventually(lambda: not a.engine.relayer.tasks, 5, "no waiter left")
+        a.edit("d:a", "while-off")
+        await asyncio.sleep(1.0)
+        assert not b.host.has("d:a", "while-off")  # no route at all now
+        a.engine.set_relay(transit.address)
+        await eventually(lambda: in_sync(a, b) and b.host.has("d:a", "while-off"), 20)
+        assert route(a, b) == "relay"
+        assert len(a.engine.relayer.tasks) == 1
+
+
+async def test_revoking_a_peer_cuts_its_relayed_link_and_its_waiting(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", relay=transit.address)
+        b = await c.add("bob", relay=transit.address)
+        know_each_other(a, b)
+        await eventually(lambda: in_sync(a, b), 20)
+        a.trust.revoke(b.fp)
+        a.engine.trust_changed()
+        await eventually(lambda: a.link_to(b) is None, 10, "the link cut")
+        await eventually(lambda: b.fp not in a.engine.relayer.tasks, 5, "no waiter for bob")
+
+
+async def test_sync_once_through_the_relay(tmp_path: Path, transit: TransitRelay) -> None:
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", docs={"d:a": doc_with("a1")}, relay=transit.address)
+        b = await c.add("bob", relay=transit.address, listen=False, auto_dial=False)
+        know_each_other(a, b)
+        summary = await b.engine.sync_once(timeout=20)
+        assert [r.outcome for r in summary.results] == ["in-sync"]
+        assert summary.results[0].address == f"relay {transit.address}"
+        assert b.host.has("d:a", "a1")
+
+
+async def test_an_invite_at_the_relay_answers_only_pairing(
+    tmp_path: Path, transit: TransitRelay
+) -> None:
+    """Someone who computes the day's rendezvous of a nameplate meets the invite there: an INFO
+    query (which would tell the inviter's certificate and clock) is not answered."""
+    from sync.relay import pairing_token
+    from sync.tls import client_context_anonymous, info_frame, read_one_frame
+
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", relay=transit.address, timeouts=FAST)
+        invite = a.engine.open_invite()
+        reader, writer = await asyncio.wait_for(
+            meet(transit.address, pairing_token(invite.nameplate, day())), 20
+        )
+        channel = TlsChannel(reader, writer, client_context_anonymous(), server_side=False)
+        await channel.handshake(5.0)
+        channel.write(info_frame())
+        await channel.drain()
+        try:
+            answer = await asyncio.wait_for(read_one_frame(channel, max_payload=4096), 5)
+        except (ssl.SSLError, ConnectionError):
+            answer = None
+        assert answer is None
+        channel.abort()
+        assert invite.is_open()  # an INFO does not spend it

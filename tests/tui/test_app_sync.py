@@ -37,6 +37,8 @@ from plntui.tui.sync_service import CIRCLE_JOINED, SyncNotice, SyncOptions, Sync
 from plntui.tui.widgets.sync_status import SyncStatus
 
 SIZE = (110, 32)
+WIDE = (170, 32)
+"""Wide enough for every column of the peers screen's Trusted table."""
 LOOPBACK = SyncOptions(listen_host="127.0.0.1", port=0, discovery=False)
 PEERS_KEY = next(
     b.key for b in PlntuiApp.BINDINGS if isinstance(b, Binding) and "'peers'" in b.action
@@ -119,6 +121,13 @@ def notifications(app: PlntuiApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
+def peer_row(table: DataTable[object], n: int) -> dict[str, str]:
+    """Row ``n`` of the peers screen's Trusted table, by column header (the columns shown
+    depend on the width)."""
+    headers = [str(column.label) for column in table.columns.values()]
+    return dict(zip(headers, (str(cell) for cell in table.get_row_at(n)), strict=True))
+
+
 async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> None:
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
     async with app.run_test(size=SIZE) as pilot:
@@ -145,16 +154,21 @@ async def test_the_app_syncs_with_a_peer_and_shows_it(home: Path, bob: Peer) -> 
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         table = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
-        row = [str(cell) for cell in table.get_row_at(0)]
-        assert row[0] == "Bob" and row[1] in ("in sync", "connected, syncing")
-        assert row[2] in ("LAN", "direct")  # the link's route (no relay here)
-        assert row[4] == "Alice's circle"  # the circles they share
-        assert row[6] != "0 / 0"
-        # Bob goes away: the status and the peers screen follow
+        row = peer_row(table, 0)
+        assert row["Name"] == "Bob" and row["State"] in ("in sync", "syncing")
+        assert row["Route"] in ("LAN", "direct")  # the link's route (no relay here)
+        assert row["Circles"] == "Alice's circle"  # the circles they share
+        assert row["Address"] == f"127.0.0.1:{bob.service.runner.engine.port}"  # where Bob listens
+        assert row["Bytes in / out"] != "0 B / 0 B"
+        detail = str(app.screen.query_one("#trusted-detail").render())
+        assert "Bob: in sync" in detail or "Bob: connected, syncing" in detail
+        assert "0 / 0 changes" not in detail
+        # Bob quits: the status says so, and the peers screen says he left (not "failed")
         await asyncio.to_thread(bob.stop)
         await wait_for(pilot, lambda: "0 of 1 peers" in status(app))
-        await wait_for(pilot, lambda: str(table.get_row_at(0)[1]) != "in sync")
-        assert str(table.get_row_at(0)[1]) in ("not connected", "connecting…", "failed")
+        await wait_for(pilot, lambda: peer_row(table, 0)["State"] == "left")
+        detail = str(app.screen.query_one("#trusted-detail").render())
+        assert "left, saying “plntui is shutting down”" in detail
 
 
 async def test_a_local_edit_reaches_the_peer_at_once(home: Path, bob: Peer) -> None:
@@ -471,13 +485,17 @@ def cells(table: DataTable[object]) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def rows(table: DataTable[object]) -> list[dict[str, str]]:
+    return [peer_row(table, i) for i in range(table.row_count)]
+
+
 async def test_approve_and_reject_introductions_offline(home: Path, sample: Network) -> None:
     from plntui.tui.dialogs.confirm import ConfirmDialog
     from sync.fingerprint import format_fingerprint
 
     introduced_by_bob(home, (CAROL, "Carol"), (DAVE, "[bold]Dave[/bold]"))
     app = PlntuiApp(home, watch_interval=0.1)  # --offline: the trust store is edited directly
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:  # every column fits
         await pilot.press(PEERS_KEY)
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         screen = app.screen
@@ -486,7 +504,8 @@ async def test_approve_and_reject_introductions_offline(home: Path, sample: Netw
         await wait_for(pilot, lambda: offers.row_count == 2)
         assert [row[0] for row in cells(offers)] == ["Carol", "[bold]Dave[/bold]"]  # not markup
         assert all(row[2] == "Bob" for row in cells(offers))
-        assert cells(trusted)[0][0] == "Bob" and cells(trusted)[0][5] == "introducer"
+        assert peer_row(trusted, 0)["Name"] == "Bob"
+        assert peer_row(trusted, 0)["Introducer"] == "introducer"
         # a: a confirmation with the full fingerprint and who introduced Carol
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
@@ -500,7 +519,11 @@ async def test_approve_and_reject_introductions_offline(home: Path, sample: Netw
         assert carol is not None and carol.introduced_by == BOB and carol.name == "Carol"
         await wait_for(pilot, lambda: offers.row_count == 1)
         await wait_for(
-            pilot, lambda: ["Carol", "introduced by Bob"] in [[r[0], r[5]] for r in cells(trusted)]
+            pilot,
+            lambda: (
+                ("Carol", "introduced by Bob")
+                in [(r["Name"], r["Introducer"]) for r in rows(trusted)]
+            ),
         )
         assert any("Trusted Carol, introduced by Bob" in n for n in notifications(app))
         # x: Dave is refused, kept as revoked, and no longer waits
@@ -525,13 +548,13 @@ async def test_introducer_dialog_and_approval_through_the_engine(
 
     open_trust(home).trust(BOB, "Bob")  # no address, no discovery: nobody is dialled
     app = PlntuiApp(home, watch_interval=0.1, sync=LOOPBACK)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:  # every column fits
         await wait_for(pilot, lambda: app.sync_snapshot.state == "running")
         await pilot.press(PEERS_KEY)
         await wait_for(pilot, lambda: isinstance(app.screen, PeersScreen))
         trusted = app.screen.query_one("#trusted", DataTable)
         await wait_for(pilot, lambda: trusted.row_count == 1)
-        assert cells(trusted)[0][5] == "—"
+        assert peer_row(trusted, 0)["Introducer"] == "—"
         engine = app.sync_service.runner.engine
         applied: list[None] = []  # every change of trust is handed to the engine to apply
         real_trust_changed = engine.trust_changed
@@ -556,10 +579,12 @@ async def test_introducer_dialog_and_approval_through_the_engine(
         assert flags() == (False, False)
         await choose("down", "down")  # off -> accept automatically
         await wait_for(pilot, lambda: flags() == (True, True))
-        await wait_for(pilot, lambda: cells(trusted)[0][5] == "introducer, auto-accept")
+        await wait_for(
+            pilot, lambda: peer_row(trusted, 0)["Introducer"] == "introducer, auto-accept"
+        )
         await choose("up")  # -> ask me each time
         await wait_for(pilot, lambda: flags() == (True, False))
-        await wait_for(pilot, lambda: cells(trusted)[0][5] == "introducer")
+        await wait_for(pilot, lambda: peer_row(trusted, 0)["Introducer"] == "introducer")
         # Bob offers Carol (as the engine stores it, on its own thread): approve through the engine
         service = app.sync_service
         own = load_identity(home).fingerprint

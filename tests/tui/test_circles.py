@@ -411,7 +411,7 @@ async def test_the_peers_screen_adds_and_removes_a_colleague_from_circles(
         await wait_for(pilot, lambda: trusted.row_count == 1)
         assert [str(c) for c in trusted.get_row_at(0)][:5] == [
             "Bob",
-            "not connected",
+            "offline",
             "—",
             "never",
             "—",

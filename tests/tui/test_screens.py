@@ -20,7 +20,7 @@ from plntui.tui.dialogs.transfer import (
     shared_view,
 )
 from plntui.tui.screens.contacts import ContactsScreen
-from plntui.tui.screens.followups import FollowupsScreen, due_text
+from plntui.tui.screens.followups import FollowupsScreen, cadence_text, due_text
 from plntui.tui.screens.help import HelpScreen
 from plntui.tui.screens.who import WhoScreen
 
@@ -143,8 +143,10 @@ async def test_who_with_nobody_says_so(app: PlntuiApp) -> None:
         await pilot.press(*"quantum")
         await wait_for(pilot, lambda: "Nobody" in who.table.empty_text)
         assert labels(who) == [] and "quantum" in who.table.empty_text
-        await pilot.press("escape", "n")  # leave the topic; n goes to the notes pane
+        await pilot.press("escape", "right")  # leave the topic; → goes to the notes pane
         assert who.notes_table.has_focus
+        await pilot.press("left")
+        assert who.table.has_focus
 
 
 # -- follow-ups ---------------------------------------------------------------------------------
@@ -155,9 +157,10 @@ def test_due_text() -> None:
         "12 days overdue",
         "1 day overdue",
         "due today",
-        "tomorrow",
-        "in 3 days",
+        "due tomorrow",
+        "due in 3 days",
     ]
+    assert [cadence_text(n) for n in (1, 21, 120, None)] == ["1 day", "21 days", "120 days", ""]
 
 
 async def test_followups_lists_overdue_and_l_logs_the_catch_up(app: PlntuiApp) -> None:

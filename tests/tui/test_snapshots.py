@@ -99,6 +99,10 @@ def _before(*keys: str) -> Callable[[Any], Any]:
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
+        # what the keys started is done: a lookup waits out its typing pause (who knows: 0.15 s)
+        # and runs in a worker
+        await pilot.pause(0.3)
+        await pilot.app.workers.wait_for_complete()
         _steady(pilot.app)
         await pilot.pause()
 
@@ -130,8 +134,10 @@ def test_80x24(fixed_home: Path, snap_compare: Any) -> None:
 
 def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The peers screen on fixed fake sync data (no engine runs): trusted colleagues with their
-    state and route, the circles they share, counters and introducer role, introductions waiting for
-    approval, a pairing request, nearby devices, names that look like markup."""
+    state (in sync, left, failed with its reason) and route, the circles they share, where they
+    listen (a link Heidi dialled shows her listening port), the columns that fit and the selected
+    peer described in full, introductions waiting for approval, a pairing request, nearby
+    devices, names that look like markup."""
     from plntui.tui.sync_service import NearbyPeer, OfferedPeer, SyncSnapshot, TrustedPeer
 
     now = dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
@@ -150,8 +156,7 @@ def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.M
             changes_out=n * 7,
             bytes_in=n * 48_000,
             bytes_out=n * 2_100,
-            last_error="",
-            **role,
+            **{"last_error": "", **role},
         )
 
     def offered(n: int, name: str, short: str, by: str) -> OfferedPeer:
@@ -172,8 +177,46 @@ def test_peers_screen(fixed_home: Path, snap_compare: Any, monkeypatch: pytest.M
         listen="0.0.0.0:47600",
         discovery=True,
         trusted=(
-            trusted(1, "Bob", "in-sync", 12, "192.168.1.20:47600", introducer=True, route="lan"),
-            trusted(2, "Carol", "offline", 3 * 3600, "", introduced_by="Bob"),
+            trusted(
+                1,
+                "Bob",
+                "in-sync",
+                12,
+                "192.168.1.20:47600",
+                introducer=True,
+                route="lan",
+                outbound=True,
+            ),
+            trusted(
+                2,
+                "Carol",
+                "offline",
+                3 * 3600,
+                "192.168.1.21:47600",
+                introduced_by="Bob",
+                known_address="192.168.1.21:47600",
+                goodbye="plntui is shutting down",
+            ),
+            trusted(
+                3,
+                "Heidi",
+                "in-sync",
+                40,
+                "192.168.1.22:51234",
+                route="lan",
+                outbound=False,
+                known_address="192.168.1.22:47600",
+            ),
+            trusted(
+                4,
+                "Frank",
+                "failed",
+                3 * 86400,
+                "10.0.0.9:47600",
+                outbound=None,
+                known_address="10.0.0.9:47600",
+                last_error="Frank at 10.0.0.9:47600: TLS error: WRONG_VERSION_NUMBER",
+            ),
         ),
         introductions=(
             offered(5, "Erin", "EEEEEEE", "Bob"),

@@ -329,6 +329,38 @@ class ContactForm(ModalScreen[Record | None]):
             if first:
                 self.query_one(f"#field-{first}").focus()
 
+    # -- a message goes once its field is fixed ---------------------------------------------------
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        name = (event.input.id or "").removeprefix("field-")
+        if name in FORM_FIELDS:
+            self._recheck(name)
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        name = (event.select.id or "").removeprefix("field-")
+        if name in ("circle", "relationship"):
+            self._recheck(name)
+
+    def _recheck(self, name: str) -> None:
+        """The field ``name`` changed: if a message about it is shown, it goes when the field is
+        valid now, or says what is wrong now. A circle or an introducer is checked again only
+        when saving (that reads the network): its message goes as soon as it is changed."""
+        widget = self.query_one(f"#error-{name}", Static)
+        if not widget.display:
+            return
+        message = ""
+        if name not in ("circle", "introduced_by"):
+            try:
+                checked = check_field("contacts", name, self._raw(name))
+                if name == "name" and not checked:
+                    raise ValidationError("Name is required", "name")
+            except ValidationError as err:
+                message = err.message
+        widget.update(Text(message))
+        widget.display = bool(message)
+
     # -- saving ---------------------------------------------------------------------------------
 
     @on(Input.Submitted)

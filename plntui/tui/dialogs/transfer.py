@@ -48,7 +48,9 @@ EXPORTS: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("contacts", "csv"): ("CSV", "plntui-contacts.csv", False),
     ("contacts", "json"): ("JSON", "plntui-contacts.json", False),
 }
-_last_folder: list[Path] = []  # the folder of the last path given, offered next time
+_last_import: list[Path] = []  # the folder of the last file imported, offered next time
+EXPORT_FOLDER_SETTING = "export_folder"
+"""The profile's setting (``settings.json``) that remembers the last export's folder."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -236,7 +238,6 @@ class FilePrompt(ModalScreen[Path | None]):
             self.query_one("#path-hint", Static).update("")
             self.query_one("#path", Input).focus()
             return
-        _last_folder[:] = [check.path if self.is_dir else check.path.parent]
         self.dismiss(check.path)
 
     @on(Button.Pressed, "#cancel")
@@ -484,8 +485,34 @@ class TransferScreen(ModalScreen[None]):
 # entry points for the palette
 
 
-def _folder() -> Path:
-    return _last_folder[0] if _last_folder else Path.cwd()
+def import_folder() -> Path:
+    """Where an import prompt starts: the last import's folder, else the current folder."""
+    return _last_import[0] if _last_import else Path.cwd()
+
+
+def export_folder(home: Path | None) -> Path:
+    """Where an export prompt starts: the folder the profile's last export went to (if it is
+    still there), else the home folder; never the folder of an import."""
+    if home is not None:
+        from ...settings import read_settings
+
+        stored = read_settings(home).get(EXPORT_FOLDER_SETTING)
+        if isinstance(stored, str) and stored and Path(stored).is_dir():
+            return Path(stored)
+    return Path.home()
+
+
+def remember_export_folder(home: Path | None, path: Path) -> None:
+    """Remember where an export went (the folder holding the file, or holding the Markdown
+    export's own folder), for this profile's next export."""
+    if home is None:
+        return
+    from ...settings import update_settings
+
+    try:
+        update_settings(home, **{EXPORT_FOLDER_SETTING: str(path.parent)})
+    except OSError:
+        pass
 
 
 def start_import(app: PlntuiApp) -> None:
@@ -498,6 +525,7 @@ def start_import(app: PlntuiApp) -> None:
     def chosen(path: Path | None) -> None:
         if path is None:
             return
+        _last_import[:] = [path.parent]
         app.push_screen(
             TransferScreen(
                 f"Importing {path.name}",
@@ -509,7 +537,7 @@ def start_import(app: PlntuiApp) -> None:
     app.push_screen(
         FilePrompt(
             "Import contacts from a file",
-            str(_folder()) + os.sep,
+            str(import_folder()) + os.sep,
             must_exist=True,
             is_dir=False,
             note="vCard (.vcf), CSV (LinkedIn, Google, Outlook) or a plntui JSON export. A contact "
@@ -529,7 +557,7 @@ def start_export(app: PlntuiApp, what: str, fmt: str) -> None:
     net, lock = app.net, app.net_lock
     prompt = FilePrompt(
         f"Export {what} as {name}",
-        _folder() / default,
+        export_folder(app.home) / default,
         must_exist=False,
         is_dir=is_dir,
         note=(
@@ -545,6 +573,7 @@ def start_export(app: PlntuiApp, what: str, fmt: str) -> None:
     def chosen(path: Path | None) -> None:
         if path is None:
             return
+        remember_export_folder(app.home, path)
         include = prompt.include_private
         app.push_screen(
             TransferScreen(

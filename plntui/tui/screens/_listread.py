@@ -112,6 +112,7 @@ class IndexList:
     _list_reading = False  # a worker reads the list now
     _list_again = False  # the network changed while it read
     _wanted: tuple[str, int, bool] | None = None
+    _sort_restored = False
     catalog: Catalog
 
     @property
@@ -123,6 +124,9 @@ class IndexList:
         net = self._papp.net
         if net is None:
             return
+        if not self._sort_restored:
+            self._sort_restored = True
+            self.restore_sort()
         self._list_generation += 1
         generation = self._list_generation
         if self._list_reading:
@@ -184,6 +188,27 @@ class IndexList:
         sort = (self.catalog.sort_key, self.catalog.sort_reverse)
         rows = sorted_rows(self.catalog.columns, entries, sorted_by, sort)
         return ListRead(generation, rows, sort, index, names, circles, conflicted, extra)
+
+    # -- the sort, remembered per profile (``settings.json``) -----------------------------------
+
+    def restore_sort(self) -> None:
+        """Sort as the list was last sorted on this profile (a column it still has)."""
+        from ...settings import list_sort
+
+        found = list_sort(self._papp.home, self.LIST[0])
+        if found is not None and any(c.key == found[0] for c in self.catalog.columns):
+            self.catalog.sort_key, self.catalog.sort_reverse = found
+
+    def remember_sort(self) -> None:
+        """Call after the user sorted the list: the next start sorts it the same way."""
+        from ...settings import save_list_sort
+
+        try:
+            save_list_sort(
+                self._papp.home, self.LIST[0], self.catalog.sort_key, self.catalog.sort_reverse
+            )
+        except OSError:  # a read-only profile: the sort is only forgotten
+            pass
 
     def read_extra(self, net: Network, index: Any) -> dict[str, Any]:
         """Anything else to read with the list (network lock held; any thread)."""

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Header, Input, Static
 from ...catalog import Catalog, contact_columns
 from ...model import FIELDS, PROVENANCE_FIELDS, Record, display_value, safe_text
 from ..base import PlntuiScreen
+from ..toasts import toast, withdraw
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 from ._circles import CircleFilter
@@ -39,7 +40,7 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
         Binding("e", "edit", "Edit", id="edit"),
         Binding("l", "log", "Log talk", id="log", tooltip="Log an interaction with this contact"),
         Binding("d,delete", "delete", "Delete", id="delete"),
-        Binding("u", "undo", "Undo delete", id="undo", show=False),
+        Binding("u", "undo", "Undo delete", id="undo"),  # shown while there is one to undo
         Binding(
             "h",
             "history",
@@ -55,6 +56,14 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
             tooltip="Two colleagues set a field at once: keep one of the values",
         ),
         Binding("s", "cycle_sort", "Sort", id="sort", show=False),
+        Binding(
+            "D",
+            "duplicates",
+            "Duplicates",
+            id="duplicates",
+            show=False,
+            tooltip="Contacts that look like one person: side by side; merge them",
+        ),
         Binding("escape", "leave_filter", "Back to list", show=False),
     ]
 
@@ -65,6 +74,7 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
         self.catalog.resolve_by = self._actors_named
         self.catalog.resolve_circle = self.circles_named
         self._deleted: list[Record] = []
+        self._undo_toast: Any = None  # "Deleted X. Press u to undo.", while shown
         self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
         self._index: Any = None  # the search index the list was read from
 
@@ -155,10 +165,12 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
     def _sort(self, event: RecordTable.SortRequested) -> None:
         self.catalog.sort_by(event.key)
         self.table.refresh_rows()
+        self.remember_sort()
 
     def action_cycle_sort(self) -> None:
         column = self.catalog.cycle_sort()
         self.table.refresh_rows()
+        self.remember_sort()
         self.papp.safe_notify(f"Sorted by {column.label}", timeout=2)
 
     # -- detail ---------------------------------------------------------------------------------
@@ -171,6 +183,8 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not super().check_action(action, parameters):
             return False
+        if action == "undo":
+            return bool(self._deleted)
         applies = self.check_recovery(action)
         return True if applies is None else applies
 
@@ -280,7 +294,11 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
                 removed = self.papp.run_edit(net.remove, "contacts", record.id)
                 if removed is not None:
                     self._deleted.append(removed)
-                    self.papp.safe_notify(f"Deleted {removed.label}. Press u to undo.", timeout=6)
+                    withdraw(self.app, self._undo_toast)
+                    self._undo_toast = toast(
+                        self.app, f"Deleted {removed.label}. Press u to undo.", timeout=5
+                    )
+                    self.refresh_bindings()
 
         self.app.push_screen(
             ConfirmDialog(
@@ -298,9 +316,13 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
             return
         record = self._deleted.pop()
         restored = self.papp.run_edit(net.restore, record)
-        if restored is not None:
-            self.want(restored.id)
-            self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
+        self.refresh_bindings()
+        if restored is None:
+            return
+        withdraw(self.app, self._undo_toast)
+        self._undo_toast = None
+        self.want(restored.id)
+        self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
 
     def action_log(self) -> None:
         from ..dialogs.log_interaction import LogInteractionDialog
@@ -326,3 +348,8 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
                     )
 
         self.app.push_screen(LogInteractionDialog(record), logged)
+
+    def action_duplicates(self) -> None:
+        from .duplicates import DuplicatesScreen
+
+        self.app.push_screen(DuplicatesScreen())

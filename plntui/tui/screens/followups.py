@@ -1,7 +1,10 @@
-"""Provides the follow-ups screen: contacts due or overdue for a catch-up, logged with one key."""
+"""Provides the follow-ups screen: contacts due or overdue for a catch-up (their cadence ran out,
+or a dated reminder is due; see ``reminders``), logged with one key, snoozed (``z``) or their
+reminder done (``x``). Every distance is in days ("21 days", never "3 weeks" beside "120 days")."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -14,43 +17,28 @@ from textual.worker import get_current_worker
 from ...catalog import Catalog, Column
 from ...model import Record, display_value, safe_text
 from ...network import DueItem
+from ...reminders import cadence_text, due_text
 from ..base import PlntuiScreen
 from ..messages import ShowItem
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 
 WITHIN_DAYS = 7
+"""The screen lists what is due in the next 7 days: today and the 6 after it, so that a
+follow-up snoozed for a week (``z``, Enter) leaves the list."""
 EMPTY = (
     "Nobody is due for a catch-up in the next 7 days. Set “Follow-up every (days)” on a "
-    "contact (1, then e) to be reminded here."
+    "contact (1, then e), or a dated reminder (plntui remind), to be reminded here."
 )
-
-
-def due_text(days_overdue: int) -> str:
-    """``12`` -> "12 days overdue", ``0`` -> "due today", ``-3`` -> "in 3 days"."""
-    if days_overdue > 1:
-        return f"{days_overdue} days overdue"
-    if days_overdue == 1:
-        return "1 day overdue"
-    if days_overdue == 0:
-        return "due today"
-    if days_overdue == -1:
-        return "tomorrow"
-    return f"in {-days_overdue} days"
-
-
-def cadence_text(value: Any) -> str:
-    try:
-        days = int(value)
-    except (TypeError, ValueError):
-        return ""
-    if days % 7 == 0 and days >= 14:
-        return f"{days // 7} weeks"
-    return "1 day" if days == 1 else f"{days} days"
+__all__ = ["FollowupsScreen", "cadence_text", "due_text"]
 
 
 def _one_line(value: Any) -> str:
     return " ".join(safe_text(display_value(value)).split())
+
+
+def _org(record: Record) -> str:
+    return _one_line(record.values.get("org"))
 
 
 class FollowupsScreen(PlntuiScreen):
@@ -64,6 +52,20 @@ class FollowupsScreen(PlntuiScreen):
             id="log",
             tooltip="Log a catch-up with this contact; they drop off until next due",
         ),
+        Binding(
+            "z",
+            "snooze",
+            "Snooze",
+            id="snooze",
+            tooltip="Postpone this follow-up (7 days unless you say otherwise)",
+        ),
+        Binding(
+            "x",
+            "done",
+            "Reminder done",
+            id="done",
+            tooltip="Forget this contact's reminder: the follow-up cadence applies again",
+        ),
         Binding("o", "open", "Open contact", id="open", tooltip="Show this contact (or Enter)"),
     ]
     DEFAULT_CSS = """
@@ -73,22 +75,34 @@ class FollowupsScreen(PlntuiScreen):
     def __init__(self) -> None:
         super().__init__()
         self._due: dict[str, DueItem] = {}
-        self.catalog = Catalog(
-            (
-                Column("name", "Name", 20, lambda r: _one_line(r.values.get("name"))),
-                Column("due", "Due", 16, lambda r: due_text(self._due[r.id].days_overdue)),
-                Column(
-                    "last_contacted",
-                    "Last talked",
-                    11,
-                    lambda r: _one_line(self._due[r.id].last or "never"),
-                ),
-                Column(
-                    "cadence_days", "Every", 8, lambda r: cadence_text(r.values.get("cadence_days"))
-                ),
-                Column("org", "Organisation", 0, lambda r: _one_line(r.values.get("org"))),
-            )
+        self._done_shown = False  # "x Reminder done" is in the footer
+        common = (
+            Column("name", "Name", 20, lambda r: _one_line(r.values.get("name"))),
+            Column("due", "Due", 16, lambda r: due_text(self._due[r.id].days_overdue)),
+            Column(
+                "last_contacted",
+                "Last talked",
+                11,
+                lambda r: _one_line(self._due[r.id].last or "never"),
+            ),
+            Column(
+                "cadence_days", "Every", 8, lambda r: cadence_text(r.values.get("cadence_days"))
+            ),
         )
+        # the Reminder column is shown when a contact listed has a reminder
+        self._plain = (*common, Column("org", "Organisation", 0, _org))
+        self._with_reminders = (
+            *common,
+            Column("reminder", "Reminder", 0, self._reminder_cell, min_width=14),
+            Column("org", "Organisation", 14, _org, drop=1),
+        )
+        self.catalog = Catalog(self._plain)
+
+    def _reminder_cell(self, record: Record) -> str:
+        """The reminder's text (its date is the Due column's when it has one)."""
+        item = self._due.get(record.id)
+        reminder = item.reminder if item is not None else None
+        return _one_line(reminder.text) if reminder is not None else ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -117,12 +131,16 @@ class FollowupsScreen(PlntuiScreen):
         if net is None:
             return
         with self.papp.net_lock:
-            items = net.due(within_days=WITHIN_DAYS)
+            items = net.due(within_days=WITHIN_DAYS - 1)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show, items)
 
     def _show(self, items: list[DueItem]) -> None:
         self._due = {item.contact.id: item for item in items}
+        reminders = any(item.reminder is not None for item in items)
+        self.catalog.columns = self._with_reminders if reminders else self._plain
+        if self.catalog.sort_key not in {c.key for c in self.catalog.columns}:
+            self.catalog.sort_key, self.catalog.sort_reverse = "", False
         self.catalog.load([item.contact for item in items])
         self.table.empty_text = EMPTY
         self.table.refresh_rows()
@@ -133,6 +151,26 @@ class FollowupsScreen(PlntuiScreen):
             f"{overdue} overdue · {today} due today · {soon} due within {WITHIN_DAYS} days"
         )
         self.query_one("#summary", Static).update(summary)
+        self._done_shown = self._current_reminder()
+        self.refresh_bindings()
+
+    def _current_reminder(self) -> bool:
+        record = self.table.current
+        item = self._due.get(record.id) if record is not None else None
+        return item is not None and item.reminder is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not super().check_action(action, parameters):
+            return False
+        if action == "done":
+            return self._current_reminder()
+        return True
+
+    @on(RecordTable.Highlighted)
+    def _highlighted(self, event: RecordTable.Highlighted) -> None:
+        if self._current_reminder() != self._done_shown:
+            self._done_shown = not self._done_shown
+            self.refresh_bindings()
 
     def show_item(self, item_id: str) -> None:
         index = self.catalog.index_of(item_id)
@@ -191,5 +229,51 @@ class FollowupsScreen(PlntuiScreen):
         self.app.push_screen(LogInteractionDialog(record, summary="Caught up"), logged)
 
     def _logged(self, record: Record, item: Record) -> None:
-        self.papp.safe_notify(f"Logged {item.values.get('kind')} with {record.label}", timeout=3)
+        due = self._due.get(record.id)
+        done = ""
+        if due is not None and due.reason == "reminder" and self.papp.net is not None:
+            with self.papp.net_lock:
+                now = self.papp.net.get("contacts", record.id)
+            if not now.values.get("reminder"):
+                done = "; reminder done"
+        self.papp.safe_notify(
+            f"Logged {item.values.get('kind')} with {record.label}{done}", timeout=3
+        )
         self.reload()
+
+    def action_snooze(self) -> None:
+        from ..dialogs.snooze import SnoozeDialog
+
+        record = self.table.current
+        if record is None:
+            self.papp.safe_notify("Nothing to snooze: no follow-up is due.", timeout=3)
+            return
+
+        def chosen(day: _dt.date | None) -> None:
+            net = self.papp.net
+            if day is None or net is None:
+                return
+            done = self.papp.run_edit(net.snooze, record.id, day)
+            if done is None:
+                return
+            contact, changed = done
+            if changed:
+                message = f"Snoozed {contact.label} until {day.isoformat()}"
+            else:
+                message = f"{contact.label} is not due before {day.isoformat()}: nothing changed"
+            self.papp.safe_notify(message, timeout=4)
+            self.reload()
+
+        self.app.push_screen(SnoozeDialog(record), chosen)
+
+    def action_done(self) -> None:
+        net = self.papp.net
+        record = self.table.current
+        if net is None or record is None or not self._current_reminder():
+            return
+        done = self.papp.run_edit(net.reminder_done, record.id)
+        if done is not None:
+            contact, reminder = done
+            what = f": {reminder.text}" if reminder.text else ""
+            self.papp.safe_notify(f"Reminder done for {contact.label}{what}", timeout=4)
+            self.reload()

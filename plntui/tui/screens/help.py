@@ -37,20 +37,30 @@ CONCEPTS = (
     (
         "Filters",
         "Type in a screen's filter bar ( / ) to narrow the list: every word must appear somewhere "
-        "(name, organisation, topics, tags…), in any order, ignoring case and accents; by:NAME and "
-        "circle:NAME keep what a colleague added or what a circle holds. Escape goes "
-        "back to the list; click a column header to sort. Single-key commands (the "
-        "screen numbers too) work when a list has the focus, not while you type in a bar.",
+        "(name, organisation, topics, tags, your remark…), in any order, ignoring case and "
+        'accents; "two words" as a phrase. org:WORD and topic:WORD (tag:WORD) look in that '
+        "field only; by:NAME and circle:NAME keep what a colleague added or what a circle "
+        "holds; -WORD (or -by:NAME…) leaves out what matches. plntui search on the command line "
+        "takes the same words. Escape goes back to the list; click a column header to sort. "
+        "Single-key commands (the screen numbers too) work when a list has the focus, not "
+        "while you type in a bar.",
     ),
     (
         "Who knows",
         "Type a topic: people with that topic come first, then topics containing it, then people "
-        "who mention it or are linked to notes on it. Enter opens the person.",
+        "who mention it or are linked to notes on it. Enter opens the person. The list has the "
+        "focus, so the screen numbers still switch screens; a letter typed on the list starts a "
+        "new topic in the topic box, where digits are typed too. For a topic that starts with a "
+        "digit (3d printing), press / first. → moves to the notes on the topic, ← back.",
     ),
     (
         "Follow-ups",
         "Give a contact “Follow-up every (days)” and they appear under Follow-ups when a catch-up "
-        "is due. Logging a talk moves their last-talked date and they drop off until next time.",
+        "is due. Logging a talk moves their last-talked date and they drop off until next time. "
+        "A dated reminder (plntui remind, or a Reminder that starts with YYYY-MM-DD) makes them "
+        "due on its day instead; it is private to this device. z snoozes a follow-up (7 days "
+        "unless you type another: 2w, friday, 2026-04-01), x says a reminder is done, and "
+        "logging a talk on or after its day does too.",
     ),
     (
         "Who changed what",
@@ -88,9 +98,8 @@ CONCEPTS = (
     ),
     (
         "Themes",
-        "Open the palette ({palette}) and choose “Change theme”; your choice is remembered for "
-        "this "
-        "profile.",
+        "Open the palette ({palette}) and choose “Change theme…”; your choice is remembered for "
+        "this profile.",
     ),
 )
 

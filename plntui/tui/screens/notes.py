@@ -39,6 +39,7 @@ from ...model import Record, check_field, safe_text
 from ...textdiff import Edits, text_edits
 from ..base import PlntuiScreen
 from ..dialogs.contact_form import PRIVATE_CHOICE
+from ..toasts import toast, withdraw
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 from ._circles import CircleFilter
@@ -136,6 +137,7 @@ class NewNoteDialog(ModalScreen[tuple[str, str | None] | None]):
         padding: 0 1;
     }
     NewNoteDialog .error { color: $error; height: auto; }
+    NewNoteDialog #new-keys { color: $text-muted; margin-top: 1; }
     NewNoteDialog #new-circle-row { height: 1; margin-top: 1; }
     NewNoteDialog #new-circle-row Label { width: 8; }
     NewNoteDialog #new-circle { width: 1fr; }
@@ -148,10 +150,11 @@ class NewNoteDialog(ModalScreen[tuple[str, str | None] | None]):
         super().__init__()
         self.circles = circles or []
         self.circle = circle
+        self._told = False  # a message about the title is shown
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Title of the new note (Enter to create, Escape to cancel)")
+            yield Label("Title of the new note")
             yield Input(placeholder="e.g. Ideas from the conference", id="new-title")
             yield Static("", classes="error", id="new-title-error")
             if self.circles:
@@ -164,15 +167,30 @@ class NewNoteDialog(ModalScreen[tuple[str, str | None] | None]):
                         id="new-circle",
                         compact=True,
                     )
+            yield Static("Enter creates the note · Escape cancels", id="new-keys")
 
     def on_mount(self) -> None:
         self.query_one("#new-title", Input).focus()
+
+    @on(Input.Changed, "#new-title")
+    def _typed(self, event: Input.Changed) -> None:
+        """A message about the title goes as soon as the title is valid."""
+        error = self.query_one("#new-title-error", Static)
+        try:
+            check_field("notes", "title", event.value)
+        except ValidationError as err:
+            if self._told:  # a message is shown: it says what is wrong now
+                error.update(Text(err.message))
+            return
+        self._told = False
+        error.update("")
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
         try:
             title = check_field("notes", "title", event.value)
         except ValidationError as err:
+            self._told = True
             self.query_one("#new-title-error", Static).update(Text(err.message))
             return
         circle: str | None = None
@@ -279,7 +297,7 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
         Binding("slash", "focus_filter", "Filter", id="filter"),
         Binding("a", "add", "Add", id="add"),
         Binding("d,delete", "delete", "Delete", id="delete"),
-        Binding("u", "undo", "Undo delete", id="undo", show=False),
+        Binding("u", "undo", "Undo delete", id="undo"),  # shown while there is one to undo
         Binding(
             "f2",
             "toggle_preview",
@@ -335,6 +353,7 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
         self.catalog.resolve_circle = self.circles_named
         self.catalog.sort_key = "title"
         self._deleted: list[Record] = []
+        self._undo_toast: Any = None  # "Deleted X. Press u to undo.", while shown
         self._note_id: str | None = None
         self._base_body = ""
         self._base_title = ""
@@ -528,6 +547,8 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not super().check_action(action, parameters):
             return False
+        if action == "undo":
+            return bool(self._deleted)
         applies = self.check_recovery(action)
         return True if applies is None else applies
 
@@ -941,10 +962,12 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
     def _sort(self, event: RecordTable.SortRequested) -> None:
         self.catalog.sort_by(event.key)
         self.table.refresh_rows()
+        self.remember_sort()
 
     def action_cycle_sort(self) -> None:
         column = self.catalog.cycle_sort()
         self.table.refresh_rows()
+        self.remember_sort()
         self.papp.safe_notify(f"Sorted by {column.label}", timeout=2)
 
     @on(RecordTable.Selected)
@@ -1021,7 +1044,11 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
             removed = self.papp.run_edit(net.remove, "notes", record.id)
             if removed is not None:
                 self._deleted.append(removed)
-                self.papp.safe_notify(f"Deleted {removed.label}. Press u to undo.", timeout=6)
+                withdraw(self.app, self._undo_toast)
+                self._undo_toast = toast(
+                    self.app, f"Deleted {removed.label}. Press u to undo.", timeout=5
+                )
+                self.refresh_bindings()
             self.reload()
 
         self.app.push_screen(
@@ -1041,9 +1068,13 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
             return
         record = self._deleted.pop()
         restored = self.papp.run_edit(net.restore, record)
-        if restored is not None:
-            self.want(restored.id)
-            self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
+        self.refresh_bindings()
+        if restored is None:
+            return
+        withdraw(self.app, self._undo_toast)
+        self._undo_toast = None
+        self.want(restored.id)
+        self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
 
     def action_link(self) -> None:
         net = self.papp.net

@@ -11,10 +11,14 @@ what was restored and what was left as it is. Both are read in a worker, under t
 lock, whenever the network changes.
 
 Four more tables, refreshed from the app's ``sync_snapshot`` (see ``sync_service``) without moving
-the cursor: *Trusted* (state, the link's route: LAN, a direct address or the relay; last sync,
-the circles shared with the peer, introducer role, changes and bytes in and out, address; ``c``
-adds the peer to circles or removes it, see ``PeerCirclesDialog``; ``r`` revokes after a
-confirmation, ``n`` makes the peer an introducer, see ``IntroducerDialog``),
+the cursor: *Trusted* (state: in sync, syncing, left, offline, revoked you, or failed only for a
+real failure, see ``peer_condition``; the link's route: LAN, a direct address or the relay; last
+sync, the circles shared with the peer, where it listens, bytes and changes in and out,
+introducer role; ``c`` adds the peer to circles or removes it, see ``PeerCirclesDialog``; ``r``
+revokes after a confirmation, ``n`` makes the peer an introducer, see ``IntroducerDialog``).
+Its columns are as many as fit the width, each shown whole (the least needed go first, see
+``TRUSTED_COLUMNS``); under it, the selected peer is described in full: why it is offline or
+failed, where it listens, the circles, counters and role.
 *Introduced, waiting for your approval* (peers an introducer offered: ``a`` approves after a
 confirmation that shows the full fingerprint, ``x`` rejects), *Pairing requests* (nearby devices
 announcing an open invite) and *Nearby* (devices seen on the LAN that you do not trust yet; ``p``
@@ -43,6 +47,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...cells import cell_len
 from ...circles import Circle
 from ...errors import PlntuiError
 from ...model import safe_text
@@ -58,20 +63,30 @@ from ..sync_service import (
     human_bytes,
     introducer_fields,
     offers_of,
+    peer_condition,
 )
 from ..widgets.mode_bar import ModeBar
 
-STATE_LABELS = {
-    "connecting": "connecting…",
-    "connected": "connected, syncing",
-    "in-sync": "in sync",
-    "offline": "not connected",
-    "failed": "failed",
-}
-
-
 ROUTE_LABELS = {"lan": "LAN", "direct": "direct", "relay": "relay"}
 """How a link reaches the peer (``PeerStatus.route``)."""
+TONES = {"good": "green", "error": "red", "warning": "yellow"}
+
+TRUSTED_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("name", "Name", 0),
+    ("state", "State", 0),
+    ("route", "Route", 2),
+    ("last", "Last sync", 0),
+    ("circles", "Circles", 3),
+    ("address", "Address", 1),
+    ("bytes", "Bytes in / out", 4),
+    ("changes", "Changes in / out", 5),
+    ("role", "Introducer", 6),
+)
+"""The Trusted table's columns (key, header, drop): when they do not all fit, the one with the
+highest ``drop`` goes first, and so on (0: always shown); what a column would show is always in
+the description of the selected peer under the table."""
+CELL_PADDING = 2
+"""Cells a DataTable column takes beyond its widest cell (one each side)."""
 
 
 def _cell(value: Any, style: str = "") -> Text:
@@ -114,25 +129,66 @@ def circles_text(peer: TrustedPeer, circles: tuple[Circle, ...]) -> str:
     return ", ".join(names) or "—"
 
 
-def trusted_row(peer: TrustedPeer, circles: tuple[Circle, ...] = ()) -> tuple[Text, ...]:
-    state = STATE_LABELS.get(peer.state, peer.state)
-    style = "green" if peer.connected else ("red" if peer.state == "failed" else "")
-    last = (
-        "never"
-        if peer.last_sync is None
-        else ago((sync_service.utcnow() - peer.last_sync).total_seconds())
+def last_sync_text(peer: TrustedPeer) -> str:
+    if peer.last_sync is None:
+        return "never"
+    return ago((sync_service.utcnow() - peer.last_sync).total_seconds())
+
+
+def trusted_cells(peer: TrustedPeer, circles: tuple[Circle, ...] = ()) -> dict[str, Text]:
+    """Every cell of a peer's row in the Trusted table, by column key (``TRUSTED_COLUMNS``)."""
+    condition = peer_condition(peer)
+    return {
+        "name": _cell(peer.name, "bold"),
+        "state": _cell(condition.label, TONES.get(condition.tone, "")),
+        "route": _cell(ROUTE_LABELS.get(peer.route, peer.route) or "—"),
+        "last": _cell(last_sync_text(peer)),
+        "circles": _cell(circles_text(peer, circles)),
+        "address": _cell(peer.shown_address or "—"),
+        "bytes": _cell(f"{human_bytes(peer.bytes_in)} / {human_bytes(peer.bytes_out)}"),
+        "changes": _cell(f"{peer.changes_in:,} / {peer.changes_out:,}"),
+        "role": _cell(role_text(peer) or "—"),
+    }
+
+
+def fitting_columns(rows: list[dict[str, Text]], width: int) -> list[str]:
+    """The keys of the Trusted columns to show in ``width`` cells: all that fit whole, the
+    ones with the highest ``drop`` left out first."""
+    need = {
+        key: max([cell_len(label), *(cell_len(row[key].plain) for row in rows)]) + CELL_PADDING
+        for key, label, _drop in TRUSTED_COLUMNS
+    }
+    shown = [key for key, _label, _drop in TRUSTED_COLUMNS]
+    droppable = sorted((drop, key) for key, _label, drop in TRUSTED_COLUMNS if drop > 0)
+    while sum(need[key] for key in shown) > width and droppable:
+        shown.remove(droppable.pop()[1])
+    return shown
+
+
+def peer_detail(peer: TrustedPeer, circles: tuple[Circle, ...] = ()) -> Text:
+    """The selected peer in full: how it is and why, then its route and address, last sync,
+    circles, traffic and role (everything a hidden column would have shown)."""
+    condition = peer_condition(peer)
+    text = Text()
+    text.append(" ".join(peer.name.split()), style="bold")
+    text.append(": ")
+    text.append(" ".join(safe_text(condition.detail).split()), style=TONES.get(condition.tone, ""))
+    lines = (
+        [
+            ROUTE_LABELS.get(peer.route, peer.route),
+            peer.shown_address,
+            f"last sync {last_sync_text(peer)}",
+            f"circles: {circles_text(peer, circles)}",
+        ],
+        [
+            f"in / out {human_bytes(peer.bytes_in)} / {human_bytes(peer.bytes_out)}, "
+            f"{peer.changes_in:,} / {peer.changes_out:,} changes",
+            role_text(peer),
+        ],
     )
-    return (
-        _cell(peer.name, "bold"),
-        _cell(state, style),
-        _cell(ROUTE_LABELS.get(peer.route, peer.route) or "—"),
-        _cell(last),
-        _cell(circles_text(peer, circles)),
-        _cell(role_text(peer) or "—"),
-        _cell(f"{peer.changes_in:,} / {peer.changes_out:,}"),
-        _cell(f"{human_bytes(peer.bytes_in)} / {human_bytes(peer.bytes_out)}"),
-        _cell(peer.address or peer.last_error or "—"),
-    )
+    for facts in lines:
+        text.append("\n" + " · ".join(" ".join(safe_text(f).split()) for f in facts if f))
+    return text
 
 
 def nearby_row(peer: NearbyPeer) -> tuple[Text, ...]:
@@ -251,6 +307,7 @@ class PeersScreen(PlntuiScreen):
     PeersScreen .section { margin-top: 1; padding: 0 1; text-style: bold; }
     PeersScreen DataTable { height: auto; max-height: 12; margin: 0 1; }
     PeersScreen .empty { padding: 0 2; color: $text-muted; }
+    PeersScreen #trusted-detail { height: auto; padding: 0 2; color: $text-muted; }
     """
 
     def __init__(self) -> None:
@@ -261,6 +318,7 @@ class PeersScreen(PlntuiScreen):
         self._circles: tuple[Circle, ...] = ()  # every circle this device holds
         self._held: tuple[HeldSummary, ...] = ()  # mass deletions waiting for a decision
         self._revoked: tuple[Any, ...] = ()  # revoked peers (sync.trust.Peer)
+        self._trusted_columns: list[str] = []  # the keys of the Trusted columns shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -271,6 +329,7 @@ class PeersScreen(PlntuiScreen):
             yield DataTable(id="held", cursor_type="row")
             yield Label("Trusted colleagues", classes="section")
             yield DataTable(id="trusted", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="trusted-detail")
             yield Static("", id="trusted-empty", classes="empty")
             yield Label("Introduced, waiting for your approval", classes="section")
             yield DataTable(id="introduced", cursor_type="row")
@@ -287,17 +346,6 @@ class PeersScreen(PlntuiScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Peers"
-        self.table("trusted").add_columns(
-            "Name",
-            "State",
-            "Route",
-            "Last sync",
-            "Circles",
-            "Introducer",
-            "Changes in / out",
-            "Bytes in / out",
-            "Address",
-        )
         self.table("introduced").add_columns("Name", "Fingerprint", "Introduced by", "Offered")
         self.table("pending").add_columns("Name", "Fingerprint", "Request")
         self.table("nearby").add_columns("Name", "Fingerprint", "Address", "")
@@ -381,7 +429,8 @@ class PeersScreen(PlntuiScreen):
                 fingerprint=p.fingerprint,
                 name=safe_text(p.display_name),
                 state="offline",
-                address=", ".join(p.addresses),
+                address="",
+                known_address=safe_text(", ".join(p.addresses)),
                 last_sync=p.last_sync,
                 changes_in=p.changes_in,
                 changes_out=p.changes_out,
@@ -411,11 +460,14 @@ class PeersScreen(PlntuiScreen):
     def _offers(self, snapshot: SyncSnapshot) -> tuple[OfferedPeer, ...]:
         return snapshot.introductions if snapshot.state == "running" else self._offline_offers
 
+    def on_resize(self) -> None:
+        self._show(self.papp.sync_snapshot)
+
     def _show(self, snapshot: SyncSnapshot) -> None:
         self.query_one("#identity", Static).update(identity_text(snapshot))
         trusted = self._trusted(snapshot)
         circles = self._circles
-        self._fill("trusted", [(p.fingerprint.hex(), trusted_row(p, circles)) for p in trusted])
+        self._fill_trusted(trusted, circles)
         offers = self._offers(snapshot)
         self._fill("introduced", [(o.fingerprint.hex(), offered_row(o)) for o in offers])
         pending = [p for p in snapshot.nearby if p.pairing]
@@ -443,10 +495,50 @@ class PeersScreen(PlntuiScreen):
                 else "LAN discovery is off."
             ),
         )
+        self._show_detail()
         counts = (len(trusted), len(offers))
         if counts != self._shown_counts:  # the footer shows only the keys that apply
             self._shown_counts = counts
             self.refresh_bindings()
+
+    def _fill_trusted(self, trusted: tuple[TrustedPeer, ...], circles: tuple[Circle, ...]) -> None:
+        """The Trusted table with the columns that fit whole (see ``fitting_columns``), and the
+        description of the selected peer under it."""
+        table = self.table("trusted")
+        cells = [trusted_cells(p, circles) for p in trusted]
+        scroller = self.query_one(VerticalScroll)
+        # room for a vertical scroll bar, shown or not (it comes and goes with the content)
+        width = (
+            scroller.size.width or self.app.size.width
+        ) - scroller.styles.scrollbar_size_vertical
+        shown = fitting_columns(cells, width - 2)  # the table's margin
+        selected = None
+        if shown != self._trusted_columns:
+            selected = self._key("trusted")
+            self._trusted_columns = shown
+            labels = {key: label for key, label, _drop in TRUSTED_COLUMNS}
+            table.clear(columns=True)
+            for key in shown:
+                table.add_column(labels[key], key=key)
+        rows = [
+            (p.fingerprint.hex(), tuple(row[key] for key in shown))
+            for p, row in zip(trusted, cells, strict=True)
+        ]
+        self._fill("trusted", rows)
+        keys = [key for key, _cells in rows]
+        if selected in keys:  # the columns changed: the cursor stays on the same peer
+            table.move_cursor(row=keys.index(selected), animate=False)
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#trusted-detail", Static)
+        peer = self._selected_trusted()
+        detail.display = peer is not None
+        if peer is not None:
+            detail.update(peer_detail(peer, self._circles))
+
+    @on(DataTable.RowHighlighted, "#trusted")
+    def _trusted_highlighted(self) -> None:
+        self._show_detail()
 
     def _empty(self, name: str, empty: bool, text: str) -> None:
         self.table(name).display = not empty

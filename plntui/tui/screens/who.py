@@ -1,11 +1,19 @@
-"""Provides the who-knows screen: type a topic, see who in your network knows it, best first."""
+"""Provides the who-knows screen: type a topic, see who in your network knows it, best first.
+
+The list has the focus when the screen opens, so the screen numbers switch screens at once, as
+everywhere (``3`` then ``4`` goes on to Follow-ups). A letter typed on the list starts a new
+topic: it goes into the topic box, which takes the focus, and what follows (digits too) is typed
+there. ``/`` moves to the topic box keeping its text, so a topic that starts with a digit
+("3d printing") is typed after ``/``. Enter or Escape goes back to the list; → moves to the
+notes on the topic, ← back to the people.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -34,10 +42,37 @@ class WhoScreen(PlntuiScreen):
     """Who in your network knows a topic: ranked people, why, and notes on the topic."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_topic", "Topic", id="topic", tooltip="Type the topic to look up"),
-        Binding("n", "focus_notes", "Notes", id="notes", tooltip="Move to the notes on the topic"),
+        Binding(
+            "slash",
+            "focus_topic",
+            "Topic",
+            id="topic",
+            tooltip="Edit the topic (or just type a topic on the list; after / it may start "
+            "with a digit)",
+        ),
+        # priority: before the list's own (idle) arrow keys; only on a list (check_action), so
+        # that in the topic box the arrows move the cursor
+        Binding(
+            "right",
+            "focus_notes",
+            "Notes",
+            id="notes",
+            key_display="→",
+            priority=True,
+            tooltip="Move to the notes on the topic",
+        ),
+        Binding(
+            "left",
+            "focus_people",
+            "People",
+            id="people",
+            key_display="←",
+            priority=True,
+            tooltip="Back to the people who know the topic",
+        ),
         Binding("escape", "leave_topic", "Back to list", show=False),
     ]
+    AUTO_FOCUS = "#table"  # the screen numbers work at once; a letter starts the topic
     DEFAULT_CSS = """
     WhoScreen #who-side { width: 1fr; min-width: 30; border-left: vkey $panel; }
     WhoScreen #person { height: auto; max-height: 50%; padding: 0 1; }
@@ -75,11 +110,17 @@ class WhoScreen(PlntuiScreen):
         )
         self.topic = ""
         self._timer: Timer | None = None
+        self._topic_pending = False  # a letter went to the topic box, which takes the focus
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield ModeBar("who")
-        yield Input(placeholder="Who knows… (topic)", id="topic", classes="filter-bar")
+        yield Input(
+            placeholder="Who knows… (type a topic)",
+            id="topic",
+            classes="filter-bar",
+            select_on_focus=False,  # a letter typed on the list is in it when it takes the focus
+        )
         with Horizontal():
             yield RecordTable(self.catalog, PROMPT, id="table", classes="list-pane")
             with Vertical(id="who-side"):
@@ -90,8 +131,49 @@ class WhoScreen(PlntuiScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Who knows"
-        self.query_one("#topic", Input).focus()
         self._show_person(None)
+
+    def on_screen_suspend(self) -> None:
+        """Leaving the screen: coming back, the list has the focus (a digit switches screens),
+        not a topic box left half-typed."""
+        self._topic_pending = False
+        self.set_focus(self.table, scroll_visible=False)
+
+    # -- typing a topic from the list ---------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter typed on the list starts a new topic in the topic box (see the module
+        docstring); digits and the keys of the screen keep their meaning there."""
+        box = self.query_one("#topic", Input)
+        char = event.character
+        if self.focused is box or not char or not event.is_printable:
+            return
+        if not self._topic_pending:
+            if not char.isalpha():
+                return
+            box.value = ""
+            self._topic_pending = True
+            self.set_focus(box)
+        box.insert_text_at_cursor(char)
+        event.stop()
+        event.prevent_default()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget is self.query_one("#topic", Input):
+            self._topic_pending = False
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self._topic_pending:  # keys typed before the box has the focus are text
+            return False
+        if action == "focus_notes":
+            return self.focused is self.table
+        if action == "focus_people":
+            return self.focused is self.notes_table
+        return True
+
+    def on_descendant_blur(self) -> None:
+        self.refresh_bindings()  # → Notes and ← People follow the focus
 
     @property
     def table(self) -> RecordTable:
@@ -116,7 +198,7 @@ class WhoScreen(PlntuiScreen):
             self._timer = None
             self.reload()
         self.table.cursor = 0
-        self.table.focus()
+        self.set_focus(self.table)  # at once: the next key finds it there
 
     def set_topic(self, topic: str) -> None:
         """Look up ``topic`` now (used by the command palette)."""
@@ -166,6 +248,7 @@ class WhoScreen(PlntuiScreen):
     ) -> None:
         if topic != self.query_one("#topic", Input).value and topic:
             return  # typed on since: a newer lookup is on its way
+        new_topic = topic != self.topic
         self.topic = topic
         self._reasons, self._intros = reasons, intros
         shown = safe_text(" ".join(topic.split()))
@@ -180,6 +263,9 @@ class WhoScreen(PlntuiScreen):
         self.notes_catalog.load(notes)
         self.table.refresh_rows()
         self.notes_table.refresh_rows()
+        if new_topic:  # another ranking: start from the best, not where the cursor was
+            self.table.cursor = 0
+            self.notes_table.cursor = 0
         title = f"Notes on “{shown}” ({len(notes)})" if topic else "Notes on the topic"
         self.query_one("#notes-title", Static).update(Text(title))
         self._show_person(self.table.current)
@@ -230,11 +316,14 @@ class WhoScreen(PlntuiScreen):
         self.post_message(ShowItem("notes", event.record.id))
 
     def action_focus_topic(self) -> None:
-        self.query_one("#topic", Input).focus()
+        self.set_focus(self.query_one("#topic", Input))
 
     def action_focus_notes(self) -> None:
-        self.notes_table.focus()
+        self.set_focus(self.notes_table)
+
+    def action_focus_people(self) -> None:
+        self.set_focus(self.table)
 
     def action_leave_topic(self) -> None:
-        if self.query_one("#topic", Input).has_focus:
-            self.table.focus()
+        if self.focused is self.query_one("#topic", Input):
+            self.set_focus(self.table)

@@ -2,11 +2,15 @@
 
 Filtering 10,000 rows replaces a Python list and repaints the visible lines, so a keystroke stays
 within a frame. Cells are plain ``rich.text.Text``: data is never parsed as markup. On a narrow
-screen the least needed columns are hidden (``Column.drop``) rather than all squeezed.
+screen the least needed columns are hidden (``Column.drop``) rather than all squeezed. A date
+column squeezed below a date's ten cells shows how long ago it was ("3 d ago", "5 mo ago",
+"in 2 wk"; ``short_date``) instead of a cut "2026-0…".
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -20,12 +24,47 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ... import model
 from ...catalog import Catalog, Column, Row
-from ...cells import fit
+from ...cells import cell_len, fit
 from ...model import Record
 
 SHRINK_LIMIT = 0.2
 """How much of their width the fixed columns may lose before one is hidden (see ``drop``)."""
+DATE_COLUMNS = frozenset({"last_contacted", "updated", "created", "date"})
+"""The columns whose ``YYYY-MM-DD`` cells become "3 d ago" when the column is too narrow."""
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def short_date(text: str, width: int, today: _dt.date) -> str:
+    """``text`` in at most ``width`` cells: a ``YYYY-MM-DD`` date that does not fit becomes
+    the time since (or until) it, "3 d ago", "2 wk ago", "5 mo ago", "1 yr ago" ("in 3 d"
+    ahead), without spaces or "ago" when narrower still ("3d", "+3d"); anything else is
+    returned as it is."""
+    if cell_len(text) <= width or not _ISO_DATE.fullmatch(text):
+        return text
+    try:
+        day = _dt.date.fromisoformat(text)
+    except ValueError:
+        return text
+    days = (today - day).days
+    if days == 0:
+        forms = ["today", "now"]
+    else:
+        n = abs(days)
+        if n < 14:
+            amount, unit = n, "d"
+        elif n < 60:
+            amount, unit = n // 7, "wk"
+        elif n < 365:
+            amount, unit = n // 30, "mo"
+        else:
+            amount, unit = n // 365, "yr"
+        if days > 0:
+            forms = [f"{amount} {unit} ago", f"{amount}{unit} ago", f"{amount}{unit}"]
+        else:
+            forms = [f"in {amount} {unit}", f"in {amount}{unit}", f"+{amount}{unit}"]
+    return next((form for form in forms if len(form) <= width), forms[-1])
 
 
 class RecordTable(ScrollView, can_focus=True):
@@ -223,9 +262,15 @@ class RecordTable(ScrollView, can_focus=True):
                 widths[i] = spare // len(flexible)
         return widths
 
+    @property
+    def list_width(self) -> int:
+        """The cells the columns share: the width less the vertical scroll bar's, which is
+        drawn over the last cells of every line (a long list cut "2026-01-02" to "202")."""
+        return self.scrollable_content_region.width
+
     def _column_at(self, x: int) -> str | None:
         pos = 0
-        for column, width in zip(self.catalog.columns, self._widths(self.size.width), strict=True):
+        for column, width in zip(self.catalog.columns, self._widths(self.list_width), strict=True):
             if width is None:
                 continue
             if pos <= x < pos + width + 1:
@@ -253,7 +298,7 @@ class RecordTable(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Styles and column widths are the same for every line of one paint: work them out once.
-        self._paint = (self._widths(self.size.width), self.rich_style)
+        self._paint = (self._widths(self.list_width), self.rich_style)
         try:
             return super().render_lines(crop)
         finally:
@@ -261,7 +306,7 @@ class RecordTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        widths, base = self._paint or (self._widths(width), self.rich_style)
+        widths, base = self._paint or (self._widths(self.list_width), self.rich_style)
         if y == 0:
             header = self.get_component_rich_style("record-table--header")
             labels = []
@@ -281,4 +326,17 @@ class RecordTable(ScrollView, can_focus=True):
         style = base
         if index == self.cursor:
             style = base + self.get_component_rich_style("record-table--cursor")
-        return self._line(self.rows[index].cells, widths, style)
+        return self._line(self._dates_fitted(self.rows[index].cells, widths), widths, style)
+
+    def _dates_fitted(
+        self, cells: tuple[str, ...], widths: list[int | None]
+    ) -> tuple[str, ...] | list[str]:
+        """``cells`` with each date of a too narrow date column shown as ``short_date``."""
+        out: list[str] | None = None
+        for i, (column, width) in enumerate(zip(self.catalog.columns, widths, strict=True)):
+            if width is None or column.key not in DATE_COLUMNS or cell_len(cells[i]) <= width:
+                continue
+            if out is None:
+                out = list(cells)
+            out[i] = short_date(cells[i], width, model.today())
+        return cells if out is None else out
