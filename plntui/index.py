@@ -133,6 +133,26 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{w}"*' for w in words)
 
 
+KEPT_TABLES = ("trash", "conflicts")
+"""Tables an index made by another version hands on, when their columns are the same."""
+
+
+def _same_tables(db: sqlite3.Connection, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` exist in ``db`` with the columns this version's schema gives them."""
+    fresh = sqlite3.connect(":memory:")
+    try:
+        fresh.executescript(_SCHEMA)
+        out = set()
+        for name in names:
+            want = fresh.execute(f'PRAGMA table_info("{name}")').fetchall()
+            have = db.execute(f'PRAGMA table_info("{name}")').fetchall()
+            if want and have == want:
+                out.add(name)
+        return out
+    finally:
+        fresh.close()
+
+
 class SearchIndex:
     """The derived index of one profile."""
 
@@ -178,12 +198,16 @@ class SearchIndex:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA journal_size_limit = 4194304")  # keep the WAL from staying index-sized
         if db.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
-            # Made by another plntui version: start again (it is only a cache).
+            # Made by another plntui version: start again (a cache of the documents), but keep
+            # what the documents alone do not say at once, when its table has not changed: the
+            # trash (who deleted what, when) and the conflicts found in merges
+            kept = _same_tables(db, KEPT_TABLES)
             for (name,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
                 "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'fts_%'"
             ).fetchall():
-                db.execute(f'DROP TABLE IF EXISTS "{name}"')
+                if name not in kept:
+                    db.execute(f'DROP TABLE IF EXISTS "{name}"')
             db.execute(f"PRAGMA user_version = {INDEX_VERSION}")
         db.executescript(_SCHEMA)
         return db

@@ -308,3 +308,33 @@ def test_restore_then_merge_in_any_order_converges(
         body = a.get("notes", note.id).values["body"]
         assert body == b.get("notes", note.id).values["body"]
         assert typed in body  # the other side's typing survives the restore
+
+
+def test_the_trash_and_conflicts_outlive_an_index_made_by_another_version(
+    pair: tuple[Network, Network],
+) -> None:
+    """A new plntui version rebuilds the search index; what was deleted stays in the trash
+    (with who deleted it) and the conflicts stay listed."""
+    import sqlite3
+
+    from plntui.index import SearchIndex
+
+    a, b = pair
+    ada = a.add("contacts", {"name": "Ada", "role": "Engineer"})
+    gone = a.add("contacts", {"name": "Grace Hopper"})
+    copy_docs(a, b)
+    a.edit("contacts", ada.id, {"role": "Staff engineer"})
+    b.edit("contacts", ada.id, {"role": "Principal"})
+    copy_docs(b, a)
+    a.remove("contacts", gone.id)
+    trash_before = [(t["record"].id, t["deleted_by"]) for t in a.trash()]
+    assert trash_before and a.conflicts()
+    home = a.profile.home
+    a.profile.close()
+    path = SearchIndex.for_profile(a.profile).path
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 1")  # as an older plntui left it
+    again = Network.open(home)
+    assert [(t["record"].id, t["deleted_by"]) for t in again.trash()] == trash_before
+    assert [(c["id"], c["field"]) for c in again.conflicts()] == [(ada.id, "role")]
+    assert again.index().get("contacts", ada.id) is not None  # the rest was rebuilt

@@ -71,7 +71,54 @@ def _listen_options(p: argparse.ArgumentParser, no_discovery_help: str) -> None:
     p.add_argument("--no-discovery", action="store_true", help=no_discovery_help)
 
 
-def build_parser() -> ArgumentParser:
+class _Unused:
+    """The parser of a command this run does not use: it takes every call and does nothing."""
+
+    def __getattr__(self, _name: str) -> Callable[..., _Unused]:
+        return self._take
+
+    def _take(self, *_args: object, **_kwargs: object) -> _Unused:
+        return self
+
+
+class _OnlyCommand:
+    """Subparsers that build the parser of one command only: the others cost their help
+    strings (argparse translates each one) for nothing."""
+
+    def __init__(self, sub: Any, command: str) -> None:
+        self.sub = sub
+        self.command = command
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name == self.command:
+            return self.sub.add_parser(name, **kwargs)
+        return _Unused()
+
+
+GLOBAL_OPTIONS = {"--home": 1, "--demo": 0, "--offline": 0}
+"""The options before a command, and how many values each takes."""
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs, when it is certain (a known one, after known options only);
+    ``None`` otherwise (no command, --help, --version, a typo): then the whole parser is built."""
+    at = 0
+    while at < len(argv):
+        word = argv[at]
+        if word.startswith("--home="):
+            at += 1
+        elif word in GLOBAL_OPTIONS:
+            at += 1 + GLOBAL_OPTIONS[word]
+        elif word.startswith("-"):
+            return None
+        else:
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> ArgumentParser:
+    """The command line's parser; ``only``: build just that command's (a run of that command
+    needs no other)."""
     parser = ArgumentParser(
         prog="plntui",
         description="Your professional learning network in the terminal. With no command, "
@@ -91,7 +138,9 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="open the app without syncing (no listening, no LAN announcement)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    if only is not None:
+        sub = _OnlyCommand(sub, only)
 
     p = sub.add_parser("init", help="create your profile")
     p.add_argument("--name", required=True, help="your display name (attributes your edits)")
@@ -598,9 +647,10 @@ def handler_of(command: str | None) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_of(words))
     try:
-        args, extra = parser.parse_known_args(argv)
+        args, extra = parser.parse_known_args(words)
         if extra:
             # words of a search after an option ("search rust --json -kubernetes") are words
             if isinstance(getattr(args, "query", None), list) and not any(

@@ -46,7 +46,7 @@ PEERS_KEY = next(
 
 
 async def wait_for(
-    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 4.0
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 10.0
 ) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -56,7 +56,7 @@ async def wait_for(
     assert condition()
 
 
-def wait_until(condition: Callable[[], object], seconds: float = 4.0) -> None:
+def wait_until(condition: Callable[[], object], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():

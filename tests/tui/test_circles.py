@@ -41,7 +41,7 @@ BOB = bytes([0xB0]) * 32
 
 
 async def wait_for(
-    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 4.0
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 10.0
 ) -> None:
     for _ in range(int(seconds / 0.05)):
         if condition():

@@ -21,7 +21,7 @@ SIZE = (100, 30)
 
 
 async def wait_for(
-    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 5.0
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 10.0
 ) -> None:
     for _ in range(int(seconds / 0.05)):
         if condition():

@@ -31,7 +31,7 @@ SIZE = (100, 30)
 
 
 async def wait_for(
-    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 3.0
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 10.0
 ) -> None:
     for _ in range(int(seconds / 0.1)):
         if condition():

@@ -45,7 +45,7 @@ END:VCARD
 """
 
 
-async def wait_for(pilot: Any, condition: Any, seconds: float = 5.0) -> None:
+async def wait_for(pilot: Any, condition: Any, seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.05)):
         if condition():
             return

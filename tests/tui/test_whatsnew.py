@@ -17,7 +17,7 @@ from tests.tui.colleagues import exchange, share_circle
 SIZE = (100, 30)
 
 
-async def wait_for(pilot, condition, seconds: float = 3.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(pilot, condition, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(seconds / 0.05)):
         if condition():
             return

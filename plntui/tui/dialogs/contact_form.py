@@ -155,8 +155,11 @@ class ContactForm(ModalScreen[Record | None]):
         self.record = record
         net = app.net
         assert net is not None
-        with app.net_lock:
+        with app.net_lock:  # the index's connection is shared with the sync engine's thread
             self._circles, self._circle, self._left = circle_choices(net, record)
+            intro = record.values.get("introduced_by") if record is not None else None
+            other = net.index().get("contacts", str(intro)) if intro else None
+            self._introducer = other.label if other is not None else intro
         self._last_circle = (
             self._circle if self._circle != PRIVATE_CHOICE else (self._first_circle() or "")
         )
@@ -220,10 +223,8 @@ class ContactForm(ModalScreen[Record | None]):
                 prompt="(none)",
                 compact=True,
             )
-        if name == "introduced_by" and value and self.papp.net is not None:
-            index = self.papp.net.index()
-            other = index.get("contacts", str(value))
-            value = other.label if other else value
+        if name == "introduced_by" and value:
+            value = self._introducer  # its name, read under the lock when the form opened
         text = display_value(value) if value not in (None, []) else ""
         return Input(text, placeholder=HINTS.get(name, ""), id=f"field-{name}", compact=True)
 
