@@ -1434,6 +1434,13 @@ class Network:
             if item is not None and item.due >= day:
                 return current, False
             reminder = read_reminder(current.values.get("reminder"))
+            if reminder is not None and reminder.on is None and reminder.text:
+                # a snooze makes a dated reminder, which the next catch-up completes: an
+                # undated remark kept as a reminder would be erased with it
+                raise ValidationError(
+                    f"{current.label}'s reminder has no date ({reminder.text[:40]!r}): date it "
+                    f"with plntui remind {contact_id} DATE TEXT, or clear it, then snooze"
+                )
             self._set_reminder(contact_id, Reminder(reminder.text if reminder else "", day).value())
         return self._read("contacts", contact_id), True
 

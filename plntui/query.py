@@ -236,7 +236,7 @@ class Filter:
         for term in self.query.terms:
             resolver = {"by": resolve_by, "circle": resolve_circle}.get(term.kind)
             if term.kind in ("by", "circle") and resolver is None:
-                word = fold(_clean(term.raw.lstrip("-")))
+                word = fold(f"{term.kind}:{term.value}")  # as typed, without its quotes
                 term = Term("text", word, term.negated, term.raw)
                 resolved: frozenset[str] = frozenset()
             elif resolver is not None:

@@ -281,3 +281,23 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert run.err.count("\n") == 1 and run.err.startswith("plntui: error: ")
     assert message in run.err, run.err
     assert run.json("contact", "list") == before
+
+
+def test_a_snooze_never_erases_an_undated_reminder(run: Run) -> None:
+    """Linus's reminder has no date: a snooze would make it a dated one, which the next
+    catch-up completes (erases). It is refused, and the reminder stays."""
+    run("due", "snooze", "linus", "3d", code=2)
+    assert "has no date" in run.err and "send the patch" in run.err
+    listed = run.json("remind")
+    assert ("Linus Torvalds", None, "send the patch") in [
+        (r["name"], r["date"], r["text"]) for r in listed
+    ]
+
+
+def test_json_before_snooze_and_next_weekday_and_an_empty_filter(run: Run) -> None:
+    snoozed = json.loads(run("due", "--json", "snooze", "ada", "9d"))
+    assert snoozed["name"] == "Ada Lovelace"
+    out = run("remind", "grace", "next", "monday", "call", "her")
+    assert out.rstrip().endswith("on 2026-03-16 (in 5 days): call her")
+    listed = run("contact", "list", "-")  # a lone "-": nothing to filter by, the whole list
+    assert all(name in listed for name in ("Ada Lovelace", "Grace Hopper", "Linus Torvalds"))

@@ -120,7 +120,10 @@ def cmd_remind(args: argparse.Namespace) -> int:
         return 0
     if args.when is None:
         raise ValidationError(f"give a date ({WHEN_HELP}) and what to remember")
-    record, before = net.remind(contact_id, args.when, " ".join(args.text))
+    when, words = args.when, list(args.text)
+    if when.strip().lower() == "next" and words:  # "next monday call her": two words, one day
+        when, words = f"{when} {words[0]}", words[1:]
+    record, before = net.remind(contact_id, when, " ".join(words))
     reminder = read_reminder(record.values.get("reminder"))
     assert reminder is not None and reminder.on is not None
     if args.json:

@@ -178,7 +178,7 @@ def build_parser(only: str | None = None) -> ArgumentParser:
     z.add_argument(
         "until", metavar="WHEN", nargs="?", default="7d", help=f"until when: {WHEN_HELP} (7d)"
     )
-    z.add_argument("--json", action="store_true", help="print JSON")
+    z.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
     p = sub.add_parser(
         "remind", help="remind yourself of a contact on a day (private to this device)"

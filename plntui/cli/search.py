@@ -31,8 +31,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def query_filter(net: Any, words: list[str] | None, collection: str) -> set[str] | None:
     """The ids of ``collection`` that the words of a list command match (the search syntax),
     or ``None`` when no words were given."""
+    from ..query import parse
+
     text = " ".join(words or [])
-    if not text.strip():
+    if not parse(text):  # nothing to filter by (a lone "-", an empty quote): the whole list
         return None
     explain_unresolved(net, text)
     found = net.search(text, None, collections=(collection,), ranked=False)[collection]
