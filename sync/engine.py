@@ -585,10 +585,6 @@ class SyncEngine:
         host = link.channel.peer_host
         return "direct" if host is not None and host in stored else "lan"
 
-    def relay_error(self, fp: bytes) -> str | None:
-        """Why the relay could not be used for ``fp`` lately (``None``: no problem known)."""
-        return self.relayer.errors.get(fp)
-
     async def sync_once(self, timeout: float = 30.0) -> SyncSummary:
         """Reach every trusted peer (live links, then known addresses) and wait until in sync.
 

@@ -7,7 +7,7 @@ import argparse
 
 from ..errors import ValidationError
 from ..model import safe_text
-from .common import added_by, in_circle, open_network
+from .common import open_network
 from .fields import CONTACT_OPTIONS, field_values, warn_history
 from .output import contact_rows, out, print_json, render_record, table, warn
 
@@ -86,22 +86,14 @@ def cmd_contact(args: argparse.Namespace) -> int:
         out(f"Moved {safe_text(record.label)} ({record.id}) to circle {where}")
         return 0
     if action == "list":
-        records = in_circle(net, added_by(net, "contacts", args.added_by), args.circle)
-        from .search import query_filter
+        from .search import listed
 
-        matching = query_filter(net, args.query, "contacts")
-        if matching is not None:
-            records = [r for r in records if r.id in matching]
-        if args.topic:
-            from ..model import normalise_topic
-
-            topic = normalise_topic(args.topic)
-            records = [r for r in records if topic in r.values.get("topics", [])]
+        records, narrowed = listed(net, args, "contacts", "topics", args.topic)
         if args.json:
             print_json([r.to_json() for r in records])
         else:
             table(contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"])
-            if not records and (matching is not None or args.topic or args.circle or args.added_by):
+            if not records and narrowed:
                 out("No contacts match.")
             elif not records:
                 out('No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"')

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import ValidationError
 from ..model import safe_text
-from .common import added_by, in_circle, open_network
+from .common import open_network
 from .fields import NOTE_OPTIONS, field_values, warn_history
 from .output import note_rows, out, print_json, render_record, table
 
@@ -79,22 +79,14 @@ def cmd_note(args: argparse.Namespace) -> int:
         )
         return 0
     if action == "list":
-        records = in_circle(net, added_by(net, "notes", args.added_by), args.circle)
-        from .search import query_filter
+        from .search import listed
 
-        matching = query_filter(net, args.query, "notes")
-        if matching is not None:
-            records = [r for r in records if r.id in matching]
-        if args.tag:
-            from ..model import normalise_topic
-
-            tag = normalise_topic(args.tag)
-            records = [r for r in records if tag in r.values.get("tags", [])]
+        records, narrowed = listed(net, args, "notes", "tags", args.tag)
         if args.json:
             print_json([r.to_json() for r in records])
         else:
             table(note_rows(records), ["ID", "TITLE", "KIND", "TAGS", "CIRCLE"])
-            if not records and (matching is not None or args.tag or args.circle or args.added_by):
+            if not records and narrowed:
                 out("No notes match.")
             elif not records:
                 out('No notes yet. Add one with: plntui note add --title "Reading list"')

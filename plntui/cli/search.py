@@ -41,6 +41,26 @@ def query_filter(net: Any, words: list[str] | None, collection: str) -> set[str]
     return {r.id for r in found}
 
 
+def listed(
+    net: Any, args: Any, collection: str, list_field: str, wanted: str | None
+) -> tuple[list[Record], bool]:
+    """What ``contact list`` / ``note list`` show: the items of the circle (``--circle``) added
+    by whom ``--added-by`` says, that the query words match and whose ``list_field`` (topics,
+    tags) holds ``wanted``; and whether anything narrowed the list."""
+    from ..model import normalise_topic
+    from .common import added_by
+
+    records = in_circle(net, added_by(net, collection, args.added_by), args.circle)
+    matching = query_filter(net, args.query, collection)
+    if matching is not None:
+        records = [r for r in records if r.id in matching]
+    if wanted:
+        value = normalise_topic(wanted)
+        records = [r for r in records if value in r.values.get(list_field, [])]
+    narrowed = bool(matching is not None or wanted or args.circle or args.added_by)
+    return records, narrowed
+
+
 def explain_unresolved(net: Any, text: str) -> None:
     """Say on stderr when a ``by:`` or ``circle:`` word names no device or circle (so that an
     empty answer is not a mystery); the answer itself is unchanged."""
