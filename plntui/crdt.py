@@ -28,7 +28,7 @@ from typing import Any
 
 import automerge.core as am
 
-from .model import FIELDS, Collection, Field
+from .model import FIELDS, Collection, Field, Record
 from .textdiff import text_edits
 
 GENESIS = bytes.fromhex(
@@ -86,6 +86,38 @@ def read_item(doc: am.Document | am.Transaction, obj: bytes) -> dict[str, Any]:
     return {
         key: _plain(doc, v, o) for key, (v, o) in zip(doc.keys(obj), doc.values(obj), strict=True)
     }
+
+
+def assemble(
+    collection: Collection,
+    item_id: str,
+    shared: dict[str, Any] | None,
+    private: dict[str, Any] | None,
+    circle: str,
+) -> Record:
+    """The record of one item from the plain values read of its shared and private documents
+    (either may be ``None``); ``circle_name`` is left for the caller, who knows the names."""
+    values: dict[str, Any] = {}
+    private_fields: set[str] = set()
+    sources: list[dict[str, Any]] = []
+    specs = FIELDS[collection]
+    if shared:
+        for key, value in shared.items():
+            if key in specs:
+                values[key] = value
+        sources += shared.get(SOURCES_KEY, [])
+    private_item = False
+    if private:
+        private_item = bool(private.get(PRIVATE_ITEM_KEY)) or not shared
+        for key, value in private.items():
+            if key in specs:
+                values[key] = value
+                private_fields.add(key)
+        sources += private.get(SOURCES_KEY, [])
+    circle = "" if private_item else circle
+    return Record(
+        collection, item_id, values, frozenset(private_fields), private_item, sources, circle
+    )
 
 
 def item_obj(doc: am.Document | am.Transaction, collection: str, item_id: str) -> bytes | None:

@@ -79,27 +79,31 @@ def check_structure(doc_id: str, doc: Any) -> None:
 
 
 def _check_value(spec: Field, value: Any, where: str) -> None:
-    name = f"{where}: {spec.label}"
     if spec.kind == "list":
         if not isinstance(value, list):
-            raise GuardRefused(f"{name} is not a list")
+            raise GuardRefused(f"{where}: {spec.label} is not a list")
         if len(value) > spec.max_items:
-            raise GuardRefused(f"{name} has {len(value)} items (at most {spec.max_items})")
+            raise GuardRefused(
+                f"{where}: {spec.label} has {len(value)} items (at most {spec.max_items})"
+            )
         for item in value:
             if not isinstance(item, str) or len(item) > spec.limit:
                 raise GuardRefused(
-                    f"{name} holds an item that is not text of at most {spec.limit} characters"
+                    f"{where}: {spec.label} holds an item that is not text of at most "
+                    f"{spec.limit} characters"
                 )
         return
     if spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int) or not -(2**53) < value < 2**53:
-            raise GuardRefused(f"{name} is not a whole number")
+            raise GuardRefused(f"{where}: {spec.label} is not a whole number")
         return
     if not isinstance(value, str):
-        raise GuardRefused(f"{name} is not text")
+        raise GuardRefused(f"{where}: {spec.label} is not text")
     limit = spec.limit if spec.kind in ("str", "text") else 40
     if len(value) > limit:
-        raise GuardRefused(f"{name} is too long ({len(value):,} characters, at most {limit:,})")
+        raise GuardRefused(
+            f"{where}: {spec.label} is too long ({len(value):,} characters, at most {limit:,})"
+        )
 
 
 def check_item(doc: Any, collection: str, item_id: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ loading a document.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import gc
 import json
@@ -26,7 +27,7 @@ import os
 import re
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +44,11 @@ INDEX_VERSION = 8
 @dataclass(slots=True)
 class NewDocument:
     """A shared document new to this device, as ``SearchIndex.add_new`` indexes it: its heads
-    (stored), the records of its items and its redirects (merged contacts)."""
+    (stored), the index rows of its items (``index_row``) and its redirects (merged contacts)."""
 
     doc_id: str
     heads: builtins.list[bytes]
-    records: builtins.list[Record]
+    rows: builtins.list[IndexRow]
     redirects: dict[str, str]
 
     @property
@@ -55,6 +56,55 @@ class NewDocument:
         from .storage import digest_of
 
         return digest_of(self.heads)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """What the index stores of one item: its ``items`` row (without the rowid), its
+    full-text row, its topics and its links. Plain data: a worker process can build it."""
+
+    collection: str
+    id: str
+    item: tuple[Any, ...]
+    fts: tuple[str, str, str, str]
+    topics: builtins.list[tuple[str, str]]
+    links: builtins.list[tuple[str, str]]
+
+
+def index_row(r: Record, sdoc: str | None, pdoc: str | None) -> IndexRow:
+    """The index's rows of one record (``sdoc``/``pdoc``: its shared and private documents)."""
+    data = {
+        "values": r.values,
+        "private": sorted(r.private),
+        "private_item": r.private_item,
+        "sources": r.sources,
+        "circle": r.circle,
+    }
+    creator = str(r.values.get(CREATOR_FIELD[r.collection]) or "")
+    item = (
+        r.collection,
+        r.id,
+        r.label,
+        json.dumps(data, ensure_ascii=False),
+        fold(r.label),
+        haystack(r),
+        creator,
+        str(r.values.get("changed_by") or creator),
+        str(r.values.get("updated") or r.values.get("created") or ""),
+        r.circle,
+        sdoc,
+        pdoc,
+    )
+    body = " ".join(_flatten(r.values.get(k)) for k in _TEXT_KEYS[r.collection])
+    topics: builtins.list[tuple[str, str]] = []
+    links: builtins.list[tuple[str, str]] = []
+    if r.collection == "contacts":
+        topics = [(r.id, t) for t in r.values.get("topics", [])]
+    elif r.collection == "notes":
+        links = [(r.id, c) for c in r.values.get("contacts", [])]
+    elif r.values.get("contact"):
+        links = [(r.id, r.values["contact"])]
+    return IndexRow(r.collection, r.id, item, (r.collection, r.id, r.label, body), topics, links)
 
 
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
@@ -266,41 +316,55 @@ class SearchIndex:
         """Index shared documents new to this device from the records read when they arrived
         (``RepoHost.receive_docs``), without loading them again. An item the index knows
         already (a private remark on it, or a copy in another circle) is located instead."""
-        if not docs:
-            return
-        doc_ids = [d.doc_id for d in docs]
-        records = {(r.collection, r.id): (r, d.doc_id) for d in docs for r in d.records}
+        if docs:
+            with self.adding(net) as add:
+                add(docs)
+
+    @contextlib.contextmanager
+    def adding(self, net: Network) -> Iterator[Callable[[Sequence[NewDocument]], None]]:
+        """``add_new`` in parts, in one transaction committed when the block ends: a new peer
+        indexes each part of a batch as the checking workers return it, and stores the
+        documents before the block ends (the index never names a document not yet stored)."""
+        known: set[tuple[str, str]] = set()
         with net.lock:
-            known = {
-                (collection, item_id)
-                for collection, item_id in self.db.execute(
-                    "SELECT collection, id FROM items WHERE id IN (SELECT value FROM json_each(?))"
-                    " OR sdoc IN (SELECT value FROM json_each(?))",
-                    (json.dumps(sorted({key[1] for key in records})), json.dumps(doc_ids)),
-                )
-            }
-            located = {key: net.locate(key[0], key[1]) for key in _by_document(known)}  # type: ignore[arg-type]
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
+                yield lambda docs: known.update(self._add_new(net, docs))
+                # items the index knew: read again now that their new documents are stored
+                located = {key: net.locate(key[0], key[1]) for key in _by_document(known)}  # type: ignore[arg-type]
                 self._upsert(located, net, lambda c, i, d: ("", ""))
-                self._insert(
-                    (record, doc_id, None)
-                    for key, (record, doc_id) in records.items()
-                    if key not in known
-                )
-                db.executemany(
-                    "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
-                    [(o, n, d.doc_id) for d in docs for o, n in d.redirects.items()],
-                )
-                db.executemany(
-                    "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
-                    [(d.doc_id, d.digest, b"".join(sorted(d.heads))) for d in docs],
-                )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    def _add_new(self, net: Network, docs: Sequence[NewDocument]) -> set[tuple[str, str]]:
+        """Insert the rows of items new to the index; returns the items it knew already."""
+        if not docs:
+            return set()
+        db = self.db
+        doc_ids = [d.doc_id for d in docs]
+        rows = {(row.collection, row.id): row for d in docs for row in d.rows}
+        known = {
+            (collection, item_id)
+            for collection, item_id in db.execute(
+                "SELECT collection, id FROM items WHERE id IN (SELECT value FROM json_each(?))"
+                " UNION SELECT collection, id FROM items"
+                " WHERE sdoc IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted({key[1] for key in rows})), json.dumps(doc_ids)),
+            )
+        }
+        self._insert_rows([row for key, row in rows.items() if key not in known])
+        db.executemany(
+            "INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)",
+            [(o, n, d.doc_id) for d in docs for o, n in d.redirects.items()],
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
+            [(d.doc_id, d.digest, b"".join(sorted(d.heads))) for d in docs],
+        )
+        return known
 
     def _reindex_docs(self, net: Network, doc_ids: builtins.list[str]) -> None:
         from .crdt import diff_items
@@ -563,40 +627,13 @@ class SearchIndex:
             )
 
     def _insert(self, found: Iterable[tuple[Record, str | None, str | None]]) -> None:
-        items, fts, topics, links = [], [], [], []
-        for r, sdoc, pdoc in found:
-            data = {
-                "values": r.values,
-                "private": sorted(r.private),
-                "private_item": r.private_item,
-                "sources": r.sources,
-                "circle": r.circle,
-            }
-            creator = str(r.values.get(CREATOR_FIELD[r.collection]) or "")
-            items.append(
-                (
-                    r.collection,
-                    r.id,
-                    r.label,
-                    json.dumps(data, ensure_ascii=False),
-                    fold(r.label),
-                    haystack(r),
-                    creator,
-                    str(r.values.get("changed_by") or creator),
-                    str(r.values.get("updated") or r.values.get("created") or ""),
-                    r.circle,
-                    sdoc,
-                    pdoc,
-                )
-            )
-            body = " ".join(_flatten(r.values.get(k)) for k in _TEXT_KEYS[r.collection])
-            fts.append((r.collection, r.id, r.label, body))
-            if r.collection == "contacts":
-                topics += [(r.id, t) for t in r.values.get("topics", [])]
-            elif r.collection == "notes":
-                links += [(r.id, c) for c in r.values.get("contacts", [])]
-            elif r.values.get("contact"):
-                links.append((r.id, r.values["contact"]))
+        self._insert_rows([index_row(r, sdoc, pdoc) for r, sdoc, pdoc in found])
+
+    def _insert_rows(self, rows: builtins.list[IndexRow]) -> None:
+        items = [row.item for row in rows]
+        fts = [row.fts for row in rows]
+        topics = [pair for row in rows for pair in row.topics]
+        links = [pair for row in rows for pair in row.links]
         # The full-text row shares the item's rowid: numbered here, so both go in one batch
         # (every writer holds the write lock, ``BEGIN IMMEDIATE``).
         first = int(self.db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM items").fetchone()[0])

@@ -577,34 +577,9 @@ class Network:
         private: dict[str, Any] | None,
         circle: str,
     ) -> Record:
-        values: dict[str, Any] = {}
-        private_fields: set[str] = set()
-        sources: builtins.list[dict[str, Any]] = []
-        specs = FIELDS[collection]
-        if shared:
-            for key, value in shared.items():
-                if key in specs:
-                    values[key] = value
-            sources += shared.get(crdt.SOURCES_KEY, [])
-        private_item = False
-        if private:
-            private_item = bool(private.get(crdt.PRIVATE_ITEM_KEY)) or not shared
-            for key, value in private.items():
-                if key in specs:
-                    values[key] = value
-                    private_fields.add(key)
-            sources += private.get(crdt.SOURCES_KEY, [])
-        circle = "" if private_item else circle
-        return Record(
-            collection,
-            item_id,
-            values,
-            frozenset(private_fields),
-            private_item,
-            sources,
-            circle,
-            self.circle_name(circle),
-        )
+        record = crdt.assemble(collection, item_id, shared, private, circle)
+        record.circle_name = self.circle_name(record.circle)
+        return record
 
     def _read_where(self, collection: Collection, item_id: str, where: _Where) -> Record:
         shared = private = None
@@ -2335,18 +2310,6 @@ class Network:
         if doc is None or layout.kind_of(doc_id) != "shard":
             return {}
         return {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
-
-    def shared_records(
-        self, doc_id: str, read: Mapping[tuple[str, str], dict[str, Any]]
-    ) -> builtins.list[Record]:
-        """The records of a shared document's items from their values as read (``guard.check``
-        returns them), without their private side: for a document new to this device, whose
-        items the index checks for private parts (``SearchIndex.add_new``)."""
-        circle = layout.circle_of(doc_id)
-        return [
-            self._assemble(collection, item_id, values, None, circle)  # type: ignore[arg-type]
-            for (collection, item_id), values in read.items()
-        ]
 
     def locate(
         self, collection: Collection, item_id: str

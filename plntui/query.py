@@ -24,6 +24,7 @@ nor an id.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -85,7 +86,9 @@ HAYSTACK_KEYS: dict[str, tuple[str, ...]] = {
 """The fields a filter searches in, per collection."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _hidden(text: str) -> str:
+    """``text`` moved to private-use characters (circle ids and device ids: few, so cached)."""
     return "".join(chr(_PRIVATE_USE + ord(ch)) for ch in text if ord(ch) < 128)
 
 

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import automerge.core as am
 
 from . import crdt, layout
+from .checkpool import Checked, CheckPool, Failed
 from .circles import Circle, read_circle
 from .guard import GuardRefused, check
 from .held import Batch, Deleted, Thresholds, Window, load_batches, new_batch_id, save_batch
-from .history import conflicted_keys
 from .index import NewDocument, SearchIndex
 
 if TYPE_CHECKING:
@@ -61,11 +61,14 @@ class RepoHost:
         self.on_held: list[Callable[[Batch], None]] = []
         """Called with a batch when a peer's mass deletion is held for the user's decision."""
         self.window = Window()
+        self.checks = CheckPool()
+        """Checks the documents a peer sends whole (worker processes for a large batch)."""
         self._sizes: dict[str, tuple[float, int]] = {}
         self._unsubscribe = self.repo.subscribe(self._changed)
 
     def close(self) -> None:
         self._unsubscribe()
+        self.checks.close()
 
     # -- digests ------------------------------------------------------------------------------
 
@@ -190,6 +193,11 @@ class RepoHost:
             self.new_contacts += new_contacts
             return Received(n_changes, self.digest(doc_id), reshare=kind == "circle", held=held)
 
+    def expect(self, doc_ids: list[str]) -> None:
+        """Start the checking workers while the peer reads and sends a large batch."""
+        if sum(1 for d in doc_ids if layout.kind_of(d) != "circle") >= self.checks.pool_min:
+            self.checks.warm()
+
     def receive_docs(self, peer: bytes, docs: list[tuple[str, bytes]]) -> dict[str, Any]:
         """Check each document the peer sent whole and store those that pass, in one
         transaction; then refuse (``Refused``, carrying what was stored) if any failed.
@@ -206,46 +214,68 @@ class RepoHost:
         joined: list[Circle] = []
         out: dict[str, Received] = {}
         conflicts: set[tuple[str, str, str]] = set()
+        index = SearchIndex.for_profile(self.net.profile)
         with self.lock:
             me = self.net.fingerprint_hex
             known = self.net.circles()
             holding = {b.circle for b in load_batches(self.repo.storage.db, "held")}
+            plain: list[tuple[str, bytes]] = []
+            rest: list[tuple[str, bytes]] = []
             for doc_id, data in docs:
-                kind = layout.kind_of(doc_id)
-                new_here = not self.repo.exists(doc_id)
-                try:
-                    doc, read, held = self._check_whole(
-                        peer, doc_id, data, me, known, _circle(doc_id) in holding
-                    )
-                except Refused as exc:
-                    refused = refused or exc
-                    continue
-                if doc is None:  # all of it waits in a held batch
-                    out[doc_id] = Received(0, self.digest(doc_id), held=True)
-                    continue
-                if held and new_here:  # stored without what waits
-                    data = doc.save()
-                if kind == "circle" and _circle(doc_id) not in known:
-                    joined.append(read_circle(doc, _circle(doc_id), me))
-                if new_here and kind != "circle" and not held:
-                    fresh.append(_fresh(self.net, doc_id, data, doc, read))
-                    if concurrent(doc):  # edits made at once on two devices, merged before
-                        conflicts |= conflicted_keys(doc)
-                    self.new_contacts += sum(1 for c, _i in read if c == "contacts")
-                    del doc  # its bytes are what is stored
-                else:
+                simple = (
+                    layout.kind_of(doc_id) != "circle"
+                    and _circle(doc_id) not in holding
+                    and not self.repo.exists(doc_id)
+                )
+                (plain if simple else rest).append((doc_id, data))
+            # The index takes the new documents' rows part by part while the workers check the
+            # rest, and commits after the documents are stored.
+            with index.adding(self.net) as index_new:
+                pending: list[NewDocument] = []
+                for result, (doc_id, data) in zip(self.checks.check(plain), plain, strict=True):
+                    if isinstance(result, Failed):
+                        refused = refused or Refused(
+                            f"{result.message}; nothing of it was stored",
+                            pause=result.pause,
+                            doc_id=doc_id,
+                        )
+                        continue
+                    fresh.append(_fresh(data, result))
+                    pending.append(fresh[-1].doc)
+                    conflicts |= result.conflicts
+                    self.new_contacts += result.contacts
+                    if len(pending) >= _INDEX_PART:
+                        index_new(pending)
+                        pending = []
+                index_new(pending)
+                for doc_id, data in rest:
+                    kind = layout.kind_of(doc_id)
+                    new_here = not self.repo.exists(doc_id)
+                    try:
+                        doc, held = self._check_whole(
+                            peer, doc_id, data, me, known, _circle(doc_id) in holding
+                        )
+                    except Refused as exc:
+                        refused = refused or exc
+                        continue
+                    if doc is None:  # all of it waits in a held batch
+                        out[doc_id] = Received(0, self.digest(doc_id), held=True)
+                        continue
+                    if held and new_here:  # stored without what waits
+                        data = doc.save()
+                    if kind == "circle" and _circle(doc_id) not in known:
+                        joined.append(read_circle(doc, _circle(doc_id), me))
                     merged.append((doc_id, data, doc))
                     if held:
                         held_docs.add(doc_id)
-            if fresh or merged:
                 old = {doc_id: self.digest(doc_id) for doc_id, _data, _doc in merged}
-                with self.repo.writing("remote") as work:
-                    for entry in fresh:
-                        work.adopt(entry.doc.doc_id, entry.data, None, entry.doc.heads)
-                    for doc_id, data, doc in merged:
-                        work.adopt(doc_id, data, doc)
-                index = SearchIndex.for_profile(self.net.profile)
-                index.add_new(self.net, [entry.doc for entry in fresh])
+                if fresh or merged:
+                    with self.repo.writing("remote") as work:
+                        for entry in fresh:
+                            work.adopt(entry.doc.doc_id, entry.data, None, entry.doc.heads)
+                        for doc_id, data, doc in merged:
+                            work.adopt(doc_id, data, doc)
+            if fresh or merged:
                 index.record_conflicts(conflicts)
                 index.reindex(self.net, [doc_id for doc_id, _d, _doc in merged])
                 for entry in fresh:
@@ -279,10 +309,10 @@ class RepoHost:
         me: str,
         known: dict[str, Circle],
         holding: bool = False,
-    ) -> tuple[am.Document | None, dict[tuple[str, str], dict[str, Any]], bool]:
-        """A whole document from a peer, loaded and checked (with the records the guard read
-        of it, and whether some of its changes wait in a held batch; ``None``: all of them
-        do), or ``Refused``. ``holding``: a batch of the document's circle is held."""
+    ) -> tuple[am.Document | None, bool]:
+        """A whole document from a peer, loaded and checked (and whether some of its changes
+        wait in a held batch; ``None``: all of them do), or ``Refused``. ``holding``: a batch
+        of the document's circle is held."""
         from sync.session import Refused
 
         kind = layout.kind_of(doc_id)
@@ -307,9 +337,9 @@ class RepoHost:
             checked = self._hold(peer, doc_id, layout.new_document(kind, self.repo.actor), doc)
             held = checked is not doc
             if checked is None:
-                return None, {}, True
+                return None, True
         try:
-            read = check(doc_id, checked, None)
+            check(doc_id, checked, None)
         except GuardRefused as exc:
             raise Refused(
                 f"{exc.message}; nothing of it was stored", pause=exc.pause, doc_id=doc_id
@@ -322,7 +352,7 @@ class RepoHost:
                     "members; nothing of it was stored",
                     doc_id=doc_id,
                 )
-        return checked, read, held
+        return checked, held
 
     # -- held mass deletions ----------------------------------------------------------------------
 
@@ -484,24 +514,13 @@ class _Fresh:
     changes: int
 
 
-def _fresh(
-    net: Network,
-    doc_id: str,
-    data: bytes,
-    doc: am.Document,
-    read: dict[tuple[str, str], dict[str, Any]],
-) -> _Fresh:
-    redirects: dict[str, str] = {}
-    if layout.kind_of(doc_id) == "shard":
-        redirects = {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
-    new = NewDocument(doc_id, doc.get_heads(), net.shared_records(doc_id, read), redirects)
-    return _Fresh(new, data, len(doc.get_changes([])))
+_INDEX_PART = 32
+"""New documents indexed at a time while the rest of a batch is checked."""
 
 
-def concurrent(doc: am.Document) -> bool:
-    """Whether two devices changed ``doc`` at once (two heads, or a change that merged two):
-    only then can a field hold two values. Cheap: no patch is computed."""
-    return len(doc.get_heads()) > 1 or any(len(c.deps) > 1 for c in doc.get_changes([]))
+def _fresh(data: bytes, checked: Checked) -> _Fresh:
+    new = NewDocument(checked.doc_id, checked.heads, checked.rows, checked.redirects)
+    return _Fresh(new, data, checked.changes)
 
 
 def _circle(doc_id: str) -> str:

@@ -179,6 +179,11 @@ class DocumentHost(Protocol):
         """Check and store whole documents, all or none (raise ``Refused``)."""
         ...
 
+    def expect(self, doc_ids: list[str]) -> None:
+        """The session asked the peer for these documents whole (``receive_docs`` follows):
+        the host may get ready for them."""
+        ...
+
 
 # -- events -------------------------------------------------------------------------------------
 
@@ -597,6 +602,8 @@ class SyncSession:
             self._wanted.update(want)
             body = json.dumps({"want": want, "ack": ack}, separators=(",", ":"))
             self._send(FrameKind.WANT, body.encode())
+            if want:
+                self.host.expect(want)
 
     # -- frames -------------------------------------------------------------------------------
 

@@ -172,6 +172,8 @@ class MemoryHost:
         """Documents changed by a DOC_SYNC message, in order."""
         self.served: list[str] = []
         """Documents whose stored bytes were read to be sent whole."""
+        self.expected: list[str] = []
+        """Documents the session said it asked for whole (``expect``), in order."""
         self.external: dict[str, am.Document] = {}
         """What "another process" wrote to disk, seen by ``poll``."""
 
@@ -274,6 +276,9 @@ class MemoryHost:
                 refused.stored = out
                 raise refused
             return out
+
+    def expect(self, doc_ids: list[str]) -> None:
+        self.expected += doc_ids
 
     def _check_whole(self, peer: bytes, doc_id: str, data: bytes) -> am.Document:
         try:

@@ -197,6 +197,7 @@ def test_a_new_peer_receives_every_document_whole_and_no_sync_message() -> None:
     assert b.snapshot() == a.snapshot()
     assert b.digests() == a.digests()
     assert sorted(b.whole) == sorted(docs) and b.synced == []
+    assert sorted(b.expected) == sorted(docs) and a.expected == []  # told before they came
     assert "DOC_SYNC" not in p.kinds("a") + p.kinds("b")
     assert sorted(a.served) == sorted(docs)  # served from stored bytes
     received = p.of("b", DocsReceived)

@@ -1,0 +1,199 @@
+"""Provides the check of documents a peer sends whole, spread over worker processes.
+
+A new peer receives the whole network as stored documents (``RepoHost.receive_docs``). Each is
+loaded, checked by the guard and read for the index before anything is stored; Automerge's
+``Document.load`` and the guard's reading hold the GIL, so a thread would not help. A batch of
+at least ``POOL_MIN`` documents is checked by worker processes (one per core, at most
+``MAX_WORKERS``: this process mostly waits meanwhile); a smaller one, or any batch on a
+one-core machine, in this process. Both run ``check_new``, a function of the document's bytes
+alone: what it returns is plain data (the records read, the heads, the redirects, the
+conflicting fields), never a loaded document.
+
+The workers are started (``spawn``) at the first large batch and stopped once idle for
+``IDLE_SECONDS``, so a device that is not catching up keeps no extra processes. A pool that
+breaks (a worker killed) is dropped and the batch is checked here instead.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import automerge.core as am
+
+from . import crdt, layout
+from .guard import GuardRefused, check
+from .history import conflicted_keys
+from .index import IndexRow, index_row
+
+POOL_MIN = 48
+"""Documents a batch must hold to be checked by worker processes."""
+MAX_WORKERS = 4
+IDLE_SECONDS = 20.0
+_CHUNK = 16
+"""Documents sent to a worker at a time."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A document new to this device that passed the guard, as plain data."""
+
+    doc_id: str
+    rows: list[IndexRow]
+    """The index rows of its records as the guard read them (deleted ones left out)."""
+    heads: list[bytes]
+    changes: int
+    redirects: dict[str, str]
+    """A shard's merged-contact redirects (old id → new id)."""
+    conflicts: frozenset[tuple[str, str, str]]
+    """``(collection, id, field)`` set at once on two devices, both values still standing."""
+    contacts: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A document the guard refused (or that is not an Automerge document at all)."""
+
+    doc_id: str
+    message: str
+    pause: bool = False
+
+
+def check_new(doc_id: str, data: bytes) -> Checked | Failed:
+    """Load a shard or note document a peer sent whole, check it, and read what the index
+    needs (its rows). A function of its arguments alone: it runs in a worker process as well
+    as here."""
+    kind = layout.kind_of(doc_id)
+    try:
+        doc = am.Document.load(data)
+        doc.fork(layout.GENESIS_HEADS[kind])
+    except Exception:
+        return Failed(doc_id, f"the peer's {doc_id} is not a plntui {kind} document")
+    try:
+        read = check(doc_id, doc, None)
+    except GuardRefused as exc:
+        return Failed(doc_id, exc.message, exc.pause)
+    circle = layout.circle_of(doc_id)
+    rows = [
+        index_row(crdt.assemble(collection, item_id, values, None, circle), doc_id, None)  # type: ignore[arg-type]
+        for (collection, item_id), values in read.items()
+    ]
+    redirects: dict[str, str] = {}
+    if kind == "shard":
+        redirects = {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
+    changes = doc.get_changes([])
+    heads = doc.get_heads()
+    concurrent = len(heads) > 1 or any(len(c.deps) > 1 for c in changes)
+    return Checked(
+        doc_id,
+        rows,
+        heads,
+        len(changes),
+        redirects,
+        frozenset(conflicted_keys(doc)) if concurrent else frozenset(),
+        sum(1 for collection, _id in read if collection == "contacts"),
+    )
+
+
+def _check_chunk(docs: Sequence[tuple[str, bytes]]) -> list[Checked | Failed]:
+    return [check_new(doc_id, data) for doc_id, data in docs]
+
+
+def _ready() -> None:
+    """Nothing: sent to a new worker so that it starts (and imports this module) at once."""
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class CheckPool:
+    """Checks batches of whole documents, in worker processes when a batch is large."""
+
+    def __init__(self, workers: int | None = None, *, pool_min: int = POOL_MIN) -> None:
+        self.workers = min(MAX_WORKERS, cores()) if workers is None else workers
+        self.pool_min = pool_min
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._idle: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self.used_workers = False
+        """Whether a batch was ever checked by worker processes (tests and the bench read it)."""
+
+    def check(self, docs: Sequence[tuple[str, bytes]]) -> Iterator[Checked | Failed]:
+        """Each document's result, in the order given."""
+        executor = self._start() if len(docs) >= self.pool_min and self.workers > 1 else None
+        if executor is None:
+            yield from (check_new(doc_id, data) for doc_id, data in docs)
+            return
+        chunks = [docs[i : i + _CHUNK] for i in range(0, len(docs), _CHUNK)]
+        done = 0
+        try:
+            futures = [executor.submit(_check_chunk, chunk) for chunk in chunks]
+            self.used_workers = True
+            for future in futures:
+                results = future.result()
+                done += len(results)
+                yield from results
+        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
+            self._stop()  # a worker died: check the rest here
+            yield from (check_new(doc_id, data) for doc_id, data in docs[done:])
+        finally:
+            self._idle_later()
+
+    def warm(self) -> None:
+        """Start the worker processes now (each imports what it needs before a batch comes)."""
+        if self.workers < 2:
+            return
+        executor = self._start()
+        if executor is None:
+            return
+        try:
+            for _ in range(self.workers):
+                executor.submit(_ready)
+        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
+            self._stop()
+            return
+        self._idle_later()
+
+    def close(self) -> None:
+        self._stop()
+
+    def _start(self) -> concurrent.futures.ProcessPoolExecutor | None:
+        with self._lock:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            if self._executor is None:
+                try:
+                    self._executor = concurrent.futures.ProcessPoolExecutor(
+                        max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                    )
+                except (OSError, ValueError):
+                    return None
+            return self._executor
+
+    def _idle_later(self) -> None:
+        with self._lock:
+            if self._executor is None:
+                return
+            if self._idle is not None:
+                self._idle.cancel()
+            self._idle = threading.Timer(IDLE_SECONDS, self._stop)
+            self._idle.daemon = True
+            self._idle.start()
+
+    def _stop(self) -> None:
+        with self._lock:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
