@@ -21,6 +21,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sync.errors import SyncError
 
     from ..network import Network
+    from ..peer_errors import offline_error
     from ..peersync import DEFAULT_PORT, SyncRunner
 
     net = Network.open(args.home)
@@ -49,13 +50,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 if not args.no_discovery:
                     await asyncio.sleep(2.0)  # let the LAN announce itself
                 summary = await runner.engine.sync_once(args.timeout)
+                offline = 0
                 for r in summary.results:
                     state = "in sync" if r.ok else f"{r.outcome}: {r.error or ''}"
+                    if r.outcome == "failed" and offline_error(r.error or ""):
+                        state, offline = f"offline: {r.error}", offline + 1
                     out(
                         f"{safe_text(r.name):20} {state}  ({r.changes_in} change(s) in, "
                         f"{r.changes_out} out)"
                     )
-                out(f"{len(summary.synced)} of {len(summary.results)} peer(s) in sync")
+                counts = f"{len(summary.synced)} of {len(summary.results)} peer(s) in sync"
+                out(counts + (f"; {offline} offline" if offline else ""))
                 return 0 if summary.ok else 1
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

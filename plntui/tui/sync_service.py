@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from textual.message import Message
 
 from ..model import safe_text
+from ..peer_errors import offline_error, refused_error
 from ..peersync import DEFAULT_PORT
 
 if TYPE_CHECKING:
@@ -285,27 +286,6 @@ def listening_address(
     return ""
 
 
-OFFLINE_SIGNS = (
-    "connection refused",
-    "timed out",
-    "no route to host",
-    "network is unreachable",
-    "host is unreachable",
-    "host is down",
-    "connection reset",
-    "went away without saying goodbye",
-    "connection dropped",
-    "not known",
-    "name resolution",
-    "did not say hello",
-    "was silent for",
-)
-"""Parts of a dial's or a link's error meaning nothing (or nobody) answers: the peer quit, or its
-host is unreachable. That is being offline, not a failure."""
-REFUSED_SIGNS = ("refused this device's certificate", "does not trust this device")
-"""Parts of an error meaning the peer refuses this device's certificate (it does not trust it)."""
-
-
 @dataclass(frozen=True, slots=True)
 class PeerCondition:
     """How a trusted peer is, for the Peers screen: a short ``label`` for its State column, a
@@ -324,8 +304,7 @@ def peer_condition(peer: TrustedPeer) -> PeerCondition:
         return PeerCondition("in sync", "good", "in sync")
     if state == "connected":
         return PeerCondition("syncing", "good", "connected, syncing")
-    folded = error.casefold()
-    if error and any(sign in folded for sign in REFUSED_SIGNS):
+    if error and refused_error(error):
         if peer.last_sync is not None:
             return PeerCondition(
                 "revoked you",
@@ -339,7 +318,7 @@ def peer_condition(peer: TrustedPeer) -> PeerCondition:
             "it refuses this device: it does not trust you yet. Pair by code so that both "
             "sides trust each other, or have it run plntui peer trust with your fingerprint.",
         )
-    gone = state != "failed" or not error or any(sign in folded for sign in OFFLINE_SIGNS)
+    gone = state != "failed" or not error or offline_error(error)
     if peer.goodbye and state in ("connecting", "offline", "failed") and gone:
         return PeerCondition(
             "left",
@@ -351,7 +330,7 @@ def peer_condition(peer: TrustedPeer) -> PeerCondition:
             return PeerCondition("connecting…", "", "connecting…")
         return PeerCondition("offline", "", "offline: no link now; it syncs once it is reachable")
     # a retry in progress keeps saying how the last attempt went
-    if any(sign in folded for sign in OFFLINE_SIGNS):
+    if offline_error(error):
         return PeerCondition("offline", "", f"offline: {error}")
     return PeerCondition("failed", "error", f"failed: {error}")
 
