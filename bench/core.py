@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -230,29 +231,97 @@ this process's high-water mark in ``ru_maxrss``; GNU time is small)."""
 
 @dataclass(slots=True)
 class Run:
-    """One whole process: wall seconds, peak RSS (KiB, None without GNU time), CPU seconds."""
+    """One whole process: wall seconds, peak RSS (KiB, None without GNU time), CPU seconds
+    (its worker processes included). ``tree_peak_kib``: with ``run_process(tree=True)``, the
+    largest sum of the RSS of the process and every process it started, sampled every 20 ms."""
 
     seconds: float
     maxrss_kib: int | None
     cpu: float
     stdout: str
+    tree_peak_kib: int | None = None
 
 
-def run_process(cmd: Sequence[str], timeout: float = 3600, stdin: bytes | None = None) -> Run:
-    """Run one whole process; raise if it fails."""
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+class TreeSampler:
+    """The peak of a process tree's summed RSS, sampled in a thread until ``stop()``."""
+
+    def __init__(self, pid: int, every: float = 0.02) -> None:
+        self.pid, self.every, self.peak_kib = pid, every, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            total = 0
+            for pid in _descendants(self.pid):
+                rss = status_kib_of(pid, "VmRSS")
+                total += rss or 0
+            self.peak_kib = max(self.peak_kib, total)
+            self._done.wait(self.every)
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return self.peak_kib
+
+
+def status_kib_of(pid: int, key: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def run_process(
+    cmd: Sequence[str], timeout: float = 3600, stdin: bytes | None = None, *, tree: bool = False
+) -> Run:
+    """Run one whole process; raise if it fails. ``tree``: also sample the summed RSS of the
+    process and its children (worker processes)."""
     with tempfile.NamedTemporaryFile(prefix="plntui-bench-time-", suffix=".txt") as out:
         full = [TIME, "-f", "%M %U %S", "-o", out.name, *cmd] if TIME else list(cmd)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        proc = subprocess.run(
+        popen = subprocess.Popen(
             full,
             env=child_env(),
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
+        sampler = TreeSampler(popen.pid) if tree else None
+        try:
+            stdout, stderr = popen.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.communicate()
+            raise
+        finally:
+            tree_peak = sampler.stop() if sampler is not None else None
+        proc = subprocess.CompletedProcess(full, popen.returncode, stdout, stderr)
         elapsed = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
@@ -265,7 +334,7 @@ def run_process(cmd: Sequence[str], timeout: float = 3600, stdin: bytes | None =
         if TIME:
             fields = Path(out.name).read_text().strip().splitlines()[-1].split()
             maxrss, cpu = int(fields[0]), float(fields[1]) + float(fields[2])
-    return Run(elapsed, maxrss, cpu, proc.stdout.decode(errors="replace"))
+    return Run(elapsed, maxrss, cpu, proc.stdout.decode(errors="replace"), tree_peak)
 
 
 def plntui(home: Path, *args: str) -> list[str]:

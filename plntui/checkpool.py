@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,11 @@ def _check_chunk(docs: Sequence[tuple[str, bytes]]) -> list[Checked | Failed]:
     return [check_new(doc_id, data) for doc_id, data in docs]
 
 
+def _worker_start() -> None:
+    """A worker leaves Ctrl-C to the process that started it (which stops the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _ready() -> None:
     """Nothing: sent to a new worker so that it starts (and imports this module) at once."""
 
@@ -173,7 +179,9 @@ class CheckPool:
             if self._executor is None:
                 try:
                     self._executor = concurrent.futures.ProcessPoolExecutor(
-                        max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                        max_workers=self.workers,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_worker_start,
                     )
                 except (OSError, ValueError):
                     return None

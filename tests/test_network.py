@@ -353,6 +353,25 @@ def test_a_copied_profile_keeps_its_index_fresh(net: Network, home: Path, tmp_pa
     assert [r.label for r in twin.search("ada")["contacts"]] == ["Ada"]
 
 
+def test_an_index_without_its_hay_table_gets_it_from_its_items(net: Network, home: Path) -> None:
+    """An index made before the narrow ``hay`` table (what a search scans) is not rebuilt: the
+    table is filled from the items' rows when the index is opened."""
+    import sqlite3
+
+    net.add("contacts", {"name": "Ada", "org": "Engines"})
+    net.add("notes", {"title": "Engines", "body": "on engines"})
+    net.index().close()
+    with sqlite3.connect(home / "index.sqlite3") as db:
+        db.execute("DROP TABLE hay")
+    fresh = Network.open(home)
+    assert SearchIndex.for_profile(fresh.profile).stale_docs(fresh) == set()
+    found = fresh.search("org:engines")
+    assert [r.label for r in found["contacts"]] == ["Ada"] and found["notes"] == []
+    assert [r.label for r in fresh.search("engines")["notes"]] == ["Engines"]
+    fresh.remove("contacts", fresh.search("ada")["contacts"][0].id)
+    assert fresh.search("org:engines")["contacts"] == []  # deleted from the hay table too
+
+
 def test_damaged_index_is_rebuilt(net: Network, home: Path) -> None:
     net.add("contacts", {"name": "Ada"})
     net.index().close()
