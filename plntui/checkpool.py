@@ -6,12 +6,14 @@ loaded, checked by the guard and read for the index before anything is stored; A
 at least ``POOL_MIN`` documents is checked by worker processes (one per core, at most
 ``MAX_WORKERS``: this process mostly waits meanwhile); a smaller one, or any batch on a
 one-core machine, in this process. Both run ``check_new``, a function of the document's bytes
-alone: what it returns is plain data (the records read, the heads, the redirects, the
-conflicting fields), never a loaded document.
+alone: what it returns is plain data (the index rows of its records, the heads, the
+redirects, the conflicting fields), never a loaded document.
 
-The workers are started (``spawn``) at the first large batch and stopped once idle for
-``IDLE_SECONDS``, so a device that is not catching up keeps no extra processes. A pool that
-breaks (a worker killed) is dropped and the batch is checked here instead.
+The workers are started (``spawn``) when the sync session asks a peer for a large batch
+(``warm``: they import what they need while the peer sends) and stopped once idle for
+``IDLE_SECONDS``, so a device that is not catching up keeps no extra processes; a worker whose
+parent was killed ends by itself. A pool that breaks (a worker killed) is dropped and the batch
+is checked here instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +38,8 @@ POOL_MIN = 48
 """Documents a batch must hold to be checked by worker processes."""
 MAX_WORKERS = 4
 IDLE_SECONDS = 20.0
+PARENT_POLL = 0.5
+"""How often a worker checks that the process that started it still runs (seconds)."""
 _CHUNK = 16
 """Documents sent to a worker at a time."""
 
@@ -104,9 +109,17 @@ def _check_chunk(docs: Sequence[tuple[str, bytes]]) -> list[Checked | Failed]:
     return [check_new(doc_id, data) for doc_id, data in docs]
 
 
-def _worker_start() -> None:
-    """A worker leaves Ctrl-C to the process that started it (which stops the pool)."""
+def _worker_start(parent: int) -> None:
+    """A worker leaves Ctrl-C to the process that started it (which stops the pool), and ends
+    when that process is gone (killed: nothing would ever stop the worker otherwise)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="plntui-parent-watch", daemon=True).start()
 
 
 def _ready() -> None:
@@ -182,6 +195,7 @@ class CheckPool:
                         max_workers=self.workers,
                         mp_context=multiprocessing.get_context("spawn"),
                         initializer=_worker_start,
+                        initargs=(os.getpid(),),
                     )
                 except (OSError, ValueError):
                     return None

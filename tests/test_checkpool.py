@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -106,6 +108,37 @@ def test_a_worker_that_dies_leaves_the_batch_to_this_process() -> None:
         assert pool._executor is None  # the broken pool was dropped
     finally:
         pool.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_end_when_their_parent_is_killed() -> None:
+    code = (
+        "import time\n"
+        "from plntui.checkpool import CheckPool\n"
+        "pool = CheckPool(workers=2, pool_min=1)\n"
+        "pool.warm()\n"
+        "while len(pool._executor._processes) < 2:\n"
+        "    time.sleep(0.05)\n"
+        "print(*pool._executor._processes, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    parent.kill()  # as kill -9 would: the pool is never shut down
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers)
 
 
 def test_idle_workers_stop(monkeypatch: pytest.MonkeyPatch) -> None:
