@@ -35,13 +35,15 @@ from .history import conflicted_keys
 from .index import IndexRow, index_row
 
 POOL_MIN = 48
-"""Documents a batch must hold to be checked by worker processes."""
+"""Documents a batch must hold to be checked by worker processes (or ``POOL_MIN_BYTES``)."""
+POOL_MIN_BYTES = 256 * 1024
+"""Stored bytes that make a batch of fewer documents large (a few big contact shards)."""
 MAX_WORKERS = 4
 IDLE_SECONDS = 20.0
 PARENT_POLL = 0.5
 """How often a worker checks that the process that started it still runs (seconds)."""
 _CHUNK = 16
-"""Documents sent to a worker at a time."""
+"""The most documents sent to a worker at a time."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,22 @@ def check_new(doc_id: str, data: bytes) -> Checked | Failed:
     )
 
 
+def _chunks(docs: Sequence[tuple[str, bytes]], workers: int) -> list[Sequence[tuple[str, bytes]]]:
+    """The batch in parts of similar size (four per worker at least, ``_CHUNK`` documents at
+    most), so that the workers share the work even when a batch is a dozen big shards."""
+    target = sum(len(d) for _i, d in docs) / (workers * 4)
+    out: list[Sequence[tuple[str, bytes]]] = []
+    start, size = 0, 0
+    for n, (_doc_id, data) in enumerate(docs):
+        size += len(data)
+        if size >= target or n + 1 - start >= _CHUNK:
+            out.append(docs[start : n + 1])
+            start, size = n + 1, 0
+    if start < len(docs):
+        out.append(docs[start:])
+    return out
+
+
 def _check_chunk(docs: Sequence[tuple[str, bytes]]) -> list[Checked | Failed]:
     return [check_new(doc_id, data) for doc_id, data in docs]
 
@@ -147,11 +165,12 @@ class CheckPool:
 
     def check(self, docs: Sequence[tuple[str, bytes]]) -> Iterator[Checked | Failed]:
         """Each document's result, in the order given."""
-        executor = self._start() if len(docs) >= self.pool_min and self.workers > 1 else None
+        large = len(docs) >= self.pool_min or sum(len(d) for _i, d in docs) >= POOL_MIN_BYTES
+        executor = self._start() if large and len(docs) > 1 and self.workers > 1 else None
         if executor is None:
             yield from (check_new(doc_id, data) for doc_id, data in docs)
             return
-        chunks = [docs[i : i + _CHUNK] for i in range(0, len(docs), _CHUNK)]
+        chunks = _chunks(docs, self.workers)
         done = 0
         try:
             futures = [executor.submit(_check_chunk, chunk) for chunk in chunks]

@@ -361,10 +361,11 @@ class SearchIndex:
         known = {
             (collection, item_id)
             for collection, item_id in db.execute(
-                "SELECT collection, id FROM items WHERE id IN (SELECT value FROM json_each(?))"
+                "SELECT i.collection, i.id FROM json_each(?) AS j JOIN items AS i"
+                " ON i.collection = j.value ->> 0 AND i.id = j.value ->> 1"
                 " UNION SELECT collection, id FROM items"
                 " WHERE sdoc IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted({key[1] for key in rows})), json.dumps(doc_ids)),
+                (json.dumps(sorted(rows)), json.dumps(doc_ids)),
             )
         }
         self._insert_rows([row for key, row in rows.items() if key not in known])

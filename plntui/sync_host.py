@@ -244,7 +244,7 @@ class RepoHost:
                     pending.append(fresh[-1].doc)
                     conflicts |= result.conflicts
                     self.new_contacts += result.contacts
-                    if len(pending) >= _INDEX_PART:
+                    if len(pending) >= _INDEX_PART or sum(len(d.rows) for d in pending) >= 400:
                         index_new(pending)
                         pending = []
                 index_new(pending)
@@ -515,7 +515,7 @@ class _Fresh:
 
 
 _INDEX_PART = 32
-"""New documents indexed at a time while the rest of a batch is checked."""
+"""New documents indexed at a time while the rest of a batch is checked (or 400 items)."""
 
 
 def _fresh(data: bytes, checked: Checked) -> _Fresh:

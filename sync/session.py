@@ -397,7 +397,7 @@ class SyncSession:
         self._queued: set[str] = set()
         self._awaiting: set[str] = set()  # documents whose sync message awaits an answer
         self._wanted: set[str] = set()  # asked for whole, not received yet
-        self._send_whole: deque[str] = deque()  # asked for by the peer, not sent yet
+        self._send_whole: dict[str, None] = {}  # asked for by the peer, not sent yet (in order)
         self._in_sync_reported = False
         self._unanswered = 0  # manifests sent that no WANT answered yet
         self._stale: dict[str, tuple[tuple[bytes, ...], str | None, int]] = {}
@@ -670,8 +670,8 @@ class SyncSession:
         self._transition(Trigger.WANT)
         self._unanswered -= ack
         for doc_id in wanted:
-            if doc_id in self._offered and doc_id not in self._send_whole:
-                self._send_whole.append(doc_id)
+            if doc_id in self._offered:
+                self._send_whole.setdefault(doc_id)
 
     def _on_docs(self, payload: bytes) -> None:
         raw = _inflate(payload, MAX_DOCS_RAW, "documents")
@@ -859,15 +859,15 @@ class SyncSession:
         parts: list[bytes] = []
         size = 0
         while self._send_whole:
-            doc_id = self._send_whole[0]
+            doc_id = next(iter(self._send_whole))
             found = self.host.stored(doc_id)
             if found is None or doc_id not in self._offered:
-                self._send_whole.popleft()
+                del self._send_whole[doc_id]
                 continue
             data, digest = found
             if parts and size + len(data) > self.batch_bytes:
                 break  # it opens the next batch (read again then: it may change meanwhile)
-            self._send_whole.popleft()
+            del self._send_whole[doc_id]
             if len(data) > MAX_DOC_BYTES:
                 raise LocalProtocolError(f"document {doc_id} is too large to send whole")
             parts.append(_entry(doc_id, digest, data))

@@ -85,6 +85,22 @@ def test_workers_give_what_this_process_gives_in_order() -> None:
     assert [type(r).__name__ for r in pooled].count("Failed") == 2
 
 
+def test_a_few_large_documents_are_shared_among_the_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = [shard(n, names=40) for n in range(13)]  # a frame of big contact shards
+    parts = checkpool._chunks(docs, 2)
+    assert [d for part in parts for d in part] == docs
+    assert len(parts) >= 6 and max(len(p) for p in parts) <= 3
+    monkeypatch.setattr(checkpool, "POOL_MIN_BYTES", sum(len(d) for _i, d in docs))
+    pool = CheckPool(workers=2)  # 13 documents: fewer than POOL_MIN, but their size counts
+    try:
+        assert list(pool.check(docs)) == [check_new(d, b) for d, b in docs]
+        assert pool.used_workers
+    finally:
+        pool.close()
+
+
 def test_a_small_batch_or_one_worker_stays_in_this_process() -> None:
     docs = batch()
     for pool in (CheckPool(workers=2, pool_min=len(docs) + 1), CheckPool(workers=1, pool_min=1)):
