@@ -507,8 +507,14 @@ async def test_each_lists_sort_survives_a_restart(app: PlntuiApp, home: Path) ->
         await pilot.press("s")
         notes_sort = notes.catalog.sort_key
         assert notes_sort != "title"
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(app.screen, FollowupsScreen))
+        followups = app.screen
+        followups.post_message(RecordTable.SortRequested(followups.table, "last_contacted"))
+        await wait_for(pilot, lambda: followups.catalog.sort_key == "last_contacted")
     assert list_sort(home, "contacts") == ("org", True)
     assert list_sort(home, "notes") == (notes_sort, False)
+    assert list_sort(home, "followups") == ("last_contacted", False)
 
     again = PlntuiApp(home, watch_interval=0.1)
     async with again.run_test(size=(120, 30)) as pilot:
@@ -521,6 +527,9 @@ async def test_each_lists_sort_survives_a_restart(app: PlntuiApp, home: Path) ->
         await pilot.press("2")
         await wait_for(pilot, lambda: isinstance(again.screen, NotesScreen))
         assert again.screen.catalog.sort_key == notes_sort
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(again.screen, FollowupsScreen))
+        assert again.screen.catalog.sort_key == "last_contacted"
 
 
 def test_a_damaged_sort_setting_is_ignored(home: Path, sample: Network) -> None:

@@ -18,6 +18,7 @@ from ...catalog import Catalog, Column
 from ...model import Record, display_value, safe_text
 from ...network import DueItem
 from ...reminders import cadence_text, due_text
+from ...settings import list_sort, save_list_sort
 from ..base import PlntuiScreen
 from ..messages import ShowItem
 from ..widgets.mode_bar import ModeBar
@@ -113,7 +114,29 @@ class FollowupsScreen(PlntuiScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Follow-ups"
+        self._restore_sort()
         self.table.focus()
+
+    # -- the sort, remembered per profile (``settings.json``) -----------------------------------
+
+    def _restore_sort(self) -> None:
+        found = list_sort(self.papp.home, "followups")
+        keys = {c.key for c in self._with_reminders}
+        if found is not None and found[0] in keys:
+            self.catalog.sort_key, self.catalog.sort_reverse = found
+            if found[0] == "due":  # the natural order (by due date)
+                self.catalog.sort_key, self.catalog.sort_reverse = "", False
+
+    def _remember_sort(self) -> None:
+        try:
+            save_list_sort(
+                self.papp.home,
+                "followups",
+                self.catalog.sort_key or "due",
+                self.catalog.sort_reverse,
+            )
+        except OSError:  # a read-only profile: the sort is only forgotten
+            pass
 
     @property
     def table(self) -> RecordTable:
@@ -191,6 +214,7 @@ class FollowupsScreen(PlntuiScreen):
         else:
             self.catalog.sort_by(event.key)
         self.table.refresh_rows()
+        self._remember_sort()
 
     # -- actions --------------------------------------------------------------------------------
 
