@@ -87,6 +87,30 @@ async def test_add_with_validation_beside_the_field(app: PlntuiApp, home: Path) 
     assert added.values["emails"] == ["barbara@mit.example"]
 
 
+async def test_the_form_edits_nickname_birthday_and_address(app: PlntuiApp, home: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, ContactForm)
+        assert form.query_one("#private-birthday").value  # private unless shared
+        form.query_one("#field-nickname", Input).value = "Enchantress of Numbers"
+        form.query_one("#field-birthday", Input).value = "1815-13-10"
+        form.query_one("#field-address", Input).value = "12 St James's Square, London"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        error = form.query_one("#error-birthday", Static)
+        assert error.display and "is not a birthday" in str(error.render())
+        form.query_one("#field-birthday", Input).value = "--12-10"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+    ada = Network.open(home).search("lovelace")["contacts"][0]
+    assert ada.values["nickname"] == "Enchantress of Numbers"
+    assert ada.values["birthday"] == "--12-10" and ada.is_private("birthday")
+    assert ada.values["address"] == "12 St James's Square, London" and ada.is_private("address")
+
+
 async def test_edit_moves_a_field_to_private(app: PlntuiApp, home: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

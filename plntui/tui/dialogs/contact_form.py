@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 FORM_FIELDS = (
     "name",
+    "nickname",
     "emails",
     "phones",
     "org",
@@ -51,6 +52,8 @@ FORM_FIELDS = (
     "channel",
     "introduced_by",
     "links",
+    "birthday",
+    "address",
     "last_contacted",
     "cadence_days",
     "remark",
@@ -64,6 +67,7 @@ HINTS = {
     "links": "comma-separated",
     "introduced_by": "name or id",
     "last_contacted": "YYYY-MM-DD",
+    "birthday": "YYYY-MM-DD, or --MM-DD",
     "cadence_days": "days",
     "rating": "1-5",
 }
@@ -192,8 +196,11 @@ class ContactForm(ModalScreen[Record | None]):
                         if spec.private_only:
                             yield Static("always private", classes="always")
                         else:
+                            # a field with no value yet starts as its kind does (a birthday,
+                            # an address: private), as in a new contact
+                            empty = record is None or record.values.get(name) in (None, "", [])
                             private = bool(record and record.is_private(name)) or (
-                                record is None and spec.private_default
+                                empty and spec.private_default
                             )
                             yield Checkbox(
                                 "private",
