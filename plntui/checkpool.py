@@ -22,6 +22,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -127,6 +128,29 @@ def _check_chunk(docs: Sequence[tuple[str, bytes]]) -> list[Checked | Failed]:
     return [check_new(doc_id, data) for doc_id, data in docs]
 
 
+def _tracker_running() -> None:
+    """Start multiprocessing's resource tracker, which every spawned worker is handed. It is
+    given this process's standard error, and the app (Textual) replaces ``sys.stderr`` with an
+    object whose ``fileno()`` is -1: spawning would fail ("bad value(s) in fds_to_keep"). The
+    tracker then gets ``/dev/null`` instead (it must not write over the app's screen)."""
+    from multiprocessing import resource_tracker
+
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        resource_tracker.ensure_running()
+        return
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = saved
+
+
 def _worker_start(parent: int) -> None:
     """A worker leaves Ctrl-C to the process that started it (which stops the pool), and ends
     when that process is gone (killed: nothing would ever stop the worker otherwise)."""
@@ -210,6 +234,7 @@ class CheckPool:
                 self._idle = None
             if self._executor is None:
                 try:
+                    _tracker_running()
                     self._executor = concurrent.futures.ProcessPoolExecutor(
                         max_workers=self.workers,
                         mp_context=multiprocessing.get_context("spawn"),

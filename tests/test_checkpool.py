@@ -145,7 +145,12 @@ def test_workers_end_when_their_parent_is_killed() -> None:
         "print(*pool._executor._processes, flush=True)\n"
         "time.sleep(120)\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert parent.stdout is not None
     workers = [int(pid) for pid in parent.stdout.readline().split()]
     assert len(workers) == 2 and all(_running(pid) for pid in workers)
@@ -155,6 +160,34 @@ def test_workers_end_when_their_parent_is_killed() -> None:
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(pid) for pid in workers)
+
+
+def test_workers_start_when_standard_error_has_no_file() -> None:
+    """The app (Textual) replaces ``sys.stderr`` with an object whose ``fileno()`` is -1;
+    multiprocessing hands that to the workers' resource tracker and failed to spawn them."""
+    code = (
+        "import sys\n"
+        "class Captured:\n"
+        "    def write(self, text): return len(text)\n"
+        "    def flush(self): pass\n"
+        "    def fileno(self): return -1\n"
+        "sys.stderr = Captured()\n"
+        "from plntui.checkpool import CheckPool\n"
+        "from tests.test_checkpool import batch\n"
+        "pool = CheckPool(workers=2, pool_min=2)\n"
+        "results = list(pool.check(batch()))\n"
+        "print(pool.used_workers, pool._executor is not None, len(results), flush=True)\n"
+        "pool.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],  # this checkout's plntui and tests
+    )
+    assert done.stdout.split() == ["True", "True", "10"], done.stdout + done.stderr
 
 
 def test_idle_workers_stop(monkeypatch: pytest.MonkeyPatch) -> None:
