@@ -19,6 +19,7 @@ is checked here instead.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import multiprocessing
 import os
 import signal
@@ -34,6 +35,8 @@ from . import crdt, layout
 from .guard import GuardRefused, check
 from .history import conflicted_keys
 from .index import IndexRow, index_row
+
+log = logging.getLogger(__name__)
 
 POOL_MIN = 48
 """Documents a batch must hold to be checked by worker processes (or ``POOL_MIN_BYTES``)."""
@@ -203,7 +206,8 @@ class CheckPool:
                 results = future.result()
                 done += len(results)
                 yield from results
-        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
+        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError, ValueError):
+            log.warning("a checking worker failed: checking the rest here")
             self._stop()  # a worker died: check the rest here
             yield from (check_new(doc_id, data) for doc_id, data in docs[done:])
         finally:
@@ -219,7 +223,7 @@ class CheckPool:
         try:
             for _ in range(self.workers):
                 executor.submit(_ready)
-        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
+        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError, ValueError):
             self._stop()
             return
         self._idle_later()
@@ -241,7 +245,8 @@ class CheckPool:
                         initializer=_worker_start,
                         initargs=(os.getpid(),),
                     )
-                except (OSError, ValueError):
+                except (OSError, ValueError) as exc:
+                    log.warning("cannot start the checking workers (%s): checking here", exc)
                     return None
             return self._executor
 
