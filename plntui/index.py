@@ -45,7 +45,7 @@ INDEX_VERSION = 8
 
 @dataclass(slots=True)
 class NewDocument:
-    """A shared document new to this device, as ``SearchIndex.add_new`` indexes it: its heads
+    """A shared document new to this device, as ``SearchIndex.adding`` indexes it: its heads
     (stored), the index rows of its items (``index_row``) and its redirects (merged contacts)."""
 
     doc_id: str
@@ -154,7 +154,6 @@ CREATE TABLE IF NOT EXISTS hay (
     rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL,
     sort_key TEXT NOT NULL, haystack TEXT NOT NULL
 );
-
 CREATE TABLE IF NOT EXISTS topics (id TEXT NOT NULL, topic TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS topics_topic ON topics (topic);
 CREATE INDEX IF NOT EXISTS topics_id ON topics (id);
@@ -269,8 +268,9 @@ class SearchIndex:
         had_hay = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'hay'").fetchone()
         db.executescript(_SCHEMA)
         if not had_hay:  # an index of an earlier 0.x: its items give their haystacks once
-            db.execute(
-                "INSERT INTO hay SELECT rowid, collection, id, sort_key, haystack FROM items"
+            db.execute(  # (OR IGNORE: another process opening it at once may fill it too)
+                "INSERT OR IGNORE INTO hay SELECT rowid, collection, id, sort_key, haystack"
+                " FROM items"
             )
         return db
 
@@ -324,19 +324,14 @@ class SearchIndex:
                     net.repo.drop(set(net.repo.loaded()) - loaded_before)
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def add_new(self, net: Network, docs: Sequence[NewDocument]) -> None:
-        """Index shared documents new to this device from the records read when they arrived
-        (``RepoHost.receive_docs``), without loading them again. An item the index knows
-        already (a private remark on it, or a copy in another circle) is located instead."""
-        if docs:
-            with self.adding(net) as add:
-                add(docs)
-
     @contextlib.contextmanager
     def adding(self, net: Network) -> Iterator[Callable[[Sequence[NewDocument]], None]]:
-        """``add_new`` in parts, in one transaction committed when the block ends: a new peer
-        indexes each part of a batch as the checking workers return it, and stores the
-        documents before the block ends (the index never names a document not yet stored)."""
+        """Index shared documents new to this device from the rows built when they arrived
+        (``RepoHost.receive_docs``: ``checkpool.check_new``), without loading them again, part
+        by part in one transaction committed when the block ends: a new peer indexes each part
+        of a batch as the checking workers return it, and stores the documents before the block
+        ends (the index never names a document not yet stored). An item the index knows already
+        (a private remark on it, or a copy in another circle) is read again once they are."""
         known: set[tuple[str, str]] = set()
         with net.lock:
             db = self.db
@@ -735,7 +730,7 @@ class SearchIndex:
         ]
 
     def record_conflicts(self, keys: Iterable[tuple[str, str, str]]) -> None:
-        """Fields found holding concurrent values in documents indexed whole (``add_new``),
+        """Fields found holding concurrent values in documents indexed whole (``adding``),
         whose history the diffs of later merges will not show again."""
         found = dict.fromkeys(keys, True)
         if not found:
