@@ -285,7 +285,8 @@ class TreeSampler:
         return self.peak_kib
 
 
-def status_kib_of(pid: int, key: str) -> int | None:
+def status_kib_of(pid: int | str, key: str) -> int | None:
+    """``key`` (VmRSS, VmHWM...) of ``/proc/PID/status`` in KiB (``pid`` "self": this one)."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
             for line in f:

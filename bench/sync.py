@@ -52,6 +52,7 @@ from core import (  # noqa: E402
     log,
     machine,
     run_process,
+    status_kib_of,
     table,
 )
 
@@ -221,16 +222,6 @@ def p95(values: Sequence[float]) -> float | None:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def status_kib(key: str, pid: int | str = "self") -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
@@ -362,7 +353,7 @@ class Serving:
         raise RuntimeError("Alice's plntui sync did not start:\n" + "\n".join(self.lines[-20:]))
 
     def peak_kib(self) -> int | None:
-        return status_kib("VmHWM", self.proc.pid)
+        return status_kib_of(self.proc.pid, "VmHWM")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -753,7 +744,7 @@ async def child(home: Path, circle: str) -> int:
     for fp, port in order["dial"]:
         runner.engine.connect(bytes.fromhex(fp), LOOPBACK, int(port))
     done = await until(Converged(net, circle, expected), WAIT, "convergence", 0.005)
-    print(json.dumps({"done": done, "peak_rss_kib": status_kib("VmHWM")}), flush=True)
+    print(json.dumps({"done": done, "peak_rss_kib": status_kib_of("self", "VmHWM")}), flush=True)
     await asyncio.to_thread(sys.stdin.readline)  # stay up for the others until told to stop
     await runner.stop()
     return 0
