@@ -302,7 +302,7 @@ class SearchIndex:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("items", "topics", "links", "fts", "docs", "redirects", "circles"):
+            for table in ("items", "hay", "topics", "links", "fts", "docs", "redirects", "circles"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608
             db.execute("COMMIT")
         except BaseException:

@@ -368,6 +368,8 @@ def test_an_index_without_its_hay_table_gets_it_from_its_items(net: Network, hom
     found = fresh.search("org:engines")
     assert [r.label for r in found["contacts"]] == ["Ada"] and found["notes"] == []
     assert [r.label for r in fresh.search("engines")["notes"]] == ["Engines"]
+    SearchIndex.for_profile(fresh.profile).rebuild(fresh)  # everything again, hay included
+    assert [r.label for r in fresh.search("org:engines")["contacts"]] == ["Ada"]
     fresh.remove("contacts", fresh.search("ada")["contacts"][0].id)
     assert fresh.search("org:engines")["contacts"] == []  # deleted from the hay table too
 
