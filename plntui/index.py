@@ -25,6 +25,7 @@ import contextlib
 import functools
 import gc
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -39,6 +40,8 @@ from .query import Filter, Query, Resolver, fold, haystack, parse
 if TYPE_CHECKING:
     from .network import Network
     from .profile import Profile
+
+log = logging.getLogger(__name__)
 
 INDEX_VERSION = 8
 
@@ -221,6 +224,7 @@ class SearchIndex:
         self.path = profile.home / "index.sqlite3"
         self._db: sqlite3.Connection | None = None
         self._names: dict[str, str] | None = None
+        self._trash_joined = False
 
     @property
     def profile(self) -> Profile:
@@ -295,7 +299,59 @@ class SearchIndex:
         stale = self.stale_docs(net)
         if stale:
             self.reindex(net, stale)
+        if not self._trash_joined:
+            self._trash_joined = True
+            self._join_trash(net)
         return self
+
+    # -- the trash, kept here and beside the documents --------------------------------------------
+
+    def _join_trash(self, net: Network) -> None:
+        """Once a process: take back the trash entries the documents' database keeps and this
+        index lacks (it was deleted, damaged or made again), for items that are not back, and
+        hand it those it lacks (an index made before it kept them)."""
+        try:
+            kept = {(c, i): entry for c, i, entry in net.repo.storage.trash_entries()}
+        except (sqlite3.Error, OSError, ValueError) as exc:  # the trash stays as it is here
+            log.warning("cannot read the trash kept beside the documents: %s", exc)
+            return
+        db = self.db
+        here = {
+            (c, i): [label, data, circle, doc, by, at, change]
+            for c, i, label, data, circle, doc, by, at, change in db.execute(
+                "SELECT collection, id, label, data, circle, doc, deleted_by, deleted_at, change"
+                " FROM trash"
+            )
+        }
+        missing = [(key, entry) for key, entry in kept.items() if key not in here]
+        if missing:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for (collection, item_id), entry in missing:
+                    fields = json.loads(entry)
+                    db.execute(
+                        "INSERT OR IGNORE INTO trash SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                        " WHERE NOT EXISTS (SELECT 1 FROM items WHERE collection = ? AND id = ?)",
+                        (collection, item_id, *fields, collection, item_id),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        self._keep_trash(net, [(k, v) for k, v in here.items() if k not in kept])
+
+    @staticmethod
+    def _keep_trash(
+        net: Network | None, entries: Iterable[tuple[tuple[str, str], builtins.list[Any]]]
+    ) -> None:
+        """Keep trash entries beside the documents too (``Storage.keep_trash``)."""
+        rows = [(c, i, json.dumps(fields, ensure_ascii=False)) for (c, i), fields in entries]
+        if net is None or not rows:
+            return
+        try:
+            net.repo.storage.keep_trash(rows)
+        except (sqlite3.Error, OSError) as exc:  # this index still has them
+            log.warning("cannot keep the trash beside the documents: %s", exc)
 
     def rebuild(self, net: Network) -> None:
         """Index everything again (``reindex`` of every document)."""
@@ -465,11 +521,16 @@ class SearchIndex:
         if gone and deleter is not None:
             self._to_trash(gone, net, deleter)
         if back:
-            self.db.execute(
+            restored = self.db.execute(
                 "DELETE FROM trash WHERE (collection, id) IN"
                 " (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
                 (json.dumps(back),),
-            )
+            ).rowcount
+            if restored and net is not None:
+                try:
+                    net.repo.storage.drop_trash(back)
+                except (sqlite3.Error, OSError) as exc:
+                    log.warning("cannot update the trash beside the documents: %s", exc)
         self._delete(located.keys())
         self._insert([found for found in located.values() if found is not None])
 
@@ -482,6 +543,7 @@ class SearchIndex:
         from .model import now_stamp
 
         stamp = now_stamp()
+        kept: builtins.list[tuple[tuple[str, str], builtins.list[Any]]] = []
         for collection, item_id in keys:
             if collection not in ("contacts", "notes"):
                 continue
@@ -505,10 +567,13 @@ class SearchIndex:
             ):
                 continue
             actor, change = deleter(collection, item_id, sdoc or pdoc)
+            fields = [label, data, circle, sdoc or pdoc, actor, stamp, change]
             self.db.execute(
                 "INSERT OR REPLACE INTO trash VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (collection, item_id, label, data, circle, sdoc or pdoc, actor, stamp, change),
+                (collection, item_id, *fields),
             )
+            kept.append(((collection, item_id), fields))
+        self._keep_trash(net, kept)
 
     def apply_write(
         self,

@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS held (
     batch TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL,
     change BLOB NOT NULL, data BLOB NOT NULL, UNIQUE (batch, change)
 );
+CREATE TABLE IF NOT EXISTS trash (
+    collection TEXT NOT NULL, id TEXT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (collection, id)
+);
 """
 
 HEAD_SIZE = 32
@@ -328,6 +331,42 @@ class Storage:
             with contextlib.suppress(OSError):
                 total += os.path.getsize(str(self.path) + suffix)
         return total
+
+    # -- the trash ---------------------------------------------------------------------------
+
+    def keep_trash(self, entries: Iterable[tuple[str, str, str]]) -> None:
+        """Remember deleted items, ``(collection, id, entry as JSON)``, beside the documents:
+        the search index keeps the trash, and takes it back from here when it is made again
+        (deleted, damaged). Joins this thread's open transaction, else makes its own."""
+        self._trash_write(
+            "INSERT OR REPLACE INTO trash VALUES (?, ?, ?)", [tuple(e) for e in entries]
+        )
+
+    def drop_trash(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget the trash entries of these items (back, restored)."""
+        self._trash_write(
+            "DELETE FROM trash WHERE collection = ? AND id = ?", [tuple(k) for k in keys]
+        )
+
+    def trash_entries(self) -> list[tuple[str, str, str]]:
+        with self._reading() as db:
+            return [tuple(r) for r in db.execute("SELECT collection, id, entry FROM trash")]  # type: ignore[misc]
+
+    def _trash_write(self, sql: str, rows: list[tuple[str, ...]]) -> None:
+        if not rows:
+            return
+        db = self.db
+        if db.in_transaction:
+            db.executemany(sql, rows)
+            return
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(sql, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
 
     # -- damage -------------------------------------------------------------------------------
 

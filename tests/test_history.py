@@ -338,3 +338,63 @@ def test_the_trash_and_conflicts_outlive_an_index_made_by_another_version(
     assert [(t["record"].id, t["deleted_by"]) for t in again.trash()] == trash_before
     assert [(c["id"], c["field"]) for c in again.conflicts()] == [(ada.id, "role")]
     assert again.index().get("contacts", ada.id) is not None  # the rest was rebuilt
+
+
+@pytest.mark.parametrize("how", ["deleted", "damaged"])
+def test_the_trash_outlives_a_deleted_or_damaged_index(
+    pair: tuple[Network, Network], how: str
+) -> None:
+    """The search index keeps the trash, and the documents' database keeps it too: an index
+    made again (deleted by hand, or found damaged) takes it back."""
+    from plntui.index import SearchIndex
+
+    a, b = pair
+    gone = a.add("contacts", {"name": "Grace Hopper", "org": "Navy"})
+    note = a.add("notes", {"title": "COBOL", "body": "notes"})
+    copy_docs(a, b)
+    b.remove("notes", note.id)  # a colleague's deletion
+    copy_docs(b, a)
+    a.remove("contacts", gone.id)  # and one made here
+    trash_before = sorted((t["record"].id, t["deleted_by"], t["deleted_at"]) for t in a.trash())
+    assert [t[:2] for t in trash_before] == sorted([(gone.id, "Alice"), (note.id, "Bob")])
+    home = a.profile.home
+    path = SearchIndex.for_profile(a.profile).path
+    SearchIndex.for_profile(a.profile).close()
+    a.profile.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if how == "damaged":
+        path.write_bytes(b"not a database" * 100)
+    again = Network.open(home)
+    trash = sorted((t["record"].id, t["deleted_by"], t["deleted_at"]) for t in again.trash())
+    assert trash == trash_before
+    with pytest.raises(NotFoundError):
+        again.get("contacts", gone.id)
+    back = again.restore_from_trash(gone.id)
+    assert back.values["org"] == "Navy"
+    # restored: gone from the trash beside the documents too, so a new index does not list it
+    SearchIndex.for_profile(again.profile).close()
+    again.profile.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    third = Network.open(home)
+    assert [t["record"].id for t in third.trash()] == [note.id]
+    assert third.get("contacts", gone.id).label == "Grace Hopper"
+
+
+def test_an_index_made_before_hands_its_trash_to_the_documents_database(net: Network) -> None:
+    """A profile whose trash lived only in its index: the first open copies it beside the
+    documents, so that the index can then be lost without losing the trash."""
+    from plntui.index import SearchIndex
+
+    gone = net.add("contacts", {"name": "Ada"})
+    net.remove("contacts", gone.id)
+    storage = net.repo.storage
+    storage.drop_trash([("contacts", gone.id)])  # as before the trash was kept there
+    assert storage.trash_entries() == []
+    home = net.profile.home
+    SearchIndex.for_profile(net.profile).close()
+    net.profile.close()
+    again = Network.open(home)
+    assert [t["record"].id for t in again.trash()] == [gone.id]
+    assert [(c, i) for c, i, _e in again.repo.storage.trash_entries()] == [("contacts", gone.id)]
