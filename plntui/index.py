@@ -245,9 +245,11 @@ class SearchIndex:
             try:
                 self._db = self._connect()
             except sqlite3.DatabaseError:
-                # A damaged cache is simply rebuilt: it holds nothing that is not in the documents.
+                # A damaged cache is simply rebuilt: it holds nothing that is not in the documents
+                # (the trash is kept beside them too, and taken back).
                 self.path.unlink(missing_ok=True)
                 self._db = self._connect()
+                self._trash_joined = False
         return self._db
 
     def _connect(self) -> sqlite3.Connection:
@@ -328,7 +330,9 @@ class SearchIndex:
             db.execute("BEGIN IMMEDIATE")
             try:
                 for (collection, item_id), entry in missing:
-                    fields = json.loads(entry)
+                    fields = _trash_fields(entry)
+                    if fields is None:  # not as this plntui writes it: left where it is
+                        continue
                     db.execute(
                         "INSERT OR IGNORE INTO trash SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
                         " WHERE NOT EXISTS (SELECT 1 FROM items WHERE collection = ? AND id = ?)",
@@ -1223,6 +1227,17 @@ class _Pages:
         if data is None:  # deleted since the list was read: the next reload drops the row
             return Record(self.collection, item_id, {}, frozenset(), False, [], "")
         return self.index._record(self.collection, item_id, data)
+
+
+def _trash_fields(entry: str) -> builtins.list[Any] | None:
+    """A trash entry kept beside the documents, as the trash table's columns after the key."""
+    try:
+        fields = json.loads(entry)
+    except ValueError:
+        return None
+    if not isinstance(fields, list) or len(fields) != 7:
+        return None
+    return fields
 
 
 def _by_document(keys: Iterable[tuple[str, str]]) -> builtins.list[tuple[str, str]]:

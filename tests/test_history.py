@@ -398,3 +398,20 @@ def test_an_index_made_before_hands_its_trash_to_the_documents_database(net: Net
     again = Network.open(home)
     assert [t["record"].id for t in again.trash()] == [gone.id]
     assert [(c, i) for c, i, _e in again.repo.storage.trash_entries()] == [("contacts", gone.id)]
+
+
+def test_a_malformed_trash_entry_beside_the_documents_is_left_alone(net: Network) -> None:
+    from plntui.index import SearchIndex
+
+    gone = net.add("contacts", {"name": "Ada"})
+    net.remove("contacts", gone.id)
+    net.repo.storage.keep_trash([("contacts", "0123456789ab", "{not json"), ("notes", "x", "[1]")])
+    home = net.profile.home
+    path = SearchIndex.for_profile(net.profile).path
+    SearchIndex.for_profile(net.profile).close()
+    net.profile.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    again = Network.open(home)
+    assert [t["record"].id for t in again.trash()] == [gone.id]
+    assert len(again.repo.storage.trash_entries()) == 3  # nothing kept was erased
