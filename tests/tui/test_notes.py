@@ -11,7 +11,7 @@ from pathlib import Path
 import automerge.core as am
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import ContentSwitcher, Input, Markdown, Static, TextArea
+from textual.widgets import ContentSwitcher, Input, Markdown, SelectionList, Static, TextArea
 
 from plntui import crdt
 from plntui.model import Record
@@ -262,14 +262,23 @@ async def test_link_contacts(app: PlntuiApp, home: Path) -> None:
     rust = note_id(home, "Rust notes")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_notes(app, pilot)
-        await pilot.press("down", "c")
-        await pilot.pause()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: current(screen).label == "Rust notes")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, LinkContactsDialog))
         dialog = app.screen
         assert isinstance(dialog, LinkContactsDialog)
-        await pilot.press("down", "space", "ctrl+s")  # Grace Hopper
-        await wait_for(
-            pilot, lambda: "Grace Hopper" in str(screen.query_one("#links", Static).render())
-        )
+        choices = dialog.query_one(SelectionList)
+        await wait_for(pilot, lambda: choices.has_focus and choices.highlighted is not None)
+        first = choices.highlighted
+        await pilot.press("down", "space")  # Grace Hopper, after Ada Lovelace
+        await wait_for(pilot, lambda: len(choices.selected) == 1)
+        assert first == 0 and choices.get_option_at_index(1).prompt.plain == "Grace Hopper"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(stored(home, rust)["contacts"]) == 1)
+        links = screen.query_one("#links", Static)
+        await wait_for(pilot, lambda: "Grace Hopper" in str(links.render()))
+        assert current(screen).label == "Rust notes", str(links.render())
     grace = Network.open(home).search("hopper")["contacts"][0]
     assert stored(home, rust)["contacts"] == [grace.id]
 
