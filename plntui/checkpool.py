@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import automerge.core as am
 
-from . import crdt, layout
+from . import crdt, history, layout
 from .guard import GuardRefused, check
 from .history import conflicted_keys
 from .index import IndexRow, index_row
@@ -97,16 +97,13 @@ def check_new(doc_id: str, data: bytes) -> Checked | Failed:
     redirects: dict[str, str] = {}
     if kind == "shard":
         redirects = {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
-    changes = doc.get_changes([])
-    heads = doc.get_heads()
-    concurrent = len(heads) > 1 or any(len(c.deps) > 1 for c in changes)
     return Checked(
         doc_id,
         rows,
-        heads,
-        len(changes),
+        doc.get_heads(),
+        len(doc.get_changes([])),
         redirects,
-        frozenset(conflicted_keys(doc)) if concurrent else frozenset(),
+        frozenset(conflicted_keys(doc)) if history.concurrent(doc) else frozenset(),
         sum(1 for collection, _id in read if collection == "contacts"),
     )
 

@@ -212,6 +212,12 @@ class ConflictValue:
     change: bytes
 
 
+def concurrent(doc: Any) -> bool:
+    """Whether two devices changed ``doc`` at once (two heads, or a change that merged two):
+    only then can a field hold two values. Cheap: no patch is computed."""
+    return len(doc.get_heads()) > 1 or any(len(c.deps) > 1 for c in doc.get_changes([]))
+
+
 def conflicted_keys(doc: Any) -> set[tuple[str, str, str]]:
     """``(collection, item id, field)`` of every field two devices set concurrently, whose
     values both still stand (Automerge shows one and keeps the other)."""

@@ -436,6 +436,7 @@ class SearchIndex:
 
     def _reindex_docs(self, net: Network, doc_ids: builtins.list[str]) -> None:
         from .crdt import diff_items
+        from .history import concurrent, conflicted_keys
         from .storage import split_heads
 
         located: dict[tuple[str, str], Any] = {}
@@ -477,6 +478,10 @@ class SearchIndex:
                         (doc_id, doc_id),
                     ).fetchall()
                 )
+                if not old_heads.get(doc_id):  # never read here: its history may hold conflicts
+                    doc = net.repo.get(doc_id)
+                    if doc is not None and concurrent(doc):
+                        conflicts.update(dict.fromkeys(conflicted_keys(doc), True))
             # one document at a time, while it is loaded
             for key in _by_document(changed - located.keys()):
                 located[key] = net.locate(key[0], key[1])  # type: ignore[arg-type]

@@ -341,20 +341,25 @@ def test_the_trash_and_conflicts_outlive_an_index_made_by_another_version(
 
 
 @pytest.mark.parametrize("how", ["deleted", "damaged"])
-def test_the_trash_outlives_a_deleted_or_damaged_index(
+def test_the_trash_and_conflicts_outlive_a_deleted_or_damaged_index(
     pair: tuple[Network, Network], how: str
 ) -> None:
     """The search index keeps the trash, and the documents' database keeps it too: an index
-    made again (deleted by hand, or found damaged) takes it back."""
+    made again (deleted by hand, or found damaged) takes it back, and finds the conflicts again
+    in the documents' history."""
     from plntui.index import SearchIndex
 
     a, b = pair
     gone = a.add("contacts", {"name": "Grace Hopper", "org": "Navy"})
     note = a.add("notes", {"title": "COBOL", "body": "notes"})
+    ada = a.add("contacts", {"name": "Ada", "role": "Engineer"})
     copy_docs(a, b)
     b.remove("notes", note.id)  # a colleague's deletion
+    a.edit("contacts", ada.id, {"role": "Staff engineer"})
+    b.edit("contacts", ada.id, {"role": "Principal"})  # and a conflict
     copy_docs(b, a)
     a.remove("contacts", gone.id)  # and one made here
+    assert [(c["id"], c["field"]) for c in a.conflicts()] == [(ada.id, "role")]
     trash_before = sorted((t["record"].id, t["deleted_by"], t["deleted_at"]) for t in a.trash())
     assert [t[:2] for t in trash_before] == sorted([(gone.id, "Alice"), (note.id, "Bob")])
     home = a.profile.home
@@ -368,6 +373,8 @@ def test_the_trash_outlives_a_deleted_or_damaged_index(
     again = Network.open(home)
     trash = sorted((t["record"].id, t["deleted_by"], t["deleted_at"]) for t in again.trash())
     assert trash == trash_before
+    # the conflict is found again in the history of the documents the new index reads
+    assert [(c["id"], c["field"]) for c in again.conflicts()] == [(ada.id, "role")]
     with pytest.raises(NotFoundError):
         again.get("contacts", gone.id)
     back = again.restore_from_trash(gone.id)
