@@ -9,13 +9,14 @@ profile keeps a fresh index; another process's write costs a re-read of what it 
 write through the domain API updates the index in the same locked step (``apply_write``), and
 the sync host does the same for what peers send. Deleting the file is always safe.
 
-Each item row also keeps its haystack (``query.haystack``: what the search syntax matches, in
-``matching`` as in the app's filters), its circle, its provenance (``created_by``,
-``changed_by`` actor ids and the ``changed`` stamp, indexed) for "what's new" and the "added
-by" filter; the circles table keeps each circle's name, members and device registry, so names
-are shown without loading a document. The narrow ``hay`` table holds each item's haystack again
-with its sort key, under the item's rowid: a search scans about 300 bytes an item there instead
-of the whole row (the item's values as JSON are most of it).
+Each item row also keeps its circle and its provenance (``created_by``, ``changed_by`` actor
+ids and the ``changed`` stamp, indexed) for "what's new" and the "added by" filter; the circles
+table keeps each circle's name, members and device registry, so names are shown without loading
+a document. Each item's haystack (``query.haystack``: what the search syntax matches, in
+``matching`` as in the app's filters) lives in the narrow ``hay`` table with its sort key, under
+the item's rowid: a search scans about 300 bytes an item there instead of the whole row (its
+values as JSON are most of it). The items' own ``haystack`` column is left empty; an index made
+before the ``hay`` table fills that table from it once.
 """
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ class NewDocument:
 
 @dataclass(frozen=True, slots=True)
 class IndexRow:
-    """What the index stores of one item: its ``items`` row (without the rowid), its
-    full-text row, its topics and its links. Plain data: a worker process can build it."""
+    """What the index stores of one item: its ``items`` row (without the rowid and the
+    haystack), its haystack (the ``hay`` table's), its full-text row, its topics and its links.
+    Plain data: a worker process can build it."""
 
     collection: str
     id: str
     item: tuple[Any, ...]
+    haystack: str
     fts: tuple[str, str, str, str]
     topics: builtins.list[tuple[str, str]]
     links: builtins.list[tuple[str, str]]
@@ -92,7 +95,6 @@ def index_row(r: Record, sdoc: str | None, pdoc: str | None) -> IndexRow:
         r.label,
         json.dumps(data, ensure_ascii=False),
         fold(r.label),
-        haystack(r),
         creator,
         str(r.values.get("changed_by") or creator),
         str(r.values.get("updated") or r.values.get("created") or ""),
@@ -109,7 +111,8 @@ def index_row(r: Record, sdoc: str | None, pdoc: str | None) -> IndexRow:
         links = [(r.id, c) for c in r.values.get("contacts", [])]
     elif r.values.get("contact"):
         links = [(r.id, r.values["contact"])]
-    return IndexRow(r.collection, r.id, item, (r.collection, r.id, r.label, body), topics, links)
+    fts = (r.collection, r.id, r.label, body)
+    return IndexRow(r.collection, r.id, item, haystack(r), fts, topics, links)
 
 
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
@@ -725,7 +728,7 @@ class SearchIndex:
         self.db.executemany(
             "INSERT INTO items (rowid, collection, id, label, data, sort_key, haystack, created_by,"
             " changed_by, changed, circle, sdoc, pdoc) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?)",
             [(first + n, *item) for n, item in enumerate(items)],
         )
         self.db.executemany(
@@ -734,7 +737,7 @@ class SearchIndex:
         )
         self.db.executemany(
             "INSERT INTO hay VALUES (?, ?, ?, ?, ?)",
-            [(first + n, item[0], item[1], item[4], item[5]) for n, item in enumerate(items)],
+            [(first + n, r.collection, r.id, r.item[4], r.haystack) for n, r in enumerate(rows)],
         )
         self.db.executemany("INSERT INTO topics VALUES (?, ?)", topics)
         self.db.executemany("INSERT INTO links VALUES (?, ?)", links)

@@ -340,6 +340,18 @@ def test_the_trash_and_conflicts_outlive_an_index_made_by_another_version(
     assert again.index().get("contacts", ada.id) is not None  # the rest was rebuilt
 
 
+def closed_without_index(net: Network) -> Path:
+    """Close the profile and delete its search index (as a user might by hand); its home."""
+    from plntui.index import SearchIndex
+
+    index = SearchIndex.for_profile(net.profile)
+    index.close()
+    net.profile.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index.path}{suffix}").unlink(missing_ok=True)
+    return net.profile.home
+
+
 @pytest.mark.parametrize("how", ["deleted", "damaged"])
 def test_the_trash_and_conflicts_outlive_a_deleted_or_damaged_index(
     pair: tuple[Network, Network], how: str
@@ -347,7 +359,6 @@ def test_the_trash_and_conflicts_outlive_a_deleted_or_damaged_index(
     """The search index keeps the trash, and the documents' database keeps it too: an index
     made again (deleted by hand, or found damaged) takes it back, and finds the conflicts again
     in the documents' history."""
-    from plntui.index import SearchIndex
 
     a, b = pair
     gone = a.add("contacts", {"name": "Grace Hopper", "org": "Navy"})
@@ -362,14 +373,9 @@ def test_the_trash_and_conflicts_outlive_a_deleted_or_damaged_index(
     assert [(c["id"], c["field"]) for c in a.conflicts()] == [(ada.id, "role")]
     trash_before = sorted((t["record"].id, t["deleted_by"], t["deleted_at"]) for t in a.trash())
     assert [t[:2] for t in trash_before] == sorted([(gone.id, "Alice"), (note.id, "Bob")])
-    home = a.profile.home
-    path = SearchIndex.for_profile(a.profile).path
-    SearchIndex.for_profile(a.profile).close()
-    a.profile.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    home = closed_without_index(a)
     if how == "damaged":
-        path.write_bytes(b"not a database" * 100)
+        (home / "index.sqlite3").write_bytes(b"not a database" * 100)
     again = Network.open(home)
     trash = sorted((t["record"].id, t["deleted_by"], t["deleted_at"]) for t in again.trash())
     assert trash == trash_before
@@ -380,11 +386,7 @@ def test_the_trash_and_conflicts_outlive_a_deleted_or_damaged_index(
     back = again.restore_from_trash(gone.id)
     assert back.values["org"] == "Navy"
     # restored: gone from the trash beside the documents too, so a new index does not list it
-    SearchIndex.for_profile(again.profile).close()
-    again.profile.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    third = Network.open(home)
+    third = Network.open(closed_without_index(again))
     assert [t["record"].id for t in third.trash()] == [note.id]
     assert third.get("contacts", gone.id).label == "Grace Hopper"
 
@@ -400,7 +402,7 @@ def test_an_index_made_before_hands_its_trash_to_the_documents_database(net: Net
     storage.drop_trash([("contacts", gone.id)])  # as before the trash was kept there
     assert storage.trash_entries() == []
     home = net.profile.home
-    SearchIndex.for_profile(net.profile).close()
+    SearchIndex.for_profile(net.profile).close()  # the index stays
     net.profile.close()
     again = Network.open(home)
     assert [t["record"].id for t in again.trash()] == [gone.id]
@@ -408,17 +410,9 @@ def test_an_index_made_before_hands_its_trash_to_the_documents_database(net: Net
 
 
 def test_a_malformed_trash_entry_beside_the_documents_is_left_alone(net: Network) -> None:
-    from plntui.index import SearchIndex
-
     gone = net.add("contacts", {"name": "Ada"})
     net.remove("contacts", gone.id)
     net.repo.storage.keep_trash([("contacts", "0123456789ab", "{not json"), ("notes", "x", "[1]")])
-    home = net.profile.home
-    path = SearchIndex.for_profile(net.profile).path
-    SearchIndex.for_profile(net.profile).close()
-    net.profile.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    again = Network.open(home)
+    again = Network.open(closed_without_index(net))
     assert [t["record"].id for t in again.trash()] == [gone.id]
     assert len(again.repo.storage.trash_entries()) == 3  # nothing kept was erased

@@ -1,4 +1,5 @@
-"""Provides ItemRecovery: the history and the conflicts of the contact or note under the cursor.
+"""Provides ItemRecovery: the history and the conflicts of the contact or note under the cursor,
+and ``u`` to undo a delete made on the screen.
 
 ``h`` opens ``HistoryDialog`` (every version; Enter restores one), ``v`` opens
 ``ConflictDialog`` when a field of the item has values two devices set at once. The detail pane
@@ -16,6 +17,7 @@ from rich.text import Text
 from ...errors import PlntuiError
 from ...model import Record
 from ..recovery import conflict_text
+from ..toasts import toast, withdraw
 
 if TYPE_CHECKING:
     from ..app import PlntuiApp
@@ -30,6 +32,41 @@ class ItemRecovery:
     _conflicted: frozenset[tuple[str, str]] = frozenset()
     _conflict_cache: dict[str, list[dict[str, Any]]]
     _resolve_shown = False
+    _deleted: list[Record]
+    """What a delete on this screen removed, latest last (``u`` brings back the last)."""
+    _undo_toast: Any = None
+    """The "Deleted X. Press u to undo." toast, while shown."""
+
+    # -- undoing a delete -----------------------------------------------------------------------
+
+    def deleted_here(self, removed: Record) -> None:
+        """A delete on this screen removed ``removed``: ``u`` brings it back."""
+        if not hasattr(self, "_deleted"):
+            self._deleted = []
+        self._deleted.append(removed)
+        withdraw(self._app, self._undo_toast)
+        self._undo_toast = toast(self._app, f"Deleted {removed.label}. Press u to undo.", timeout=5)
+        self.refresh_bindings()  # type: ignore[attr-defined]
+
+    def can_undo(self) -> bool:
+        return bool(getattr(self, "_deleted", None))
+
+    def action_undo(self) -> None:
+        if not self.can_undo():
+            self._app.safe_notify("Nothing to undo.", timeout=3)
+            return
+        net = self._app.net
+        if net is None:
+            return
+        record = self._deleted.pop()
+        restored = self._app.run_edit(net.restore, record)
+        self.refresh_bindings()  # type: ignore[attr-defined]
+        if restored is None:
+            return
+        withdraw(self._app, self._undo_toast)
+        self._undo_toast = None
+        self.want(restored.id)  # type: ignore[attr-defined]
+        self._app.safe_notify(f"Restored {restored.label}", timeout=3)
 
     @property
     def _app(self) -> PlntuiApp:

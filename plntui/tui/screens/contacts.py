@@ -20,7 +20,6 @@ from textual.widgets import Footer, Header, Input, Static
 from ...catalog import Catalog, contact_columns
 from ...model import FIELDS, PROVENANCE_FIELDS, Record, display_value, safe_text
 from ..base import PlntuiScreen
-from ..toasts import toast, withdraw
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 from ._circles import CircleFilter
@@ -73,8 +72,6 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
         self.catalog.sort_key = "name"
         self.catalog.resolve_by = self._actors_named
         self.catalog.resolve_circle = self.circles_named
-        self._deleted: list[Record] = []
-        self._undo_toast: Any = None  # "Deleted X. Press u to undo.", while shown
         self._device_names: dict[str, str] = {}  # actor id -> name, read with the list
         self._index: Any = None  # the search index the list was read from
 
@@ -184,7 +181,7 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
         if not super().check_action(action, parameters):
             return False
         if action == "undo":
-            return bool(self._deleted)
+            return self.can_undo()
         applies = self.check_recovery(action)
         return True if applies is None else applies
 
@@ -293,12 +290,7 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
             if yes and net is not None:
                 removed = self.papp.run_edit(net.remove, "contacts", record.id)
                 if removed is not None:
-                    self._deleted.append(removed)
-                    withdraw(self.app, self._undo_toast)
-                    self._undo_toast = toast(
-                        self.app, f"Deleted {removed.label}. Press u to undo.", timeout=5
-                    )
-                    self.refresh_bindings()
+                    self.deleted_here(removed)
 
         self.app.push_screen(
             ConfirmDialog(
@@ -306,23 +298,6 @@ class ContactsScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Pln
             ),
             answer,
         )
-
-    def action_undo(self) -> None:
-        if not self._deleted:
-            self.papp.safe_notify("Nothing to undo.", timeout=3)
-            return
-        net = self.papp.net
-        if net is None:
-            return
-        record = self._deleted.pop()
-        restored = self.papp.run_edit(net.restore, record)
-        self.refresh_bindings()
-        if restored is None:
-            return
-        withdraw(self.app, self._undo_toast)
-        self._undo_toast = None
-        self.want(restored.id)
-        self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
 
     def action_log(self) -> None:
         from ..dialogs.log_interaction import LogInteractionDialog

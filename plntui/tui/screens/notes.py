@@ -39,7 +39,6 @@ from ...model import Record, check_field, safe_text
 from ...textdiff import Edits, text_edits
 from ..base import PlntuiScreen
 from ..dialogs.contact_form import PRIVATE_CHOICE
-from ..toasts import toast, withdraw
 from ..widgets.mode_bar import ModeBar
 from ..widgets.record_table import RecordTable
 from ._circles import CircleFilter
@@ -352,8 +351,6 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
         self.catalog.resolve_by = self._actors_named
         self.catalog.resolve_circle = self.circles_named
         self.catalog.sort_key = "title"
-        self._deleted: list[Record] = []
-        self._undo_toast: Any = None  # "Deleted X. Press u to undo.", while shown
         self._note_id: str | None = None
         self._base_body = ""
         self._base_title = ""
@@ -548,7 +545,7 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
         if not super().check_action(action, parameters):
             return False
         if action == "undo":
-            return bool(self._deleted)
+            return self.can_undo()
         applies = self.check_recovery(action)
         return True if applies is None else applies
 
@@ -1043,12 +1040,7 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
                 return
             removed = self.papp.run_edit(net.remove, "notes", record.id)
             if removed is not None:
-                self._deleted.append(removed)
-                withdraw(self.app, self._undo_toast)
-                self._undo_toast = toast(
-                    self.app, f"Deleted {removed.label}. Press u to undo.", timeout=5
-                )
-                self.refresh_bindings()
+                self.deleted_here(removed)
             self.reload()
 
         self.app.push_screen(
@@ -1058,23 +1050,6 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
             ),
             answer,
         )
-
-    def action_undo(self) -> None:
-        if not self._deleted:
-            self.papp.safe_notify("Nothing to undo.", timeout=3)
-            return
-        net = self.papp.net
-        if net is None:
-            return
-        record = self._deleted.pop()
-        restored = self.papp.run_edit(net.restore, record)
-        self.refresh_bindings()
-        if restored is None:
-            return
-        withdraw(self.app, self._undo_toast)
-        self._undo_toast = None
-        self.want(restored.id)
-        self.papp.safe_notify(f"Restored {restored.label}", timeout=3)
 
     def action_link(self) -> None:
         net = self.papp.net
