@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import automerge.core as am
 
-from . import crdt, history, layout
+from . import amchunks, crdt, history, layout
 from .guard import GuardRefused, check
 from .history import conflicted_keys
 from .index import IndexRow, index_row
@@ -55,6 +55,8 @@ class Checked:
     """A document new to this device that passed the guard, as plain data."""
 
     doc_id: str
+    data: bytes
+    """Its bytes to store (compact: ``amchunks.deflated``)."""
     rows: list[IndexRow]
     """The index rows of its records as the guard read them (deleted ones left out)."""
     heads: list[bytes]
@@ -81,7 +83,7 @@ def check_new(doc_id: str, data: bytes) -> Checked | Failed:
     as here."""
     kind = layout.kind_of(doc_id)
     try:
-        doc = am.Document.load(data)
+        doc, data = _loaded(data)
         doc.fork(layout.GENESIS_HEADS[kind])
     except Exception:
         return Failed(doc_id, f"the peer's {doc_id} is not a plntui {kind} document")
@@ -99,6 +101,7 @@ def check_new(doc_id: str, data: bytes) -> Checked | Failed:
         redirects = {k: v for k, v in crdt.read_map(doc, "redirects").items() if isinstance(v, str)}
     return Checked(
         doc_id,
+        data,
         rows,
         doc.get_heads(),
         len(doc.get_changes([])),
@@ -106,6 +109,22 @@ def check_new(doc_id: str, data: bytes) -> Checked | Failed:
         frozenset(conflicted_keys(doc)) if history.concurrent(doc) else frozenset(),
         sum(1 for collection, _id in read if collection == "contacts"),
     )
+
+
+def _loaded(data: bytes) -> tuple[am.Document, bytes]:
+    """The document a peer sent whole, and the bytes to store: compact again when it came in
+    its wire form (``amchunks.deflated``; loading them checks that they hold the same
+    changes), as they came otherwise."""
+    try:
+        compact = amchunks.deflated(data)
+    except ValueError:
+        compact = data
+    if compact is not data:
+        try:
+            return am.Document.load(compact), compact
+        except Exception:  # noqa: S110 - the bytes as they came are checked below
+            pass
+    return am.Document.load(data), data
 
 
 def _chunks(docs: Sequence[tuple[str, bytes]], workers: int) -> list[Sequence[tuple[str, bytes]]]:

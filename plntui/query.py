@@ -103,6 +103,8 @@ def by_mark(actor: str) -> str:
 
 
 def _flat(value: Any) -> str:
+    if type(value) is str and value.isascii():  # most values: no call through fold
+        return " ".join(value.lower().split())
     return " ".join(fold(display_value(value)).split())
 
 

@@ -49,10 +49,11 @@ MEMORY_PER_STORED_BYTE: dict[str, int] = {"shard": 150, "circle": 150, "note": 4
 about 350 per byte of a saved note (bodies are the dearest: about 290 bytes per character);
 ``bench/README.md`` has the measurements."""
 COMPACT_CHUNKS = 64
-COMPACT_MIN_BYTES = 4 * 1024
+COMPACT_MIN_BYTES = 2 * 1024
 """A document is saved afresh (its chunks folded into one snapshot) after ``COMPACT_CHUNKS``
-chunks, or once its chunks outgrow both this and its snapshot: what is stored stays within
-about twice a fresh save, and a new peer receives the stored bytes as they are."""
+chunks, or once its chunks outgrow both this and half its snapshot: what is stored stays
+within about 1.5 times a fresh save, and a new peer receives the stored bytes as they are
+(each change record carries its own hashes, actor and header)."""
 
 Listener = Callable[[str, frozenset[str]], None]
 
@@ -356,7 +357,7 @@ class Repository:
             chunk = b"".join(c.bytes for c in staged.doc.get_changes(live.saved_heads))
             n_chunks, chunk_bytes = live.n_chunks + 1, live.chunk_bytes + len(chunk)
             if n_chunks >= COMPACT_CHUNKS or chunk_bytes > max(
-                COMPACT_MIN_BYTES, live.snapshot_size
+                COMPACT_MIN_BYTES, live.snapshot_size // 2
             ):
                 work.writer.put(doc_id, staged.circle, staged.kind, staged.doc.save(), heads)
             else:

@@ -18,6 +18,7 @@ Everything runs under the repository's lock (``lock``).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import automerge.core as am
 
-from . import crdt, layout
+from . import amchunks, crdt, layout
 from .checkpool import Checked, CheckPool, Failed
 from .circles import Circle, read_circle
 from .guard import GuardRefused, check
@@ -35,6 +36,8 @@ from .index import NewDocument, SearchIndex
 
 if TYPE_CHECKING:
     from .network import Network
+
+log = logging.getLogger(__name__)
 
 ShareListener = Callable[[frozenset[str]], None]
 
@@ -129,8 +132,19 @@ class RepoHost:
     # -- documents ------------------------------------------------------------------------------
 
     def stored(self, doc_id: str) -> tuple[bytes, str] | None:
+        """A document's stored bytes in their wire form (``amchunks.inflated``: a frame of
+        them compresses across documents), or as stored when they do not parse or would
+        inflate past what a peer accepts."""
+        from sync.session import MAX_DOC_BYTES
+
         found = self.repo.stored(doc_id)
-        return None if found is None else (found.data, found.digest)
+        if found is None:
+            return None
+        try:
+            return amchunks.inflated(found.data, MAX_DOC_BYTES), found.digest
+        except ValueError as exc:
+            log.warning("sending %s as stored: %s", doc_id, exc)
+            return found.data, found.digest
 
     def generate(self, doc_id: str, state: Any) -> bytes | None:
         with self.lock:
@@ -232,7 +246,7 @@ class RepoHost:
             # rest, and commits after the documents are stored.
             with index.adding(self.net) as index_new:
                 pending: list[NewDocument] = []
-                for result, (doc_id, data) in zip(self.checks.check(plain), plain, strict=True):
+                for result, (doc_id, _data) in zip(self.checks.check(plain), plain, strict=True):
                     if isinstance(result, Failed):
                         refused = refused or Refused(
                             f"{result.message}; nothing of it was stored",
@@ -240,7 +254,7 @@ class RepoHost:
                             doc_id=doc_id,
                         )
                         continue
-                    fresh.append(_fresh(data, result))
+                    fresh.append(_fresh(result))
                     pending.append(fresh[-1].doc)
                     conflicts |= result.conflicts
                     self.new_contacts += result.contacts
@@ -263,6 +277,8 @@ class RepoHost:
                         continue
                     if held and new_here:  # stored without what waits
                         data = doc.save()
+                    elif new_here:
+                        data = _compact(data, doc)
                     if kind == "circle" and _circle(doc_id) not in known:
                         joined.append(read_circle(doc, _circle(doc_id), me))
                     merged.append((doc_id, data, doc))
@@ -518,9 +534,21 @@ _INDEX_PART = 32
 """New documents indexed at a time while the rest of a batch is checked (or 400 items)."""
 
 
-def _fresh(data: bytes, checked: Checked) -> _Fresh:
+def _fresh(checked: Checked) -> _Fresh:
     new = NewDocument(checked.doc_id, checked.heads, checked.rows, checked.redirects)
-    return _Fresh(new, data, checked.changes)
+    return _Fresh(new, checked.data, checked.changes)
+
+
+def _compact(data: bytes, doc: am.Document) -> bytes:
+    """A document received in its wire form, compact again for storage (as it was loaded)."""
+    try:
+        compact = amchunks.deflated(data)
+        if compact is not data and am.Document.load(compact).get_heads() != doc.get_heads():
+            raise ValueError("the heads differ")
+    except Exception as exc:
+        log.warning("storing a document as it came: %s", exc)
+        return data
+    return compact
 
 
 def _circle(doc_id: str) -> str:

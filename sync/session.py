@@ -24,9 +24,11 @@ The protocol (version 2), in frames (see ``framing``):
    side asks again on its own): the documents the peer offers that this side lacks and accepts,
    circle documents first. A document asked for arrives whole in DOCS frames (``zlib`` of
    ``(uleb(len(id)) id uleb(len(digest)) digest uleb(len(data)) data)*``): its stored bytes,
-   snapshot plus change records, straight from disk; at most ``batch_bytes`` per frame, and a
-   frame is made only when the transport asks (``data_to_send``), so the transport's drain
-   paces the sender.
+   snapshot plus change records, as the host gives them (plntui: read from disk without
+   loading, in their wire form with Automerge's columns inflated so that the frame's zlib
+   compresses across documents; any valid ``Document.load`` input is accepted); at most
+   ``batch_bytes`` per frame, and a frame is made only when the transport asks
+   (``data_to_send``), so the transport's drain paces the sender.
 5. HELD (a document id, UTF-8): this side keeps the peer's changes to that document waiting
    for its user's decision (a mass deletion held by the host). The document stays behind the
    peer's on purpose: neither side syncs it again, asks for it whole or waits on it until one
@@ -102,7 +104,7 @@ MAX_DOCS_RAW: Final = MAX_DOC_BYTES + 1024 * 1024
 ``batch_bytes`` in one frame, or one document alone when it is larger."""
 MAX_DOC_ID: Final = 64
 MAX_IN_FLIGHT: Final = 64
-BATCH_BYTES: Final = 1024 * 1024
+BATCH_BYTES: Final = 2 * 1024 * 1024
 STUCK_ROUNDS: Final = 4
 """Sync messages in a row that bring nothing new for a document before it is asked for whole."""
 _DIGEST_RE = re.compile(r"^[0-9a-f]{16}\Z")
@@ -876,7 +878,10 @@ class SyncSession:
             self._theirs[doc_id] = digest  # the peer holds it now (or refuses and hangs up)
             self.stats.docs_out += 1
         if parts:
-            payload = zlib.compress(b"".join(parts), 6)
+            # Level 9 with the most memory: 1 % fewer bytes than level 6 for 10 % more time
+            # (the documents come in their wire form, which compresses across them).
+            packer = zlib.compressobj(9, zlib.DEFLATED, 15, 9)
+            payload = packer.compress(b"".join(parts)) + packer.flush()
             if len(payload) + 1 > self.max_frame:
                 raise LocalProtocolError("a batch of documents does not fit in one frame")
             self._send(FrameKind.DOCS, payload)
