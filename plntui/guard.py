@@ -106,18 +106,22 @@ def _check_value(spec: Field, value: Any, where: str) -> None:
         )
 
 
-def check_item(doc: Any, collection: str, item_id: str) -> dict[str, Any] | None:
+def check_item(
+    doc: Any, collection: str, item_id: str, found: tuple[Any, bytes] | None = None
+) -> dict[str, Any] | None:
     """One record of a shard or note document, as the model would accept it. Returns what it
-    read of the record (``None``: deleted)."""
+    read of the record (``None``: deleted). ``found``: its entry in its collection's map, when
+    the caller read them all at once (``doc.values``)."""
     where = f"{collection[:-1]} {item_id}"
     if not _ITEM_ID.match(item_id):
         raise GuardRefused(f"{collection} has a malformed id")
-    obj = crdt.item_obj(doc, collection, item_id)
-    if obj is None:
+    if found is None:
         found = doc.get(crdt.top(doc, collection), item_id)
-        if found is not None:
-            raise GuardRefused(f"{where} is not a map")
+    if found is None:
         return None  # deleted: fine
+    if found[0] != am.ObjType.Map:
+        raise GuardRefused(f"{where} is not a map")
+    obj = found[1]
     specs: dict[str, Field] = FIELDS[collection]  # type: ignore[index]
     values = crdt.read_item(doc, obj)
     for key, value in values.items():
@@ -133,10 +137,13 @@ def check_item(doc: Any, collection: str, item_id: str) -> dict[str, Any] | None
             len(key) > 64 or (isinstance(value, str) and len(value) > 10_000)
         ):
             raise GuardRefused(f"{where} has an unknown, oversized field")
-    for spec in specs.values():
-        if spec.required and not values.get(spec.name):
+    for spec in _REQUIRED[collection]:
+        if not values.get(spec.name):
             raise GuardRefused(f"{where} has no {spec.label.lower()}")
     return values
+
+
+_REQUIRED = {c: [s for s in specs.values() if s.required] for c, specs in FIELDS.items()}
 
 
 def check_circle(doc: Any, doc_id: str) -> None:
@@ -189,13 +196,14 @@ def check(
         check_circle(doc, doc_id)
         return read
     collections = ("contacts", "interactions") if kind == "shard" else ("notes",)
-    if touched is None:
-        touched = {
-            (collection, item_id)
-            for collection in collections
-            for item_id in doc.keys(crdt.top(doc, collection))
-        }
-    for collection, item_id in sorted(touched):
+    if touched is None:  # every record: each collection's entries read at once
+        for collection in collections:
+            coll = crdt.top(doc, collection)
+            for item_id, found in zip(doc.keys(coll), doc.values(coll), strict=True):
+                values = check_item(doc, collection, item_id, found)
+                if values is not None:
+                    read[collection, item_id] = values
+    for collection, item_id in sorted(touched or ()):
         if collection in collections:
             values = check_item(doc, collection, item_id)
             if values is not None:

@@ -97,7 +97,7 @@ def index_row(r: Record, sdoc: str | None, pdoc: str | None) -> IndexRow:
         r.collection,
         r.id,
         r.label,
-        json.dumps(data, ensure_ascii=False),
+        _encode(data),
         fold(r.label),
         creator,
         str(r.values.get("changed_by") or creator),
@@ -118,6 +118,9 @@ def index_row(r: Record, sdoc: str | None, pdoc: str | None) -> IndexRow:
     fts = (r.collection, r.id, r.label, body)
     return IndexRow(r.collection, r.id, item, haystack(r), fts, topics, links)
 
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(data, ensure_ascii=False)`` without making an encoder for each item."""
 
 _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     "contacts": (
