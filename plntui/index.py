@@ -757,7 +757,7 @@ class SearchIndex:
     # -- queries ----------------------------------------------------------------------------
 
     def _record(self, collection: str, item_id: str, data: str) -> Record:
-        raw = _decode(data)
+        raw = json.loads(data)
         circle = str(raw.get("circle") or "")
         return Record(
             collection,  # type: ignore[arg-type]
@@ -972,13 +972,18 @@ class SearchIndex:
     ) -> builtins.list[tuple[str, str, Callable[[], Record]]]:
         """``(id, haystack, make_record)`` for every item, sorted by label (accent- and
         case-insensitive), for ``Catalog.load_lazy``: records are parsed only when shown."""
-        with _no_gc():
+        paused = gc.isenabled()
+        gc.disable()  # 100,000 small objects: no collection passes while they are made
+        try:
             rows = self.db.execute(
                 "SELECT id, haystack FROM hay WHERE collection = ? ORDER BY sort_key, id",
                 (collection,),
             ).fetchall()
             pages = _Pages(self, collection, [i for i, _h in rows])
             return [(i, h, functools.partial(pages.record, i)) for i, h in rows]
+        finally:
+            if paused:
+                gc.enable()
 
     def devices(self) -> dict[str, dict[str, Any]]:
         """The shared document's device registry as of the last index update."""
@@ -1026,13 +1031,10 @@ class SearchIndex:
         return [self._record(collection, i, d) for i, d in rows]
 
     def list(self, collection: Collection) -> builtins.list[Record]:
-        with _no_gc():
-            # sorted here: SQLite would sort whole rows, their data included (0.2 s at 100,000)
-            rows = self.db.execute(
-                "SELECT sort_key, id, data FROM items WHERE collection = ?", (collection,)
-            ).fetchall()
-            rows.sort()
-            return [self._record(collection, i, d) for _key, i, d in rows]
+        rows = self.db.execute(
+            "SELECT id, data FROM items WHERE collection = ? ORDER BY sort_key, id", (collection,)
+        )
+        return [self._record(collection, i, d) for i, d in rows]
 
     def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         """Contacts and notes whose full text has every word of ``query`` as a word prefix,
@@ -1213,22 +1215,6 @@ def _deleter(
         ):
             return change.actor_id.hex(), change.hash.hex()
     return "", ""
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """No collection passes while 100,000 small objects are made (each pass would walk them
-    all: a list of every contact at 100,000 took twice as long)."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
-_decode = json.JSONDecoder().decode
 
 
 class _Pages:
