@@ -123,6 +123,7 @@ def _document(body: bytes, *, inflate: bool, limit: int) -> tuple[bytes, bool]:
             data += size
             if inflate and spec & DEFLATE:
                 piece = _inflate(piece, limit)
+                limit -= len(piece)  # the columns together stay within it too
                 spec &= ~DEFLATE
                 changed = True
             elif not inflate and not spec & DEFLATE and size > THRESHOLD:

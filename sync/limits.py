@@ -59,7 +59,8 @@ class Limits:
     max_docs_in_flight: int = MAX_DOCS_IN_FLIGHT
     """Documents whose sync waits for the peer's answer at once, per link."""
     batch_bytes: int = BATCH_BYTES
-    """Stored bytes of whole documents per DOCS frame (the link's drain paces the frames)."""
+    """Bytes of whole documents per DOCS frame, as the host gives them (plntui: their wire
+    form, ``amchunks.inflated``); the link's drain paces the frames."""
 
 
 class _TokenBucket:
