@@ -89,6 +89,7 @@ if TYPE_CHECKING:
 __all__ = [
     # the engine's own
     "EVENT_RECORD",
+    "REVOKED_BYE",
     "PairedHook",
     "SyncEngine",
     "backoff_delay",
@@ -118,6 +119,8 @@ log = logging.getLogger(__name__)
 
 EVENT_RECORD: Final = "sync_event"
 """The attribute of a log record that tells an engine event (``emit``) from other messages."""
+REVOKED_BYE: Final = "you are no longer trusted"
+"""The BYE a link gets when this device revokes its peer while they are linked."""
 
 PairedHook = Callable[[bytes, str, Literal["inviter", "joiner"]], None]
 
@@ -691,9 +694,7 @@ class SyncEngine:
         trusted = self.trusted()
         for link in list(self.links.values()):
             if link.fp not in trusted:
-                self.close_link(
-                    link, "you are no longer trusted", flush=False, local="revoked on this device"
-                )
+                self.close_link(link, REVOKED_BYE, flush=False, local="revoked on this device")
         self.dialer.cancel_untrusted(trusted)
         self.relayer.cancel_untrusted(trusted)
         if self.running and self.auto_dial:

@@ -34,7 +34,8 @@ says so ("discovery off: <reason>").
 How each trusted peer is (``peer_condition``): in sync, syncing, connecting, *left* (it closed
 the link itself, saying why: the service remembers that goodbye from the engine's ``PeerLost``
 until a link is up again), *offline* (nothing answers at its address: it quit, or the host is
-unreachable), *revoked you* / *doesn't trust you* (it refuses this device's certificate), or
+unreachable), *revoked you* / *doesn't trust you* (it refuses this device's certificate, or its
+goodbye was ``sync.engine.REVOKED_BYE``: it revoked this device while they were linked), or
 *failed*, only for a real failure, whose reason the Peers screen shows. Where a peer listens
 (``TrustedPeer.known_address``) comes from its stored addresses and the LAN announcements: a link
 the peer dialled shows the peer's outgoing port, which reaches nothing.
@@ -299,6 +300,8 @@ class PeerCondition:
 def peer_condition(peer: TrustedPeer) -> PeerCondition:
     """In sync, syncing, connecting, left, offline, revoked you / doesn't trust you, or failed
     (only a real failure, with its reason); see the module docstring."""
+    from sync.engine import REVOKED_BYE
+
     state, error = peer.state, peer.last_error
     if state == "in-sync":
         return PeerCondition("in sync", "good", "in sync")
@@ -319,6 +322,13 @@ def peer_condition(peer: TrustedPeer) -> PeerCondition:
             "sides trust each other, or have it run plntui peer trust with your fingerprint.",
         )
     gone = state != "failed" or not error or offline_error(error)
+    if peer.goodbye == REVOKED_BYE and state in ("connecting", "offline", "failed"):
+        return PeerCondition(  # it revoked this device while linked: its goodbye says so
+            "revoked you",
+            "warning",
+            "it revoked you while you were linked, and syncs with this device no more. Pair "
+            "again to sync, or revoke it here (r).",
+        )
     if peer.goodbye and state in ("connecting", "offline", "failed") and gone:
         return PeerCondition(
             "left",

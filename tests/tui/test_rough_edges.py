@@ -45,6 +45,7 @@ from plntui.tui.sync_service import (
     peer_condition,
 )
 from plntui.tui.widgets.record_table import RecordTable, short_date
+from sync.engine import REVOKED_BYE
 from tests.tui.test_app_sync import LOOPBACK, PEERS_KEY, Peer, peer_row, status
 from tests.tui.test_screens import labels, palette, run_palette, submit_path, wait_for
 
@@ -97,6 +98,16 @@ def test_a_peer_that_refuses_this_device_revoked_it_or_never_trusted_it() -> Non
     assert peer_condition(said).label == "revoked you"
     never = peer("failed", last_error=error + "device yet)", last_sync=None)
     assert peer_condition(never).label == "doesn't trust you"
+
+
+def test_a_peer_that_revoked_this_device_while_linked_says_so_even_unreachable() -> None:
+    # its goodbye was the revocation, and no address is left to be refused at
+    assert goodbye_of(f"the peer closed the link: {REVOKED_BYE}") == REVOKED_BYE
+    for state in ("connecting", "offline", "failed"):
+        condition = peer_condition(peer(state, goodbye=REVOKED_BYE))
+        assert condition.label == "revoked you" and condition.tone == "warning"
+        assert "it revoked you while you were linked" in condition.detail
+    assert peer_condition(peer("in-sync", goodbye=REVOKED_BYE)).label == "in sync"
 
 
 def test_failed_is_for_real_failures_and_says_why() -> None:
