@@ -143,7 +143,9 @@ def check_item(
     return values
 
 
-_REQUIRED = {c: [s for s in specs.values() if s.required] for c, specs in FIELDS.items()}
+_REQUIRED: dict[str, list[Field]] = {
+    c: [s for s in specs.values() if s.required] for c, specs in FIELDS.items()
+}
 
 
 def check_circle(doc: Any, doc_id: str) -> None:
