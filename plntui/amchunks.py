@@ -22,14 +22,14 @@ from __future__ import annotations
 import hashlib
 import zlib
 
+from sync import leb128
+
 MAGIC = b"\x85\x6f\x4a\x83"
 DOCUMENT, CHANGE, COMPRESSED_CHANGE = 0, 1, 2
 DEFLATE = 0x08
 """The bit of a column specification that marks its data as deflated."""
 THRESHOLD = 256
 """Automerge deflates a column longer than this when it saves."""
-
-_SMALL = [bytes([n]) for n in range(128)]
 
 
 def inflated(data: bytes, limit: int) -> bytes:
@@ -81,7 +81,7 @@ def _chunks(data: bytes) -> list[tuple[int, bytes, bytes]]:
         if data[pos : pos + 4] != MAGIC or pos + 9 > len(data):
             raise ValueError(f"no Automerge chunk at byte {pos}")
         kind = data[pos + 8]
-        length, start = _uleb(data, pos + 9)
+        length, start = leb128.read(data, pos + 9)
         end = start + length
         if end > len(data) or kind not in (DOCUMENT, CHANGE, COMPRESSED_CHANGE):
             raise ValueError(f"a truncated or unknown chunk at byte {pos}")
@@ -94,20 +94,20 @@ def _document(body: bytes, *, inflate: bool, limit: int) -> tuple[bytes, bool]:
     """A document chunk's body with its columns inflated (or deflated); ``False`` when no
     column changes."""
     pos = 0
-    count, pos = _uleb(body, pos)
+    count, pos = leb128.read(body, pos)
     for _ in range(count):  # actor ids
-        size, pos = _uleb(body, pos)
+        size, pos = leb128.read(body, pos)
         pos += size
-    count, pos = _uleb(body, pos)
+    count, pos = leb128.read(body, pos)
     pos += 32 * count  # heads
     prefix = pos
     groups: list[list[tuple[int, int]]] = []
     for _ in range(2):  # the change columns, then the operation columns
-        count, pos = _uleb(body, pos)
+        count, pos = leb128.read(body, pos)
         columns = []
         for _ in range(count):
-            spec, pos = _uleb(body, pos)
-            size, pos = _uleb(body, pos)
+            spec, pos = leb128.read(body, pos)
+            size, pos = leb128.read(body, pos)
             columns.append((spec, size))
         groups.append(columns)
     data = pos
@@ -117,7 +117,7 @@ def _document(body: bytes, *, inflate: bool, limit: int) -> tuple[bytes, bool]:
     parts: list[bytes] = []
     changed = False
     for columns in groups:
-        meta.append(_enc(len(columns)))
+        meta.append(leb128.encode(len(columns)))
         for spec, size in columns:
             piece = body[data : data + size]
             data += size
@@ -132,8 +132,8 @@ def _document(body: bytes, *, inflate: bool, limit: int) -> tuple[bytes, bool]:
                 piece = zlib.compress(piece, 1, -15)
                 spec |= DEFLATE
                 changed = True
-            meta.append(_enc(spec))
-            meta.append(_enc(len(piece)))
+            meta.append(leb128.encode(spec))
+            meta.append(leb128.encode(len(piece)))
             parts.append(piece)
     if not changed:
         return body, False
@@ -152,34 +152,6 @@ def _inflate(data: bytes, limit: int) -> bytes:
 
 
 def _chunk(kind: int, body: bytes) -> bytes:
-    header = bytes([kind]) + _enc(len(body))
+    header = bytes([kind]) + leb128.encode(len(body))
     checksum = hashlib.sha256(header + body).digest()[:4]
     return MAGIC + checksum + header + body
-
-
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("a truncated or overlong number")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _enc(value: int) -> bytes:
-    if value < 128:
-        return _SMALL[value]
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)

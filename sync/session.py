@@ -64,6 +64,7 @@ from typing import Any, Final, Literal, Protocol, TypeAlias
 
 import automerge.core as am
 
+from . import leb128
 from .errors import LocalProtocolError, RemoteProtocolError, SyncError
 from .framing import MAX_FRAME, Frame, FrameDecoder, FrameKind, encode_frame
 from .introduce import MAX_INTRODUCE, encode_introductions, parse_introductions
@@ -1026,35 +1027,10 @@ def _parse_hello(payload: bytes) -> PeerHello:
     return PeerHello(max(common), tuple(versions), wants)
 
 
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    for _ in range(10):
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-    raise ValueError("LEB128 too long")
-
-
-def _put_uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _entry(doc_id: str, digest: str, data: bytes) -> bytes:
     ident, dig = doc_id.encode(), digest.encode()
-    return b"".join(
-        (_put_uleb(len(ident)), ident, _put_uleb(len(dig)), dig, _put_uleb(len(data)), data)
-    )
+    size = leb128.encode
+    return b"".join((size(len(ident)), ident, size(len(dig)), dig, size(len(data)), data))
 
 
 def _parse_docs(raw: bytes) -> list[tuple[str, str, bytes]]:
@@ -1065,7 +1041,7 @@ def _parse_docs(raw: bytes) -> list[tuple[str, str, bytes]]:
         while pos < len(raw):
             fields: list[bytes] = []
             for limit in (MAX_DOC_ID, 64, MAX_DOC_BYTES):
-                size, pos = _uleb(raw, pos)
+                size, pos = leb128.read(raw, pos)
                 if size > limit or pos + size > len(raw):
                     raise ValueError("an entry overruns the frame")
                 fields.append(raw[pos : pos + size])
@@ -1086,12 +1062,12 @@ def _parse_docs(raw: bytes) -> list[tuple[str, str, bytes]]:
 
 def _doc_sync_payload(doc_id: str, message: bytes) -> bytes:
     ident = doc_id.encode()
-    return _put_uleb(len(ident)) + ident + message
+    return leb128.encode(len(ident)) + ident + message
 
 
 def _split_doc_sync(payload: bytes) -> tuple[str, bytes]:
     try:
-        size, pos = _uleb(payload, 0)
+        size, pos = leb128.read(payload, 0)
         if size > MAX_DOC_ID or pos + size > len(payload):
             raise ValueError
         doc_id = payload[pos : pos + size].decode()
@@ -1103,7 +1079,7 @@ def _split_doc_sync(payload: bytes) -> tuple[str, bytes]:
 
 
 def _hash_list(data: bytes, pos: int) -> tuple[list[bytes], int]:
-    count, pos = _uleb(data, pos)
+    count, pos = leb128.read(data, pos)
     end = pos + count * 32
     if end > len(data):
         raise ValueError("hash list overruns the message")
@@ -1122,14 +1098,14 @@ def _peek_sync_message(payload: bytes) -> tuple[tuple[bytes, ...], bool] | None:
             return None
         heads, pos = _hash_list(payload, 1)
         _need, pos = _hash_list(payload, pos)
-        n_haves, pos = _uleb(payload, pos)
+        n_haves, pos = leb128.read(payload, pos)
         for _ in range(n_haves):
             _last_sync, pos = _hash_list(payload, pos)
-            size, pos = _uleb(payload, pos)
+            size, pos = leb128.read(payload, pos)
             pos += size
             if pos > len(payload):
                 return None
-        n_changes, pos = _uleb(payload, pos)
+        n_changes, pos = leb128.read(payload, pos)
     except (IndexError, ValueError):
         return None
     return tuple(sorted(heads)), n_changes != 0
@@ -1140,12 +1116,12 @@ def _count_changes(payload: bytes) -> int:
     try:
         _heads, pos = _hash_list(payload, 1)
         _need, pos = _hash_list(payload, pos)
-        n_haves, pos = _uleb(payload, pos)
+        n_haves, pos = leb128.read(payload, pos)
         for _ in range(n_haves):
             _last, pos = _hash_list(payload, pos)
-            size, pos = _uleb(payload, pos)
+            size, pos = leb128.read(payload, pos)
             pos += size
-        n_changes, _ = _uleb(payload, pos)
+        n_changes, _ = leb128.read(payload, pos)
     except (IndexError, ValueError):
         return 0
     return n_changes
@@ -1156,15 +1132,15 @@ def changes_of(payload: bytes) -> list[bytes]:
     try:
         _heads, pos = _hash_list(payload, 1)
         _need, pos = _hash_list(payload, pos)
-        n_haves, pos = _uleb(payload, pos)
+        n_haves, pos = leb128.read(payload, pos)
         for _ in range(n_haves):
             _last, pos = _hash_list(payload, pos)
-            size, pos = _uleb(payload, pos)
+            size, pos = leb128.read(payload, pos)
             pos += size
-        n_changes, pos = _uleb(payload, pos)
+        n_changes, pos = leb128.read(payload, pos)
         out: list[bytes] = []
         for _ in range(n_changes):
-            size, pos = _uleb(payload, pos)
+            size, pos = leb128.read(payload, pos)
             if pos + size > len(payload):
                 return out
             out.append(payload[pos : pos + size])
