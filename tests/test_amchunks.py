@@ -16,51 +16,12 @@ import pytest
 
 from plntui import amchunks, checkpool, crdt, layout
 
-WORDS = [
-    "graph",
-    "databases",
-    "mentoring",
-    "kubernetes",
-    "rust",
-    "onboarding",
-    "security",
-    "the",
-    "a",
-    "of",
-    "to",
-    "and",
-    "in",
-    "for",
-    "on",
-    "with",
-    "we",
-    "met",
-    "at",
-    "conference",
-    "talk",
-    "about",
-    "career",
-    "data",
-    "team",
-    "review",
-    "design",
-    "notes",
-    "follow",
-    "up",
-    "python",
-    "elixir",
-    "go",
-    "hiring",
-    "platform",
-    "incident",
-    "retro",
-    "lunch",
-    "coffee",
-    "book",
-    "paper",
-    "idea",
-    "question",
-]
+VOCABULARY = (
+    "graph databases mentoring kubernetes rust onboarding security the a of to and in for on "
+    "with we met at conference talk about career data team review design notes follow up "
+    "python elixir go hiring platform incident retro lunch coffee book paper idea question"
+)
+WORDS = VOCABULARY.split()
 AUTHOR = bytes(range(16))
 
 
@@ -80,7 +41,8 @@ def note(number: int) -> bytes:
 
 def shard_with_log() -> bytes:
     """A shard's snapshot followed by change records, as storage keeps one between
-    compactions (one record over the threshold, which Automerge may compress)."""
+    compactions (one record over the threshold: Automerge writes it as a compressed change
+    chunk)."""
     doc = layout.new_document("shard", os.urandom(16))
     with doc.transaction() as tx:
         for n in range(40):
