@@ -65,7 +65,8 @@ def probe_build(home: Path, contacts: int, notes: int, seed: int) -> dict[str, A
 
 def probe_open(home: Path, term: str, topic: str) -> dict[str, Any]:
     """What a screen listing the contacts needs (open, freshness check, every contact from the
-    index), a search and a who from the index; then loading one contact shard and one note."""
+    index), then every listed record's values read; a search and a who from the index; then
+    loading one contact shard and one note."""
     from plntui.network import Network
 
     t0 = time.perf_counter()
@@ -74,6 +75,11 @@ def probe_open(home: Path, term: str, topic: str) -> dict[str, Any]:
     index = net.index()  # connect + freshness check (no reindex: the caller made it fresh)
     t2 = time.perf_counter()
     contacts = index.list("contacts")
+    t_list = time.perf_counter() - t2
+    # each listed record decodes its values when first read: what a reader of all of them pays
+    t_read = time.perf_counter()
+    read = sum(len(r.values) for r in contacts)
+    t_values = time.perf_counter() - t_read
     t3 = time.perf_counter()
     lazy = index.lazy_rows("contacts")  # what the app's contacts screen reads
     t4 = time.perf_counter()
@@ -96,8 +102,10 @@ def probe_open(home: Path, term: str, topic: str) -> dict[str, Any]:
     return {
         "open": t1 - t0,
         "index_check": t2 - t1,
-        "list_contacts": t3 - t2,
-        "open_and_list": t3 - t0,
+        "list_contacts": t_list,
+        "open_and_list": (t2 - t0) + t_list,
+        "every_value_read": t_values,
+        "values_read": read,
         "lazy_rows": t4 - t3,
         "open_and_lazy": (t2 - t0) + (t4 - t3),
         "listed": len(contacts),

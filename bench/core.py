@@ -150,6 +150,7 @@ METRICS: tuple[Metric, ...] = (
         {W10: 0.3, W100: 0.5},
         {W10: 0.183, W100: 2.64},
     ),
+    Metric("every_value_read", "  then every listed record's values read", "s"),
     Metric("open_and_lazy", "open: Network.open + index.lazy_rows (the app)", "s"),
     Metric("search_inproc", "in-process: net.search, fresh index", "s", {}, {W10: 0.0045}),
     Metric("who_inproc", "in-process: net.who, fresh index", "s", {}, {W10: 0.0116}),
@@ -529,6 +530,7 @@ def bench_size(
     details["open_probes"] = opens
     for key, name in (
         ("open_and_list", "open_and_list"),
+        ("every_value_read", "every_value_read"),
         ("open_and_lazy", "open_and_lazy"),
         ("search_inproc", "search"),
         ("who_inproc", "who"),

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .listed import listed
 from .model import CREATOR_FIELD, FIELDS, Collection, Record, normalise_topic
 from .query import Filter, Query, Resolver, fold, haystack, parse
 
@@ -163,6 +164,7 @@ CREATE TABLE IF NOT EXISTS circles (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, member INTEGER NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_changed ON items (changed);
+CREATE INDEX IF NOT EXISTS items_sorted ON items (collection, sort_key, id);
 CREATE TABLE IF NOT EXISTS hay (
     rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL,
     sort_key TEXT NOT NULL, haystack TEXT NOT NULL
@@ -767,8 +769,11 @@ class SearchIndex:
             raw["private_item"],
             raw.get("sources", []),
             circle,
-            self.circle_names().get(circle, circle[:8]) if circle else "",
+            self.circle_name(circle),
         )
+
+    def circle_name(self, circle: str) -> str:
+        return self.circle_names().get(circle, circle[:8]) if circle else ""
 
     def circle_names(self) -> dict[str, str]:
         if self._names is None:
@@ -1031,10 +1036,23 @@ class SearchIndex:
         return [self._record(collection, i, d) for i, d in rows]
 
     def list(self, collection: Collection) -> builtins.list[Record]:
-        rows = self.db.execute(
-            "SELECT id, data FROM items WHERE collection = ? ORDER BY sort_key, id", (collection,)
-        )
-        return [self._record(collection, i, d) for i, d in rows]
+        """Every item of ``collection``, sorted by label; each record's values are decoded from
+        the row read here when first read (``listed``), so a list of names stays cheap."""
+        paused = gc.isenabled()
+        gc.disable()  # 100,000 records: no collection passes while they are made
+        try:
+            name = self.circle_name
+            return [
+                listed(collection, i, label, circle, name(circle), data)
+                for i, label, circle, data in self.db.execute(
+                    "SELECT id, label, circle, data FROM items WHERE collection = ?"
+                    " ORDER BY sort_key, id",
+                    (collection,),
+                )
+            ]
+        finally:
+            if paused:
+                gc.enable()
 
     def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         """Contacts and notes whose full text has every word of ``query`` as a word prefix,

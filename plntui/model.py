@@ -408,6 +408,8 @@ class Record:
     ``private`` names the fields whose value lives in the device's private documents; every
     other field is shared with the members of the item's ``circle`` (its id; ``circle_name`` is
     its name). ``private_item`` means the whole item is private (it has no circle).
+    ``stored`` is for the index's lists alone (``listed.Listed``): a listed record keeps its
+    label and stored JSON there until its values are first read.
     """
 
     collection: Collection
@@ -418,6 +420,7 @@ class Record:
     sources: list[dict[str, Any]] = field(default_factory=list)
     circle: str = ""
     circle_name: str = ""
+    stored: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> Any:
         if name == "id":
