@@ -430,13 +430,21 @@ class NotesScreen(IndexList, ItemRecovery, CircleFilter, FilterTypeAhead, Plntui
         super().reload()
 
     def read_extra(self, net: Any, index: Any) -> dict[str, Any]:
+        """The open note as the index has it, and the names of its linked contacts (read here,
+        with the list, rather than on the UI thread, where the lock may be busy)."""
         note_id = self._note_id
-        return {"open": note_id, "fresh": index.get("notes", note_id) if note_id else None}
+        fresh = index.get("notes", note_id) if note_id else None
+        names: dict[str, str] = {}
+        for contact_id in fresh.values.get("contacts", []) if fresh is not None else []:
+            contact = index.get("contacts", contact_id)
+            names[contact_id] = contact.label if contact else "(removed contact)"
+        return {"open": note_id, "fresh": fresh, "names": names}
 
     def list_arrived(self, read: ListRead) -> None:
         """The list read again (see ``IndexList``): bring the open note in step with its
         document if it changed, swap the rows in keeping the cursor and the filter."""
         self._names.clear()
+        self._names.update(read.extra.get("names", {}))
         self._device_names = read.device_names
         self.set_circles(read.circles)
         self.set_conflicted(read.conflicted)
