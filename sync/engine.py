@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
@@ -76,7 +77,7 @@ from .pairing import (
     new_invite,
     parse_code,
 )
-from .relay import RelayAddress, RelayError, day, meet, pairing_token
+from .relay import RelayAddress, RelayError, day, meet, pairing_token, seconds_to_next_day
 from .relaylink import RelayWaiter, relay_address
 from .session import DocumentHost, State
 from .synchronizer import Synchronizer
@@ -445,23 +446,30 @@ class SyncEngine:
         if relay is None:
             raise PairingFailed("no relay is set: plntui relay set tcp:HOST:PORT")
         address = relay_address(relay)
-        try:
-            reader, writer = await meet(
-                relay,
-                pairing_token(parsed.nameplate, day()),
-                wait=timeout,
-                connect_timeout=self.timeouts.connect,
-            )
-        except RelayError as exc:
-            self.emit(PairingRefused(exc.message, address))
-            raise PairingFailed(exc.message) from None
-        except TimeoutError:
-            message = (
-                f"no invite with this code waited at {relay} within {timeout:g} s: check that "
-                "your colleague's plntui uses the same relay and that the code is still open"
-            )
-            self.emit(PairingRefused(message, address))
-            raise PairingFailed(message) from None
+        deadline = time.monotonic() + timeout
+        while True:  # the invite waits under the day's token: at UTC midnight, so does this
+            left = deadline - time.monotonic()
+            try:
+                reader, writer = await meet(
+                    relay,
+                    pairing_token(parsed.nameplate, day()),
+                    wait=max(0.0, min(left, seconds_to_next_day() + 1.0)),
+                    connect_timeout=self.timeouts.connect,
+                )
+                break
+            except RelayError as exc:
+                self.emit(PairingRefused(exc.message, address))
+                raise PairingFailed(exc.message) from None
+            except TimeoutError:
+                if deadline - time.monotonic() > 0.5:
+                    continue
+                message = (
+                    f"no invite with this code waited at {relay} within {timeout:g} s: check "
+                    "that your colleague's plntui uses the same relay and that the code is "
+                    "still open"
+                )
+                self.emit(PairingRefused(message, address))
+                raise PairingFailed(message) from None
         channel = TlsChannel(reader, writer, client_context_anonymous(), server_side=False)
         try:
             await channel.handshake(self.timeouts.handshake)

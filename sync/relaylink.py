@@ -19,6 +19,7 @@ arrives once another link is up is dropped.
 An invite opened while a relay is set also waits at the relay (``invite``), under the token of
 its nameplate (``relay.pairing_token``): a colleague who joins with the code through the relay
 (``SyncEngine.pair_relayed``) meets it there; SPAKE2 and the one attempt work as on the LAN.
+Both sides wait again under the new token when the UTC day changes.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,32 @@ async def test_pairing_by_code_through_the_relay(tmp_path: Path, transit: Transi
         # the invite allowed one attempt: it is used
         with pytest.raises(PairingFailed):
             await b.engine.pair_relayed(invite.text, timeout=2)
+
+
+async def test_pairing_through_the_relay_across_utc_midnight(
+    tmp_path: Path, transit: TransitRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens change at UTC midnight. Alice's clock is a few seconds ahead: her invite already
+    waits under the new day's token while Bob's clock says the old day. Bob's wait moves to
+    the new day's token when his clock passes midnight, and they meet."""
+    midnight = time.monotonic() + 1.5
+    monkeypatch.setattr("sync.relaylink.day", lambda: "2026-12-06")
+    monkeypatch.setattr(
+        "sync.engine.day", lambda: "2026-12-05" if time.monotonic() < midnight else "2026-12-06"
+    )
+    monkeypatch.setattr(
+        "sync.engine.seconds_to_next_day",
+        lambda: midnight - time.monotonic() if time.monotonic() < midnight else 86400.0,
+    )
+    async with cluster(tmp_path) as c:
+        a = await c.add("alice", relay=transit.address, timeouts=FAST)
+        b = await c.add("bob", relay=transit.address, timeouts=FAST)
+        invite = a.engine.open_invite()
+        result = await b.engine.pair_relayed(invite.text, timeout=20)
+        assert time.monotonic() >= midnight  # they met under the new day's token
+        assert result.fingerprint == a.fp
+        peer_a = a.trust.get(b.fp)
+        assert peer_a is not None and peer_a.trusted
 
 
 async def test_a_wrong_code_through_the_relay_fails_and_pins_nothing(
