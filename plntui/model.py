@@ -64,7 +64,7 @@ def clean_text(value: Any, name: str, limit: int, multiline: bool = False) -> st
     text = unicodedata.normalize("NFC", value)
     if multiline:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = "".join(ch for ch in text if ch in "\n\t" or not _CONTROL_RE.match(ch))
+        text = _CONTROL_RE.sub("", text)  # tabs and newlines are not in it: they stay
     else:
         text = " ".join(_CONTROL_RE.sub(" ", text).split())
     text = text.strip() if not multiline or not text.strip() else text
@@ -500,5 +500,4 @@ def display_value(value: Any) -> str:
 
 def safe_text(value: Any) -> str:
     """Data for a terminal: control characters (escape sequences included) removed."""
-    text = display_value(value)
-    return "".join(ch for ch in text if ch in "\n\t" or not _CONTROL_RE.match(ch))
+    return _CONTROL_RE.sub("", display_value(value))  # tabs and newlines stay
