@@ -24,7 +24,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import functools
-import gc
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import collector
 from .listed import listed
 from .model import CREATOR_FIELD, FIELDS, Collection, Record, normalise_topic
 from .query import Filter, Query, Resolver, fold, haystack, parse
@@ -977,18 +977,13 @@ class SearchIndex:
     ) -> builtins.list[tuple[str, str, Callable[[], Record]]]:
         """``(id, haystack, make_record)`` for every item, sorted by label (accent- and
         case-insensitive), for ``Catalog.load_lazy``: records are parsed only when shown."""
-        paused = gc.isenabled()
-        gc.disable()  # 100,000 small objects: no collection passes while they are made
-        try:
+        with collector.paused():  # 100,000 small objects
             rows = self.db.execute(
                 "SELECT id, haystack FROM hay WHERE collection = ? ORDER BY sort_key, id",
                 (collection,),
             ).fetchall()
             pages = _Pages(self, collection, [i for i, _h in rows])
             return [(i, h, functools.partial(pages.record, i)) for i, h in rows]
-        finally:
-            if paused:
-                gc.enable()
 
     def devices(self) -> dict[str, dict[str, Any]]:
         """The shared document's device registry as of the last index update."""
@@ -1038,10 +1033,8 @@ class SearchIndex:
     def list(self, collection: Collection) -> builtins.list[Record]:
         """Every item of ``collection``, sorted by label; each record's values are decoded from
         the row read here when first read (``listed``), so a list of names stays cheap."""
-        paused = gc.isenabled()
-        gc.disable()  # 100,000 records: no collection passes while they are made
-        try:
-            name = self.circle_name
+        name = self.circle_name
+        with collector.paused():  # 100,000 records
             return [
                 listed(collection, i, label, circle, name(circle), data)
                 for i, label, circle, data in self.db.execute(
@@ -1050,9 +1043,6 @@ class SearchIndex:
                     (collection,),
                 )
             ]
-        finally:
-            if paused:
-                gc.enable()
 
     def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         """Contacts and notes whose full text has every word of ``query`` as a word prefix,

@@ -86,17 +86,19 @@ def cmd_contact(args: argparse.Namespace) -> int:
         out(f"Moved {safe_text(record.label)} ({record.id}) to circle {where}")
         return 0
     if action == "list":
+        from ..collector import paused
         from .search import listed
 
         records, narrowed = listed(net, args, "contacts", "topics", args.topic)
-        if args.json:
-            print_json([r.to_json() for r in records])
-        else:
-            table(contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"])
-            if not records and narrowed:
-                out("No contacts match.")
-            elif not records:
-                out('No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"')
+        with paused():  # each record's values are decoded here (``listed``)
+            if args.json:
+                print_json([r.to_json() for r in records])
+            else:
+                table(contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"])
+                if not records and narrowed:
+                    out("No contacts match.")
+                elif not records:
+                    out('No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"')
         return 0
     if action == "rm":
         record = net.remove("contacts", args.id)

@@ -79,17 +79,19 @@ def cmd_note(args: argparse.Namespace) -> int:
         )
         return 0
     if action == "list":
+        from ..collector import paused
         from .search import listed
 
         records, narrowed = listed(net, args, "notes", "tags", args.tag)
-        if args.json:
-            print_json([r.to_json() for r in records])
-        else:
-            table(note_rows(records), ["ID", "TITLE", "KIND", "TAGS", "CIRCLE"])
-            if not records and narrowed:
-                out("No notes match.")
-            elif not records:
-                out('No notes yet. Add one with: plntui note add --title "Reading list"')
+        with paused():  # each record's values are decoded here (``listed``)
+            if args.json:
+                print_json([r.to_json() for r in records])
+            else:
+                table(note_rows(records), ["ID", "TITLE", "KIND", "TAGS", "CIRCLE"])
+                if not records and narrowed:
+                    out("No notes match.")
+                elif not records:
+                    out('No notes yet. Add one with: plntui note add --title "Reading list"')
         return 0
     if action == "rm":
         record = net.remove("notes", args.id)
