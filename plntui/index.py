@@ -49,6 +49,9 @@ INDEX_VERSION = 8
 BULK_CACHE_KIB = 64 * 1024
 """SQLite's page cache while a new peer's documents are indexed (``SearchIndex.adding``)."""
 DEFAULT_CACHE = -2000
+LIST_MMAP = 1 << 30
+"""How much of the index file ``SearchIndex.list`` maps while it reads every row of a
+collection (then unmapped): SQLite reads mapped pages without a copy each."""
 """SQLite's own default (2,000 KiB), restored after: a process reading the index stays small."""
 
 
@@ -1034,7 +1037,7 @@ class SearchIndex:
         """Every item of ``collection``, sorted by label; each record's values are decoded from
         the row read here when first read (``listed``), so a list of names stays cheap."""
         name = self.circle_name
-        with collector.paused():  # 100,000 records
+        with self._mapped(), collector.paused():  # 100,000 records
             return [
                 listed(collection, i, label, circle, name(circle), data)
                 for i, label, circle, data in self.db.execute(
@@ -1043,6 +1046,18 @@ class SearchIndex:
                     (collection,),
                 )
             ]
+
+    @contextlib.contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """The index file mapped into memory while a whole collection is read (``LIST_MMAP``),
+        unmapped after: a process holds no more of it than it did."""
+        db = self.db
+        before = int(db.execute("PRAGMA mmap_size").fetchone()[0])
+        db.execute(f"PRAGMA mmap_size = {LIST_MMAP}")
+        try:
+            yield
+        finally:
+            db.execute(f"PRAGMA mmap_size = {before}")
 
     def search(self, query: str, limit: int = 50) -> dict[str, builtins.list[Record]]:
         """Contacts and notes whose full text has every word of ``query`` as a word prefix,
