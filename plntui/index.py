@@ -49,10 +49,10 @@ INDEX_VERSION = 8
 BULK_CACHE_KIB = 64 * 1024
 """SQLite's page cache while a new peer's documents are indexed (``SearchIndex.adding``)."""
 DEFAULT_CACHE = -2000
+"""SQLite's own default (2,000 KiB), restored after: a process reading the index stays small."""
 LIST_MMAP = 1 << 30
 """How much of the index file ``SearchIndex.list`` maps while it reads every row of a
 collection (then unmapped): SQLite reads mapped pages without a copy each."""
-"""SQLite's own default (2,000 KiB), restored after: a process reading the index stays small."""
 
 
 @dataclass(slots=True)
