@@ -539,3 +539,19 @@ def test_making_shared_data_private_warns_about_history(run: Run) -> None:
     assert "stays in the shared document's history" in run.err
     run("contact", "edit", ada, "--org", "X")
     assert run.err == ""
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[], [{"name": "Ada", "topics": ["maths", "line\nbreak"], "sources": [], "x": {}}], [1, "é"]],
+)
+def test_a_json_list_written_item_by_item_reads_as_one_dump(
+    items: list[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plntui.cli.output import print_json, print_json_list
+
+    print_json(items)
+    whole = capsys.readouterr().out
+    print_json_list(iter(items))
+    assert capsys.readouterr().out == whole
+    assert json.loads(whole) == items

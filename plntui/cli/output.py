@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import PlntuiError
@@ -24,6 +24,19 @@ def warn(text: str) -> None:
 
 def print_json(value: Any) -> None:
     out(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def print_json_list(items: Iterable[Any]) -> None:
+    """``print_json(list(items))``, written one item at a time: a list of 100,000 records is
+    never all in memory as JSON values and text at once."""
+    write = sys.stdout.write
+    encode = json.JSONEncoder(indent=2, ensure_ascii=False).encode
+    first = True
+    for item in items:
+        text = encode(item).replace("\n", "\n  ")
+        write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    write("[]\n" if first else "\n]\n")
 
 
 def _progress(total_hint: str) -> Any:
