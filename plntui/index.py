@@ -167,7 +167,6 @@ CREATE TABLE IF NOT EXISTS circles (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, member INTEGER NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_changed ON items (changed);
-CREATE INDEX IF NOT EXISTS items_sorted ON items (collection, sort_key, id);
 CREATE TABLE IF NOT EXISTS hay (
     rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL,
     sort_key TEXT NOT NULL, haystack TEXT NOT NULL
@@ -186,6 +185,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     collection UNINDEXED, id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2'
 );
 """
+
+_SORTED = "CREATE INDEX IF NOT EXISTS items_sorted ON items (collection, sort_key, id)"
+"""The items in list order (``SearchIndex.list``). Apart from ``_SCHEMA``: an index made before
+it gains it on an open, which needs the write lock; when another process holds that lock too
+long, the index is not dropped as damaged, the lists sort as before until a later open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +292,10 @@ class SearchIndex:
             db.execute(f"PRAGMA user_version = {INDEX_VERSION}")
         had_hay = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'hay'").fetchone()
         db.executescript(_SCHEMA)
+        try:
+            db.execute(_SORTED)
+        except sqlite3.OperationalError as exc:  # locked by a long write elsewhere: next time
+            log.info("the index's sort order is not indexed yet: %s", exc)
         if not had_hay:  # an index of an earlier 0.x: its items give their haystacks once
             db.execute(  # (OR IGNORE: another process opening it at once may fill it too)
                 "INSERT OR IGNORE INTO hay SELECT rowid, collection, id, sort_key, haystack"

@@ -2,17 +2,19 @@
 
 ``SearchIndex.list`` hands out every item of a collection; at 100,000 contacts, decoding each
 record's JSON (its values dict, lists and sources) is most of the time and of the collector's
-work, while many readers want only ids and names (the command palette, the pickers, a name
-lookup). A ``Listed`` record has its id, circle and label at once and keeps its stored JSON;
-the first read of ``values``, ``private``, ``private_item`` or ``sources`` decodes it, and the
-record becomes a plain ``Record`` (the same object: its class is switched, so later reads are
-plain slot reads and it compares equal to a ``Record`` of the same item).
+work, while some readers want only ids and names (the note's linked-contacts picker, a name
+lookup in the contact form). A ``Listed`` record has its id, circle and label at once and
+keeps its stored JSON; the first read of ``values``, ``private``, ``private_item`` or
+``sources`` decodes it, and the record becomes a plain ``Record`` (the same object: its class
+is switched, so later reads are plain slot reads and it compares equal to a ``Record`` of the
+same item). Decoding holds a lock: a list read in one thread may be shown in another.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from typing import Any
 
 from .model import Collection, Record
@@ -31,17 +33,24 @@ def _compared(record: Record) -> tuple[Any, ...]:
     return tuple(getattr(record, name) for name in _COMPARED)
 
 
+_SLOTS = {name: Record.__dict__[name] for name in ("values", "private", "private_item", "sources")}
+_DECODING = threading.Lock()  # a list read in one thread may be shown in another
+
+
 def _decode(record: Record) -> None:
-    stored = record.stored
-    if stored is None:
+    if getattr(record, "stored", None) is None:  # (unset while dataclasses.replace makes one)
         return
-    values, private, private_item, sources = decoded(stored[1])
-    record.__class__ = Record  # the same slots: from here on a plain record
-    record.values = values
-    record.private = private
-    record.private_item = private_item
-    record.sources = sources
-    record.stored = None
+    with _DECODING:
+        stored = record.stored
+        if stored is None:  # another thread decoded it meanwhile
+            return
+        values, private, private_item, sources = decoded(stored[1])
+        _SLOTS["values"].__set__(record, values)
+        _SLOTS["private"].__set__(record, private)
+        _SLOTS["private_item"].__set__(record, private_item)
+        _SLOTS["sources"].__set__(record, sources)
+        record.stored = None
+        record.__class__ = Record  # the same slots: from here on a plain record
 
 
 class _Decoded:
@@ -68,10 +77,10 @@ class Listed(Record):
 
     __slots__ = ()
 
-    values = _Decoded(Record.__dict__["values"])  # type: ignore[assignment]
-    private = _Decoded(Record.__dict__["private"])  # type: ignore[assignment]
-    private_item = _Decoded(Record.__dict__["private_item"])  # type: ignore[assignment]
-    sources = _Decoded(Record.__dict__["sources"])  # type: ignore[assignment]
+    values = _Decoded(_SLOTS["values"])  # type: ignore[assignment]
+    private = _Decoded(_SLOTS["private"])  # type: ignore[assignment]
+    private_item = _Decoded(_SLOTS["private_item"])  # type: ignore[assignment]
+    sources = _Decoded(_SLOTS["sources"])  # type: ignore[assignment]
 
     @property
     def label(self) -> str:

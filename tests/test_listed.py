@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import pickle
+import sqlite3
+import threading
+from typing import Any
 
-from plntui.listed import Listed
+import pytest
+
+from plntui.listed import Listed, listed
 from plntui.model import Record
 from plntui.network import Network
 
@@ -95,3 +102,64 @@ def test_the_list_walks_the_sort_index_of_an_index_made_before_it(net: Network) 
     )
     assert "items_sorted" in plan and "TEMP B-TREE" not in plan
     assert [r.label for r in net.index().list("contacts")] == ["Ada Lovelace", "Zed Private"]
+
+
+def test_dataclasses_replace_of_a_listed_record(net: Network) -> None:
+    ada, _zed = _people(net)
+    listed = next(r for r in net.index().list("contacts") if r.id == ada.id)
+    renamed = dataclasses.replace(listed, values={"name": "Ada King"})
+    assert renamed.values == {"name": "Ada King"} and renamed.label == "Ada King"
+    assert renamed.private == frozenset({"phones"}) and listed.values["name"] == "Ada Lovelace"
+
+
+def test_two_threads_reading_one_listed_record_see_one_decoding() -> None:
+    data = json.dumps(
+        {"values": {"name": "Ada"}, "private": [], "private_item": False, "sources": []}
+    )
+    records = [listed("contacts", f"{n:012x}", "Ada", "", "", data) for n in range(3000)]
+    seen: list[list[object]] = [[], []]
+    start = threading.Barrier(2)
+
+    def read(out: list[object]) -> None:
+        start.wait()
+        out.extend(r.values for r in records)
+
+    threads = [threading.Thread(target=read, args=(out,)) for out in seen]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(a is b for a, b in zip(*seen, strict=True))  # the same dict, decoded once
+    assert all(type(r) is Record and r.stored is None for r in records)
+
+
+def test_an_index_locked_by_a_long_write_elsewhere_opens_without_its_sort_index(
+    net: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _people(net)
+    index = net.index()
+    index.db.execute("DROP INDEX items_sorted")  # as an index made by an earlier version
+    index.close()
+    inode = index.path.stat().st_ino
+    other = sqlite3.connect(index.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing (its lock held)
+    monkeypatch.setattr("plntui.index.sqlite3.connect", _short_timeout(sqlite3.connect))
+    try:
+        db = net.index().db
+        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'items_sorted'").fetchone()
+        assert [r.label for r in net.index().list("contacts")] == ["Ada Lovelace", "Zed Private"]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert index.path.stat().st_ino == inode  # not dropped as damaged and made again
+    net.index().close()
+    sorted_index = "SELECT 1 FROM sqlite_master WHERE name = 'items_sorted'"
+    assert net.index().db.execute(sorted_index).fetchone()  # the next open adds it
+
+
+def _short_timeout(connect: Any) -> Any:
+    def quick(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        kwargs["timeout"] = 0.2
+        return connect(*args, **kwargs)
+
+    return quick

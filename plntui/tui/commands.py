@@ -23,6 +23,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.style import Style
 
+from .. import collector
 from ..errors import PlntuiError
 from ..model import safe_text
 from .messages import ShowItem
@@ -95,18 +96,21 @@ class PlntuiCommands(Provider):
             extra = f"{circle.contacts:,} contacts · {circle.notes:,} notes"
             word = filter_word(circle, circles)
             items.append(_Item(text, folded, frozenset(folded), extra, "circles", word))
-        for collection, noun, records in (
-            ("contacts", "Contact", contacts),
-            ("notes", "Note", notes),
-        ):
-            for record in records:
-                label = _one_line(record.label) or "(untitled)"
-                if len(label) > TEXT_LIMIT:
-                    label = label[: TEXT_LIMIT - 1] + "…"
-                text = f"{noun}: {label}"
-                org = _one_line(record.values.get("org", "")) if collection == "contacts" else ""
-                folded = text.lower()
-                items.append(_Item(text, folded, frozenset(folded), org, collection, record.id))
+        with collector.paused():  # a contact's organisation decodes its record (``listed``)
+            for collection, noun, records in (
+                ("contacts", "Contact", contacts),
+                ("notes", "Note", notes),
+            ):
+                for record in records:
+                    label = _one_line(record.label) or "(untitled)"
+                    if len(label) > TEXT_LIMIT:
+                        label = label[: TEXT_LIMIT - 1] + "…"
+                    text = f"{noun}: {label}"
+                    org = (
+                        _one_line(record.values.get("org", "")) if collection == "contacts" else ""
+                    )
+                    folded = text.lower()
+                    items.append(_Item(text, folded, frozenset(folded), org, collection, record.id))
         return items
 
     # -- actions --------------------------------------------------------------------------------
