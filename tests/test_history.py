@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -416,3 +417,70 @@ def test_a_malformed_trash_entry_beside_the_documents_is_left_alone(net: Network
     again = Network.open(closed_without_index(net))
     assert [t["record"].id for t in again.trash()] == [gone.id]
     assert len(again.repo.storage.trash_entries()) == 3  # nothing kept was erased
+
+
+def _sync_messages(src: Network, dst: Network, doc_ids: list[str], states: dict[str, Any]) -> None:
+    """Automerge sync messages from ``src`` to ``dst`` for ``doc_ids``, both ways until quiet,
+    as a link sends them (``dst`` stores through its sync host: the guard, held batches)."""
+    import automerge.core as am
+
+    from plntui.sync_host import RepoHost
+
+    host = RepoHost(dst)
+    peer = src.profile.fingerprint or b"\x00" * 32
+    try:
+        for doc_id in doc_ids:
+            ours, theirs = states.setdefault(doc_id, (am.SyncState(), am.SyncState()))
+            for _ in range(10):
+                sent = src.repo.get(doc_id).generate_sync_message(ours)
+                if sent is not None:
+                    received = host.receive_sync(peer, doc_id, theirs, sent.encode())
+                    if received.held:  # HELD, no answer: the sender starts afresh (session)
+                        states[doc_id] = (am.SyncState(), theirs)
+                        break
+                reply = host.generate(doc_id, theirs)
+                if reply is not None:
+                    src.repo.get(doc_id).receive_sync_message(ours, am.Message.decode(reply))
+                if sent is None and reply is None:
+                    break
+    finally:
+        host.close()
+
+
+def test_a_later_change_on_top_of_held_deletions_waits_with_their_batch(
+    pair: tuple[Network, Network], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob deletes 30 of 40 contacts; Alice holds the batch. Bob then adds a contact to a shard
+    where he deleted one (his change comes after his deletions there): it waits with the batch,
+    and arrives once Alice refuses the batch."""
+    from plntui import layout
+
+    a, b = pair
+    ids = [a.add("contacts", {"name": f"Person {i}"}).id for i in range(40)]
+    copy_docs(a, b)
+    circle = a.default_circle().id
+    shards = sorted({layout.item_doc(circle, "contacts", i) for i in ids})
+    for item_id in ids[:30]:
+        b.remove("contacts", item_id)
+    states: dict[str, Any] = {}
+    _sync_messages(b, a, shards, states)
+    held = a.held()
+    assert len(held) == 1 and held[0].changes > 0
+    waiting = held[0].changes
+    target = layout.item_doc(circle, "contacts", ids[0])  # a shard where Bob deleted one
+    new = next(
+        f"{n:012x}"
+        for n in range(1, 100_000)
+        if layout.shard_of(f"{n:012x}") == layout.shard_of(ids[0])
+    )
+    monkeypatch.setattr("plntui.network.new_id", lambda: new)
+    later = b.add("contacts", {"name": "Added after the deletions"}, circle=circle)
+    assert layout.item_doc(circle, "contacts", later.id) == target
+    for _ in range(4):  # after HELD, Bob's side starts afresh: a few rounds
+        _sync_messages(b, a, [target], states)
+    assert a.held()[0].changes == waiting + 1  # it waits with the batch, counted
+    assert "Added after the deletions" not in {c.label for c in a.contacts()}
+    a.refuse_held(held[0].id)
+    _sync_messages(b, a, [target], states)
+    assert "Added after the deletions" in {c.label for c in a.contacts()}
+    assert len(a.contacts()) == 41
