@@ -32,7 +32,9 @@ The protocol (version 2), in frames (see ``framing``):
 5. HELD (a document id, UTF-8): this side keeps the peer's changes to that document waiting
    for its user's decision (a mass deletion held by the host). The document stays behind the
    peer's on purpose: neither side syncs it again, asks for it whole or waits on it until one
-   side's digest changes, and both count it as in sync.
+   side's digest changes, and both count it as in sync. A change made on the sending side while
+   the held message awaited its answer was never sent: it goes out after the HELD, and waits
+   there too.
 6. PING keeps an idle link alive; BYE (a UTF-8 reason) ends it; INTRODUCE as in version 1.
 
 Every state change is one entry of ``TRANSITIONS``; a frame no entry allows in the current state
@@ -399,6 +401,7 @@ class SyncSession:
         self._queue: deque[str] = deque()  # documents to start syncing
         self._queued: set[str] = set()
         self._awaiting: set[str] = set()  # documents whose sync message awaits an answer
+        self._changed_awaiting: set[str] = set()  # changed here while awaiting: sent after
         self._wanted: set[str] = set()  # asked for whole, not received yet
         self._send_whole: dict[str, None] = {}  # asked for by the peer, not sent yet (in order)
         self._in_sync_reported = False
@@ -775,7 +778,12 @@ class SyncSession:
         # Automerge sends nothing more on a state whose last message went unanswered: the next
         # change here starts afresh, and the peer learns of it (and holds it too)
         self._states.pop(doc_id, None)
-        self._held_there[doc_id] = self.host.digest(doc_id)
+        if doc_id in self._changed_awaiting:  # changed here after the held message went out:
+            self._changed_awaiting.discard(doc_id)  # send that too (it waits there as well)
+            self._held_there.pop(doc_id, None)
+            self._schedule(doc_id)
+        else:
+            self._held_there[doc_id] = self.host.digest(doc_id)
         self._in_sync_reported = False
 
     def _rounds_without_progress(
@@ -833,7 +841,9 @@ class SyncSession:
     # -- syncing ------------------------------------------------------------------------------
 
     def _schedule(self, doc_id: str) -> None:
-        if doc_id not in self._queued and doc_id not in self._awaiting:
+        if doc_id in self._awaiting:  # the answer's reply carries it (or HELD: _on_held)
+            self._changed_awaiting.add(doc_id)
+        elif doc_id not in self._queued:
             self._queued.add(doc_id)
             self._queue.append(doc_id)
 
@@ -845,6 +855,7 @@ class SyncSession:
             self._generate(doc_id)
 
     def _generate(self, doc_id: str) -> None:
+        self._changed_awaiting.discard(doc_id)  # this message carries what changed
         state = self._states.get(doc_id)
         if state is None:
             state = self._states[doc_id] = am.SyncState()

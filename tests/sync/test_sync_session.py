@@ -52,9 +52,11 @@ from sync.session import (
     Ignored,
     InSync,
     PeerHello,
+    Received,
     State,
     SyncSession,
     Trigger,
+    changes_of,
 )
 
 
@@ -877,3 +879,45 @@ def test_data_may_arrive_before_start() -> None:
     events = drain(b)
     assert isinstance(events[0], PeerHello)
     assert b.state is State.SYNCING
+
+
+class HoldingHost(MemoryHost):
+    """A host whose user is deciding on a held batch: every change that arrives waits."""
+
+    def receive_sync(self, peer: bytes, doc_id: str, state: object, message: bytes) -> Received:
+        if changes_of(message):
+            return Received(0, self.digest(doc_id), held=True)
+        return super().receive_sync(peer, doc_id, state, message)
+
+
+def test_an_edit_made_while_the_peer_holds_the_last_one_is_sent_after_its_held_frame() -> None:
+    """A's edit goes out; A edits again before B answers (the second waits for that answer);
+    B holds the first and answers HELD. A must then send the second, not count it as held."""
+    a = MemoryHost({"d:one": doc_with("x")})
+    b = HoldingHost({d: copy_doc(doc) for d, doc in a.docs.items()})
+    p = connect(a, b)
+    a.put("d:one", "first", "1")
+    p.a.local_change(["d:one"])
+    out, edited = p.a.data_to_send(), False
+    for _ in range(10):  # the messages of the first edit, until B holds it
+        carries = [f for f in frames_of(out) if changes_of(split_doc_sync(f.payload)[1])]
+        if carries and not edited:
+            a.put("d:one", "second", "2")
+            p.a.local_change(["d:one"])
+            assert p.a.data_to_send() == b""  # the answer to the first is awaited
+            edited = True
+        p.b.receive_data(out)
+        drain(p.b)
+        back = p.b.data_to_send()
+        if any(f.kind == FrameKind.HELD for f in frames_of(back)):
+            break
+        p.a.receive_data(back)
+        drain(p.a)
+        out = p.a.data_to_send()
+    assert edited
+    p.a.receive_data(back)
+    drain(p.a)
+    again = frames_of(p.a.data_to_send())
+    assert [FrameKind(f.kind).name for f in again] == ["DOC_SYNC"]  # the second edit goes out
+    assert split_doc_sync(again[0].payload)[0] == "d:one"
+    assert not p.a.in_sync
