@@ -447,7 +447,7 @@ def _sync_messages(src: Network, dst: Network, doc_ids: list[str], states: dict[
         host.close()
 
 
-def test_a_later_change_on_top_of_held_deletions_waits_with_their_batch(
+def test_a_held_authors_later_change_waits_with_the_batch_and_arrives_once_refused(
     pair: tuple[Network, Network], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bob deletes 30 of 40 contacts; Alice holds the batch. Bob then adds a contact to a shard
