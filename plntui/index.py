@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import collector
+from .errors import ProfileError
 from .listed import listed
 from .model import CREATOR_FIELD, FIELDS, Collection, Record, normalise_topic
 from .query import Filter, Query, Resolver, fold, haystack, parse
@@ -211,6 +212,18 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{w}"*' for w in words)
 
 
+LOCK_TIMEOUT = 10.0
+"""Seconds a write waits for another process's write to the index before it gives up."""
+
+
+def _busy(exc: sqlite3.DatabaseError) -> bool:
+    """Whether ``exc`` says another connection holds a lock (not that the file is damaged)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc)
+
+
 KEPT_TABLES = ("trash", "conflicts")
 """Tables an index made by another version hands on, when their columns are the same."""
 
@@ -263,7 +276,12 @@ class SearchIndex:
         if self._db is None:
             try:
                 self._db = self._connect()
-            except sqlite3.DatabaseError:
+            except sqlite3.DatabaseError as exc:
+                if _busy(exc):  # another process writes it (a rebuild): not damage
+                    raise ProfileError(
+                        f"the search index {self.path} stayed locked by another plntui process"
+                        f" for {LOCK_TIMEOUT:g} s while it is brought up to date; try again"
+                    ) from None
                 # A damaged cache is simply rebuilt: it holds nothing that is not in the documents
                 # (the trash is kept beside them too, and taken back).
                 self.path.unlink(missing_ok=True)
@@ -274,7 +292,17 @@ class SearchIndex:
     def _connect(self) -> sqlite3.Connection:
         if not self.path.exists():  # it holds private data too: owner only
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(
+            self.path, timeout=LOCK_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA journal_size_limit = 4194304")  # keep the WAL from staying index-sized
@@ -301,7 +329,6 @@ class SearchIndex:
                 "INSERT OR IGNORE INTO hay SELECT rowid, collection, id, sort_key, haystack"
                 " FROM items"
             )
-        return db
 
     def close(self) -> None:
         if self._db is not None:

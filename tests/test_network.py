@@ -517,3 +517,39 @@ def test_editing_only_private_fields_leaves_the_shared_document_alone(net: Netwo
     net.edit("contacts", ada.id, {"role": "Principal"})
     with net.lock:
         assert net.repo.get(where.shared).get_heads() != before
+
+
+def test_an_index_locked_by_another_process_while_it_must_be_brought_up_to_date_is_kept(
+    net: Network, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index that needs a write to open (made by another version) while another process
+    holds its write lock longer than the wait is reported as busy, never taken for damaged
+    and deleted under that process; the next open brings it up to date."""
+    import sqlite3
+
+    from plntui import index as index_module
+    from plntui.errors import ProfileError
+
+    net.add("contacts", {"name": "Ada"})
+    net.index().close()
+    path = home / "index.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 1")  # as an earlier version left it
+    inode = path.stat().st_ino
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing (its lock held)
+    other.execute("INSERT INTO meta VALUES ('written-elsewhere', 'yes')")
+    monkeypatch.setattr(index_module, "LOCK_TIMEOUT", 0.2)
+    fresh = Network.open(home)
+    try:
+        with pytest.raises(ProfileError, match="stayed locked by another plntui process"):
+            fresh.search("ada")
+        other.execute("COMMIT")  # what the other process wrote is in the same file
+    finally:
+        other.close()
+    assert path.stat().st_ino == inode  # not deleted and made again
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'written-elsewhere'").fetchone()
+    assert [r.label for r in fresh.search("ada")["contacts"]] == ["Ada"]  # brought up to date
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == index_module.INDEX_VERSION
