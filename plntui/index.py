@@ -31,7 +31,7 @@ import re
 import sqlite3
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import collector
@@ -191,6 +191,17 @@ _SORTED = "CREATE INDEX IF NOT EXISTS items_sorted ON items (collection, sort_ke
 """The items in list order (``SearchIndex.list``). Apart from ``_SCHEMA``: an index made before
 it gains it on an open, which needs the write lock; when another process holds that lock too
 long, the index is not dropped as damaged, the lists sort as before until a later open."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactKeys:
+    """Every contact's id and the keys an import matches by (``SearchIndex.match_keys``)."""
+
+    ids: set[str]
+    emails: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    by_org: dict[str, builtins.list[tuple[str, str]]] = field(default_factory=dict)
+    """Casefolded organisation → ``(id, label)`` of its contacts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1081,6 +1092,30 @@ class SearchIndex:
                     (collection,),
                 )
             ]
+
+    def match_keys(self) -> ContactKeys:
+        """What an import matches new contacts against, read without decoding any record: each
+        contact's e-mails and profile links (lower case, a link without its trailing ``/``) and
+        its organisation, in list order (the first contact to have a key keeps it)."""
+        db = self.db
+        keys = ContactKeys(
+            {i for (i,) in db.execute("SELECT id FROM items WHERE collection = 'contacts'")}
+        )
+        for name, into in (("emails", keys.emails), ("links", keys.links)):
+            for item_id, value in db.execute(
+                "SELECT i.id, j.value FROM items AS i, json_each(i.data, ?) AS j"
+                " WHERE i.collection = 'contacts' AND j.type = 'text' ORDER BY i.sort_key, i.id",
+                (f"$.values.{name}",),
+            ):
+                key = value.rstrip("/").lower() if name == "links" else value.lower()
+                into.setdefault(key, item_id)
+        for item_id, label, org in db.execute(
+            "SELECT i.id, i.label, i.data ->> '$.values.org' AS org FROM items AS i"
+            " WHERE i.collection = 'contacts' AND org IS NOT NULL AND org != ''"
+            " ORDER BY i.sort_key, i.id"
+        ):
+            keys.by_org.setdefault(str(org).casefold(), []).append((item_id, label))
+        return keys
 
     @contextlib.contextmanager
     def _mapped(self) -> Iterator[None]:

@@ -1594,11 +1594,10 @@ class Network:
 
         drafts = list(drafts)
         summary = ImportSummary()
-        by_email: dict[str, str] = {}
-        by_link: dict[str, str] = {}
-        by_org: dict[str, builtins.list[Record]] = {}
         target = self._member_circle(circle).id
-        existing = {c.id: c for c in self.contacts()}
+        # what new contacts are matched by, read from the index without decoding every record
+        keys = self.index().match_keys()
+        existing, by_email, by_link, by_org = keys.ids, keys.emails, keys.links, keys.by_org
 
         def remember(contact: Record) -> None:
             for email in contact.values.get("emails", []):
@@ -1606,11 +1605,6 @@ class Network:
             for link in contact.values.get("links", []):
                 by_link.setdefault(link.rstrip("/").lower(), contact.id)
 
-        for contact in existing.values():
-            remember(contact)
-            org = str(contact.values.get("org", "")).casefold()
-            if org:
-                by_org.setdefault(org, []).append(contact)
         file_ids: dict[str, str] = {}  # id in the file -> id here
         introductions: builtins.list[tuple[str, str]] = []  # (id here, introducer's id in the file)
         with self.lock, self._writing():
@@ -1675,11 +1669,12 @@ class Network:
                     record_id = record.id
                     org = str(record.values.get("org", "")).casefold()
                     if org:
-                        for other in by_org.get(org, []):
-                            if close_name_match(record.label, other.label):
+                        for other_id, other_label in by_org.get(org, []):
+                            if close_name_match(record.label, other_label):
+                                other = self._read("contacts", other_id)
                                 summary.possible_duplicates.append((record, other))
                                 break
-                        by_org.setdefault(org, []).append(record)
+                        by_org.setdefault(org, []).append((record.id, record.label))
                 if own_id:
                     file_ids[own_id] = record_id
                 if introducer:

@@ -43,7 +43,8 @@ from .errors import StoreCorruptError
 from .storage import REPAIR_HINT, Storage, StoredDoc, Writer, digest_of
 
 CACHE_BYTES = 32 * 1024 * 1024
-"""Memory the loaded documents may take (an estimate; least recently used go first)."""
+"""Memory the loaded documents may take besides those a unit of work holds (an estimate; least
+recently used go first)."""
 MEMORY_PER_STORED_BYTE: dict[str, int] = {"shard": 150, "circle": 150, "note": 400}
 """Automerge 0.5.7 holds about 120-150 bytes in memory per byte of a saved contact shard and
 about 350 per byte of a saved note (bodies are the dearest: about 290 bytes per character);
@@ -300,12 +301,14 @@ class Repository:
         self._known[live.id] = fresh.version
 
     def _trim(self) -> None:
-        work = self._work
-        size = sum(_cost(live) for live in self._live.values())
+        """Drop the least recently used documents over ``CACHE_BYTES``. Those a unit of work
+        holds stay and do not count: a large import keeps reading the few it just used."""
+        staged = self._work.staged if self._work is not None else {}
+        size = sum(_cost(live) for doc_id, live in self._live.items() if doc_id not in staged)
         for doc_id in list(self._live):
             if size <= CACHE_BYTES or len(self._live) <= 1:
                 return
-            if work is not None and doc_id in work.staged:
+            if doc_id in staged:
                 continue
             size -= _cost(self._live.pop(doc_id))
 
@@ -334,8 +337,11 @@ class Repository:
                 finally:
                     self._work, self._owner = None, None
             changed = self._apply(work)
-            for action in work.after:
-                action()
+            try:
+                for action in work.after:  # the index reads what was written: still loaded
+                    action()
+            finally:
+                self._trim()
         if changed:
             self._notify(origin, changed)
 
@@ -394,7 +400,6 @@ class Repository:
                 self._live[doc_id] = live
             self._refresh_counts(live)
         self.writes += 1
-        self._trim()
         return frozenset(changed)
 
     def _refresh_counts(self, live: LiveDoc) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import automerge.core as am
 import pytest
@@ -486,6 +487,62 @@ def test_reimporting_a_file_without_emails_merges_by_profile_link(net: Network) 
     summary = net.import_contacts(again, "f")
     assert summary.added == [] and len(summary.merged) == 1
     assert [c.values.get("role") for c in net.contacts()] == ["CTO"]
+
+
+def test_an_import_flags_a_close_name_at_the_same_organisation_as_a_possible_duplicate(
+    net: Network,
+) -> None:
+    from plntui.interop import Draft
+
+    ada = net.add("contacts", {"name": "Ada Lovelace", "org": "Engines", "emails": ["a@x.example"]})
+    net.add("contacts", {"name": "Ada Lovelace"})  # no organisation: never compared
+    drafts = [
+        Draft({"name": "Ada Lovelace", "org": "ENGINES", "emails": ["ada@y.example"]}, "f: 1"),
+        Draft({"name": "Grace Hopper", "org": "Engines"}, "f: 2"),
+        Draft({"name": "Grace Hoper", "org": "engines"}, "f: 3"),
+        Draft({"name": "Bob", "emails": ["A@X.example"]}, "f: 4"),  # merged by e-mail
+    ]
+    summary = net.import_contacts(drafts, "f")
+    assert [r.label for r in summary.added] == ["Ada Lovelace", "Grace Hopper", "Grace Hoper"]
+    assert [(a.label, b.label, b.id) for a, b in summary.possible_duplicates] == [
+        ("Ada Lovelace", "Ada Lovelace", ada.id),
+        ("Grace Hoper", "Grace Hopper", summary.added[1].id),  # one added by the same import
+    ]
+    assert summary.possible_duplicates[0][1].values["emails"] == ["a@x.example"]
+    assert [(r.id, s) for r, s in summary.merged] == [(ada.id, "f: 4")]
+
+
+def test_a_batch_over_the_cache_budget_loads_each_document_it_writes_once(
+    net: Network, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documents a unit of work holds do not count against the cache's budget, and stay
+    loaded until the index has read them after the commit: trimming the cache then made the
+    index load each of them again, and reads inside the batch reloaded the ones just used."""
+    from plntui import repo as repo_module
+
+    ids = [net.add("contacts", {"name": f"Person {n}"}).id for n in range(40)]
+    net.profile.close()
+    fresh = Network.open(home)
+    fresh.index()
+    fresh.get("contacts", ids[0])
+    one = fresh.repo.live(layout.item_doc(fresh.default_circle().id, "contacts", ids[0]))
+    assert one is not None
+    monkeypatch.setattr(repo_module, "CACHE_BYTES", 3 * repo_module._cost(one))  # 3 shards
+    loaded: list[str] = []
+    from_stored = repo_module.Repository._from_stored
+
+    def counted(self: Any, stored: Any) -> Any:
+        loaded.append(stored.id)
+        return from_stored(self, stored)
+
+    monkeypatch.setattr(repo_module.Repository, "_from_stored", counted)
+    with fresh.batch():
+        for item_id in ids:
+            fresh.edit("contacts", item_id, {"org": "Engines"})
+    shards = {layout.shard_of(item_id) for item_id in ids}
+    assert len(shards) > 10 and len(loaded) == len(set(loaded))  # none loaded twice
+    assert {r.values.get("org") for r in fresh.contacts()} == {"Engines"}
+    assert len(fresh.repo.loaded()) <= 4  # trimmed to the budget once the index read them
 
 
 def test_a_dropped_network_is_freed(home: Path) -> None:
