@@ -555,3 +555,23 @@ def test_a_json_list_written_item_by_item_reads_as_one_dump(
     print_json_list(iter(items))
     assert capsys.readouterr().out == whole
     assert json.loads(whole) == items
+
+
+def test_a_list_handed_out_for_printing_lets_each_item_go_once_given() -> None:
+    import gc
+    import weakref
+
+    from plntui.cli.output import handed_out
+
+    class Item:
+        pass
+
+    items = [Item() for _ in range(3)]
+    refs = [weakref.ref(i) for i in items]
+    seen = []
+    for n, item in enumerate(handed_out(items)):
+        seen.append(refs.index(weakref.ref(item)))
+        del item
+        gc.collect()
+        assert [r() is None for r in refs] == [k < n for k in range(3)]  # the ones given out go
+    assert seen == [0, 1, 2] and items == [None, None, None]

@@ -451,7 +451,7 @@ def test_a_held_authors_later_change_waits_with_the_batch_and_arrives_once_refus
     pair: tuple[Network, Network], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bob deletes 30 of 40 contacts; Alice holds the batch. Bob then adds a contact to a shard
-    where he deleted one (his change comes after his deletions there): it waits with the batch,
+    where a deletion of his is held (his change comes after it there): it waits with the batch,
     and arrives once Alice refuses the batch."""
     from plntui import layout
 
@@ -467,11 +467,13 @@ def test_a_held_authors_later_change_waits_with_the_batch_and_arrives_once_refus
     held = a.held()
     assert len(held) == 1 and held[0].changes > 0
     waiting = held[0].changes
-    target = layout.item_doc(circle, "contacts", ids[0])  # a shard where Bob deleted one
+    # a shard where a deletion of Bob's waits (those under the threshold were applied before it)
+    victim = held[0].deletes[0]
+    target = victim.doc
     new = next(
         f"{n:012x}"
         for n in range(1, 100_000)
-        if layout.shard_of(f"{n:012x}") == layout.shard_of(ids[0])
+        if layout.shard_of(f"{n:012x}") == layout.shard_of(victim.id)
     )
     monkeypatch.setattr("plntui.network.new_id", lambda: new)
     later = b.add("contacts", {"name": "Added after the deletions"}, circle=circle)

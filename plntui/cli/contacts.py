@@ -9,7 +9,16 @@ from ..errors import ValidationError
 from ..model import safe_text
 from .common import open_network
 from .fields import CONTACT_OPTIONS, field_values, warn_history
-from .output import contact_rows, out, print_json, print_json_list, render_record, table, warn
+from .output import (
+    contact_rows,
+    handed_out,
+    out,
+    print_json,
+    print_json_list,
+    render_record,
+    table,
+    warn,
+)
 
 
 def cmd_contact(args: argparse.Namespace) -> int:
@@ -92,7 +101,7 @@ def cmd_contact(args: argparse.Namespace) -> int:
         records, narrowed = listed(net, args, "contacts", "topics", args.topic)
         with paused():  # each record's values are decoded here (``listed``)
             if args.json:
-                print_json_list(r.to_json() for r in records)
+                print_json_list(r.to_json() for r in handed_out(records))
             else:
                 table(contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"])
                 if not records and narrowed:

@@ -11,7 +11,7 @@ from ..errors import ValidationError
 from ..model import safe_text
 from .common import open_network
 from .fields import NOTE_OPTIONS, field_values, warn_history
-from .output import note_rows, out, print_json, print_json_list, render_record, table
+from .output import handed_out, note_rows, out, print_json, print_json_list, render_record, table
 
 
 def cmd_note(args: argparse.Namespace) -> int:
@@ -85,7 +85,7 @@ def cmd_note(args: argparse.Namespace) -> int:
         records, narrowed = listed(net, args, "notes", "tags", args.tag)
         with paused():  # each record's values are decoded here (``listed``)
             if args.json:
-                print_json_list(r.to_json() for r in records)
+                print_json_list(r.to_json() for r in handed_out(records))
             else:
                 table(note_rows(records), ["ID", "TITLE", "KIND", "TAGS", "CIRCLE"])
                 if not records and narrowed:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import PlntuiError
@@ -37,6 +37,14 @@ def print_json_list(items: Iterable[Any]) -> None:
         write(("[\n  " if first else ",\n  ") + text)
         first = False
     write("[]\n" if first else "\n]\n")
+
+
+def handed_out(items: list[Any]) -> Iterator[Any]:
+    """Each of ``items`` in order, dropped from the list as it is given out: a list of 100,000
+    records printed one by one is freed as it goes instead of held decoded to the end."""
+    for n in range(len(items)):
+        item, items[n] = items[n], None
+        yield item
 
 
 def _progress(total_hint: str) -> Any:
