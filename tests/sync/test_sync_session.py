@@ -234,16 +234,27 @@ def test_documents_both_hold_go_by_doc_sync_and_merge() -> None:
     put(a.docs["d:one"], "clash", "from a")
     put(b.docs["d:one"], "clash", "from b")
     p = connect(a, b)
-    assert "DOCS" not in p.kinds("a") + p.kinds("b")
+    # A Bloom filter false positive in Automerge's sync (about 2 runs in 100 of this test) makes
+    # a checked copy drop changes that wait for a dependency: that side then asks for the
+    # document whole (``_ask_whole``, WANT with ack 0). Otherwise nothing travels whole.
+    asked_whole = [
+        w for n in "ab" for w in map(json_of, p.payloads(n, FrameKind.WANT)) if w["ack"] == 0
+    ]
+    assert all(w["want"] == ["d:one"] for w in asked_whole)
+    whole = {
+        e[0] for n in "ab" for x in p.payloads(n, FrameKind.DOCS) for e in parse_docs_payload(x)
+    }
+    assert whole == ({"d:one"} if asked_whole else set())
     synced = {split_doc_sync(x)[0] for n in "ab" for x in p.payloads(n, FrameKind.DOC_SYNC)}
     assert synced == {"d:one"}  # d:two was equal: not a byte of it travelled
     assert a.snapshot() == b.snapshot() and a.digests() == b.digests()
     expected = {"shared", "clash"} | {f"a{i}" for i in range(20)} | {f"b{i}" for i in range(10)}
     assert a.keys("d:one") == expected
-    (at_a,) = p.of("a", DocsReceived)
-    (at_b,) = p.of("b", DocsReceived)
-    assert (at_a.doc_ids, at_a.changes, at_a.whole) == (("d:one",), 10 + 1, 0)
-    assert (at_b.doc_ids, at_b.changes, at_b.whole) == (("d:one",), 4 + 1, 0)
+    if not asked_whole:
+        (at_a,) = p.of("a", DocsReceived)
+        (at_b,) = p.of("b", DocsReceived)
+        assert (at_a.doc_ids, at_a.changes, at_a.whole) == (("d:one",), 10 + 1, 0)
+        assert (at_b.doc_ids, at_b.changes, at_b.whole) == (("d:one",), 4 + 1, 0)
 
 
 def test_equal_repositories_exchange_manifests_and_nothing_else() -> None:
