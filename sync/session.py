@@ -27,8 +27,9 @@ The protocol (version 2), in frames (see ``framing``):
    snapshot plus change records, as the host gives them (plntui: read from disk without
    loading, in their wire form with Automerge's columns inflated so that the frame's zlib
    compresses across documents; any valid ``Document.load`` input is accepted); at most
-   ``batch_bytes`` per frame, and a frame is made only when the transport asks
-   (``data_to_send``), so the transport's drain paces the sender.
+   ``batch_bytes`` per frame (the first frame of a link ``FIRST_BATCH_BYTES``, each next one
+   twice the last, so the peer starts checking sooner), and a frame is made only when the
+   transport asks (``data_to_send``), so the transport's drain paces the sender.
 5. HELD (a document id, UTF-8): this side keeps the peer's changes to that document waiting
    for its user's decision (a mass deletion held by the host). The document stays behind the
    peer's on purpose: neither side syncs it again, asks for it whole or waits on it until one
@@ -108,6 +109,9 @@ MAX_DOCS_RAW: Final = MAX_DOC_BYTES + 1024 * 1024
 MAX_DOC_ID: Final = 64
 MAX_IN_FLIGHT: Final = 64
 BATCH_BYTES: Final = 2 * 1024 * 1024
+FIRST_BATCH_BYTES: Final = 256 * 1024
+"""The first DOCS frame of a link carries at most this much, each next one twice as much, up to
+``batch_bytes``: the peer starts checking while the rest is read and compressed."""
 STUCK_ROUNDS: Final = 4
 """Sync messages in a row that bring nothing new for a document before it is asked for whole."""
 _DIGEST_RE = re.compile(r"^[0-9a-f]{16}\Z")
@@ -376,6 +380,7 @@ class SyncSession:
         self.wants_introductions = bool(wants_introductions)
         self.max_in_flight = max_in_flight
         self.batch_bytes = min(batch_bytes, max_frame // 2)
+        self._next_batch = min(FIRST_BATCH_BYTES, self.batch_bytes)
         self.stats = SessionStats()
         self.peer: PeerHello | None = None
         self.error: SyncError | None = None
@@ -879,7 +884,7 @@ class SyncSession:
                 del self._send_whole[doc_id]
                 continue
             data, digest = found
-            if parts and size + len(data) > self.batch_bytes:
+            if parts and size + len(data) > self._next_batch:
                 break  # it opens the next batch (read again then: it may change meanwhile)
             del self._send_whole[doc_id]
             if len(data) > MAX_DOC_BYTES:
@@ -890,6 +895,7 @@ class SyncSession:
             self._theirs[doc_id] = digest  # the peer holds it now (or refuses and hangs up)
             self.stats.docs_out += 1
         if parts:
+            self._next_batch = min(self._next_batch * 2, self.batch_bytes)
             # Level 9 with the most memory: 1 % fewer bytes than level 6 for 10 % more time
             # (the documents come in their wire form, which compresses across them).
             packer = zlib.compressobj(9, zlib.DEFLATED, 15, 9)

@@ -295,6 +295,28 @@ def test_whole_documents_go_in_batches_of_at_most_batch_bytes_one_per_call() -> 
     assert b.snapshot() == a.snapshot()
 
 
+def test_the_first_frames_of_whole_documents_are_small_and_grow_to_batch_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The peer starts checking after a small first frame; each next frame may carry twice as
+    much, up to ``batch_bytes``."""
+    docs = {}
+    for i in range(16):
+        doc = new_doc()
+        add_items(doc, [f"item-{i}-{k}" for k in range(25)])
+        docs[f"d:n{i:02}"] = doc
+    largest = max(len(doc.save()) for doc in docs.values())
+    monkeypatch.setattr("sync.session.FIRST_BATCH_BYTES", largest)  # one document
+    a, b = MemoryHost(docs), MemoryHost()
+    p = pipe(a, b, a_kw={"batch_bytes": 4 * largest}).pump()
+    batches = [parse_docs_payload(x) for x in p.payloads("a", FrameKind.DOCS)]
+    limits = [largest, 2 * largest, 4 * largest, 4 * largest, 4 * largest, 4 * largest]
+    for entries, limit in zip(batches, limits, strict=False):
+        assert sum(len(data) for _, _, data in entries) <= limit
+    assert [len(e) for e in batches[:3]] == [1, 2, 4]  # the documents are of nearly one size
+    assert sum(len(e) for e in batches) == 16 and b.snapshot() == a.snapshot()
+
+
 def test_a_document_larger_than_a_batch_goes_alone() -> None:
     big = new_doc()
     add_items(big, [f"k{i}" for i in range(200)])
