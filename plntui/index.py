@@ -227,6 +227,13 @@ LOCK_TIMEOUT = 10.0
 """Seconds a write waits for another process's write to the index before it gives up."""
 
 
+class IndexBusyError(ProfileError, sqlite3.OperationalError):
+    """The index must be written to open (made by another version) and another process held
+    its write lock too long. A ``ProfileError`` for the reader (try again) and a SQLite error
+    where one is handled: after a durable write, the index simply stays behind until its next
+    reader brings it up to date."""
+
+
 def _busy(exc: sqlite3.DatabaseError) -> bool:
     """Whether ``exc`` says another connection holds a lock (not that the file is damaged)."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -289,7 +296,7 @@ class SearchIndex:
                 self._db = self._connect()
             except sqlite3.DatabaseError as exc:
                 if _busy(exc):  # another process writes it (a rebuild): not damage
-                    raise ProfileError(
+                    raise IndexBusyError(
                         f"the search index {self.path} stayed locked by another plntui process"
                         f" for {LOCK_TIMEOUT:g} s while it is brought up to date; try again"
                     ) from None

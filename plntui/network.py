@@ -1671,7 +1671,10 @@ class Network:
                     if org:
                         for other_id, other_label in by_org.get(org, []):
                             if close_name_match(record.label, other_label):
-                                other = self._read("contacts", other_id)
+                                try:
+                                    other = self._read("contacts", other_id)
+                                except NotFoundError:  # deleted since the keys were read
+                                    continue
                                 summary.possible_duplicates.append((record, other))
                                 break
                         by_org.setdefault(org, []).append((record.id, record.label))

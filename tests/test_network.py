@@ -512,6 +512,25 @@ def test_an_import_flags_a_close_name_at_the_same_organisation_as_a_possible_dup
     assert [(r.id, s) for r, s in summary.merged] == [(ada.id, "f: 4")]
 
 
+def test_an_import_skips_a_possible_duplicate_deleted_since_it_read_the_keys(
+    net: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plntui.interop import Draft
+
+    ada = net.add("contacts", {"name": "Ada Lovelace", "org": "Engines"})
+    read_keys = SearchIndex.match_keys
+
+    def then_deleted(index: SearchIndex) -> Any:
+        keys = read_keys(index)
+        net.remove("contacts", ada.id)  # by another process or a peer, before the import writes
+        return keys
+
+    monkeypatch.setattr(SearchIndex, "match_keys", then_deleted)
+    summary = net.import_contacts([Draft({"name": "Ada Lovelace", "org": "Engines"}, "f: 1")], "f")
+    assert [r.label for r in summary.added] == ["Ada Lovelace"]
+    assert summary.possible_duplicates == []
+
+
 def test_a_batch_over_the_cache_budget_loads_each_document_it_writes_once(
     net: Network, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -610,3 +629,31 @@ def test_an_index_locked_by_another_process_while_it_must_be_brought_up_to_date_
     assert [r.label for r in fresh.search("ada")["contacts"]] == ["Ada"]  # brought up to date
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == index_module.INDEX_VERSION
+
+
+def test_an_edit_while_the_index_is_locked_for_its_upgrade_is_stored_and_reported_done(
+    net: Network, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edit is durable before the index is updated: an index that cannot be opened then
+    (another process holds it while it must be brought up to date) stays behind, and its next
+    reader catches up; the edit is not reported as failed (a retry would add it twice)."""
+    import sqlite3
+
+    from plntui import index as index_module
+
+    net.add("contacts", {"name": "Ada"})
+    net.index().close()
+    path = home / "index.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 1")  # as an earlier version left it
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(index_module, "LOCK_TIMEOUT", 0.2)
+    fresh = Network.open(home)
+    try:
+        grace = fresh.add("contacts", {"name": "Grace"})  # no error
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert fresh.get("contacts", grace.id).label == "Grace"
+    assert [r.label for r in fresh.contacts()] == ["Ada", "Grace"]  # the index caught up
