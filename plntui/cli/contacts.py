@@ -9,16 +9,7 @@ from ..errors import ValidationError
 from ..model import safe_text
 from .common import open_network
 from .fields import CONTACT_OPTIONS, field_values, warn_history
-from .output import (
-    contact_rows,
-    handed_out,
-    out,
-    print_json,
-    print_json_list,
-    render_record,
-    table,
-    warn,
-)
+from .output import contact_rows, out, print_json, print_records, render_record, warn
 
 
 def cmd_contact(args: argparse.Namespace) -> int:
@@ -95,19 +86,18 @@ def cmd_contact(args: argparse.Namespace) -> int:
         out(f"Moved {safe_text(record.label)} ({record.id}) to circle {where}")
         return 0
     if action == "list":
-        from ..collector import paused
         from .search import listed
 
         records, narrowed = listed(net, args, "contacts", "topics", args.topic)
-        with paused():  # each record's values are decoded here (``listed``)
-            if args.json:
-                print_json_list(r.to_json() for r in handed_out(records))
-            else:
-                table(contact_rows(records), ["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"])
-                if not records and narrowed:
-                    out("No contacts match.")
-                elif not records:
-                    out('No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"')
+        print_records(
+            records,
+            as_json=args.json,
+            rows=contact_rows,
+            headers=["ID", "NAME", "ORGANISATION", "TOPICS", "CIRCLE"],
+            empty="No contacts match."
+            if narrowed
+            else 'No contacts yet. Add one with: plntui contact add --name "Ada Lovelace"',
+        )
         return 0
     if action == "rm":
         record = net.remove("contacts", args.id)

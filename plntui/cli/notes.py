@@ -11,7 +11,7 @@ from ..errors import ValidationError
 from ..model import safe_text
 from .common import open_network
 from .fields import NOTE_OPTIONS, field_values, warn_history
-from .output import handed_out, note_rows, out, print_json, print_json_list, render_record, table
+from .output import note_rows, out, print_json, print_records, render_record
 
 
 def cmd_note(args: argparse.Namespace) -> int:
@@ -79,19 +79,18 @@ def cmd_note(args: argparse.Namespace) -> int:
         )
         return 0
     if action == "list":
-        from ..collector import paused
         from .search import listed
 
         records, narrowed = listed(net, args, "notes", "tags", args.tag)
-        with paused():  # each record's values are decoded here (``listed``)
-            if args.json:
-                print_json_list(r.to_json() for r in handed_out(records))
-            else:
-                table(note_rows(records), ["ID", "TITLE", "KIND", "TAGS", "CIRCLE"])
-                if not records and narrowed:
-                    out("No notes match.")
-                elif not records:
-                    out('No notes yet. Add one with: plntui note add --title "Reading list"')
+        print_records(
+            records,
+            as_json=args.json,
+            rows=note_rows,
+            headers=["ID", "TITLE", "KIND", "TAGS", "CIRCLE"],
+            empty="No notes match."
+            if narrowed
+            else 'No notes yet. Add one with: plntui note add --title "Reading list"',
+        )
         return 0
     if action == "rm":
         record = net.remove("notes", args.id)

@@ -47,6 +47,28 @@ def handed_out(items: list[Any]) -> Iterator[Any]:
         yield item
 
 
+def print_records(
+    records: list[Record],
+    *,
+    as_json: bool,
+    rows: Callable[[Sequence[Record]], list[list[str]]],
+    headers: list[str],
+    empty: str,
+) -> None:
+    """What ``contact list`` / ``note list`` print: JSON one record at a time (each dropped once
+    printed), or a table, or ``empty`` when there is nothing. Records are decoded here
+    (``listed``), with the collector paused."""
+    from ..collector import paused
+
+    with paused():
+        if as_json:
+            print_json_list(r.to_json() for r in handed_out(records))
+        elif records:
+            table(rows(records), headers)
+        else:
+            out(empty)
+
+
 def _progress(total_hint: str) -> Any:
     """A Rich progress bar on a terminal; None when output is piped."""
     if not sys.stderr.isatty():
