@@ -172,3 +172,28 @@ def test_history_benchmark_lists_restores_and_measures_the_held_check(tmp_path: 
     positive(figures, "history_seconds", "restore_seconds", below=60)
     positive(figures, "new_on_median", "new_off_median", "edit_on_median", "edit_off_median")
     assert figures["versions"] == 30
+
+
+@pytest.mark.slow
+def test_floor_benchmark_measures_each_part_of_a_new_peers_receipt(tmp_path: Path) -> None:
+    out = tmp_path / "floor.json"
+    stdout = run("floor.py", "--quick", "--out", str(out))
+    assert "of which Document.load alone" in stdout
+    assert "cores: the least time after the first frame" in stdout
+    payload = json.loads(out.read_text())
+    parts = payload["parts"]
+    positive(
+        parts,
+        "alice_read_inflate",
+        "alice_compress",
+        "bob_decompress",
+        "bob_checks",
+        "bob_load",
+        "bob_deflate",
+        "bob_receive",
+        below=60,  # seconds: 1,000 contacts
+    )
+    assert parts["documents"] > 200 and parts["notes"] == 200  # N/5 notes, each a document
+    assert parts["bob_load"] < parts["bob_checks"]  # a check loads, then reads every record
+    assert parts["bob_store_index"] > 0  # storing and indexing is work beside the checks
+    assert payload["cpu_floor"] < payload["cpu_all"]
