@@ -6,7 +6,8 @@ Alice's profile is the one ``bench/core.py`` and ``bench/sync.py`` build (``--pr
 it). Bob is a new profile that Alice added to her circle. The parts:
 
 * Alice prepares the frames: each shared document read and inflated (``RepoHost.stored``), then
-  the frames compressed as the sync session does (256 KiB first, doubling to 2 MiB, level 9);
+  the frames made and compressed as the sync session does (``doc_entry``, ``pack_docs``; 256 KiB
+  first, doubling to 2 MiB);
 * Bob takes the frames apart (``zlib`` decompression);
 * Bob's checks (``checkpool.check_new``, what the workers run): each document compacted again,
   loaded, checked by the guard and read into index rows; and within them, ``Document.load`` of
@@ -51,7 +52,7 @@ from plntui.checkpool import Checked, CheckPool, Failed, check_new, cores  # noq
 from plntui.network import Network  # noqa: E402
 from plntui.peersync import open_trust  # noqa: E402
 from plntui.sync_host import RepoHost  # noqa: E402
-from sync.session import BATCH_BYTES, FIRST_BATCH_BYTES  # noqa: E402
+from sync.session import BATCH_BYTES, FIRST_BATCH_BYTES, doc_entry, pack_docs  # noqa: E402
 
 TARGETS = {10_000: 1.5, 100_000: 15.0}
 """The new peer's time targets (end to end), by contacts."""
@@ -76,7 +77,7 @@ class TimedChecks(CheckPool):
 
 
 def frames_of(docs: Sequence[tuple[str, bytes]], batch_bytes: int) -> list[list[tuple[str, bytes]]]:
-    """The documents in frames as the session fills them: the first at most
+    """The documents in frames as ``SyncSession._send_docs_batch`` fills them: the first at most
     ``FIRST_BATCH_BYTES``, each next one up to twice the last, at most ``batch_bytes``."""
     frames: list[list[tuple[str, bytes]]] = []
     limit = FIRST_BATCH_BYTES
@@ -115,17 +116,19 @@ def measure(template: Path, work: Path) -> dict[str, Any]:
 
         t = cpu()
         wire: list[tuple[str, bytes]] = []
+        digests: dict[str, str] = {}
         for doc_id in ids:
             found = sender.stored(doc_id)
             assert found is not None
             wire.append((doc_id, found[0]))
+            digests[doc_id] = found[1]
         out["alice_read_inflate"] = cpu() - t
         frames = frames_of(wire, BATCH_BYTES)
         t = cpu()
-        payloads = []
-        for frame in frames:
-            packer = zlib.compressobj(9, zlib.DEFLATED, 15, 9)
-            payloads.append(packer.compress(b"".join(d for _i, d in frame)) + packer.flush())
+        payloads = [
+            pack_docs([doc_entry(doc_id, digests[doc_id], data) for doc_id, data in frame])
+            for frame in frames
+        ]
         out["alice_compress"] = cpu() - t
 
         t = cpu()
